@@ -1,0 +1,98 @@
+"""Atomic file output, parameter loading and the one error type for bad input.
+
+Every stage writes through these helpers so that a failure never leaves a
+half-written file behind: content goes to a temporary file in the target's
+directory and is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class InputError(Exception):
+    """Bad input: names the file, optionally the line, and what is wrong."""
+
+    def __init__(self, path: str | os.PathLike[str], message: str, line: int | None = None):
+        self.path = str(path)
+        self.line = line
+        self.message = message
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def _json_clean(obj: Any) -> Any:
+    """Turn numpy scalars/arrays and non-finite floats into plain JSON values."""
+    if isinstance(obj, dict):
+        return {str(k): _json_clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_clean(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return _json_clean(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically (numpy values converted)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(_json_clean(obj), indent=2) + "\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_parquet(df: Any, path: str | os.PathLike[str]) -> None:
+    """Write a DataFrame to parquet atomically, without the pandas index."""
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False, engine="pyarrow")
+
+
+def load_params(path: str | os.PathLike[str] = "params.yaml") -> dict[str, Any]:
+    """Read params.yaml (the single home of every knob)."""
+    with open(path) as fh:
+        params = yaml.safe_load(fh)
+    if not isinstance(params, dict):
+        raise InputError(path, "params file is empty or not a mapping")
+    return params
+
+
+def run_stage(main: Callable[[], None]) -> None:
+    """Run a stage's main; turn InputError into one line on stderr and exit code 1."""
+    try:
+        main()
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,86 @@
+"""Direction labels: one definition for every window size.
+
+For a decision time t (the last bar of a window) the label is the direction of
+``close[t+h] / close[t] - 1`` where ``t+h`` is the bar exactly ``h`` minutes later
+(``h = label.horizon``, the same for 15, 30 and 60-bar windows). A dead zone
+``[lo, hi]`` drops samples whose return is too small to call:
+
+* ``none``: the band is ``[0, 0]`` - only exactly flat outcomes are dropped
+  (real 1-minute data has runs of identical closes; calling them "down" would
+  bias the labels);
+* ``fixed``: ``[-threshold, +threshold]``;
+* ``quantile``: the central ``quantile`` share of the *train* returns; the cut
+  points are fitted on train only and applied unchanged to val and test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+UP, DOWN, DROPPED = 1, 0, -1
+KINDS = ("direction",)
+DEAD_ZONES = ("none", "fixed", "quantile")
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    kind: str = "direction"
+    horizon: int = 5
+    dead_zone: str = "none"
+    threshold: float = 0.0
+    quantile: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"label.kind must be one of {KINDS}, got {self.kind!r}")
+        if self.dead_zone not in DEAD_ZONES:
+            raise ValueError(f"label.dead_zone must be one of {DEAD_ZONES}, got {self.dead_zone!r}")
+        if self.horizon < 1:
+            raise ValueError("label.horizon must be >= 1")
+        if self.threshold < 0:
+            raise ValueError("label.threshold must be >= 0")
+        if not 0 <= self.quantile < 1:
+            raise ValueError("label.quantile must be in [0, 1)")
+
+    @classmethod
+    def from_params(cls, params: dict) -> LabelSpec:
+        return cls(**params)
+
+
+def forward_returns(close: np.ndarray, minutes: np.ndarray, horizon: int) -> np.ndarray:
+    """``close[t+h]/close[t] - 1`` with t+h found by timestamp; NaN where that bar is missing."""
+    close = np.asarray(close, dtype=np.float64)
+    minutes = np.asarray(minutes, dtype=np.int64)
+    target = minutes + horizon
+    j = np.searchsorted(minutes, target)
+    exists = j < len(minutes)
+    exists[exists] = minutes[j[exists]] == target[exists]
+    r = np.full(len(close), np.nan)
+    r[exists] = close[j[exists]] / close[exists] - 1.0
+    return r
+
+
+def fit_dead_zone(spec: LabelSpec, train_returns: np.ndarray) -> tuple[float, float]:
+    """The band of returns to drop, fitted on train returns only (quantile kind)."""
+    if spec.dead_zone == "none":
+        return 0.0, 0.0
+    if spec.dead_zone == "fixed":
+        return -spec.threshold, spec.threshold
+    r = train_returns[np.isfinite(train_returns)]
+    if len(r) == 0:
+        raise ValueError("cannot fit a quantile dead zone: no train returns")
+    q = spec.quantile
+    lo, hi = np.quantile(r, [0.5 - q / 2, 0.5 + q / 2])
+    return float(lo), float(hi)
+
+
+def direction_labels(returns: np.ndarray, band: tuple[float, float]) -> np.ndarray:
+    """1 above the band, 0 below it, -1 inside it or where the return is missing."""
+    lo, hi = band
+    y = np.full(len(returns), DROPPED, dtype=np.int8)
+    finite = np.isfinite(returns)
+    y[finite & (returns > hi)] = UP
+    y[finite & (returns < lo)] = DOWN
+    return y

@@ -1,0 +1,79 @@
+"""Decision samples shared by every window: one set of timestamps, one set of labels.
+
+A decision time t is kept only if, for every window size, the window ending at t
+is complete and free of gaps, every bar it touches lies inside one split segment,
+and its label exists (and is outside the dead zone). The same positions,
+timestamps and labels therefore serve the 15, 30 and 60-bar windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gafcnn.labels import LabelSpec, direction_labels, fit_dead_zone, forward_returns
+from gafcnn.split import SEGMENTS, Split, sample_segments
+
+
+def window_complete(minutes: np.ndarray, window: int) -> np.ndarray:
+    """True where the ``window`` bars ending at each position are consecutive minutes."""
+    minutes = np.asarray(minutes, dtype=np.int64)
+    ok = np.zeros(len(minutes), dtype=bool)
+    if window <= len(minutes):
+        ok[window - 1 :] = minutes[window - 1 :] - minutes[: len(minutes) - window + 1] == window - 1
+    return ok
+
+
+@dataclass
+class Samples:
+    position: np.ndarray  # bar position of each decision time
+    minute: np.ndarray  # decision timestamp, minutes since the epoch (the sample key)
+    segment: np.ndarray  # 0 train, 1 val, 2 test
+    label: np.ndarray  # 1 up, 0 down
+    forward_return: np.ndarray
+    band: tuple[float, float]  # dead zone actually applied
+    dropped_dead_zone: dict[str, int]  # per segment
+    candidates: dict[str, int]  # per segment, before the dead zone
+
+    def of(self, name: str) -> np.ndarray:
+        """Boolean mask of samples in segment ``name``."""
+        return self.segment == SEGMENTS.index(name)
+
+
+def build_samples(
+    minutes: np.ndarray,
+    close: np.ndarray,
+    windows: list[int],
+    spec: LabelSpec,
+    split: Split,
+    stride: int = 1,
+) -> Samples:
+    """The shared decision samples for ``windows``; dead-zone cut points fit on train only."""
+    minutes = np.asarray(minutes, dtype=np.int64)
+    n = len(minutes)
+    pos = np.arange(n)
+    seg = sample_segments(pos, max(windows), spec.horizon, split.segments)
+    ok = seg >= 0
+    for w in windows:
+        ok &= window_complete(minutes, w)
+    returns = forward_returns(close, minutes, spec.horizon)
+    ok &= np.isfinite(returns)
+    if stride > 1:
+        ok &= minutes % stride == 0
+    train = ok & (seg == SEGMENTS.index("train"))
+    band = fit_dead_zone(spec, returns[train])
+    y = direction_labels(returns, band)
+    keep = ok & (y >= 0)
+    candidates = {name: int((ok & (seg == k)).sum()) for k, name in enumerate(SEGMENTS)}
+    dropped = {name: int((ok & (seg == k) & (y < 0)).sum()) for k, name in enumerate(SEGMENTS)}
+    return Samples(
+        position=pos[keep],
+        minute=minutes[keep],
+        segment=seg[keep],
+        label=y[keep],
+        forward_return=returns[keep],
+        band=band,
+        dropped_dead_zone=dropped,
+        candidates=candidates,
+    )

@@ -1,0 +1,182 @@
+"""Chronological train / val / test segments with purge gaps, and walk-forward folds.
+
+Segments are half-open ranges of bar positions. Between consecutive segments
+lie ``purge`` bars that belong to no segment, at least ``max(windows) + horizon``
+of them, and a sample belongs to a segment only if every bar it touches - its
+window ``[t-W+1, t]`` and its label bar ``t+h`` - lies inside that segment
+(:func:`sample_segments`). So no window and no label of one segment touches a
+bar of another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from gafcnn.bars import MINUTE_MS
+
+SEGMENTS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    start: int  # first bar position
+    stop: int  # one past the last bar position
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    method: str = "fraction"  # "fraction" or "date"
+    train: float = 0.7
+    val: float = 0.15
+    test: float = 0.15
+    val_start: str | None = None
+    test_start: str | None = None
+    purge: int | str = "auto"  # "auto" = max(windows) + horizon; an int may only be larger
+    folds: int = 0  # walk-forward folds inside train+val (0 = none)
+
+    @classmethod
+    def from_params(cls, params: dict) -> SplitSpec:
+        return cls(**params)
+
+
+@dataclass
+class Split:
+    segments: list[Segment]
+    purge: int
+    folds: list[dict[str, Segment]] = field(default_factory=list)
+
+    def segment(self, name: str) -> Segment:
+        return next(s for s in self.segments if s.name == name)
+
+    def to_dict(self, minutes: np.ndarray | None = None) -> dict:
+        def seg(s: Segment) -> dict:
+            d = asdict(s)
+            if minutes is not None and s.size > 0:
+                d["first_timestamp"] = _iso(minutes[s.start])
+                d["last_timestamp"] = _iso(minutes[s.stop - 1])
+            return d
+
+        return {
+            "purge": self.purge,
+            "segments": [seg(s) for s in self.segments],
+            "folds": [{k: seg(v) for k, v in f.items()} for f in self.folds],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Split:
+        def seg(x: dict) -> Segment:
+            return Segment(x["name"], int(x["start"]), int(x["stop"]))
+
+        return cls(
+            segments=[seg(s) for s in d["segments"]],
+            purge=int(d["purge"]),
+            folds=[{k: seg(v) for k, v in f.items()} for f in d.get("folds", [])],
+        )
+
+
+def _iso(minute: int) -> str:
+    return pd.Timestamp(int(minute) * MINUTE_MS, unit="ms", tz="UTC").isoformat()
+
+
+def required_purge(windows: list[int], horizon: int) -> int:
+    """The smallest purge that keeps every window and label inside its segment."""
+    return int(max(windows)) + int(horizon)
+
+
+def _purge(spec: SplitSpec, windows: list[int], horizon: int) -> int:
+    need = required_purge(windows, horizon)
+    if spec.purge == "auto":
+        return need
+    purge = int(spec.purge)
+    if purge < need:
+        raise ValueError(
+            f"split.purge={purge} is below max(window) + horizon = {need}; "
+            "windows or labels would cross segments"
+        )
+    return purge
+
+
+def _first_at_or_after(minutes: np.ndarray, when: str) -> int:
+    stamp = pd.Timestamp(when)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    minute = stamp.value // 1_000_000 // MINUTE_MS
+    return int(np.searchsorted(minutes, minute, side="left"))
+
+
+def make_split(
+    minutes: np.ndarray, spec: SplitSpec, windows: list[int], horizon: int
+) -> Split:
+    """Chronological segments over ``len(minutes)`` bars, purged, with optional folds."""
+    n = len(minutes)
+    purge = _purge(spec, windows, horizon)
+    if spec.method == "fraction":
+        total = spec.train + spec.val + spec.test
+        if min(spec.train, spec.val, spec.test) <= 0 or abs(total - 1.0) > 1e-9:
+            raise ValueError("split fractions must be positive and sum to 1")
+        usable = n - 2 * purge
+        n_train = int(round(usable * spec.train))
+        n_val = int(round(usable * spec.val))
+        val_begin = n_train + purge
+        test_begin = val_begin + n_val + purge
+    elif spec.method == "date":
+        if not spec.val_start or not spec.test_start:
+            raise ValueError("split.method=date needs split.val_start and split.test_start")
+        val_begin = _first_at_or_after(minutes, spec.val_start)
+        test_begin = _first_at_or_after(minutes, spec.test_start)
+    else:
+        raise ValueError(f"split.method must be 'fraction' or 'date', got {spec.method!r}")
+    segments = [
+        Segment("train", 0, val_begin - purge),
+        Segment("val", val_begin, test_begin - purge),
+        Segment("test", test_begin, n),
+    ]
+    need = required_purge(windows, horizon)
+    for s in segments:
+        if s.size < need:
+            raise ValueError(
+                f"segment {s.name} has {max(s.size, 0)} bars; it needs at least "
+                f"max(window) + horizon = {need} to hold one sample "
+                f"(data has {n} bars, purge {purge})"
+            )
+    folds = _walk_forward(segments[1].stop, spec.folds, purge, need)
+    return Split(segments=segments, purge=purge, folds=folds)
+
+
+def _walk_forward(end: int, k: int, purge: int, need: int) -> list[dict[str, Segment]]:
+    """Expanding-window folds over bars [0, end): fold i trains on the first i blocks
+    (minus a purge at their end) and validates on block i+1."""
+    if k <= 0:
+        return []
+    bounds = np.linspace(0, end, k + 2).astype(int)
+    folds = []
+    for i in range(1, k + 1):
+        train = Segment("train", 0, int(bounds[i]) - purge)
+        val = Segment("val", int(bounds[i]), int(bounds[i + 1]))
+        if train.size < need or val.size < need:
+            raise ValueError(f"split.folds={k} leaves fold {i} too small for one sample")
+        folds.append({"train": train, "val": val})
+    return folds
+
+
+def sample_segments(
+    positions: np.ndarray, window: int, horizon: int, segments: list[Segment]
+) -> np.ndarray:
+    """Index into ``segments`` of the segment that holds every bar of each sample, or -1.
+
+    A sample at bar position t uses bars ``t-window+1 .. t`` and its label bar, which
+    lies at most ``horizon`` positions later (bars are at least a minute apart).
+    """
+    t = np.asarray(positions)
+    out = np.full(len(t), -1, dtype=np.int64)
+    for k, s in enumerate(segments):
+        inside = (t - window + 1 >= s.start) & (t + horizon < s.stop)
+        out[inside] = k
+    return out
