@@ -22,6 +22,7 @@ import hashlib
 import io
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,10 +86,7 @@ def _read_text(path: Path) -> str:
                 if len(names) != 1:
                     raise InputError(path, f"zip must hold exactly one csv, found {len(names)}")
                 data = zf.read(names[0])
-        except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
-            raise InputError(path, f"corrupt zip ({exc})") from None
-        except (OSError, ValueError) as exc:
-            # zlib errors inside a damaged member surface as zlib.error/OSError
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as exc:
             raise InputError(path, f"corrupt zip ({exc})") from None
     else:
         data = path.read_bytes()
@@ -140,8 +138,7 @@ def _epoch_to_ms(path: Path, raw: pd.Series, first_line: int, allow_seconds: boo
         names = ["seconds", "milliseconds", "microseconds"]
         raise InputError(
             path,
-            f"file mixes timestamp units ({names[unit[0]]} at the start, "
-            f"{names[unit[i]]} here)",
+            f"file mixes timestamp units ({names[unit[0]]} at the start, {names[unit[i]]} here)",
             line=first_line + i,
         )
     if unit[0] == 2:
@@ -313,7 +310,12 @@ def read_bars(path: str, fill_gaps: bool = False) -> tuple[pd.DataFrame, ReadRep
         frame = read_file(f)
         frames.append((f, frame))
         report.files.append(
-            {"path": str(f), "sha256": sha256_file(f), "rows": len(frame), "layout": frame.attrs["layout"]}
+            {
+                "path": str(f),
+                "sha256": sha256_file(f),
+                "rows": len(frame),
+                "layout": frame.attrs["layout"],
+            }
         )
     bars = combine(frames, report)
     if fill_gaps:

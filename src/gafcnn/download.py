@@ -23,7 +23,8 @@ def archive_name(symbol: str, interval: str, month: str) -> str:
 
 
 def archive_url(base_url: str, symbol: str, interval: str, month: str) -> str:
-    return f"{base_url.rstrip('/')}/{symbol.upper()}/{interval}/{archive_name(symbol, interval, month)}"
+    name = archive_name(symbol, interval, month)
+    return f"{base_url.rstrip('/')}/{symbol.upper()}/{interval}/{name}"
 
 
 def _fetch(url: str) -> bytes:

@@ -21,7 +21,9 @@ def window_complete(minutes: np.ndarray, window: int) -> np.ndarray:
     minutes = np.asarray(minutes, dtype=np.int64)
     ok = np.zeros(len(minutes), dtype=bool)
     if window <= len(minutes):
-        ok[window - 1 :] = minutes[window - 1 :] - minutes[: len(minutes) - window + 1] == window - 1
+        ok[window - 1 :] = (
+            minutes[window - 1 :] - minutes[: len(minutes) - window + 1] == window - 1
+        )
     return ok
 
 

@@ -111,9 +111,7 @@ def _first_at_or_after(minutes: np.ndarray, when: str) -> int:
     return int(np.searchsorted(minutes, minute, side="left"))
 
 
-def make_split(
-    minutes: np.ndarray, spec: SplitSpec, windows: list[int], horizon: int
-) -> Split:
+def make_split(minutes: np.ndarray, spec: SplitSpec, windows: list[int], horizon: int) -> Split:
     """Chronological segments over ``len(minutes)`` bars, purged, with optional folds."""
     n = len(minutes)
     purge = _purge(spec, windows, horizon)

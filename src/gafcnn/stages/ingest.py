@@ -50,7 +50,9 @@ def ingest(params: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         path = data["path"]
         if source == "binance":
             b = data["binance"]
-            download_months(b["base_url"], data["symbol"], data["interval"], b["months"], b["raw_dir"])
+            download_months(
+                b["base_url"], data["symbol"], data["interval"], b["months"], b["raw_dir"]
+            )
             path = b["raw_dir"]
         elif data.get("interval", "1m") != "1m":
             raise InputError("params.yaml", "data.interval must be 1m")

@@ -1,0 +1,93 @@
+"""Shared fixtures: small generated bar sets and writers for every accepted file layout."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gafcnn.bars import BINANCE_COLUMNS
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_CSV = REPO.parent / "shared" / "data" / "BTCUSDT_1m_binanceus_2023-03.csv"
+
+
+def make_bars(n: int = 30, start: str = "2024-05-01T00:00:00Z", seed: int = 0) -> pd.DataFrame:
+    """A small valid bar frame on a 1-minute grid with prices on a 0.01 tick."""
+    rng = np.random.default_rng(seed)
+    close = np.round(100 + np.cumsum(rng.normal(0, 0.2, n)), 2)
+    open_ = np.r_[100.0, close[:-1]]
+    high = np.round(np.maximum(open_, close) + rng.uniform(0, 0.1, n), 2)
+    low = np.round(np.minimum(open_, close) - rng.uniform(0, 0.1, n), 2)
+    ts = pd.date_range(start, periods=n, freq="min", tz="UTC").as_unit("ms")
+    return pd.DataFrame(
+        {
+            "timestamp": ts,
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": np.round(rng.uniform(0, 5, n), 6),
+        }
+    )
+
+
+def binance_rows(bars: pd.DataFrame, unit: str = "ms") -> pd.DataFrame:
+    """The 12-column Binance kline layout for ``bars``."""
+    ms = bars["timestamp"].dt.as_unit("ms").astype("int64").to_numpy()
+    scale = 1000 if unit == "us" else 1
+    out = pd.DataFrame(
+        {
+            "open_time": ms * scale,
+            "open": bars["open"],
+            "high": bars["high"],
+            "low": bars["low"],
+            "close": bars["close"],
+            "volume": bars["volume"],
+            "close_time": (ms + 59_999) * scale,
+            "quote_volume": bars["volume"] * bars["close"],
+            "count": 10,
+            "taker_buy_volume": bars["volume"] / 2,
+            "taker_buy_quote_volume": bars["volume"] * bars["close"] / 2,
+            "ignore": 0,
+        }
+    )
+    assert list(out.columns) == BINANCE_COLUMNS
+    return out
+
+
+def write_layout(bars: pd.DataFrame, path: Path, layout: str) -> Path:
+    """Write ``bars`` in one of the accepted layouts; returns the file written."""
+    if layout == "spot_ms":
+        binance_rows(bars, "ms").to_csv(path, header=False, index=False)
+    elif layout == "spot_us":
+        binance_rows(bars, "us").to_csv(path, header=False, index=False)
+    elif layout == "futures":
+        binance_rows(bars, "ms").to_csv(path, header=True, index=False)
+    elif layout == "zip":
+        buf = io.StringIO()
+        binance_rows(bars, "ms").to_csv(buf, header=False, index=False)
+        path = path.with_suffix(".zip")
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(path.with_suffix(".csv").name, buf.getvalue())
+    elif layout == "iso_offset":
+        out = bars.assign(timestamp=bars["timestamp"].map(lambda t: t.isoformat()))
+        out.rename(columns={"timestamp": "open_time"}).to_csv(path, index=False)
+    elif layout == "iso_naive":
+        out = bars.assign(timestamp=bars["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+        out.to_csv(path, index=False)
+    elif layout == "epoch_s":
+        secs = bars["timestamp"].dt.as_unit("s").astype("int64")
+        bars.assign(timestamp=secs).to_csv(path, index=False)
+    else:
+        raise ValueError(layout)
+    return path
+
+
+@pytest.fixture
+def bars() -> pd.DataFrame:
+    return make_bars()

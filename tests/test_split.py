@@ -1,0 +1,107 @@
+"""Chronological split: purged so that no window or label crosses segments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gafcnn.samples import window_complete
+from gafcnn.split import SplitSpec, make_split, required_purge, sample_segments
+
+
+def _bars_used(segment_of, positions, window, horizon, k):
+    """Every bar position touched by the samples assigned to segment k."""
+    t = positions[segment_of == k]
+    if len(t) == 0:
+        return np.array([], dtype=int)
+    spans = t[:, None] + np.arange(-window + 1, horizon + 1)[None, :]
+    return np.unique(spans)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    windows=st.lists(st.integers(1, 80), min_size=1, max_size=4),
+    horizon=st.integers(1, 30),
+    extra=st.integers(0, 5000),
+    fractions=st.tuples(st.integers(1, 20), st.integers(1, 20), st.integers(1, 20)),
+    folds=st.integers(0, 3),
+)
+def test_no_window_or_label_shared_between_segments(windows, horizon, extra, fractions, folds):
+    need = required_purge(windows, horizon)
+    total = sum(fractions)
+    n = 6 * need + extra
+    spec = SplitSpec(
+        train=fractions[0] / total,
+        val=fractions[1] / total,
+        test=1 - (fractions[0] + fractions[1]) / total,
+        folds=folds,
+    )
+    minutes = np.arange(n, dtype=np.int64)
+    try:
+        split = make_split(minutes, spec, windows, horizon)
+    except ValueError as exc:
+        assert "needs at least" in str(exc) or "too small" in str(exc)
+        return
+    segs = split.segments
+    for a, b in zip(segs, segs[1:], strict=False):
+        assert b.start - a.stop >= need
+    positions = np.arange(n)
+    for w in windows:
+        seg = sample_segments(positions, w, horizon, segs)
+        used = [_bars_used(seg, positions, w, horizon, k) for k in range(3)]
+        for i in range(3):
+            assert used[i].size == 0 or (
+                used[i].min() >= segs[i].start and used[i].max() < segs[i].stop
+            )
+            for j in range(i + 1, 3):
+                assert np.intersect1d(used[i], used[j]).size == 0
+                if used[i].size and used[j].size:  # decision times of later segments come later
+                    ti = positions[seg == i]
+                    tj = positions[seg == j]
+                    assert tj.min() - ti.max() > need
+    for f in split.folds:
+        assert f["val"].start - f["train"].stop >= need
+        assert f["val"].stop <= segs[1].stop
+
+
+def test_fractions_sizes_and_purge():
+    minutes = np.arange(10_000)
+    split = make_split(minutes, SplitSpec(), [15, 30, 60], 5)
+    train, val, test = split.segments
+    assert split.purge == 65
+    assert (train.start, val.start - train.stop, test.start - val.stop, test.stop) == (
+        0,
+        65,
+        65,
+        10_000,
+    )
+    assert abs(train.size / (10_000 - 130) - 0.7) < 1e-3
+
+
+def test_dates_method():
+    minutes = np.arange(1000) + 28_000_000  # minutes since epoch, mid-2023
+    import pandas as pd
+
+    t = lambda i: pd.Timestamp((28_000_000 + i) * 60_000, unit="ms", tz="UTC").isoformat()  # noqa: E731
+    spec = SplitSpec(method="date", val_start=t(600), test_start=t(800))
+    split = make_split(minutes, spec, [15, 30], 5)
+    assert [(s.start, s.stop) for s in split.segments] == [(0, 565), (600, 765), (800, 1000)]
+
+
+def test_purge_below_requirement_is_rejected():
+    with pytest.raises(ValueError, match="below max"):
+        make_split(np.arange(5000), SplitSpec(purge=10), [15, 30, 60], 5)
+
+
+def test_too_little_data_is_rejected():
+    with pytest.raises(ValueError, match="needs at least"):
+        make_split(np.arange(300), SplitSpec(), [60], 5)
+
+
+def test_window_complete_detects_gaps():
+    minutes = np.array([0, 1, 2, 3, 5, 6, 7, 8])
+    np.testing.assert_array_equal(
+        window_complete(minutes, 3), [False, False, True, True, False, False, True, True]
+    )

@@ -1,0 +1,60 @@
+"""Stages end to end: DVC runs them, bad input writes nothing, params steer them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import REAL_CSV
+from pipeline import dvc, metrics, scratch_project
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """The default pipeline on a small synthetic market, reproduced once."""
+    root = scratch_project(tmp_path_factory.mktemp("e2e"), **{"data.synthetic.n_bars": 8000})
+    dvc(root, "repro")
+    return root
+
+
+def test_repro_runs_ingest_and_split(project):
+    ing = metrics(project, "ingest")
+    assert ing["rows"] == 8000 and ing["source"] == "synthetic"
+    assert ing["gaps"] == {"count": 0, "minutes": 0}
+    assert 0.55 < ing["oracle_accuracy"] < 0.7
+    sp = metrics(project, "split")
+    assert sp["purge_bars"] == 65 == sp["purge_required"]
+    assert sp["train"]["bars"] + sp["val"]["bars"] + sp["test"]["bars"] + 130 == 8000
+    assert sp["train"]["last_timestamp"] < sp["val"]["first_timestamp"]
+    status = dvc(project, "status").stdout
+    assert "up to date" in status
+
+
+def test_metrics_show_lists_stage_metrics(project):
+    out = dvc(project, "metrics", "show").stdout
+    assert "metrics/ingest.json" in out and "metrics/split.json" in out
+
+
+def test_bad_input_fails_cleanly_and_writes_nothing(tmp_path):
+    root = scratch_project(tmp_path, **{"data.source": "csv", "data.path": "data/external/bad.csv"})
+    bad = root / "data" / "external" / "bad.csv"
+    bad.write_text("timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,10,9,8,10,1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "gafcnn.stages.ingest"], cwd=root, capture_output=True, text=True
+    )
+    assert proc.returncode != 0
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and "bad.csv:2" in err[0] and "high < max(open, close)" in err[0]
+    assert not (root / "data" / "interim").exists()
+    assert not (root / "metrics").exists()
+
+
+@pytest.mark.skipif(not REAL_CSV.exists(), reason=f"real data file not present at {REAL_CSV}")
+def test_exp_run_on_real_csv(project):
+    dvc(project, "exp", "run", "-S", "data.source=csv", "-S", f"data.path={REAL_CSV}")
+    ing = metrics(project, "ingest")
+    assert ing["rows"] == 30_240
+    assert ing["gaps"] == {"count": 0, "minutes": 0}
+    assert ing["flat_bars"] == 1616
+    assert "oracle_accuracy" not in ing
