@@ -91,3 +91,13 @@ def write_layout(bars: pd.DataFrame, path: Path, layout: str) -> Path:
 @pytest.fixture
 def bars() -> pd.DataFrame:
     return make_bars()
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory):
+    """The default pipeline on a small synthetic market, reproduced once per session."""
+    from pipeline import dvc, scratch_project
+
+    root = scratch_project(tmp_path_factory.mktemp("e2e"), **{"data.synthetic.n_bars": 8000})
+    dvc(root, "repro")
+    return root

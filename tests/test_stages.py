@@ -10,14 +10,6 @@ from conftest import REAL_CSV
 from pipeline import dvc, metrics, scratch_project
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """The default pipeline on a small synthetic market, reproduced once."""
-    root = scratch_project(tmp_path_factory.mktemp("e2e"), **{"data.synthetic.n_bars": 8000})
-    dvc(root, "repro")
-    return root
-
-
 def test_repro_runs_ingest_and_split(project):
     ing = metrics(project, "ingest")
     assert ing["rows"] == 8000 and ing["source"] == "synthetic"

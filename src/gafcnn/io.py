@@ -44,11 +44,23 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def make_dir_public(path: str | os.PathLike[str]) -> None:
+    """Give a directory made by ``tempfile.mkdtemp`` (0700) the usual permissions."""
+    os.chmod(path, 0o777 & ~_umask())
 
 
 def _json_clean(obj: Any) -> Any:

@@ -1,0 +1,237 @@
+"""`gaf` stage (one DVC matrix entry per window): stream image sets to ``data/gaf/w{W}/``.
+
+For ``--window W`` it builds the shared decision samples (the same timestamps and
+labels for every window in ``gaf.windows``), encodes each split chunk by chunk into
+``.npy`` files (memory bounded by ``gaf.chunk``), and writes ``meta.json``,
+``metrics/gaf_w{W}.json`` and ``plots/gaf_w{W}_samples.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from gafcnn.bars import MINUTE_MS, minute_index
+from gafcnn.encodings import Encoder, window_series
+from gafcnn.gafdata import NpyWriter, fingerprint
+from gafcnn.io import InputError, load_params, make_dir_public, read_json, run_stage, write_json
+from gafcnn.labels import LabelSpec
+from gafcnn.samples import build_samples
+from gafcnn.split import SEGMENTS, Split
+
+BARS = "data/interim/bars.parquet"
+SPLIT = "data/interim/split.json"
+
+
+def image_size_for(window: int, gaf: dict) -> int:
+    """``gaf.image_size`` if set, else the window length capped by ``gaf.max_image_size``."""
+    size = gaf.get("image_size") or min(window, int(gaf.get("max_image_size") or window))
+    if not 1 <= size <= window:
+        raise InputError(
+            "params.yaml", f"gaf.image_size {size} must be in 1..{window} (no upsampling)"
+        )
+    return int(size)
+
+
+class ChannelStats:
+    """Running min / max / mean / NaN count per channel, and per-class mean images."""
+
+    def __init__(self, channels: int, size: int):
+        self.min = np.full(channels, np.inf)
+        self.max = np.full(channels, -np.inf)
+        self.sum = np.zeros(channels)
+        self.count = 0
+        self.nan = 0
+        self.class_sum = np.zeros((2, channels, size, size))
+        self.class_n = np.zeros(2, dtype=np.int64)
+
+    def add(self, images: np.ndarray, labels: np.ndarray | None) -> None:
+        x = images.astype(np.float32)
+        self.nan += int(np.count_nonzero(~np.isfinite(x)))
+        self.min = np.minimum(self.min, np.nanmin(x, axis=(0, 2, 3)))
+        self.max = np.maximum(self.max, np.nanmax(x, axis=(0, 2, 3)))
+        self.sum += np.nansum(x, axis=(0, 2, 3), dtype=np.float64)
+        self.count += x.shape[0] * x.shape[2] * x.shape[3]
+        if labels is not None:
+            for k in (0, 1):
+                sel = labels == k
+                self.class_sum[k] += x[sel].sum(axis=0, dtype=np.float64)
+                self.class_n[k] += int(sel.sum())
+
+
+def build_window(params: dict, window: int, out_dir: Path, progress: bool = True) -> dict:
+    """Build ``out_dir`` for one window; returns the stage metrics."""
+    gaf = params["gaf"]
+    windows = [int(w) for w in gaf["windows"]]
+    if window not in windows:
+        raise InputError("params.yaml", f"window {window} is not in gaf.windows {windows}")
+    spec = LabelSpec.from_params(params["label"])
+    bars = pd.read_parquet(BARS)
+    split = Split.from_dict(read_json(SPLIT))
+    minutes = minute_index(bars)
+    arrays = {k: bars[k].to_numpy(dtype=np.float64) for k in ("open", "close", "volume")}
+    samples = build_samples(
+        minutes, arrays["close"], windows, spec, split, stride=int(gaf.get("stride", 1))
+    )
+    size = image_size_for(window, gaf)
+    try:
+        encoder = Encoder(
+            gaf["channels"], size, mtf_bins=int(gaf.get("mtf_bins", 8)), threads=gaf.get("threads")
+        )
+    except ValueError as exc:
+        raise InputError("params.yaml", f"gaf.channels: {exc}") from None
+    dtype = np.dtype(gaf.get("dtype", "float16"))
+    chunk = int(gaf.get("chunk", 8192))
+    n_ch = len(encoder.channels)
+    stats = ChannelStats(n_ch, size)
+    examples: dict[int, np.ndarray] = {}
+    meta = {
+        "window": window,
+        "windows": windows,
+        "channels": [c.name for c in encoder.channels],
+        "image_size": size,
+        "dtype": dtype.name,
+        "layout": "N,C,H,W",
+        "horizon": spec.horizon,
+        "label_band": list(samples.band),
+        "stride": int(gaf.get("stride", 1)),
+        "counts": {},
+        "fingerprint": {},
+    }
+    t0 = time.perf_counter()
+    total = 0
+    for split_name in SEGMENTS:
+        sel = samples.of(split_name)
+        pos, y = samples.position[sel], samples.label[sel]
+        stamps = samples.minute[sel] * MINUTE_MS
+        n = len(pos)
+        writer = NpyWriter(out_dir / f"{split_name}_images.npy", (n, n_ch, size, size), dtype)
+        bar = tqdm(total=n, desc=f"gaf w{window} {split_name}", unit="win", disable=not progress)
+        for a in range(0, n, chunk):
+            b = min(a + chunk, n)
+            win = window_series(arrays, pos[a:b], window, encoder.series_needed)
+            images = encoder.encode(win, dtype=dtype)
+            writer.write(images)
+            stats.add(images, y[a:b] if split_name == "train" else None)
+            if split_name == "train":
+                for k in (0, 1):
+                    if k not in examples and (y[a:b] == k).sum() >= 4:
+                        examples[k] = images[y[a:b] == k][:4].astype(np.float32)
+            bar.update(b - a)
+        bar.close()
+        writer.close()
+        np.save(out_dir / f"{split_name}_labels.npy", y.astype(np.int8))
+        np.save(out_dir / f"{split_name}_timestamps.npy", stamps.astype(np.int64))
+        meta["counts"][split_name] = n
+        meta["fingerprint"][split_name] = fingerprint(stamps, y)
+        total += n
+    elapsed = time.perf_counter() - t0
+    write_json(out_dir / "meta.json", meta)
+
+    mean = stats.sum / max(stats.count, 1)
+    metrics = {
+        "window": window,
+        "image_size": size,
+        "channels": meta["channels"],
+        "counts": meta["counts"],
+        "label_up_share": {
+            s: float(samples.label[samples.of(s)].mean()) if samples.of(s).any() else None
+            for s in SEGMENTS
+        },
+        "dead_zone_dropped": samples.dropped_dead_zone,
+        "label_band": list(samples.band),
+        "channel_stats": {
+            name: {"min": float(stats.min[c]), "max": float(stats.max[c]), "mean": float(mean[c])}
+            for c, name in enumerate(meta["channels"])
+        },
+        "nan_count": stats.nan,
+        "build_windows_per_s": total / elapsed if elapsed > 0 else None,
+    }
+    class_mean = stats.class_sum / np.maximum(stats.class_n, 1)[:, None, None, None]
+    return {"metrics": metrics, "examples": examples, "class_mean": class_mean, "meta": meta}
+
+
+def plot_samples(path: Path, result: dict) -> None:
+    """Example UP / DOWN images per channel, and per channel mean(UP) - mean(DOWN)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    meta, examples, class_mean = result["meta"], result["examples"], result["class_mean"]
+    channels = meta["channels"]
+    n_ex = 3
+    cols = 2 * n_ex + 1
+    fig, axes = plt.subplots(
+        len(channels), cols, figsize=(1.9 * cols, 2.0 * len(channels) + 0.6), squeeze=False
+    )
+    for c, name in enumerate(channels):
+        for k, label in ((1, "UP"), (0, "DOWN")):
+            for j in range(n_ex):
+                ax = axes[c, (0 if k == 1 else n_ex) + j]
+                ax.axis("off")
+                if k in examples and j < len(examples[k]):
+                    ax.imshow(examples[k][j, c], cmap="RdBu_r", vmin=-1, vmax=1)
+                    ax.set_title(f"{label} #{j + 1}", fontsize=8)
+            axes[c, 0].text(
+                -0.3,
+                0.5,
+                name,
+                transform=axes[c, 0].transAxes,
+                rotation=90,
+                va="center",
+                ha="right",
+                fontsize=9,
+            )
+        diff = class_mean[1, c] - class_mean[0, c]
+        lim = float(np.abs(diff).max()) or 1.0
+        ax = axes[c, -1]
+        im = ax.imshow(diff, cmap="PuOr", vmin=-lim, vmax=lim)
+        ax.set_title("mean UP - mean DOWN", fontsize=8)
+        ax.axis("off")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle(f"GAF w{meta['window']} ({meta['image_size']}x{meta['image_size']}), train split")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--window", type=int, required=True)
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args()
+    params = load_params()
+    target = Path("data/gaf") / f"w{args.window}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".w{args.window}.", dir=target.parent))
+    try:
+        result = build_window(params, args.window, tmp, progress=not args.no_progress)
+        make_dir_public(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    write_json(f"metrics/gaf_w{args.window}.json", result["metrics"])
+    plot_samples(Path(f"plots/gaf_w{args.window}_samples.png"), result)
+    m = result["metrics"]
+    print(
+        f"gaf w{args.window}: {sum(m['counts'].values()):,} samples {m['counts']}, "
+        f"{m['build_windows_per_s']:,.0f} windows/s"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)
