@@ -50,8 +50,10 @@ def build_samples(
     spec: LabelSpec,
     split: Split,
     stride: int = 1,
+    band: tuple[float, float] | None = None,
 ) -> Samples:
-    """The shared decision samples for ``windows``; dead-zone cut points fit on train only."""
+    """The shared decision samples for ``windows``; dead-zone cut points fit on train only
+    (or ``band`` as given, e.g. cut points fitted earlier)."""
     minutes = np.asarray(minutes, dtype=np.int64)
     n = len(minutes)
     pos = np.arange(n)
@@ -64,7 +66,8 @@ def build_samples(
     if stride > 1:
         ok &= minutes % stride == 0
     train = ok & (seg == SEGMENTS.index("train"))
-    band = fit_dead_zone(spec, returns[train])
+    if band is None:
+        band = fit_dead_zone(spec, returns[train])
     y = direction_labels(returns, band)
     keep = ok & (y >= 0)
     candidates = {name: int((ok & (seg == k)).sum()) for k, name in enumerate(SEGMENTS)}

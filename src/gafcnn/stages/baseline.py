@@ -1,0 +1,90 @@
+"""`baseline` stage: is there anything to learn? Majority class and logistic
+regression (flattened images; raw window of log returns) per window, on the same
+val and test samples, reported with the shared metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gafcnn.bars import MINUTE_MS, minute_index
+from gafcnn.baselines import fit_logistic, flatten, majority_probability, predict_up, spread_subset
+from gafcnn.encodings import window_series
+from gafcnn.gafdata import GafSet
+from gafcnn.io import load_params, run_stage, write_json
+from gafcnn.metrics import classification_report
+
+METRICS = "metrics/baseline.json"
+EVAL_SPLITS = ("val", "test")
+
+
+def logret_windows(bars: pd.DataFrame, timestamps: np.ndarray, window: int) -> np.ndarray:
+    """Each bar's log(close/open) over the window ending at each decision timestamp."""
+    minutes = minute_index(bars)
+    pos = np.searchsorted(minutes, timestamps // MINUTE_MS)
+    arrays = {k: bars[k].to_numpy(dtype=np.float64) for k in ("open", "close")}
+    return window_series(arrays, pos, window, {"logret"})["logret"]
+
+
+def evaluate_window(gs: GafSet, bars: pd.DataFrame, cfg: dict, seed: int) -> dict:
+    """All baselines for one window: {model: {split: report}}."""
+    y_tr = gs.labels("train")
+    idx = spread_subset(len(y_tr), int(cfg["subset"]))
+    ys = {s: gs.labels(s) for s in EVAL_SPLITS}
+    out: dict[str, dict] = {"majority": {}}
+    for s in EVAL_SPLITS:
+        out["majority"][s] = classification_report(ys[s], majority_probability(y_tr, len(ys[s])))
+
+    c = float(cfg["C"])
+    img_model = fit_logistic(flatten(gs.images("train"), idx), y_tr[idx], c=c, seed=seed)
+    out["logreg_images"] = {
+        s: classification_report(ys[s], predict_up(img_model, flatten(gs.images(s))))
+        for s in EVAL_SPLITS
+    }
+    ret_tr = logret_windows(bars, gs.timestamps("train")[idx], gs.window)
+    ret_model = fit_logistic(ret_tr, y_tr[idx], c=c, seed=seed)
+    out["logreg_returns"] = {
+        s: classification_report(
+            ys[s], predict_up(ret_model, logret_windows(bars, gs.timestamps(s), gs.window))
+        )
+        for s in EVAL_SPLITS
+    }
+    return out
+
+
+def main() -> None:
+    params = load_params()
+    cfg = params["baseline"]
+    seed = int(params.get("seed", 0))
+    bars = pd.read_parquet("data/interim/bars.parquet")
+    result: dict = {}
+    for w in params["gaf"]["windows"]:
+        gs = GafSet(Path("data/gaf") / f"w{w}")
+        result[f"w{w}"] = evaluate_window(gs, bars, cfg, seed)
+    detected = [
+        f"{w}/{m}"
+        for w, models in result.items()
+        for m, rep in models.items()
+        if m != "majority" and rep["test"]["signal_detected"]
+    ]
+    result["signal_detected"] = bool(detected)
+    result["signal_detected_by"] = detected
+    write_json(METRICS, result)
+    for w, models in result.items():
+        if not isinstance(models, dict):
+            continue
+        for m, rep in models.items():
+            t = rep["test"]
+            lo, hi = t["accuracy_ci"]
+            print(
+                f"baseline {w} {m:15s} test acc {t['accuracy']:.3f} [{lo:.3f}, {hi:.3f}] "
+                f"majority {t['majority_rate']:.3f} bal {t['balanced_accuracy']:.3f} "
+                f"auc {t['roc_auc']:.3f}"
+            )
+    print(f"signal detected: {result['signal_detected']} {detected}")
+
+
+if __name__ == "__main__":
+    run_stage(main)
