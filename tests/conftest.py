@@ -98,6 +98,9 @@ def project(tmp_path_factory):
     """The default pipeline on a small synthetic market, reproduced once per session."""
     from pipeline import dvc, scratch_project
 
-    root = scratch_project(tmp_path_factory.mktemp("e2e"), **{"data.synthetic.n_bars": 8000})
+    root = scratch_project(
+        tmp_path_factory.mktemp("e2e"),
+        **{"data.synthetic.n_bars": 8000, "epochs": 3, "patience": 2, "width": 8},
+    )
     dvc(root, "repro")
     return root

@@ -1,0 +1,96 @@
+"""Training-loop throughput: the train stage's loop (batches read from a float16
+memmap, as the stage reads the gaf output) against a bare PyTorch loop over the same
+data already in memory as a float32 tensor - same model, batch size and batches.
+
+Prints samples/s for both and their ratio (target >= 0.8x: loading must not be the
+bottleneck).
+
+    python benchmarks/train_throughput.py [--n 20000] [--size 30] [--epochs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gafcnn.models import build_model
+from gafcnn.training import (
+    ImageSource,
+    TrainConfig,
+    loss_function,
+    make_optimizer,
+    seed_everything,
+    train_epoch,
+)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=20_000)
+    ap.add_argument("--size", type=int, default=30)
+    ap.add_argument("--channels", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=2)
+    args = ap.parse_args()
+    cfg = TrainConfig()
+    seed_everything(0, cfg.threads)
+    rng = np.random.default_rng(0)
+    shape = (args.n, args.channels, args.size, args.size)
+    labels = rng.integers(0, 2, args.n).astype(np.int8)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "train_images.npy"
+        np.save(path, rng.uniform(-1, 1, shape).astype(np.float16))
+        images = np.load(path, mmap_mode="r")
+        tensor = torch.from_numpy(np.asarray(images, dtype=np.float32))
+        y_tensor = torch.from_numpy(labels.astype(np.float32))
+        device = torch.device("cpu")
+        orders = [np.random.default_rng(e).permutation(args.n) for e in range(args.epochs + 1)]
+
+        def stage_loop() -> float:
+            torch.manual_seed(0)
+            model = build_model("simple_cnn", args.channels, cfg.width, cfg.dropout)
+            opt, loss_fn = make_optimizer(model, cfg), loss_function(labels, "weights", device)
+            src = ImageSource(images, labels)
+            train_epoch(model, src, orders[0], loss_fn, opt, cfg.batch_size, device, False, rng)
+            t0 = time.perf_counter()
+            for e in range(1, args.epochs + 1):
+                train_epoch(model, src, orders[e], loss_fn, opt, cfg.batch_size, device, False, rng)
+            return args.n * args.epochs / (time.perf_counter() - t0)
+
+        def bare_loop() -> float:
+            torch.manual_seed(0)
+            model = build_model("simple_cnn", args.channels, cfg.width, cfg.dropout)
+            opt, loss_fn = make_optimizer(model, cfg), loss_function(labels, "weights", device)
+            model.train()
+
+            def one(order):
+                for a in range(0, args.n, cfg.batch_size):
+                    idx = torch.from_numpy(order[a : a + cfg.batch_size])
+                    opt.zero_grad(set_to_none=True)
+                    loss = loss_fn(model(tensor[idx]), y_tensor[idx])
+                    loss.backward()
+                    opt.step()
+
+            one(orders[0])
+            t0 = time.perf_counter()
+            for e in range(1, args.epochs + 1):
+                one(orders[e])
+            return args.n * args.epochs / (time.perf_counter() - t0)
+
+        bare = bare_loop()
+        stage = stage_loop()
+    print(
+        f"data: {args.n:,} x {shape[1:]} float16 memmap; "
+        f"simple_cnn width {cfg.width}, batch {cfg.batch_size}"
+    )
+    print(f"bare loop (in-memory tensors): {bare:,.0f} samples/s")
+    print(f"stage loop (memmap batches):   {stage:,.0f} samples/s")
+    print(f"ratio: {stage / bare:.2f}x bare (target >= 0.8x)")
+
+
+if __name__ == "__main__":
+    main()

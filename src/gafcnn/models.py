@@ -1,0 +1,175 @@
+"""The models, in plain ``torch.nn``, each returning one logit per sample.
+
+* :class:`SimpleCNN`: four conv blocks, adaptive average pooling and a dropout head
+  (the seed's Step 2.4), with input channels and width as parameters; works for any
+  channel count and image size from 10x10 up.
+* :class:`ResNet18`: the seed's original model, with torchvision's parameter names so
+  a torchvision ResNet-18 state dict loads into it (:func:`load_pretrained`).
+* :class:`Conv1D`: a 1-D CNN on the raw window (the seed's Option 4B).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ARCHS = ("simple_cnn", "resnet18", "conv1d")
+
+
+class SimpleCNN(nn.Module):
+    def __init__(self, in_channels: int = 2, width: int = 32, dropout: float = 0.3):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, w, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2 * w, 4 * w, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(4 * w, 8 * w, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(8 * w, 2 * w),
+            nn.ReLU(),
+            nn.Dropout(dropout * 0.5),
+            nn.Linear(2 * w, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x)).squeeze(1)
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class ResNet18(nn.Module):
+    """ResNet-18 with torchvision's layout and names; ``fc`` outputs one logit."""
+
+    def __init__(self, in_channels: int = 2, dropout: float = 0.0):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = nn.Sequential(BasicBlock(64, 64), BasicBlock(64, 64))
+        self.layer2 = nn.Sequential(BasicBlock(64, 128, 2), BasicBlock(128, 128))
+        self.layer3 = nn.Sequential(BasicBlock(128, 256, 2), BasicBlock(256, 256))
+        self.layer4 = nn.Sequential(BasicBlock(256, 512, 2), BasicBlock(512, 512))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(512, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = torch.flatten(self.avgpool(x), 1)
+        return self.fc(self.dropout(x)).squeeze(1)
+
+
+class Conv1D(nn.Module):
+    """1-D CNN over the bars of the window (features per bar as channels)."""
+
+    def __init__(self, in_channels: int = 3, width: int = 64, dropout: float = 0.3):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv1d(in_channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool1d(2, ceil_mode=True),
+            nn.Conv1d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool1d(2, ceil_mode=True),
+            nn.AdaptiveAvgPool1d(1),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(2 * width, width),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(width, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.conv(x)).squeeze(1)
+
+
+class PretrainedError(ValueError):
+    """Pretrained weights asked for but not available as a local file."""
+
+
+def load_pretrained(model: ResNet18, path: str | Path) -> list[str]:
+    """Load a local torchvision ResNet-18 state dict into ``model``; never downloads.
+
+    The first conv is adapted to the channel count by averaging its RGB filters; the
+    1000-class ``fc`` is skipped. Returns the names of the parameters left as initialised.
+    """
+    p = Path(path)
+    if "://" in str(path):
+        raise PretrainedError(
+            f"pretrained={path}: only a local weights file is allowed, no downloads"
+        )
+    if not p.is_file():
+        raise PretrainedError(f"pretrained={path}: no such local weights file")
+    state = torch.load(p, map_location="cpu", weights_only=True)
+    if "conv1.weight" not in state:
+        raise PretrainedError(f"{p}: not a torchvision ResNet-18 state dict (no conv1.weight)")
+    w = state["conv1.weight"]
+    c = model.conv1.in_channels
+    state["conv1.weight"] = w.mean(dim=1, keepdim=True).repeat(1, c, 1, 1)
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise PretrainedError(f"{p}: unexpected parameters {unexpected[:5]}")
+    return list(missing)
+
+
+def build_model(
+    arch: str,
+    in_channels: int,
+    width: int = 32,
+    dropout: float = 0.3,
+    pretrained: str | None = None,
+) -> nn.Module:
+    """The model named by ``arch``; ``pretrained`` only for resnet18, only from a file."""
+    if arch == "simple_cnn":
+        model: nn.Module = SimpleCNN(in_channels, width, dropout)
+    elif arch == "resnet18":
+        model = ResNet18(in_channels, dropout)
+    elif arch == "conv1d":
+        model = Conv1D(in_channels, width, dropout)
+    else:
+        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+    if pretrained:
+        if arch != "resnet18":
+            raise PretrainedError(f"pretrained weights exist only for resnet18, not {arch}")
+        load_pretrained(model, pretrained)
+    return model

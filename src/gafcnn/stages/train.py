@@ -1,0 +1,198 @@
+"""`train` stage (one DVC matrix entry per window): a CNN per window.
+
+Reads the window's image set (or, for ``arch: conv1d``, the raw bars at the same
+decision timestamps), trains with early stopping, logs per-epoch curves with
+dvclive to ``plots/train/w{W}/``, and writes ``models/cnn_w{W}.pt`` + ``.json``,
+``data/predictions/cnn_w{W}.parquet`` (P(up) on val and test keyed by decision
+timestamp) and ``metrics/train_w{W}.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gafcnn.bars import MINUTE_MS, minute_index
+from gafcnn.encodings import Encoder, window_series
+from gafcnn.features import BAR_FEATURES, feature_scale, window_bar_features
+from gafcnn.gafdata import GafSet
+from gafcnn.io import InputError, atomic_path, load_params, run_stage, write_json, write_parquet
+from gafcnn.metrics import classification_report
+from gafcnn.models import PretrainedError, build_model
+from gafcnn.training import (
+    ArraySource,
+    ImageSource,
+    Source,
+    TrainConfig,
+    fit,
+    pick_device,
+    predict,
+    seed_everything,
+)
+
+SPLITS = ("train", "val", "test")
+
+
+def bar_arrays() -> tuple[dict[str, np.ndarray], np.ndarray]:
+    bars = pd.read_parquet("data/interim/bars.parquet")
+    arrays = {
+        k: bars[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close", "volume")
+    }
+    return arrays, minute_index(bars)
+
+
+def positions_of(minutes: np.ndarray, stamps_ms: np.ndarray) -> np.ndarray:
+    return np.searchsorted(minutes, stamps_ms // MINUTE_MS)
+
+
+def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]:
+    """Train/val/test sources for ``cfg.arch`` and a description of the input."""
+    labels = {s: gs.labels(s) for s in SPLITS}
+    if cfg.arch == "conv1d":
+        arrays, minutes = bar_arrays()
+        x = {
+            s: window_bar_features(arrays, positions_of(minutes, gs.timestamps(s)), gs.window)
+            for s in SPLITS
+        }
+        scale = feature_scale(x["train"])
+        sources = {
+            s: ArraySource(x[s] / scale[None, :, None], labels[s], cfg.augment_noise)
+            for s in SPLITS
+        }
+        info = {"channels": list(BAR_FEATURES), "normalisation": {"feature_scale": scale.tolist()}}
+        return sources, info
+    raw, encoder = None, None
+    if cfg.augment == "noise":
+        arrays, minutes = bar_arrays()
+        encoder = Encoder(gs.meta["channels"], gs.meta["image_size"], threads=1)
+        pos = positions_of(minutes, gs.timestamps("train"))
+        raw = window_series(arrays, pos, gs.window, encoder.series_needed)
+    sources = {
+        s: ImageSource(
+            gs.images(s), labels[s], raw if s == "train" else None, encoder, cfg.augment_noise
+        )
+        for s in SPLITS
+    }
+    info = {
+        "channels": gs.meta["channels"],
+        "normalisation": "none: GAF channels already in [-1, 1]",
+    }
+    return sources, info
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--window", type=int, required=True)
+    args = ap.parse_args()
+    params = load_params()
+    try:
+        cfg = TrainConfig.from_params(params)
+    except (TypeError, ValueError) as exc:
+        raise InputError("params.yaml", str(exc)) from None
+    w = args.window
+    gs = GafSet(Path("data/gaf") / f"w{w}")
+    seed_everything(cfg.seed, cfg.threads)
+    device = pick_device(cfg.device)
+    sources, info = make_sources(gs, cfg)
+    in_shape = sources["train"].input_shape
+    try:
+        model = build_model(cfg.arch, in_shape[0], cfg.width, cfg.dropout, cfg.pretrained)
+    except (PretrainedError, ValueError) as exc:
+        raise InputError("params.yaml", str(exc)) from None
+
+    from dvclive import Live
+
+    live_dir = Path("plots/train") / f"w{w}"
+    with Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+
+        def on_epoch(row: dict) -> None:
+            for key in (
+                "train_loss",
+                "val_loss",
+                "train_accuracy",
+                "val_accuracy",
+                "train_auc",
+                "val_auc",
+                "lr",
+                "train_samples_per_s",
+            ):
+                split, _, name = key.partition("_")
+                live.log_metric(f"{split}/{name}" if split in ("train", "val") else key, row[key])
+            live.next_step()
+            print(
+                f"train w{w} epoch {row['epoch']:3d} loss {row['train_loss']:.4f} "
+                f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f} "
+                f"({row['train_samples_per_s']:,.0f} samples/s)",
+                flush=True,
+            )
+
+        t0 = time.perf_counter()
+        result = fit(model, sources["train"], sources["val"], cfg, device, on_epoch)
+        train_time = time.perf_counter() - t0
+
+    preds, reports = [], {}
+    for s in ("val", "test"):
+        p = predict(model, sources[s], cfg.batch_size, device)
+        y = sources[s].labels
+        reports[s] = classification_report(y, p)
+        preds.append(
+            pd.DataFrame(
+                {
+                    "timestamp": pd.to_datetime(gs.timestamps(s), unit="ms", utc=True).as_unit(
+                        "ms"
+                    ),
+                    "split": s,
+                    "label": y.astype(np.int8),
+                    "p_up": p,
+                }
+            )
+        )
+    write_parquet(pd.concat(preds, ignore_index=True), f"data/predictions/cnn_w{w}.parquet")
+    with atomic_path(f"models/cnn_w{w}.pt") as tmp:
+        torch.save(model.state_dict(), tmp)
+    ts_train = gs.timestamps("train")
+    write_json(
+        f"models/cnn_w{w}.json",
+        {
+            "arch": cfg.arch,
+            "window": w,
+            "params": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+            "input_shape": list(in_shape),
+            "image_size": gs.meta["image_size"],
+            "horizon": gs.meta["horizon"],
+            **info,
+            "parameters": int(sum(p.numel() for p in model.parameters())),
+            "train_time_s": train_time,
+            "best_epoch": result.best_epoch,
+            "train_timestamps": [
+                pd.Timestamp(int(ts_train[0]), unit="ms", tz="UTC").isoformat(),
+                pd.Timestamp(int(ts_train[-1]), unit="ms", tz="UTC").isoformat(),
+            ],
+        },
+    )
+    metrics = {
+        "arch": cfg.arch,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+        "best_val_loss": result.best_val_loss,
+        "val": reports["val"],
+        "test": reports["test"],
+        "train_samples_per_s": result.train_samples_per_s,
+        "wall_s": result.wall_s,
+    }
+    write_json(f"metrics/train_w{w}.json", metrics)
+    t = reports["test"]
+    print(
+        f"train w{w}: best epoch {result.best_epoch}/{result.epochs_run}, test acc "
+        f"{t['accuracy']:.4f} bal {t['balanced_accuracy']:.4f} auc {t['roc_auc']:.4f} "
+        f"(majority {t['majority_rate']:.4f})"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

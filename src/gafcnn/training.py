@@ -1,0 +1,302 @@
+"""Training loop shared by every architecture: seeded, early-stopped, streamed.
+
+Batches are read from the gaf stage's memmaps (or from in-memory raw features for
+the 1-D CNN) one batch at a time, so whole arrays are never loaded. Early stopping
+watches validation loss and restores the best epoch's weights.
+
+Augmentation (``augment: noise``) adds Gaussian noise to the *raw* window before it
+is encoded, scaled by the window's own bar-to-bar variability. It never rotates or
+warps images: a GAF's main diagonal is the (scaled) series itself and its
+off-diagonal cells are pairwise angle sums/differences in time order, so a
+rotation or affine warp produces an image that no series could have produced.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+from gafcnn.encodings import Encoder
+
+OPTIMIZERS = ("adamw", "sgd")
+IMBALANCE = ("none", "weights", "sampler")
+AUGMENT = ("none", "noise")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str = "simple_cnn"
+    width: int = 16
+    lr: float = 1e-3
+    dropout: float = 0.3
+    batch_size: int = 128
+    epochs: int = 15
+    patience: int = 4
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+    augment: str = "none"
+    augment_noise: float = 0.1
+    imbalance: str = "weights"
+    pretrained: str | None = None
+    seed: int = 42
+    device: str = "auto"
+    threads: int = 2
+
+    @classmethod
+    def from_params(cls, params: dict) -> TrainConfig:
+        """The top-level CNN hyperparameters of params.yaml."""
+        cfg = cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
+        if cfg.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}")
+        if cfg.imbalance not in IMBALANCE:
+            raise ValueError(f"imbalance must be one of {IMBALANCE}")
+        if cfg.augment not in AUGMENT:
+            raise ValueError(f"augment must be one of {AUGMENT}")
+        if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.patience < 1:
+            raise ValueError("batch_size, epochs and patience must be >= 1")
+        return cfg
+
+
+def seed_everything(seed: int, threads: int = 2) -> None:
+    """Same seed, same weights, same batches, same metrics (on CPU)."""
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - seeds third-party code that uses the global RNG
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(1, threads))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device=cuda but no CUDA device is available")
+    return torch.device(name)
+
+
+class Source:
+    """Batches of model inputs by sample index; ``augment`` applies the source's noise."""
+
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batch(self, idx: np.ndarray, augment: bool, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.batch(np.arange(1), False, np.random.default_rng(0)).shape[1:])
+
+
+class ImageSource(Source):
+    """Images from a (memmapped) (N, C, S, S) array. With ``raw`` windows and an
+    ``encoder``, augmented batches are re-encoded from noisy raw windows."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        raw: dict[str, np.ndarray] | None = None,
+        encoder: Encoder | None = None,
+        noise: float = 0.0,
+    ):
+        self.images, self.labels = images, np.asarray(labels)
+        self.raw, self.encoder, self.noise = raw, encoder, noise
+
+    def batch(self, idx: np.ndarray, augment: bool, rng: np.random.Generator) -> np.ndarray:
+        if augment and self.raw is not None and self.encoder is not None and self.noise > 0:
+            noisy = {}
+            for name, x in self.raw.items():
+                w = x[idx]
+                scale = np.diff(w, axis=1).std(axis=1, keepdims=True)
+                noisy[name] = w + rng.standard_normal(w.shape) * scale * self.noise
+            return self.encoder.encode(noisy, dtype=np.float32)
+        order = np.argsort(idx)  # memmap reads in file order, then back
+        out = np.empty((len(idx), *self.images.shape[1:]), dtype=np.float32)
+        out[order] = self.images[idx[order]]
+        return out
+
+
+class ArraySource(Source):
+    """Inputs already in memory (raw bar features for the 1-D CNN)."""
+
+    def __init__(self, x: np.ndarray, labels: np.ndarray, noise: float = 0.0):
+        self.x, self.labels, self.noise = x.astype(np.float32), np.asarray(labels), noise
+
+    def batch(self, idx: np.ndarray, augment: bool, rng: np.random.Generator) -> np.ndarray:
+        x = self.x[idx]
+        if augment and self.noise > 0:
+            x = x + rng.standard_normal(x.shape).astype(np.float32) * self.noise
+        return x
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    epochs_run: int
+    best_val_loss: float
+    history: list[dict] = field(default_factory=list)
+    train_samples_per_s: float = 0.0
+    wall_s: float = 0.0
+
+
+def _epoch_order(labels: np.ndarray, imbalance: str, rng: np.random.Generator) -> np.ndarray:
+    n = len(labels)
+    if imbalance != "sampler":
+        return rng.permutation(n)
+    freq = np.bincount(labels, minlength=2).astype(np.float64)
+    weights = 1.0 / np.maximum(freq[labels], 1)
+    return rng.choice(n, size=n, replace=True, p=weights / weights.sum())
+
+
+def batches(order: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    for a in range(0, len(order), size):
+        yield order[a : a + size]
+
+
+def loss_function(labels: np.ndarray, imbalance: str, device: torch.device) -> nn.Module:
+    if imbalance == "weights":
+        pos = max(int((labels == 1).sum()), 1)
+        neg = max(int((labels == 0).sum()), 1)
+        return nn.BCEWithLogitsLoss(pos_weight=torch.tensor(neg / pos, device=device))
+    return nn.BCEWithLogitsLoss()
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def train_epoch(
+    model: nn.Module,
+    source: Source,
+    order: np.ndarray,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch_size: int,
+    device: torch.device,
+    augment: bool,
+    rng: np.random.Generator,
+) -> tuple[float, int, np.ndarray]:
+    """One pass over ``order``; returns (mean loss, samples seen, P(up) in ``order``'s
+    order as seen during training - running, with dropout active)."""
+    model.train()
+    total, seen = 0.0, 0
+    probs = np.empty(len(order), dtype=np.float64)
+    for idx in batches(order, batch_size):
+        x = torch.from_numpy(source.batch(idx, augment, rng)).to(device)
+        y = torch.from_numpy(source.labels[idx].astype(np.float32)).to(device)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        loss.backward()
+        optimizer.step()
+        probs[seen : seen + len(idx)] = torch.sigmoid(logits.detach()).double().cpu().numpy()
+        total += float(loss.detach()) * len(idx)
+        seen += len(idx)
+    return total / max(seen, 1), seen, probs
+
+
+@torch.no_grad()
+def predict(model: nn.Module, source: Source, batch_size: int, device: torch.device) -> np.ndarray:
+    """P(up) for every sample of ``source``, in order."""
+    model.eval()
+    out = np.empty(len(source), dtype=np.float64)
+    rng = np.random.default_rng(0)
+    for idx in batches(np.arange(len(source)), max(batch_size, 512)):
+        x = torch.from_numpy(source.batch(idx, False, rng)).to(device)
+        out[idx] = torch.sigmoid(model(x)).double().cpu().numpy()
+    return out
+
+
+def bce(labels: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+
+def auc(labels: np.ndarray, p: np.ndarray) -> float:
+    return float(roc_auc_score(labels, p)) if len(np.unique(labels)) == 2 else float("nan")
+
+
+def fit(
+    model: nn.Module,
+    train: Source,
+    val: Source,
+    cfg: TrainConfig,
+    device: torch.device,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> TrainResult:
+    """Train with early stopping on validation loss; leaves the best epoch's weights
+    in ``model``."""
+    model.to(device)
+    rng = np.random.default_rng(cfg.seed)
+    loss_fn = loss_function(train.labels, cfg.imbalance, device)
+    optimizer = make_optimizer(model, cfg)
+    best = copy.deepcopy(model.state_dict())
+    best_loss, best_epoch, waited = np.inf, 0, 0
+    history, train_time, train_seen = [], 0.0, 0
+    t_start = time.perf_counter()
+    epoch = 0
+    for epoch in range(1, cfg.epochs + 1):
+        order = _epoch_order(train.labels, cfg.imbalance, rng)
+        t0 = time.perf_counter()
+        train_loss, seen, p_train = train_epoch(
+            model,
+            train,
+            order,
+            loss_fn,
+            optimizer,
+            cfg.batch_size,
+            device,
+            cfg.augment == "noise",
+            rng,
+        )
+        dt = time.perf_counter() - t0
+        train_time += dt
+        train_seen += seen
+        p_val = predict(model, val, cfg.batch_size, device)
+        val_loss = bce(val.labels, p_val)
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "train_accuracy": float(np.mean((p_train >= 0.5) == (train.labels[order] == 1))),
+            "train_auc": auc(train.labels[order], p_train),
+            "val_accuracy": float(np.mean((p_val >= 0.5) == (val.labels == 1))),
+            "val_auc": auc(val.labels, p_val),
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_samples_per_s": seen / dt if dt > 0 else 0.0,
+        }
+        if on_epoch is not None:
+            on_epoch(row)
+        history.append(row)
+        if val_loss < best_loss - 1e-6:
+            best_loss, best_epoch, waited = val_loss, epoch, 0
+            best = copy.deepcopy(model.state_dict())
+        else:
+            waited += 1
+            if waited >= cfg.patience:
+                break
+    model.load_state_dict(best)
+    return TrainResult(
+        best_epoch=best_epoch,
+        epochs_run=epoch,
+        best_val_loss=float(best_loss),
+        history=history,
+        train_samples_per_s=train_seen / train_time if train_time > 0 else 0.0,
+        wall_s=time.perf_counter() - t_start,
+    )

@@ -1,0 +1,58 @@
+"""`train` stage in the pipeline: outputs keyed by timestamp, `-S lr` rerun scope."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import yaml
+from pipeline import dvc, metrics
+
+from gafcnn.gafdata import GafSet
+
+
+def test_train_outputs(project):
+    for w in (15, 30, 60):
+        m = metrics(project, f"train_w{w}")
+        assert 1 <= m["best_epoch"] <= m["epochs_run"] <= 3
+        assert m["train_samples_per_s"] > 0
+        for split in ("val", "test"):
+            assert 0 <= m[split]["accuracy"] <= 1 and "balanced_accuracy" in m[split]
+        meta = json.loads((project / "models" / f"cnn_w{w}.json").read_text())
+        assert meta["arch"] == "simple_cnn" and meta["input_shape"][0] == 2
+        assert meta["channels"] == ["gasf:close", "gadf:close"]
+        preds = pd.read_parquet(project / "data" / "predictions" / f"cnn_w{w}.parquet")
+        gs = GafSet(project / "data" / "gaf" / f"w{w}")
+        for split in ("val", "test"):
+            part = preds[preds["split"] == split]
+            stamps = part["timestamp"].dt.as_unit("ms").astype("int64").to_numpy()
+            np.testing.assert_array_equal(stamps, gs.timestamps(split))
+            np.testing.assert_array_equal(part["label"].to_numpy(), gs.labels(split))
+            assert part["p_up"].between(0, 1).all()
+        curves = project / "plots" / "train" / f"w{w}" / "plots" / "metrics"
+        assert (curves / "val" / "loss.tsv").exists() and (curves / "train" / "auc.tsv").exists()
+
+
+def test_dvc_yaml_untouched_by_dvclive(project):
+    assert not (project / "plots" / "train" / "w15" / "dvc.yaml").exists()
+    text = (project / "dvc.yaml").read_text()
+    assert "train:" in text and "matrix:" in text
+
+
+def test_lr_change_reruns_only_train_and_after(project):
+    params_path = project / "params.yaml"
+    original = params_path.read_text()
+    params = yaml.safe_load(original)
+    params["lr"] = 1e-5
+    try:
+        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+        status = json.loads(dvc(project, "status", "--json").stdout)
+        changed = set(status)
+        assert {"train@15", "train@30", "train@60"} <= changed
+        upstream = {"ingest", "split", "gaf@15", "gaf@30", "gaf@60", "audit", "baseline"}
+        assert not changed & upstream
+        dry = dvc(project, "repro", "--dry").stdout
+        assert "Running stage 'train@15'" in dry and "Running stage 'gaf@15'" not in dry
+    finally:
+        params_path.write_text(original)
