@@ -8,6 +8,7 @@ directory and is renamed into place only when complete.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -99,6 +100,55 @@ def load_params(path: str | os.PathLike[str] = "params.yaml") -> dict[str, Any]:
     if not isinstance(params, dict):
         raise InputError(path, "params file is empty or not a mapping")
     return params
+
+
+def typed_fields(cls: type, params: dict[str, Any], strict: bool = True) -> dict[str, Any]:
+    """Params for dataclass ``cls`` converted to its field types.
+
+    YAML 1.1 reads ``1e-5`` (what ``dvc exp run -S lr=1e-5`` writes) as a string;
+    numbers are converted here so every config accepts it. With ``strict``, unknown
+    keys are an error; otherwise they are ignored.
+    """
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    unknown = set(params) - set(types)
+    if strict and unknown:
+        raise ValueError(f"unknown {cls.__name__} params: {sorted(unknown)}")
+    out = {}
+    for name, value in params.items():
+        if name not in types:
+            continue
+        typ = types[name]
+        if value is None or isinstance(value, bool):
+            out[name] = value
+        elif typ.startswith("float"):
+            out[name] = _to_number(name, value, float)
+        elif typ.startswith("int | str"):  # a number or a keyword such as "auto"
+            out[name] = _to_number(name, value, int) if _numeric(value) else value
+        elif typ.startswith("int"):
+            out[name] = _to_number(name, value, int)
+        else:
+            out[name] = value
+    return out
+
+
+def _numeric(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _to_number(name: str, value: Any, kind: type) -> Any:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if kind is int:
+        if number != int(number):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        return int(number)
+    return number
 
 
 def run_stage(main: Callable[[], None]) -> None:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gafcnn.io import typed_fields
+
 UP, DOWN, DROPPED = 1, 0, -1
 KINDS = ("direction",)
 DEAD_ZONES = ("none", "fixed", "quantile")
@@ -46,7 +48,7 @@ class LabelSpec:
 
     @classmethod
     def from_params(cls, params: dict) -> LabelSpec:
-        return cls(**params)
+        return cls(**typed_fields(cls, params))
 
 
 def forward_returns(close: np.ndarray, minutes: np.ndarray, horizon: int) -> np.ndarray:

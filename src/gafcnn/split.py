@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn.bars import MINUTE_MS
+from gafcnn.io import typed_fields
 
 SEGMENTS = ("train", "val", "test")
 
@@ -44,7 +45,7 @@ class SplitSpec:
 
     @classmethod
     def from_params(cls, params: dict) -> SplitSpec:
-        return cls(**params)
+        return cls(**typed_fields(cls, params))
 
 
 @dataclass

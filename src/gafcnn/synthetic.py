@@ -25,13 +25,14 @@ accuracy is the hit rate of ``P(up) > 0.5`` against the realised labels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
 from gafcnn.bars import MINUTE_MS
+from gafcnn.io import typed_fields
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,7 @@ class SyntheticConfig:
 
     @classmethod
     def from_params(cls, params: dict) -> SyntheticConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(params) - known
-        if unknown:
-            raise ValueError(f"unknown data.synthetic params: {sorted(unknown)}")
-        return cls(**params)
+        return cls(**typed_fields(cls, params))
 
 
 def _season(minute_of_day: np.ndarray, amplitude: float) -> np.ndarray:

@@ -17,7 +17,7 @@ import copy
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from gafcnn.encodings import Encoder
+from gafcnn.io import typed_fields
 
 OPTIMIZERS = ("adamw", "sgd")
 IMBALANCE = ("none", "weights", "sampler")
@@ -54,7 +55,7 @@ class TrainConfig:
     @classmethod
     def from_params(cls, params: dict) -> TrainConfig:
         """The top-level CNN hyperparameters of params.yaml."""
-        cfg = cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
+        cfg = cls(**typed_fields(cls, params, strict=False))
         if cfg.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}")
         if cfg.imbalance not in IMBALANCE:

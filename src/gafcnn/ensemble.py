@@ -1,0 +1,135 @@
+"""Combining models: join predictions by decision timestamp, ensemble methods,
+XGBoost helpers and purged time-ordered folds for meta-learners.
+
+Predictions are always aligned by their decision timestamp (an inner join whose
+size is checked), never by position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from gafcnn.gafdata import AlignmentError
+
+METHODS = ("mean", "weighted", "stacking")
+
+
+def join_predictions(frames: dict[str, pd.DataFrame], expected: dict[str, int]) -> pd.DataFrame:
+    """Inner-join members' ``(timestamp, split, label, p_up)`` frames on timestamp.
+
+    Returns ``timestamp, split, label, p_<name>...``. Raises :class:`AlignmentError` when
+    the join loses samples (a member is missing timestamps or is shifted), when two
+    members disagree on a label, or when a split's size differs from ``expected``.
+    """
+    joined = None
+    for name, f in frames.items():
+        if f["timestamp"].duplicated().any():
+            raise AlignmentError(f"{name}: duplicate decision timestamps")
+        part = f[["timestamp", "split", "label", "p_up"]].rename(
+            columns={"p_up": f"p_{name}", "label": f"label_{name}", "split": f"split_{name}"}
+        )
+        joined = part if joined is None else joined.merge(part, on="timestamp", how="inner")
+    assert joined is not None
+    names = list(frames)
+    for name in names[1:]:
+        if (joined[f"label_{name}"] != joined[f"label_{names[0]}"]).any():
+            raise AlignmentError(f"{name} and {names[0]} disagree on labels at the same timestamp")
+        if (joined[f"split_{name}"] != joined[f"split_{names[0]}"]).any():
+            raise AlignmentError(f"{name} and {names[0]} disagree on splits")
+    joined = joined.rename(columns={f"label_{names[0]}": "label", f"split_{names[0]}": "split"})
+    joined = joined[["timestamp", "split", "label", *[f"p_{n}" for n in names]]]
+    for split, n in expected.items():
+        got = int((joined["split"] == split).sum())
+        if got != n:
+            raise AlignmentError(
+                f"{split}: the join by timestamp kept {got} samples, the image sets have {n}"
+                " - a member's predictions are missing or shifted"
+            )
+    return joined.sort_values("timestamp", ignore_index=True)
+
+
+def member_weights(y_val: np.ndarray, p_val: np.ndarray) -> np.ndarray:
+    """Weights from validation performance: proportional to max(0, AUC - 0.5);
+    equal weights when no member beats chance."""
+    skill = np.array(
+        [max(0.0, roc_auc_score(y_val, p_val[:, j]) - 0.5) for j in range(p_val.shape[1])]
+    )
+    if skill.sum() <= 0:
+        return np.full(p_val.shape[1], 1.0 / p_val.shape[1])
+    return skill / skill.sum()
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class Stacker:
+    """Logistic regression on members' logits, fitted on validation predictions only."""
+
+    def __init__(self, c: float = 1.0, seed: int = 0):
+        self.model = LogisticRegression(C=c, max_iter=1000, random_state=seed)
+        self.fit_timestamps: np.ndarray | None = None
+
+    def fit(self, p_val: np.ndarray, y_val: np.ndarray, timestamps: np.ndarray) -> Stacker:
+        self.model.fit(_logit(p_val), y_val)
+        self.fit_timestamps = np.asarray(timestamps)
+        return self
+
+    def predict(self, p: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(_logit(p))[:, 1]
+
+
+def error_correlation(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Correlation matrix of members' residuals ``y - p`` (high: they err together)."""
+    return np.corrcoef((y[:, None] - p).T)
+
+
+def purged_folds(timestamps: np.ndarray, k: int, purge: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` contiguous, time-ordered folds over sorted ``timestamps``; each fold's
+    training part leaves out every sample within ``purge`` (same unit as the
+    timestamps) of the held-out block, on both sides."""
+    ts = np.asarray(timestamps)
+    if np.any(np.diff(ts) <= 0):
+        raise ValueError("timestamps must be strictly increasing")
+    bounds = np.linspace(0, len(ts), k + 1).astype(int)
+    folds = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        test = np.arange(a, b)
+        lo, hi = ts[a] - purge, ts[b - 1] + purge
+        train = np.flatnonzero((ts < lo) | (ts > hi))
+        folds.append((train, test))
+    return folds
+
+
+def xgb_classifier(
+    cfg: dict, seed: int, n_estimators: int | None = None, early_stopping: bool = True
+):
+    """An XGBoost classifier from a params section (``xgb`` or ``hybrid``)."""
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(
+        n_estimators=n_estimators or int(cfg["n_estimators"]),
+        learning_rate=float(cfg["learning_rate"]),
+        max_depth=int(cfg["max_depth"]),
+        subsample=float(cfg["subsample"]),
+        colsample_bytree=float(cfg["colsample_bytree"]),
+        min_child_weight=float(cfg["min_child_weight"]),
+        reg_lambda=float(cfg["reg_lambda"]),
+        early_stopping_rounds=int(cfg["early_stopping_rounds"]) if early_stopping else None,
+        eval_metric="logloss",
+        tree_method="hist",
+        n_jobs=int(cfg.get("n_jobs", 2)),
+        random_state=seed,
+    )
+
+
+def gain_importance(model, names: list[str]) -> dict[str, float]:
+    """Total gain per feature, normalised to sum to 1 (0 for unused features)."""
+    score = model.get_booster().get_score(importance_type="total_gain")
+    raw = np.array([score.get(f"f{i}", score.get(n, 0.0)) for i, n in enumerate(names)])
+    total = raw.sum()
+    return {n: float(v / total) if total > 0 else 0.0 for n, v in zip(names, raw, strict=True)}

@@ -1,0 +1,92 @@
+"""`ensemble` stage: the three CNNs combined by decision timestamp - mean probability,
+weights from val performance, and logistic-regression stacking fitted on val."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from gafcnn.ensemble import METHODS, Stacker, error_correlation, join_predictions, member_weights
+from gafcnn.gafdata import AlignmentError
+from gafcnn.io import InputError, load_params, run_stage, write_json, write_parquet
+from gafcnn.metrics import classification_report
+from gafcnn.stages.common import gaf_sets, ms
+
+
+def combine(joined: pd.DataFrame, names: list[str], seed: int) -> tuple[dict, dict]:
+    """Probabilities of every method on every row, and what each method learned."""
+    cols = [f"p_{n}" for n in names]
+    val = (joined["split"] == "val").to_numpy()
+    p_all = joined[cols].to_numpy()
+    y_val = joined["label"].to_numpy()[val]
+    weights = member_weights(y_val, p_all[val])
+    stacker = Stacker(seed=seed).fit(p_all[val], y_val, ms(joined["timestamp"][val]))
+    probs = {
+        "mean": p_all.mean(axis=1),
+        "weighted": p_all @ weights,
+        "stacking": stacker.predict(p_all),
+    }
+    learned = {
+        "weights": dict(zip(names, weights.tolist(), strict=True)),
+        "stacking_coef": dict(zip(names, stacker.model.coef_[0].tolist(), strict=True)),
+        "stacking_fit": {
+            "segment": "val",
+            "n": int(val.sum()),
+            "first_timestamp": int(stacker.fit_timestamps.min()),
+            "last_timestamp": int(stacker.fit_timestamps.max()),
+        },
+    }
+    return probs, learned
+
+
+def main() -> None:
+    params = load_params()
+    cfg, seed = params["ensemble"], int(params.get("seed", 0))
+    if cfg["method"] not in METHODS:
+        raise InputError("params.yaml", f"ensemble.method must be one of {METHODS}")
+    sets = gaf_sets(params)
+    names = [f"w{w}" for w in sets]
+    frames = {f"w{w}": pd.read_parquet(f"data/predictions/cnn_w{w}.parquet") for w in sets}
+    expected = {s: sets[min(sets)].meta["counts"][s] for s in ("val", "test")}
+    try:
+        joined = join_predictions(frames, expected)
+    except AlignmentError as exc:
+        raise InputError("data/predictions", str(exc)) from None
+    probs, learned = combine(joined, names, seed)
+    test = (joined["split"] == "test").to_numpy()
+    y = joined["label"].to_numpy()
+    members = {n: classification_report(y[test], joined[f"p_{n}"].to_numpy()[test]) for n in names}
+    methods = {m: classification_report(y[test], p[test]) for m, p in probs.items()}
+    best = max(names, key=lambda n: members[n]["balanced_accuracy"])
+    primary = cfg["method"]
+    gap = methods[primary]["balanced_accuracy"] - members[best]["balanced_accuracy"]
+    corr = error_correlation(y[test], joined[[f"p_{n}" for n in names]].to_numpy()[test])
+    metrics = {
+        "method": primary,
+        "test": methods[primary],
+        "methods": methods,
+        "members": members,
+        "best_member": best,
+        "gap_to_best_member": gap,
+        "below_best_member": bool(gap < 0),
+        "error_correlation": {
+            f"{a}~{b}": float(corr[i, j])
+            for i, a in enumerate(names)
+            for j, b in enumerate(names)
+            if i < j
+        },
+        **learned,
+    }
+    write_json("metrics/ensemble.json", metrics)
+    out = joined[["timestamp", "split", "label"]].copy()
+    for m, p in probs.items():
+        out[f"p_{m}"] = p
+    write_parquet(out, "data/predictions/ensemble.parquet")
+    print(
+        f"ensemble ({primary}): test balanced accuracy "
+        f"{methods[primary]['balanced_accuracy']:.4f}, "
+        f"best member {best} {members[best]['balanced_accuracy']:.4f}, gap {gap:+.4f}"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,93 @@
+"""`hybrid` stage: an XGBoost meta-learner over technical indicators and the CNNs'
+probabilities.
+
+The CNNs' predictions on their own training samples are overfit, so the meta-learner
+never sees them: it is fitted on the val segment only. The number of boosting rounds
+is chosen by cross-validation over time-ordered folds inside val, each purged of
+samples within ``max(window) + horizon`` minutes of its held-out block; the final
+model is refitted on all of val with that many rounds and scored once on test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gafcnn.bars import MINUTE_MS
+from gafcnn.ensemble import gain_importance, purged_folds, xgb_classifier
+from gafcnn.features import INDICATORS, indicators
+from gafcnn.io import load_params, run_stage, write_json, write_parquet
+from gafcnn.metrics import classification_report
+from gafcnn.stages.common import load_bars, ms, positions, prediction_frame
+
+
+def main() -> None:
+    params = load_params()
+    cfg, seed = params["hybrid"], int(params.get("seed", 0))
+    windows = [int(w) for w in params["gaf"]["windows"]]
+    joined = pd.read_parquet("data/predictions/ensemble.parquet")[["timestamp", "split", "label"]]
+    for w in windows:
+        p = pd.read_parquet(f"data/predictions/cnn_w{w}.parquet")[["timestamp", "p_up"]]
+        joined = joined.merge(
+            p.rename(columns={"p_up": f"p_cnn_w{w}"}), on="timestamp", how="inner"
+        )
+    bars, minutes = load_bars()
+    ts = ms(joined["timestamp"])
+    names = [*INDICATORS, *[f"p_cnn_w{w}" for w in windows]]
+    x = np.column_stack(
+        [
+            indicators(bars, minutes)[positions(minutes, ts)],
+            joined[names[len(INDICATORS) :]].to_numpy(),
+        ]
+    )
+    y = joined["label"].to_numpy()
+    val = (joined["split"] == "val").to_numpy()
+    test = (joined["split"] == "test").to_numpy()
+    x_val, y_val, ts_val = x[val], y[val], ts[val]
+
+    purge = (max(windows) + int(params["label"]["horizon"])) * MINUTE_MS
+    best_rounds, cv_loss = [], []
+    for train_idx, hold_idx in purged_folds(ts_val, int(cfg["folds"]), purge):
+        model = xgb_classifier(cfg, seed)
+        model.fit(
+            x_val[train_idx],
+            y_val[train_idx],
+            eval_set=[(x_val[hold_idx], y_val[hold_idx])],
+            verbose=False,
+        )
+        best_rounds.append(int(model.best_iteration) + 1)
+        cv_loss.append(float(model.best_score))
+    rounds = int(np.median(best_rounds))
+    final = xgb_classifier(cfg, seed, n_estimators=rounds, early_stopping=False)
+    final.fit(x_val, y_val, verbose=False)
+    p_test = final.predict_proba(x[test])[:, 1]
+    importance = gain_importance(final, names)
+    cnn_share = sum(v for k, v in importance.items() if k.startswith("p_cnn"))
+    metrics = {
+        "test": classification_report(y[test], p_test),
+        "rounds": rounds,
+        "cv_rounds": best_rounds,
+        "cv_logloss": float(np.mean(cv_loss)),
+        "feature_importance_gain": dict(sorted(importance.items(), key=lambda kv: -kv[1])),
+        "cnn_gain_share": cnn_share,
+        "fit": {
+            "segment": "val",
+            "n": int(val.sum()),
+            "first_timestamp": int(ts_val.min()),
+            "last_timestamp": int(ts_val.max()),
+        },
+    }
+    write_json("metrics/hybrid.json", metrics)
+    write_parquet(
+        prediction_frame(ts[test], "test", y[test], p_test), "data/predictions/hybrid.parquet"
+    )
+    t = metrics["test"]
+    print(
+        f"hybrid: test accuracy {t['accuracy']:.4f} (majority {t['majority_rate']:.4f}), "
+        f"balanced {t['balanced_accuracy']:.4f}, auc {t['roc_auc']:.4f}; "
+        f"CNN share of gain {cnn_share:.2f}, {rounds} rounds"
+    )
+
+
+if __name__ == "__main__":
+    run_stage(main)
