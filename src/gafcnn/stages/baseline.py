@@ -13,10 +13,12 @@ from gafcnn.bars import MINUTE_MS, minute_index
 from gafcnn.baselines import fit_logistic, flatten, majority_probability, predict_up, spread_subset
 from gafcnn.encodings import window_series
 from gafcnn.gafdata import GafSet
-from gafcnn.io import load_params, run_stage, write_json
+from gafcnn.io import load_params, run_stage, write_json, write_parquet
 from gafcnn.metrics import classification_report
+from gafcnn.stages.common import prediction_frame
 
 METRICS = "metrics/baseline.json"
+PREDICTIONS = "data/predictions/baseline.parquet"  # long format: one row per model and sample
 EVAL_SPLITS = ("val", "test")
 
 
@@ -28,30 +30,29 @@ def logret_windows(bars: pd.DataFrame, timestamps: np.ndarray, window: int) -> n
     return window_series(arrays, pos, window, {"logret"})["logret"]
 
 
-def evaluate_window(gs: GafSet, bars: pd.DataFrame, cfg: dict, seed: int) -> dict:
-    """All baselines for one window: {model: {split: report}}."""
+def evaluate_window(
+    gs: GafSet, bars: pd.DataFrame, cfg: dict, seed: int
+) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
+    """All baselines for one window: ({model: {split: report}}, {model: {split: P(up)}})."""
     y_tr = gs.labels("train")
     idx = spread_subset(len(y_tr), int(cfg["subset"]))
     ys = {s: gs.labels(s) for s in EVAL_SPLITS}
-    out: dict[str, dict] = {"majority": {}}
-    for s in EVAL_SPLITS:
-        out["majority"][s] = classification_report(ys[s], majority_probability(y_tr, len(ys[s])))
-
     c = float(cfg["C"])
     img_model = fit_logistic(flatten(gs.images("train"), idx), y_tr[idx], c=c, seed=seed)
-    out["logreg_images"] = {
-        s: classification_report(ys[s], predict_up(img_model, flatten(gs.images(s))))
-        for s in EVAL_SPLITS
-    }
     ret_tr = logret_windows(bars, gs.timestamps("train")[idx], gs.window)
     ret_model = fit_logistic(ret_tr, y_tr[idx], c=c, seed=seed)
-    out["logreg_returns"] = {
-        s: classification_report(
-            ys[s], predict_up(ret_model, logret_windows(bars, gs.timestamps(s), gs.window))
-        )
-        for s in EVAL_SPLITS
+    probs = {
+        "majority": {s: majority_probability(y_tr, len(ys[s])) for s in EVAL_SPLITS},
+        "logreg_images": {s: predict_up(img_model, flatten(gs.images(s))) for s in EVAL_SPLITS},
+        "logreg_returns": {
+            s: predict_up(ret_model, logret_windows(bars, gs.timestamps(s), gs.window))
+            for s in EVAL_SPLITS
+        },
     }
-    return out
+    reports = {
+        m: {s: classification_report(ys[s], p[s]) for s in EVAL_SPLITS} for m, p in probs.items()
+    }
+    return reports, probs
 
 
 def main() -> None:
@@ -60,9 +61,15 @@ def main() -> None:
     seed = int(params.get("seed", 0))
     bars = pd.read_parquet("data/interim/bars.parquet")
     result: dict = {}
+    frames = []
     for w in params["gaf"]["windows"]:
         gs = GafSet(Path("data/gaf") / f"w{w}")
-        result[f"w{w}"] = evaluate_window(gs, bars, cfg, seed)
+        result[f"w{w}"], probs = evaluate_window(gs, bars, cfg, seed)
+        for model, by_split in probs.items():
+            for s, p in by_split.items():
+                frame = prediction_frame(gs.timestamps(s), s, gs.labels(s), p)
+                frames.append(frame.assign(model=f"{model}_w{w}"))
+    write_parquet(pd.concat(frames, ignore_index=True), PREDICTIONS)
     detected = [
         f"{w}/{m}"
         for w, models in result.items()

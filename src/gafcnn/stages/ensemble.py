@@ -77,6 +77,15 @@ def main() -> None:
         **learned,
     }
     write_json("metrics/ensemble.json", metrics)
+    write_json(
+        "models/ensemble.json",
+        {
+            "method": primary,
+            "windows": list(sets),
+            "weights": learned["weights"],
+            "stacking_coef": learned["stacking_coef"],
+        },
+    )
     out = joined[["timestamp", "split", "label"]].copy()
     for m, p in probs.items():
         out[f"p_{m}"] = p

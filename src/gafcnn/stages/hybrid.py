@@ -16,7 +16,7 @@ import pandas as pd
 from gafcnn.bars import MINUTE_MS
 from gafcnn.ensemble import gain_importance, purged_folds, xgb_classifier
 from gafcnn.features import INDICATORS, indicators
-from gafcnn.io import load_params, run_stage, write_json, write_parquet
+from gafcnn.io import atomic_path, load_params, run_stage, write_json, write_parquet
 from gafcnn.metrics import classification_report
 from gafcnn.stages.common import load_bars, ms, positions, prediction_frame
 
@@ -78,6 +78,9 @@ def main() -> None:
         },
     }
     write_json("metrics/hybrid.json", metrics)
+    with atomic_path("models/hybrid.ubj") as tmp:
+        final.save_model(tmp.with_suffix(".ubj"))
+        tmp.with_suffix(".ubj").replace(tmp)
     write_parquet(
         prediction_frame(ts[test], "test", y[test], p_test), "data/predictions/hybrid.parquet"
     )

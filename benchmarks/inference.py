@@ -1,0 +1,53 @@
+"""Deployment inference from raw bars: latency (p50/p99 for one decision), batch
+throughput and peak memory of a process that loads every model and predicts.
+
+Uses the trained models in ``models/`` and bars in ``data/interim/`` (run `dvc repro`
+first). The reference in the same run is the CNNs' forward pass alone on prebuilt
+tensors, so the printed ratio shows what encoding, indicators and XGBoost add.
+
+    python benchmarks/inference.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from gafcnn.inference import Predictor, measure
+
+
+def model_only_ms(reps: int = 200) -> float:
+    """p50 of the CNNs' forward passes for one sample (no encoding, no indicators)."""
+    torch.set_num_threads(1)
+    pred = Predictor()
+    xs = []
+    for w in pred.windows:
+        model, enc, meta = pred.cnns[w]
+        xs.append((model, torch.zeros(1, *meta["input_shape"])))
+    times = []
+    with torch.no_grad():
+        for _ in range(reps):
+            t = time.perf_counter()
+            for model, x in xs:
+                model(x)
+            times.append(time.perf_counter() - t)
+    return float(np.percentile(times[10:], 50) * 1e3)
+
+
+def main() -> None:
+    m = measure()
+    floor = model_only_ms()
+    print(f"load models: {m['load_s']:.2f} s")
+    p50, p99 = m["latency_ms_p50"], m["latency_ms_p99"]
+    print(f"one decision from raw bars: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    print(f"CNN forward passes alone (reference): p50 {floor:.2f} ms")
+    print(f"full path / CNN-only: {m['latency_ms_p50'] / floor:.1f}x")
+    print(f"batch of {m['batch_size']}: {m['batch_samples_per_s']:,.0f} samples/s")
+    print(f"peak RSS: {m['peak_rss_mb']:.0f} MB ({m['peak_rss_mb'] / 2048:.2f}x the 2 GB limit)")
+    print(f"p99 latency: {m['latency_ms_p99'] / 100:.2f}x the 100 ms limit")
+
+
+if __name__ == "__main__":
+    main()

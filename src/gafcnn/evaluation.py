@@ -1,0 +1,202 @@
+"""One honest comparison: block-bootstrap intervals, a cost-aware backtest, and the
+deployment decision.
+
+Test samples come from overlapping windows and overlapping label horizons, so
+neighbouring samples are not independent. Intervals and p-values therefore come
+from a moving-block bootstrap whose block spans ``max(window) + horizon`` minutes
+of decision times; every model is resampled with the same blocks (paired).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def block_length(max_window: int, horizon: int, stride: int) -> int:
+    """Samples per bootstrap block: enough decision times to span a window plus a horizon."""
+    return max(1, math.ceil((max_window + horizon) / max(stride, 1)))
+
+
+def bootstrap_indices(n: int, block: int, reps: int, seed: int) -> np.ndarray:
+    """``(reps, n)`` moving-block bootstrap resamples of ``range(n)`` (circular blocks)."""
+    rng = np.random.default_rng(seed)
+    n_blocks = math.ceil(n / block)
+    starts = rng.integers(0, n, size=(reps, n_blocks))
+    idx = (starts[:, :, None] + np.arange(block)[None, None, :]) % n
+    return idx.reshape(reps, -1)[:, :n].astype(np.int64)
+
+
+def _balanced(hit: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    pos = (y == 1)[idx]
+    h = hit[idx]
+    n_pos = pos.sum(axis=1)
+    n_neg = idx.shape[1] - n_pos
+    tpr = (h & pos).sum(axis=1) / np.maximum(n_pos, 1)
+    tnr = (h & ~pos).sum(axis=1) / np.maximum(n_neg, 1)
+    return (tpr + tnr) / 2
+
+
+@dataclass
+class BootstrapResult:
+    accuracy_ci: tuple[float, float]
+    balanced_accuracy_ci: tuple[float, float]
+    p_value_vs_majority: float
+
+
+def bootstrap(
+    y: np.ndarray, pred: np.ndarray, idx: np.ndarray, confidence: float = 0.95
+) -> BootstrapResult:
+    """Percentile intervals for accuracy and balanced accuracy, and the one-sided
+    p-value of ``accuracy <= majority rate`` (paired on the same resamples)."""
+    y = np.asarray(y).astype(np.int64)
+    hit = np.asarray(pred).astype(np.int64) == y
+    acc = hit[idx].mean(axis=1)
+    bal = _balanced(hit, y, idx)
+    up = (y == 1)[idx].mean(axis=1)
+    majority = np.maximum(up, 1 - up)
+    a = (1 - confidence) / 2
+    p = (1 + np.sum(acc - majority <= 0)) / (len(acc) + 1)
+    return BootstrapResult(
+        accuracy_ci=(float(np.quantile(acc, a)), float(np.quantile(acc, 1 - a))),
+        balanced_accuracy_ci=(float(np.quantile(bal, a)), float(np.quantile(bal, 1 - a))),
+        p_value_vs_majority=float(p),
+    )
+
+
+# ---------------------------------------------------------------- backtest
+
+
+@dataclass
+class Backtest:
+    trades: int
+    win_rate: float
+    mean_net_return: float
+    sharpe: float
+    max_drawdown: float
+    exposure: float
+    equity: np.ndarray  # compounded equity after each trade
+    trade_times: np.ndarray  # decision minute of each trade
+
+
+def backtest(
+    minutes: np.ndarray,
+    p_up: np.ndarray,
+    forward_return: np.ndarray,
+    horizon: int,
+    fee_bps: float,
+    period_minutes: float,
+) -> Backtest:
+    """Long when ``p_up >= 0.5``, short otherwise, at each decision time while no
+    position is open; each position is held ``horizon`` minutes (non-overlapping) and
+    pays ``fee_bps`` per side. ``forward_return`` is ``close[t+h]/close[t] - 1``.
+
+    Win rate is the share of trades whose *net* return is positive - not accuracy.
+    Sharpe is annualised from the trades per year of the test period.
+    """
+    minutes = np.asarray(minutes)
+    taken, free_at = [], -np.inf
+    for i, t in enumerate(minutes):
+        if t >= free_at:
+            taken.append(i)
+            free_at = t + horizon
+    taken = np.asarray(taken, dtype=np.int64)
+    side = np.where(np.asarray(p_up)[taken] >= 0.5, 1.0, -1.0)
+    net = side * np.asarray(forward_return)[taken] - 2 * fee_bps / 1e4
+    equity = np.cumprod(1 + net)
+    peak = np.maximum.accumulate(np.r_[1.0, equity])
+    drawdown = float(np.max(1 - np.r_[1.0, equity] / peak)) if len(net) else 0.0
+    years = period_minutes / (365 * 24 * 60)
+    per_year = len(net) / years if years > 0 else 0.0
+    sd = float(net.std(ddof=1)) if len(net) > 1 else 0.0
+    return Backtest(
+        trades=len(net),
+        win_rate=float(np.mean(net > 0)) if len(net) else float("nan"),
+        mean_net_return=float(net.mean()) if len(net) else float("nan"),
+        sharpe=float(net.mean() / sd * math.sqrt(per_year)) if sd > 0 else 0.0,
+        max_drawdown=drawdown,
+        exposure=float(len(net) * horizon / period_minutes) if period_minutes > 0 else 0.0,
+        equity=equity,
+        trade_times=minutes[taken],
+    )
+
+
+# ---------------------------------------------------------------- decision
+
+
+def decide(
+    table: dict[str, dict],
+    ensemble: str,
+    phase1: str,
+    hybrid: str,
+    audit_passed: bool,
+    out_of_sample: bool,
+    inference_ms_p99: float,
+    memory_mb: float,
+    net_return: dict[str, float] | None = None,
+) -> dict:
+    """The seed's deployment rules applied to measured numbers, under one rule above
+    them: if no model's accuracy interval lies above the majority rate, deploy nothing.
+
+    ``table`` maps model name to a row with ``accuracy``, ``majority_rate`` and
+    ``accuracy_ci``; the oracle row, if present, is ignored. ``net_return`` (mean net
+    return per backtest trade by model) adds whether the deployed model pays its costs.
+    """
+    candidates = {m: r for m, r in table.items() if m != "oracle"}
+    beating = sorted(m for m, r in candidates.items() if r["accuracy_ci"][0] > r["majority_rate"])
+    ens_acc = table[ensemble]["accuracy"]
+    reasons = []
+    if not beating:
+        decision = "deploy nothing"
+        reasons.append(
+            "no model's 95% accuracy interval lies above the majority rate: "
+            "nothing shows skill on the test segment"
+        )
+    elif ens_acc > 0.70:
+        decision = "deploy phase 2 ensemble"
+        reasons.append(f"ensemble accuracy {ens_acc:.3f} > 0.70")
+    elif ens_acc >= 0.60:
+        decision = "deploy hybrid"
+        reasons.append(f"ensemble accuracy {ens_acc:.3f} within 0.60-0.70")
+    else:
+        decision = "deploy phase 1 only"
+        reasons.append(f"ensemble accuracy {ens_acc:.3f} < 0.60")
+    if beating:
+        reasons.append(f"models whose interval clears the majority rate: {', '.join(beating)}")
+    checklist = {
+        "ensemble_above_70pct": bool(ens_acc > 0.70),
+        "outperforms_phase1": bool(ens_acc > table[phase1]["accuracy"]),
+        "tested_out_of_sample": bool(out_of_sample),
+        "no_leakage": bool(audit_passed),
+        "inference_under_100ms": bool(inference_ms_p99 < 100),
+        "memory_under_2gb": bool(memory_mb < 2048),
+    }
+    if not audit_passed:
+        decision = "deploy nothing"
+        reasons.insert(0, "the audit failed: results cannot be trusted")
+    deployed = {
+        "deploy phase 2 ensemble": ensemble,
+        "deploy hybrid": hybrid,
+        "deploy phase 1 only": phase1,
+    }.get(decision)
+    profitable = None
+    if net_return is not None and deployed is not None:
+        profitable = bool(net_return[deployed] > 0)
+        if not profitable:
+            reasons.append(
+                f"warning: {deployed} loses money after costs in the backtest "
+                f"(mean net return per trade {net_return[deployed]:+.5f})"
+            )
+    return {
+        "decision": decision,
+        "reasons": reasons,
+        "checklist": checklist,
+        "checklist_passed": all(checklist.values()),
+        "deployed_model": deployed,
+        "profitable_after_costs": profitable,
+        "ensemble_accuracy": ens_acc,
+        "phase1_accuracy": table[phase1]["accuracy"],
+        "hybrid_accuracy": table[hybrid]["accuracy"],
+    }

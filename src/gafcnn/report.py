@@ -1,0 +1,250 @@
+"""The human-readable report of the `evaluate` stage: Markdown and self-contained HTML
+(pictures embedded), with the data summary, the comparison table, the decision and
+the pictures (ROC, calibration, confusion, equity, training curves, GAF samples)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MAIN_MODELS = ("majority", "ensemble", "phase1", "hybrid")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=90, bbox_inches="tight")
+    _plt().close(fig)
+    tmp.replace(path)
+    return path
+
+
+def _curve_models(probs: dict) -> list[str]:
+    cnns = [m for m in probs if m.startswith("cnn_w")]
+    return [m for m in ("ensemble", "phase1", "hybrid", "oracle") if m in probs] + cnns
+
+
+def plot_roc_calibration(probs: dict, y: np.ndarray, out: Path) -> tuple[Path, Path]:
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import roc_curve
+
+    plt = _plt()
+    f1, ax1 = plt.subplots(figsize=(5.5, 5))
+    f2, ax2 = plt.subplots(figsize=(5.5, 5))
+    for m in _curve_models(probs):
+        fpr, tpr, _ = roc_curve(y, probs[m])
+        ax1.plot(fpr, tpr, label=m, lw=1.2)
+        frac, mean = calibration_curve(y, probs[m], n_bins=10, strategy="quantile")
+        ax2.plot(mean, frac, marker="o", ms=3, label=m, lw=1)
+    for ax in (ax1, ax2):
+        ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+        ax.legend(fontsize=7)
+    ax1.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test")
+    ax2.set(xlabel="mean predicted P(up)", ylabel="observed share up", title="calibration, test")
+    lo = min(0.3, min(float(np.min(probs[m])) for m in _curve_models(probs)))
+    ax2.set_xlim(lo, 1 - lo)
+    ax2.set_ylim(lo, 1 - lo)
+    return _save(f1, out / "roc.png"), _save(f2, out / "calibration.png")
+
+
+def plot_confusion(probs: dict, y: np.ndarray, out: Path) -> Path:
+    from sklearn.metrics import confusion_matrix
+
+    plt = _plt()
+    models = _curve_models(probs)
+    fig, axes = plt.subplots(1, len(models), figsize=(2.3 * len(models), 2.6), squeeze=False)
+    for ax, m in zip(axes[0], models, strict=True):
+        cm = confusion_matrix(y, (probs[m] >= 0.5).astype(int), labels=[0, 1])
+        ax.imshow(cm, cmap="Blues")
+        for i in range(2):
+            for j in range(2):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8)
+        ax.set_xticks([0, 1], ["down", "up"], fontsize=7)
+        ax.set_yticks([0, 1], ["down", "up"], fontsize=7)
+        ax.set_title(m, fontsize=8)
+        ax.set_xlabel("predicted", fontsize=7)
+    axes[0][0].set_ylabel("actual", fontsize=7)
+    return _save(fig, out / "confusion.png")
+
+
+def plot_equity(tests: dict, out: Path) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for m in [m for m in ("ensemble", "phase1", "hybrid", "oracle", "majority") if m in tests]:
+        r = tests[m]
+        if r.trades:
+            t = pd.to_datetime(r.trade_times * 60_000, unit="ms", utc=True)
+            ax.plot(t, r.equity, label=f"{m} (Sharpe {r.sharpe:.1f})", lw=1)
+    ax.axhline(1.0, color="k", lw=0.7, ls="--")
+    ax.set(ylabel="equity (net of fees)", title="backtest on test, non-overlapping positions")
+    ax.legend(fontsize=7)
+    fig.autofmt_xdate()
+    return _save(fig, out)
+
+
+def plot_training(plots_dir: Path, windows: list[int], out: Path) -> Path | None:
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    found = False
+    for w in windows:
+        base = plots_dir / "train" / f"w{w}" / "plots" / "metrics"
+        for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+            for split, ls in (("train", "--"), ("val", "-")):
+                f = base / split / f"{metric}.tsv"
+                if f.exists():
+                    d = pd.read_csv(f, sep="\t")
+                    ax.plot(d["step"] + 1, d[metric], ls=ls, label=f"w{w} {split}")
+                    found = True
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        ax.set(xlabel="epoch", title=f"training curves: {metric}")
+        ax.legend(fontsize=6, ncol=2)
+    if not found:
+        _plt().close(fig)
+        return None
+    return _save(fig, out)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v)
+
+
+def table_markdown(table: dict, backtest: dict) -> str:
+    cols = ["accuracy", "accuracy_ci", "majority_rate", "balanced_accuracy", "balanced_accuracy_ci",
+            "roc_auc", "log_loss", "brier", "mcc", "p_value_vs_majority"]  # fmt: skip
+    bcols = ["trades", "win_rate", "mean_net_return", "sharpe", "max_drawdown"]
+    head = "| model | " + " | ".join(cols + [f"bt_{c}" for c in bcols]) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + len(bcols) + 1)]
+    for m, r in table.items():
+        cells = []
+        for c in cols:
+            v = r[c]
+            cells.append(f"[{v[0]:.3f}, {v[1]:.3f}]" if isinstance(v, list) else _fmt(v))
+        cells += [_fmt(backtest[m][c]) for c in bcols]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(
+    params: dict, evaluate: dict, decision: dict, probs: dict, y: np.ndarray, tests: dict,
+    reports: Path, plots: Path,
+) -> None:  # fmt: skip
+    """Pictures into ``reports/figures`` and ``plots/equity.png``; report.md and report.html."""
+    figs = reports / "figures"
+    roc, cal = plot_roc_calibration(probs, y, figs)
+    pictures = [
+        ("ROC curves (test)", roc),
+        ("Calibration (test)", cal),
+        ("Confusion matrices (test)", plot_confusion(probs, y, figs)),
+        ("Equity curves, net of fees (test)", plot_equity(tests, plots / "equity.png")),
+    ]
+    windows = [int(w) for w in params["gaf"]["windows"]]
+    train_png = plot_training(plots, windows, figs / "training.png")
+    if train_png:
+        pictures.append(("Training curves", train_png))
+    for w in windows:
+        p = plots / f"gaf_w{w}_samples.png"
+        if p.exists():
+            pictures.append((f"GAF samples, w{w}: examples and mean(UP) - mean(DOWN)", p))
+    if (plots / "audit.png").exists():
+        pictures.append(("Audit", plots / "audit.png"))
+
+    ingest = json.loads(Path("metrics/ingest.json").read_text())
+    split = json.loads(Path("metrics/split.json").read_text())
+    audit = json.loads(Path("metrics/audit.json").read_text())
+    summary = [
+        f"- data: {ingest['source']}, {ingest['rows']:,} bars from {ingest['first_timestamp']} "
+        f"to {ingest['last_timestamp']}, {ingest['gaps']['count']} gaps "
+        f"({ingest['gaps']['minutes']} minutes)"
+        + (
+            f", oracle accuracy {ingest['oracle_accuracy']:.4f}"
+            if "oracle_accuracy" in ingest
+            else ""
+        ),
+        f"- split (bars): train {split['train']['bars']:,}, val {split['val']['bars']:,}, "
+        f"test {split['test']['bars']:,}; purge {split['purge_bars']} bars between segments",
+        f"- label: direction over {params['label']['horizon']} minutes, dead zone "
+        f"{params['label']['dead_zone']}; test samples {evaluate['test_samples']:,} "
+        f"({evaluate['test_first']} to {evaluate['test_last']})",
+        f"- audit: {'passed' if audit['passed'] else 'FAILED'} "
+        f"({audit['pass']} pass, {audit['warn']} warn, {audit['fail']} fail)",
+        f"- intervals: moving-block bootstrap, {evaluate['bootstrap']['reps']} resamples, "
+        f"blocks of {evaluate['bootstrap']['block_samples']} samples (a window plus a horizon): "
+        "test samples overlap, so they are not independent",
+        f"- backtest: long/short on the predicted direction, held {params['label']['horizon']} "
+        f"minutes, no overlapping positions, {evaluate['fee_bps']} bps per side",
+    ]
+    inf = decision["inference"]
+    dec = [
+        f"**Decision: {decision['decision']}**",
+        "",
+        *[f"- {r}" for r in decision["reasons"]],
+        "",
+        "Checklist (measured):",
+        "",
+        *[f"- [{'x' if v else ' '}] {k}" for k, v in decision["checklist"].items()],
+        "",
+        f"Inference: p50 {inf['latency_ms_p50']:.1f} ms, p99 {inf['latency_ms_p99']:.1f} ms "
+        f"for one decision from raw bars; {inf['batch_samples_per_s']:,.0f} samples/s in batches; "
+        f"peak RSS {inf['peak_rss_mb']:.0f} MB.",
+    ]
+    table = table_markdown(evaluate["table"], evaluate["backtest"])
+    md = ["# gafcnn evaluation report", "", "## Data", "", *summary, "", "## Decision", "", *dec]
+    md += ["", "## All models on the same test samples", "", table, "", "## Pictures", ""]
+    for title, p in pictures:
+        rel = p.relative_to(reports) if p.is_relative_to(reports) else Path("..") / p
+        md += [f"### {title}", "", f"![{title}]({rel})", ""]
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / ".report.md.tmp").write_text("\n".join(md) + "\n")
+    (reports / ".report.md.tmp").replace(reports / "report.md")
+
+    def img(p: Path) -> str:
+        data = base64.b64encode(p.read_bytes()).decode()
+        return f'<img src="data:image/png;base64,{data}" style="max-width:100%">'
+
+    rows = table.splitlines()
+    head = [c.strip() for c in rows[0].strip("|").split("|")]
+    body = [[c.strip() for c in r.strip("|").split("|")] for r in rows[2:]]
+    html_table = (
+        "<table><tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        + "</tr>"
+        + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
+        + "</table>"
+    )
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>gafcnn report</title>",
+        "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
+        "table{border-collapse:collapse;font-size:11px}td,th{border:1px solid #ccc;padding:2px 4px}"
+        "</style></head><body><h1>gafcnn evaluation report</h1><h2>Data</h2><ul>",
+        *[f"<li>{html.escape(s[2:])}</li>" for s in summary],
+        f"</ul><h2>Decision</h2><p><b>{html.escape(decision['decision'])}</b></p><ul>",
+        *[f"<li>{html.escape(r)}</li>" for r in decision["reasons"]],
+        "</ul><p>Checklist (measured):</p><ul>",
+        *[
+            f"<li>{'&#9745;' if v else '&#9744;'} {html.escape(k)}</li>"
+            for k, v in decision["checklist"].items()
+        ],
+        f"</ul><p>{html.escape(dec[-1])}</p><h2>All models on the same test samples</h2>",
+        html_table,
+        "<h2>Pictures</h2>",
+        *[f"<h3>{html.escape(t)}</h3>{img(p)}" for t, p in pictures],
+        "</body></html>",
+    ]
+    (reports / ".report.html.tmp").write_text("\n".join(parts))
+    (reports / ".report.html.tmp").replace(reports / "report.html")

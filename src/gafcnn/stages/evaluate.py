@@ -1,0 +1,164 @@
+"""`evaluate` stage: every model on exactly the same test samples, with the same
+metrics, block-bootstrap intervals, a backtest with costs, the deployment decision,
+and a report people can read.
+
+Outputs ``metrics/evaluate.json``, ``metrics/decision.json``, ``plots/eval/`` (ROC,
+calibration and confusion data for `dvc plots`), ``plots/equity.png`` and
+``reports/report.md`` + ``reports/report.html``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gafcnn import inference
+from gafcnn.bars import MINUTE_MS
+from gafcnn.evaluation import backtest, block_length, bootstrap, bootstrap_indices, decide
+from gafcnn.gafdata import AlignmentError
+from gafcnn.io import InputError, atomic_path, load_params, read_json, run_stage, write_json
+from gafcnn.labels import forward_returns
+from gafcnn.metrics import classification_report
+from gafcnn.report import write_report
+from gafcnn.stages.common import gaf_sets, load_bars, ms, positions
+
+PLOTS = Path("plots/eval")
+CURVE_MODELS = ("ensemble", "phase1", "hybrid")  # plus each CNN
+
+
+def test_predictions(params: dict, reference_ts: np.ndarray) -> dict[str, np.ndarray]:
+    """P(up) on the test segment for every model, checked to share ``reference_ts``."""
+    windows = [int(w) for w in params["gaf"]["windows"]]
+    method = params["ensemble"]["method"]
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def take(name: str, frame: pd.DataFrame, col: str = "p_up") -> None:
+        t = frame[frame["split"] == "test"]
+        out[name] = (ms(t["timestamp"]), t[col].to_numpy(dtype=np.float64))
+
+    base = pd.read_parquet("data/predictions/baseline.parquet")
+    take("majority", base[base["model"] == f"majority_w{windows[0]}"])
+    for w in windows:
+        for m in ("logreg_images", "logreg_returns"):
+            take(f"{m}_w{w}", base[base["model"] == f"{m}_w{w}"])
+    for w in windows:
+        take(f"cnn_w{w}", pd.read_parquet(f"data/predictions/cnn_w{w}.parquet"))
+    ens = pd.read_parquet("data/predictions/ensemble.parquet")
+    take("ensemble", ens, f"p_{method}")
+    for m in ("mean", "weighted", "stacking"):
+        take(f"ensemble_{m}", ens, f"p_{m}")
+    take("phase1", pd.read_parquet("data/predictions/phase1.parquet"))
+    take("hybrid", pd.read_parquet("data/predictions/hybrid.parquet"))
+    oracle = pd.read_parquet("data/interim/oracle.parquet")
+    if len(oracle):
+        o = oracle.set_index(ms(oracle["timestamp"]))["p_up"]
+        out["oracle"] = (reference_ts, o.reindex(reference_ts).to_numpy())
+    probs = {}
+    for name, (ts, p) in out.items():
+        if len(ts) != len(reference_ts) or np.any(ts != reference_ts):
+            raise AlignmentError(f"{name}: test predictions are not on the shared test timestamps")
+        probs[name] = p
+    return probs
+
+
+def curves(name: str, y: np.ndarray, p: np.ndarray) -> None:
+    """ROC, calibration and confusion data for `dvc plots`."""
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y, p)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 200)).astype(int))
+    frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
+    for kind, df in (
+        ("roc", pd.DataFrame({"fpr": fpr[keep], "tpr": tpr[keep]})),
+        ("calibration", pd.DataFrame({"mean_predicted": mean, "fraction_up": frac})),
+        ("confusion", pd.DataFrame({"actual": y, "predicted": (p >= 0.5).astype(int)})),
+    ):
+        path = PLOTS / kind / f"{name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp, index=False)
+
+
+def main() -> None:
+    params = load_params()
+    cfg = params["evaluate"]
+    seed = int(params.get("seed", 0))
+    sets = gaf_sets(params)
+    ref = sets[min(sets)]
+    ts, y = ref.timestamps("test"), ref.labels("test")
+    try:
+        probs = test_predictions(params, ts)
+    except AlignmentError as exc:
+        raise InputError("data/predictions", str(exc)) from None
+
+    horizon = int(params["label"]["horizon"])
+    stride = int(params["gaf"].get("stride", 1))
+    block = block_length(max(sets), horizon, stride)
+    idx = bootstrap_indices(len(y), block, int(cfg["bootstrap_reps"]), seed)
+    table = {}
+    for name, p in probs.items():
+        row = classification_report(y, p)
+        b = bootstrap(y, (p >= 0.5).astype(int), idx)
+        row["accuracy_ci"] = list(b.accuracy_ci)
+        row["balanced_accuracy_ci"] = list(b.balanced_accuracy_ci)
+        row["p_value_vs_majority"] = b.p_value_vs_majority
+        row["signal_detected"] = bool(b.accuracy_ci[0] > row["majority_rate"])
+        table[name] = row
+
+    bars, minutes = load_bars()
+    pos = positions(minutes, ts)
+    fwd = forward_returns(bars["close"], minutes, horizon)[pos]
+    test_minutes = ts // MINUTE_MS
+    period = float(test_minutes[-1] - test_minutes[0] + horizon)
+    tests = {
+        name: backtest(test_minutes, p, fwd, horizon, float(cfg["fee_bps"]), period)
+        for name, p in probs.items()
+    }
+    bt = {
+        name: {k: getattr(r, k) for k in ("trades", "win_rate", "mean_net_return", "sharpe",
+                                          "max_drawdown", "exposure")}
+        for name, r in tests.items()
+    }  # fmt: skip
+
+    audit = read_json("metrics/audit.json")
+    train_last = max(s.timestamps("train").max() for s in sets.values())
+    inf = inference.measure(singles=int(cfg["inference_singles"]))
+    decision = decide(
+        table,
+        ensemble="ensemble",
+        phase1="phase1",
+        hybrid="hybrid",
+        audit_passed=bool(audit["passed"]),
+        out_of_sample=bool(ts.min() > train_last),
+        inference_ms_p99=inf["latency_ms_p99"],
+        memory_mb=inf["peak_rss_mb"],
+        net_return={name: r["mean_net_return"] for name, r in bt.items()},
+    )
+    decision["ensemble_method"] = params["ensemble"]["method"]
+    decision["inference"] = inf
+    decision["audit_verdict"] = "pass" if audit["passed"] else "fail"
+
+    evaluate = {
+        "test_samples": len(y),
+        "test_first": pd.Timestamp(int(ts[0]), unit="ms", tz="UTC").isoformat(),
+        "test_last": pd.Timestamp(int(ts[-1]), unit="ms", tz="UTC").isoformat(),
+        "bootstrap": {"block_samples": block, "reps": int(cfg["bootstrap_reps"])},
+        "fee_bps": float(cfg["fee_bps"]),
+        "table": table,
+        "backtest": bt,
+    }
+    write_json("metrics/evaluate.json", evaluate)
+    write_json("metrics/decision.json", decision)
+    for name in (*CURVE_MODELS, *[f"cnn_w{w}" for w in sets]):
+        curves(name, y, probs[name])
+    write_report(params, evaluate, decision, probs, y, tests, Path("reports"), Path("plots"))
+    print(f"evaluate: decision = {decision['decision']}")
+    for r in decision["reasons"]:
+        print(f"  - {r}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,137 @@
+"""Block bootstrap coverage, backtest arithmetic, and every decision branch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pipeline import metrics
+from scipy import stats
+
+from gafcnn.evaluation import backtest, block_length, bootstrap, bootstrap_indices, decide
+
+
+def test_bootstrap_covers_the_truth_at_about_the_nominal_rate():
+    """Dependent Bernoulli hits with known P(hit) = 0.6: the 95% interval should contain
+    0.6 in about 95% of simulated test sets."""
+    rng = np.random.default_rng(0)
+    n, reps, block = 1500, 200, 20
+    cut = stats.norm.ppf(0.6)
+    kernel = np.ones(10) / np.sqrt(10)  # moving average: neighbouring hits are correlated
+    covered, naive_covered = 0, 0
+    idx = bootstrap_indices(n, block, 500, seed=1)
+    for _ in range(reps):
+        z = np.convolve(rng.standard_normal(n + 9), kernel, mode="valid")
+        hit = z < cut
+        y = rng.integers(0, 2, n)
+        pred = np.where(hit, y, 1 - y)
+        lo, hi = bootstrap(y, pred, idx).accuracy_ci
+        covered += lo <= 0.6 <= hi
+        se = np.sqrt(0.6 * 0.4 / n)
+        naive_covered += abs(hit.mean() - 0.6) <= 1.96 * se
+    assert 0.89 <= covered / reps <= 0.99
+    assert naive_covered / reps < 0.85  # the i.i.d. interval is too narrow here
+
+
+def test_bootstrap_p_value_vs_majority():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 3000)
+    idx = bootstrap_indices(len(y), 10, 500, seed=0)
+    good = np.where(rng.uniform(size=len(y)) < 0.6, y, 1 - y)
+    assert bootstrap(y, good, idx).p_value_vs_majority < 0.01
+    coin = rng.integers(0, 2, len(y))
+    assert bootstrap(y, coin, idx).p_value_vs_majority > 0.05
+
+
+def test_block_length_spans_window_and_horizon():
+    assert block_length(60, 5, 2) == 33
+    assert block_length(15, 5, 1) == 20
+
+
+def test_backtest_by_hand():
+    # decisions every 2 minutes, horizon 5: trades at t=0, 6 (next free), 12
+    minutes = np.array([0, 2, 4, 6, 8, 10, 12])
+    p = np.array([0.7, 0.9, 0.1, 0.2, 0.9, 0.9, 0.6])
+    fwd = np.array([0.010, 0.5, 0.5, -0.004, 0.5, 0.5, -0.002])
+    r = backtest(minutes, p, fwd, horizon=5, fee_bps=10, period_minutes=17)
+    # long +1.0% - 0.2% = +0.8%; short on -0.4% = +0.4% - 0.2% = +0.2%; long on -0.2% = -0.4%
+    net = np.array([0.008, 0.002, -0.004])
+    assert r.trades == 3
+    np.testing.assert_array_equal(r.trade_times, [0, 6, 12])
+    assert r.win_rate == pytest.approx(2 / 3)
+    assert r.mean_net_return == pytest.approx(net.mean())
+    np.testing.assert_allclose(r.equity, np.cumprod(1 + net))
+    peak = 1.008 * 1.002
+    assert r.max_drawdown == pytest.approx(1 - peak * 0.996 / peak)
+    per_year = 3 / (17 / (365 * 24 * 60))
+    assert r.sharpe == pytest.approx(net.mean() / net.std(ddof=1) * np.sqrt(per_year))
+    assert r.exposure == pytest.approx(15 / 17)
+
+
+def _row(acc, lo, maj=0.5):
+    return {"accuracy": acc, "accuracy_ci": [lo, acc + 0.02], "majority_rate": maj}
+
+
+def _decide(ens, ens_lo, others_lo=0.45, audit=True, net=None):
+    table = {
+        "ensemble": _row(ens, ens_lo),
+        "phase1": _row(0.55, others_lo),
+        "hybrid": _row(0.58, others_lo),
+        "oracle": _row(0.9, 0.88),
+    }
+    return decide(table, "ensemble", "phase1", "hybrid", audit, True, 20.0, 500.0, net)
+
+
+@pytest.mark.parametrize(
+    ("ens", "ens_lo", "expected"),
+    [
+        (0.52, 0.49, "deploy nothing"),  # nobody clears the majority (oracle ignored)
+        (0.58, 0.56, "deploy phase 1 only"),
+        (0.65, 0.63, "deploy hybrid"),
+        (0.75, 0.73, "deploy phase 2 ensemble"),
+    ],
+)
+def test_decision_branches(ens, ens_lo, expected):
+    d = _decide(ens, ens_lo)
+    assert d["decision"] == expected
+    assert d["checklist"]["ensemble_above_70pct"] == (ens > 0.7)
+    assert d["checklist"]["outperforms_phase1"] == (ens > 0.55)
+
+
+def test_failed_audit_deploys_nothing():
+    d = _decide(0.75, 0.73, audit=False)
+    assert d["decision"] == "deploy nothing" and not d["checklist"]["no_leakage"]
+    assert "audit failed" in d["reasons"][0]
+
+
+def test_losing_backtest_is_flagged():
+    d = _decide(0.65, 0.63, net={"ensemble": 0.001, "phase1": 0.0, "hybrid": -0.0007})
+    assert d["deployed_model"] == "hybrid" and d["profitable_after_costs"] is False
+    assert any("loses money after costs" in r for r in d["reasons"])
+
+
+def test_evaluate_stage_outputs(project):
+    ev = metrics(project, "evaluate")
+    dec = metrics(project, "decision")
+    names = set(ev["table"])
+    assert {"majority", "cnn_w15", "ensemble", "phase1", "hybrid", "oracle"} <= names
+    assert {"logreg_images_w30", "ensemble_stacking"} <= names
+    assert len({r["n"] for r in ev["table"].values()}) == 1  # same test samples for all
+    for r in ev["table"].values():
+        lo, hi = r["accuracy_ci"]
+        assert lo <= r["accuracy"] <= hi and 0 < r["p_value_vs_majority"] <= 1
+    assert dec["decision"] in {"deploy nothing", "deploy phase 1 only", "deploy hybrid",
+                               "deploy phase 2 ensemble"}  # fmt: skip
+    assert dec["inference"]["latency_ms_p99"] > 0 and dec["inference"]["peak_rss_mb"] > 0
+    html = (project / "reports" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 8
+    md = (project / "reports" / "report.md").read_text()
+    for name in (
+        "ROC curves",
+        "Calibration",
+        "Confusion",
+        "Equity",
+        "Training curves",
+        "GAF samples",
+    ):
+        assert name in md
+    assert (project / "plots" / "eval" / "roc" / "ensemble.csv").exists()
