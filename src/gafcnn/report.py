@@ -72,7 +72,8 @@ def plot_confusion(probs: dict, y: np.ndarray, out: Path) -> Path:
         ax.imshow(cm, cmap="Blues")
         for i in range(2):
             for j in range(2):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8)
+                colour = "white" if cm[i, j] > cm.max() / 2 else "black"
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8, color=colour)
         ax.set_xticks([0, 1], ["down", "up"], fontsize=7)
         ax.set_yticks([0, 1], ["down", "up"], fontsize=7)
         ax.set_title(m, fontsize=8)
