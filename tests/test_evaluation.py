@@ -67,8 +67,9 @@ def test_backtest_by_hand():
     assert r.exposure == pytest.approx(15 / 17)
 
 
-def _row(acc, lo, maj=0.5):
-    return {"accuracy": acc, "accuracy_ci": [lo, acc + 0.02], "majority_rate": maj}
+def _row(acc, lo, maj=0.5, p=0.001):
+    return {"accuracy": acc, "accuracy_ci": [lo, acc + 0.02], "majority_rate": maj,
+            "p_value_vs_majority": p}  # fmt: skip
 
 
 def _decide(ens, ens_lo, others_lo=0.45, audit=True, net=None):
@@ -95,6 +96,13 @@ def test_decision_branches(ens, ens_lo, expected):
     assert d["decision"] == expected
     assert d["checklist"]["ensemble_above_70pct"] == (ens > 0.7)
     assert d["checklist"]["outperforms_phase1"] == (ens > 0.55)
+
+
+def test_multiple_comparisons_are_corrected():
+    # interval above the majority rate, but p = 0.02 across 3 models is not enough
+    table = {m: _row(0.53, 0.505, p=0.02) for m in ("ensemble", "phase1", "hybrid")}
+    d = decide(table, "ensemble", "phase1", "hybrid", True, True, 20.0, 500.0)
+    assert d["decision"] == "deploy nothing" and "3 models compared" in d["reasons"][0]
 
 
 def test_failed_audit_deploys_nothing():

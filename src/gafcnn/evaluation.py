@@ -136,6 +136,7 @@ def decide(
     inference_ms_p99: float,
     memory_mb: float,
     net_return: dict[str, float] | None = None,
+    alpha: float = 0.05,
 ) -> dict:
     """The seed's deployment rules applied to measured numbers, under one rule above
     them: if no model's accuracy interval lies above the majority rate, deploy nothing.
@@ -145,13 +146,22 @@ def decide(
     return per backtest trade by model) adds whether the deployed model pays its costs.
     """
     candidates = {m: r for m, r in table.items() if m != "oracle"}
-    beating = sorted(m for m, r in candidates.items() if r["accuracy_ci"][0] > r["majority_rate"])
+    k = len(candidates)
+    # Many models are compared at once: a model only counts as beating the majority
+    # rate when its interval clears it *and* its Bonferroni-adjusted p-value < alpha.
+    beating = sorted(
+        m
+        for m, r in candidates.items()
+        if r["accuracy_ci"][0] > r["majority_rate"]
+        and min(1.0, r.get("p_value_vs_majority", 0.0) * k) < alpha
+    )
     ens_acc = table[ensemble]["accuracy"]
     reasons = []
     if not beating:
         decision = "deploy nothing"
         reasons.append(
-            "no model's 95% accuracy interval lies above the majority rate: "
+            "no model's accuracy interval lies above the majority rate with a "
+            f"family-wise p-value below {alpha} ({k} models compared): "
             "nothing shows skill on the test segment"
         )
     elif ens_acc > 0.70:
