@@ -31,7 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 
 METHODS = ("gasf", "gadf", "mtf", "rp")
-SERIES = ("close", "logret", "volume")
+SERIES = (
+    "close", "logret", "volume",
+    "upper", "lower", "body",  # candle parts, each min-max scaled on its own
+    "upper_rel", "lower_rel", "body_rel",  # the same over the window's high-low range
+)  # fmt: skip
+PRESCALED = ("upper_rel", "lower_rel", "body_rel")  # already in [-1, 1]: no min-max
 _TINY = 10 * np.finfo(np.float64).eps  # sklearn's threshold for a zero range
 
 
@@ -66,10 +71,13 @@ def minmax_scale(x: np.ndarray, lo: float = -1.0, hi: float = 1.0) -> np.ndarray
     return np.clip(scaled, lo, hi, out=scaled)
 
 
-def polar(x: np.ndarray, image_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(cos, sin)`` of the angular encoding of each row (PAA, then scaling)."""
+def polar(
+    x: np.ndarray, image_size: int | None = None, scale: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(cos, sin)`` of the angular encoding of each row (PAA, then scaling; with
+    ``scale=False`` the values must already lie in [-1, 1], as pyts' ``sample_range=None``)."""
     size = x.shape[-1] if image_size is None else image_size
-    cos = minmax_scale(paa(x, size))
+    cos = minmax_scale(paa(x, size)) if scale else np.clip(paa(x, size), -1.0, 1.0)
     sin = np.multiply(cos, cos)
     np.subtract(1.0, sin, out=sin)
     np.maximum(sin, 0.0, out=sin)
@@ -167,16 +175,40 @@ def window_series(
     """The ``(N, window)`` windows ending at ``positions`` for each series in ``needed``.
 
     ``close``: closes; ``logret``: each bar's log(close/open), so the window uses its
-    own bars only; ``volume``: volumes.
+    own bars only; ``volume``: volumes; ``upper``, ``lower``, ``body``: the candle's
+    upper shadow ``high - max(open, close)``, lower shadow ``min(open, close) - low``
+    and real body ``close - open`` (with ``close``, the CULR series of Chen & Tsai).
     """
     idx = np.asarray(positions)[:, None] + np.arange(1 - window, 1)[None, :]
     out = {}
+    cache: dict[str, np.ndarray] = {}
+
+    def take(key: str) -> np.ndarray:  # each bar column gathered at most once
+        if key not in cache:
+            cache[key] = bars[key][idx]
+        return cache[key]
+
     if "close" in needed:
-        out["close"] = bars["close"][idx]
+        out["close"] = take("close")
     if "logret" in needed:
-        out["logret"] = np.log(bars["close"][idx] / bars["open"][idx])
+        out["logret"] = np.log(take("close") / take("open"))
     if "volume" in needed:
-        out["volume"] = bars["volume"][idx]
+        out["volume"] = take("volume")
+    if "upper" in needed:
+        out["upper"] = take("high") - np.maximum(take("open"), take("close"))
+    if "lower" in needed:
+        out["lower"] = np.minimum(take("open"), take("close")) - take("low")
+    if "body" in needed:
+        out["body"] = take("close") - take("open")
+    if needed & set(PRESCALED):
+        span = take("high").max(axis=1, keepdims=True) - take("low").min(axis=1, keepdims=True)
+        span = np.where(span > 0, span, 1.0)
+        if "upper_rel" in needed:
+            out["upper_rel"] = (take("high") - np.maximum(take("open"), take("close"))) / span
+        if "lower_rel" in needed:
+            out["lower_rel"] = (np.minimum(take("open"), take("close")) - take("low")) / span
+        if "body_rel" in needed:
+            out["body_rel"] = (take("close") - take("open")) / span
     return out
 
 
@@ -220,6 +252,8 @@ class Encoder:
         work = out.dtype if direct else np.dtype(np.float32)
         chunks = list(range(0, n, self.chunk))
         workers = min(self.threads, len(chunks))
+        if workers == 0:  # no windows
+            return out
 
         def run(k: int) -> None:
             buf = None if direct else np.empty((self.chunk, *out.shape[1:]), dtype=work)
@@ -249,7 +283,8 @@ class Encoder:
             x = windows[ch.series]
             if ch.method in ("gasf", "gadf"):
                 if ch.series not in polar_cache:
-                    cos, sin = polar(np.asarray(x, dtype=np.float64), size)
+                    scale = ch.series not in PRESCALED
+                    cos, sin = polar(np.asarray(x, dtype=np.float64), size, scale)
                     # Shrink by a few ulps so that rounding in the products can never
                     # leave [-1, 1]: cheaper than clipping the images afterwards.
                     shrink = 1.0 - 3 * np.finfo(work).eps

@@ -19,8 +19,13 @@ ARCHS = ("simple_cnn", "resnet18", "conv1d")
 
 
 class SimpleCNN(nn.Module):
-    def __init__(self, in_channels: int = 2, width: int = 32, dropout: float = 0.3):
+    """``n_outputs`` = 1: one logit per sample (shape (N,)); more: class logits (N, K)."""
+
+    def __init__(
+        self, in_channels: int = 2, width: int = 32, dropout: float = 0.3, n_outputs: int = 1
+    ):
         super().__init__()
+        self.n_outputs = n_outputs
         w = width
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, w, 3, padding=1),
@@ -42,11 +47,12 @@ class SimpleCNN(nn.Module):
             nn.Linear(8 * w, 2 * w),
             nn.ReLU(),
             nn.Dropout(dropout * 0.5),
-            nn.Linear(2 * w, 1),
+            nn.Linear(2 * w, n_outputs),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x)).squeeze(1)
+        out = self.classifier(self.features(x))
+        return out.squeeze(1) if self.n_outputs == 1 else out
 
 
 class BasicBlock(nn.Module):

@@ -76,7 +76,9 @@ def build_window(params: dict, window: int, out_dir: Path, progress: bool = True
     bars = pd.read_parquet(BARS)
     split = Split.from_dict(read_json(SPLIT))
     minutes = minute_index(bars)
-    arrays = {k: bars[k].to_numpy(dtype=np.float64) for k in ("open", "close", "volume")}
+    arrays = {
+        k: bars[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close", "volume")
+    }
     samples = build_samples(
         minutes, arrays["close"], windows, spec, split, stride=int(gaf.get("stride", 1))
     )
