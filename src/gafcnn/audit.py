@@ -203,11 +203,8 @@ def check_label_definition(inp: AuditInput) -> Check:
     )
 
 
-def check_dead_zone_fit(inp: AuditInput) -> Check:
+def check_dead_zone_fit(inp: AuditInput, rederived: tuple[float, float]) -> Check:
     """Cut points re-derived from the train segment alone must equal the ones used."""
-    rederived = build_samples(
-        inp.minutes, inp.close, sorted(inp.windows), inp.spec, inp.split, stride=inp.stride
-    ).band
     diff = max(
         abs(a - b) for wd in inp.windows.values() for a, b in zip(wd.band, rederived, strict=True)
     )
@@ -341,9 +338,11 @@ def check_overlap(inp: AuditInput, max_autocorr: float) -> Check:
 def run_audit(inp: AuditInput, cfg: dict, seed: int = 0) -> list[Check]:
     """Run every check; apply each check's severity (fail / warn / off) from ``cfg``."""
     sev = cfg.get("severity", {})
-    candidates = build_samples(
+    # one re-derivation from bars + split + params serves two checks
+    rebuilt = build_samples(
         inp.minutes, inp.close, sorted(inp.windows), inp.spec, inp.split, stride=inp.stride
-    ).candidates
+    )
+    candidates = rebuilt.candidates
     runners = {
         "label_balance": lambda: check_label_balance(inp, cfg["max_imbalance"]),
         "dead_zone": lambda: check_dead_zone(inp, candidates, cfg["max_dead_zone_share"]),
@@ -351,7 +350,7 @@ def run_audit(inp: AuditInput, cfg: dict, seed: int = 0) -> list[Check]:
         "image_range": lambda: check_image_range(inp),
         "chronology": lambda: check_chronology(inp),
         "label_definition": lambda: check_label_definition(inp),
-        "dead_zone_fit": lambda: check_dead_zone_fit(inp),
+        "dead_zone_fit": lambda: check_dead_zone_fit(inp, rebuilt.band),
         "alignment": lambda: check_alignment(inp),
         "shuffled_label_control": lambda: check_shuffled_labels(
             inp, cfg["subset"], cfg["chance_alpha"], seed

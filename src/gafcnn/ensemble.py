@@ -84,8 +84,10 @@ class Stacker:
 
 
 def error_correlation(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Correlation matrix of members' residuals ``y - p`` (high: they err together)."""
-    return np.corrcoef((y[:, None] - p).T)
+    """Correlation matrix of members' mistakes (1 where ``p >= 0.5`` misses ``y``): near 1,
+    they err on the same samples and an ensemble cannot fix them; near 0, it can."""
+    miss = ((p >= 0.5).astype(int) != np.asarray(y)[:, None]).astype(float)
+    return np.corrcoef(miss.T)
 
 
 def purged_folds(timestamps: np.ndarray, k: int, purge: int) -> list[tuple[np.ndarray, np.ndarray]]:

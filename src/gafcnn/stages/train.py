@@ -13,17 +13,16 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
-from gafcnn.bars import MINUTE_MS, minute_index
 from gafcnn.encodings import Encoder, window_series
 from gafcnn.features import BAR_FEATURES, feature_scale, window_bar_features
 from gafcnn.gafdata import GafSet
 from gafcnn.io import InputError, atomic_path, load_params, run_stage, write_json, write_parquet
 from gafcnn.metrics import classification_report
 from gafcnn.models import PretrainedError, build_model
+from gafcnn.stages.common import load_bars, positions, prediction_frame
 from gafcnn.training import (
     ArraySource,
     ImageSource,
@@ -38,25 +37,13 @@ from gafcnn.training import (
 SPLITS = ("train", "val", "test")
 
 
-def bar_arrays() -> tuple[dict[str, np.ndarray], np.ndarray]:
-    bars = pd.read_parquet("data/interim/bars.parquet")
-    arrays = {
-        k: bars[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close", "volume")
-    }
-    return arrays, minute_index(bars)
-
-
-def positions_of(minutes: np.ndarray, stamps_ms: np.ndarray) -> np.ndarray:
-    return np.searchsorted(minutes, stamps_ms // MINUTE_MS)
-
-
 def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]:
     """Train/val/test sources for ``cfg.arch`` and a description of the input."""
     labels = {s: gs.labels(s) for s in SPLITS}
     if cfg.arch == "conv1d":
-        arrays, minutes = bar_arrays()
+        arrays, minutes = load_bars()
         x = {
-            s: window_bar_features(arrays, positions_of(minutes, gs.timestamps(s)), gs.window)
+            s: window_bar_features(arrays, positions(minutes, gs.timestamps(s)), gs.window)
             for s in SPLITS
         }
         scale = feature_scale(x["train"])
@@ -68,9 +55,9 @@ def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]
         return sources, info
     raw, encoder = None, None
     if cfg.augment == "noise":
-        arrays, minutes = bar_arrays()
+        arrays, minutes = load_bars()
         encoder = Encoder(gs.meta["channels"], gs.meta["image_size"], threads=1)
-        pos = positions_of(minutes, gs.timestamps("train"))
+        pos = positions(minutes, gs.timestamps("train"))
         raw = window_series(arrays, pos, gs.window, encoder.series_needed)
     sources = {
         s: ImageSource(
@@ -140,18 +127,7 @@ def main() -> None:
         p = predict(model, sources[s], cfg.batch_size, device)
         y = sources[s].labels
         reports[s] = classification_report(y, p)
-        preds.append(
-            pd.DataFrame(
-                {
-                    "timestamp": pd.to_datetime(gs.timestamps(s), unit="ms", utc=True).as_unit(
-                        "ms"
-                    ),
-                    "split": s,
-                    "label": y.astype(np.int8),
-                    "p_up": p,
-                }
-            )
-        )
+        preds.append(prediction_frame(gs.timestamps(s), s, y, p))
     write_parquet(pd.concat(preds, ignore_index=True), f"data/predictions/cnn_w{w}.parquet")
     with atomic_path(f"models/cnn_w{w}.pt") as tmp:
         torch.save(model.state_dict(), tmp)
