@@ -9,29 +9,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gafcnn.bars import MINUTE_MS, minute_index
 from gafcnn.baselines import fit_logistic, flatten, majority_probability, predict_up, spread_subset
 from gafcnn.encodings import window_series
 from gafcnn.gafdata import GafSet
 from gafcnn.io import load_params, run_stage, write_json, write_parquet
 from gafcnn.metrics import classification_report
-from gafcnn.stages.common import prediction_frame
+from gafcnn.stages.common import load_bars, positions, prediction_frame
 
 METRICS = "metrics/baseline.json"
 PREDICTIONS = "data/predictions/baseline.parquet"  # long format: one row per model and sample
 EVAL_SPLITS = ("val", "test")
 
 
-def logret_windows(bars: pd.DataFrame, timestamps: np.ndarray, window: int) -> np.ndarray:
+def logret_windows(
+    bars: dict[str, np.ndarray], minutes: np.ndarray, timestamps: np.ndarray, window: int
+) -> np.ndarray:
     """Each bar's log(close/open) over the window ending at each decision timestamp."""
-    minutes = minute_index(bars)
-    pos = np.searchsorted(minutes, timestamps // MINUTE_MS)
-    arrays = {k: bars[k].to_numpy(dtype=np.float64) for k in ("open", "close")}
-    return window_series(arrays, pos, window, {"logret"})["logret"]
+    return window_series(bars, positions(minutes, timestamps), window, {"logret"})["logret"]
 
 
 def evaluate_window(
-    gs: GafSet, bars: pd.DataFrame, cfg: dict, seed: int
+    gs: GafSet, bars: dict[str, np.ndarray], minutes: np.ndarray, cfg: dict, seed: int
 ) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
     """All baselines for one window: ({model: {split: report}}, {model: {split: P(up)}})."""
     y_tr = gs.labels("train")
@@ -39,13 +37,13 @@ def evaluate_window(
     ys = {s: gs.labels(s) for s in EVAL_SPLITS}
     c = float(cfg["C"])
     img_model = fit_logistic(flatten(gs.images("train"), idx), y_tr[idx], c=c, seed=seed)
-    ret_tr = logret_windows(bars, gs.timestamps("train")[idx], gs.window)
+    ret_tr = logret_windows(bars, minutes, gs.timestamps("train")[idx], gs.window)
     ret_model = fit_logistic(ret_tr, y_tr[idx], c=c, seed=seed)
     probs = {
         "majority": {s: majority_probability(y_tr, len(ys[s])) for s in EVAL_SPLITS},
         "logreg_images": {s: predict_up(img_model, flatten(gs.images(s))) for s in EVAL_SPLITS},
         "logreg_returns": {
-            s: predict_up(ret_model, logret_windows(bars, gs.timestamps(s), gs.window))
+            s: predict_up(ret_model, logret_windows(bars, minutes, gs.timestamps(s), gs.window))
             for s in EVAL_SPLITS
         },
     }
@@ -59,12 +57,12 @@ def main() -> None:
     params = load_params()
     cfg = params["baseline"]
     seed = int(params.get("seed", 0))
-    bars = pd.read_parquet("data/interim/bars.parquet")
+    bars, minutes = load_bars()
     result: dict = {}
     frames = []
     for w in params["gaf"]["windows"]:
         gs = GafSet(Path("data/gaf") / f"w{w}")
-        result[f"w{w}"], probs = evaluate_window(gs, bars, cfg, seed)
+        result[f"w{w}"], probs = evaluate_window(gs, bars, minutes, cfg, seed)
         for model, by_split in probs.items():
             for s, p in by_split.items():
                 frame = prediction_frame(gs.timestamps(s), s, gs.labels(s), p)

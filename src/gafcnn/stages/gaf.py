@@ -15,18 +15,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from tqdm import tqdm
 
-from gafcnn.bars import MINUTE_MS, minute_index
+from gafcnn.bars import MINUTE_MS
 from gafcnn.encodings import Encoder, window_series
 from gafcnn.gafdata import NpyWriter, fingerprint
 from gafcnn.io import InputError, load_params, make_dir_public, read_json, run_stage, write_json
 from gafcnn.labels import LabelSpec
 from gafcnn.samples import build_samples
 from gafcnn.split import SEGMENTS, Split
+from gafcnn.stages.common import load_bars
 
-BARS = "data/interim/bars.parquet"
 SPLIT = "data/interim/split.json"
 
 
@@ -73,12 +72,8 @@ def build_window(params: dict, window: int, out_dir: Path, progress: bool = True
     if window not in windows:
         raise InputError("params.yaml", f"window {window} is not in gaf.windows {windows}")
     spec = LabelSpec.from_params(params["label"])
-    bars = pd.read_parquet(BARS)
+    arrays, minutes = load_bars()
     split = Split.from_dict(read_json(SPLIT))
-    minutes = minute_index(bars)
-    arrays = {
-        k: bars[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close", "volume")
-    }
     samples = build_samples(
         minutes, arrays["close"], windows, spec, split, stride=int(gaf.get("stride", 1))
     )
