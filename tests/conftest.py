@@ -100,7 +100,17 @@ def project(tmp_path_factory):
 
     root = scratch_project(
         tmp_path_factory.mktemp("e2e"),
-        **{"data.synthetic.n_bars": 8000, "epochs": 3, "patience": 2, "width": 8},
+        **{
+            "data.synthetic.n_bars": 8000,
+            "epochs": 3,
+            "patience": 2,
+            "width": 8,
+            "patterns.per_class": 200,
+            "patterns.real_per_class": 100,
+            "patterns.epochs": 2,
+            "patterns.width": 8,
+            "patterns.synthetic.n_bars": 60000,
+        },  # fmt: skip
     )
     dvc(root, "repro")
     return root

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gafcnn.models import Conv1D, PretrainedError, ResNet18, SimpleCNN, build_model
+from gafcnn.models import Conv1D, PatternCNN, PretrainedError, ResNet18, SimpleCNN, build_model
 
 
 @pytest.mark.parametrize("size", [10, 15, 30, 64])
@@ -83,3 +83,17 @@ def test_pretrained_never_downloads(arch, pretrained, message, monkeypatch):
 def test_unknown_arch():
     with pytest.raises(ValueError, match="arch must be one of"):
         build_model("vgg16", 2)
+
+
+def test_pattern_cnn_standardises_with_stored_statistics():
+    torch.manual_seed(0)
+    x = torch.randn(64, 3, 10, 10) * 0.01 - 0.9  # GAF values crowded near -1
+    model = PatternCNN(3, 10, width=4, n_outputs=9)
+    model.standardize.fit(x)
+    z = model.standardize(x)
+    assert torch.allclose(z.mean(dim=0), torch.zeros(3, 10, 10), atol=1e-5)
+    assert torch.allclose(z.std(dim=0), torch.ones(3, 10, 10), atol=1e-4)
+    assert model(x).shape == (64, 9)
+    again = PatternCNN(3, 10, width=4, n_outputs=9)
+    again.load_state_dict(model.state_dict())  # the statistics travel with the weights
+    assert torch.equal(again.standardize.mean, model.standardize.mean)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from gafcnn.encodings import Encoder, window_series
-from gafcnn.labels import PATTERNS, pattern_labels
+from gafcnn.labels import PATTERNS, pattern_labels, pattern_span
+from gafcnn.samples import balanced_draw, pattern_windows
 
 
 def _candles(rows):
@@ -39,24 +41,72 @@ def test_pattern_rules(trend, last, expected):
     assert PATTERNS[y[-1]] == expected
 
 
-def test_pattern_label_uses_only_the_window():
+def _random_bars(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    c = 100 + np.cumsum(rng.normal(0, 0.3, n))
+    o = np.r_[100, c[:-1]] + rng.normal(0, 0.05, n)
+    h = np.maximum(o, c) + rng.uniform(0, 0.3, n)
+    lo = np.minimum(o, c) - rng.uniform(0, 0.3, n)
+    return o, h, lo, c
+
+
+@pytest.mark.parametrize("trend_bars", [3, 5, 8])
+def test_pattern_label_reads_only_its_span(trend_bars):
+    o, h, lo, c = _random_bars(3000)
+    base = pattern_labels(o, h, lo, c, trend_bars)
+    assert len(set(base.tolist())) == len(PATTERNS)  # every class occurs: the test has teeth
+    span = pattern_span(trend_bars)
+    for cut in (500, 1200, 2100):
+        changed = [a.copy() for a in (o, h, lo, c)]
+        for a in changed:
+            a[:cut] *= 1.5  # every bar before `cut` changes
+        again = pattern_labels(*changed, trend_bars)
+        first_free = cut + span - 1  # the first label whose span starts at `cut`
+        np.testing.assert_array_equal(again[first_free:], base[first_free:])
+
+
+def test_pattern_windows_need_the_whole_span():
+    o, h, lo, c = _random_bars(200)
+    bars = {"open": o, "high": h, "low": lo, "close": c}
+    pos, y = pattern_windows(bars, None, 9, 5)
+    assert pos[0] == 8 and len(pos) == 192
+    np.testing.assert_array_equal(y, pattern_labels(o, h, lo, c, 5)[pos])
+    minutes = np.arange(200)
+    minutes[100:] += 1  # a missing minute: no window may straddle it
+    pos, _ = pattern_windows(bars, minutes, 9, 5)
+    assert not ((pos >= 100) & (pos < 108)).any() and 108 in pos
+    with pytest.raises(ValueError, match="shorter than the 9 bars"):
+        pattern_windows(bars, None, 8, 5)
+
+
+def test_balanced_draw():
     rng = np.random.default_rng(0)
-    c = 100 + np.cumsum(rng.normal(0, 0.3, 500))
-    o = np.r_[100, c[:-1]]
-    h = np.maximum(o, c) + rng.uniform(0, 0.3, 500)
-    lo = np.minimum(o, c) - rng.uniform(0, 0.3, 500)
-    base = pattern_labels(o, h, lo, c)
-    o2, h2, lo2, c2 = o.copy(), h.copy(), lo.copy(), c.copy()
-    for a in (o2, h2, lo2, c2):
-        a[:200] *= 1.5  # change everything more than 10 bars before t = 209
-    again = pattern_labels(o2, h2, lo2, c2)
-    np.testing.assert_array_equal(again[210:], base[210:])
+    y = np.array([0] * 50 + [1] * 5 + [2] * 20)
+    idx = balanced_draw(y, 10, 3, rng)
+    assert np.bincount(y[idx], minlength=3).tolist() == [10, 5, 10]
+    assert len(set(idx.tolist())) == len(idx)
+    idx = balanced_draw(y, 10, 3, rng, repeat=True)
+    assert np.bincount(y[idx], minlength=3).tolist() == [10, 10, 10]
+    assert set(idx[y[idx] == 1].tolist()) == set(range(50, 55))
+
+
+def test_direction_stages_refuse_pattern_labels():
+    from gafcnn.labels import LabelSpec
+    from gafcnn.samples import build_samples
+    from gafcnn.split import SplitSpec, make_split
+
+    minutes = np.arange(300)
+    split = make_split(minutes, SplitSpec(), [10], 5)
+    with pytest.raises(ValueError, match="patterns` stage"):
+        build_samples(minutes, np.ones(300), [10], LabelSpec(kind="pattern"), split)
 
 
 def test_range_relative_culr_series():
     bars = {"open": np.array([10.0, 11.0]), "high": np.array([12.0, 12.0]),
             "low": np.array([9.0, 10.0]), "close": np.array([11.0, 10.5])}  # fmt: skip
-    w = window_series(bars, np.array([1]), 2, {"upper_rel", "lower_rel", "body_rel", "upper"})
+    needed = {"close_rel", "upper_rel", "lower_rel", "body_rel", "upper"}
+    w = window_series(bars, np.array([1]), 2, needed)
+    np.testing.assert_allclose(w["close_rel"][0], [2 / 3, 1.5 / 3])  # (close - 9) / 3
     np.testing.assert_allclose(w["upper_rel"][0], [1 / 3, 1 / 3])
     np.testing.assert_allclose(w["lower_rel"][0], [1 / 3, 0.5 / 3])
     np.testing.assert_allclose(w["body_rel"][0], [1 / 3, -0.5 / 3])
@@ -79,17 +129,45 @@ def test_patterns_stage_balances_and_reports(tmp_path):
     from gafcnn.synthetic import SyntheticConfig, generate
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["patterns"].update(epochs=2, per_class=60, synthetic_bars=30000)
+    params["patterns"].update(epochs=2, per_class=60, real_per_class=40)
+    params["patterns"]["synthetic"]["n_bars"] = 30000
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     write_parquet(
         generate(SyntheticConfig(n_bars=40000, seed=3)).bars, tmp_path / "data/interim/bars.parquet"
     )
-    proc = subprocess.run([sys.executable, "-m", "gafcnn.stages.patterns"], cwd=tmp_path, env=env(),
-                          capture_output=True, text=True)  # fmt: skip
+
+    def run() -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "gafcnn.stages.patterns"]
+        return subprocess.run(cmd, cwd=tmp_path, env=env(), capture_output=True, text=True)
+
+    proc = run()
     assert proc.returncode == 0, proc.stderr
     m = json.loads((tmp_path / "metrics" / "patterns.json").read_text())
+    n_test = sum(m["real_counts_test"])
+    assert min(m["real_counts_test"]) >= m["test_balanced_per_class"] > 0
     for name in ("real_only", "mixed"):
-        assert m[name]["n_test"] == m["test_per_class"] * len(PATTERNS)
-        assert set(m[name]["per_class_recall"]) == set(PATTERNS)
-        assert len(set(m[name]["train_per_class"])) == 1  # balanced classes
+        r = m[name]
+        assert r["test"]["n"] == n_test
+        assert set(r["test"]["recall"]) == set(PATTERNS)
+        assert 0 <= r["test"]["mean_recall"] <= 1 and 0 <= r["test_balanced_accuracy"] <= 1
+        assert len(set(r["train_per_class"])) == 1  # balanced classes
+        rows = (tmp_path / f"plots/patterns/confusion_{name}.csv").read_text().splitlines()
+        assert rows[0] == "actual,predicted" and len(rows) == n_test + 1
+        saved = torch.load(tmp_path / f"models/patterns/{name}.pt", weights_only=True)
+        assert saved["patterns"] == list(PATTERNS)
+    assert m["real_only"]["train_per_class"][0] == 40
     assert m["mixed"]["train_per_class"][0] == 60
+    # the top-up is synthetic only where real windows run short
+    assert all(r <= 60 for r in m["mixed"]["train_real_per_class"])
+    assert m["candles"]["synthetic"]["open_at_prev_close_share"] < 0.05  # trade model on
+    first = (tmp_path / "metrics" / "patterns.json").read_text()
+    assert run().returncode == 0
+    assert (tmp_path / "metrics" / "patterns.json").read_text() == first  # deterministic
+
+    params["patterns"]["synthetic"]["n_bars"] = 2000
+    params["patterns"]["per_class"] = 1000  # more than the ingested bars hold: top-up needed
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run()
+    assert proc.returncode == 1
+    assert "patterns.synthetic.n_bars too small" in proc.stderr
+    assert (tmp_path / "metrics" / "patterns.json").read_text() == first  # left untouched

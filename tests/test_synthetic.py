@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gafcnn.bars import minute_index
+from gafcnn.features import candle_profile
 from gafcnn.io import write_parquet
 from gafcnn.labels import direction_labels, forward_returns
 from gafcnn.synthetic import SyntheticConfig, generate, oracle_accuracy, oracle_probabilities
@@ -67,3 +68,20 @@ def test_bad_config():
         generate(SyntheticConfig(signal=1.5))
     with pytest.raises(ValueError, match="unknown"):
         SyntheticConfig.from_params({"nbars": 3})
+    with pytest.raises(ValueError, match="trade_prob"):
+        generate(SyntheticConfig(trade_prob=1.5))
+
+
+def test_trade_model_moves_open_high_low_only():
+    base = generate(SyntheticConfig(n_bars=20000, seed=5)).bars
+    traded = generate(SyntheticConfig(n_bars=20000, seed=5, trade_prob=0.3)).bars
+    np.testing.assert_array_equal(traded["close"], base["close"])  # the oracle's path is kept
+    assert (base["open"].to_numpy()[1:] == base["close"].to_numpy()[:-1]).all()
+    assert (traded["open"].to_numpy()[1:] != traded["close"].to_numpy()[:-1]).mean() > 0.9
+    o, h, lo, c = (traded[k].to_numpy() for k in ("open", "high", "low", "close"))
+    assert (h >= np.maximum(o, c)).all() and (lo <= np.minimum(o, c)).all()
+    # fewer sampled prices: never a wider range than the continuous path's
+    assert ((h - lo) <= (base["high"] - base["low"]).to_numpy() + 1e-9).all()
+    prof = candle_profile({k: traded[k].to_numpy() for k in ("open", "high", "low", "close")})
+    # a minute with only its closing trade has no range: (1 - 0.3)^7 of them at 8 substeps
+    assert abs(prof["no_range_share"] - 0.7**7) < 0.01

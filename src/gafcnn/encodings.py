@@ -34,9 +34,9 @@ METHODS = ("gasf", "gadf", "mtf", "rp")
 SERIES = (
     "close", "logret", "volume",
     "upper", "lower", "body",  # candle parts, each min-max scaled on its own
-    "upper_rel", "lower_rel", "body_rel",  # the same over the window's high-low range
+    "close_rel", "upper_rel", "lower_rel", "body_rel",  # on one scale: the window's range
 )  # fmt: skip
-PRESCALED = ("upper_rel", "lower_rel", "body_rel")  # already in [-1, 1]: no min-max
+PRESCALED = ("close_rel", "upper_rel", "lower_rel", "body_rel")  # in [-1, 1]: no min-max
 _TINY = 10 * np.finfo(np.float64).eps  # sklearn's threshold for a zero range
 
 
@@ -203,6 +203,8 @@ def window_series(
     if needed & set(PRESCALED):
         span = take("high").max(axis=1, keepdims=True) - take("low").min(axis=1, keepdims=True)
         span = np.where(span > 0, span, 1.0)
+        if "close_rel" in needed:
+            out["close_rel"] = (take("close") - take("low").min(axis=1, keepdims=True)) / span
         if "upper_rel" in needed:
             out["upper_rel"] = (take("high") - np.maximum(take("open"), take("close"))) / span
         if "lower_rel" in needed:

@@ -107,6 +107,12 @@ PATTERNS = (
 )
 
 
+def pattern_span(trend_bars: int) -> int:
+    """Bars a pattern label reads: up to three pattern bars, the trend before them and
+    the close the trend starts from."""
+    return trend_bars + 4
+
+
 def pattern_labels(
     open_: np.ndarray,
     high: np.ndarray,
@@ -117,8 +123,10 @@ def pattern_labels(
     """Pattern index (into :data:`PATTERNS`) of the bars ending at every position.
 
     Trend: the close-to-close move over ``trend_bars`` bars before the pattern's first
-    bar. Three-bar patterns take precedence over two-bar, two-bar over one-bar ones.
-    Positions without enough history are ``none``.
+    bar; a star's first body is "long" against the mean body of those trend bars. So a
+    label reads only the last :func:`pattern_span` bars. Three-bar patterns take
+    precedence over two-bar, two-bar over one-bar ones. Positions without enough
+    history are ``none``.
     """
     o, h, lo, c = (np.asarray(a, dtype=np.float64) for a in (open_, high, low, close))
     n = len(c)
@@ -127,7 +135,8 @@ def pattern_labels(
     rng = h - lo
     upper = h - np.maximum(o, c)
     lower = np.minimum(o, c) - lo
-    avg = np.convolve(size, np.ones(10) / 10, mode="full")[:n]  # mean body of the last 10 bars
+    # mean body of the ``trend_bars`` bars ending at each position (inside the window)
+    avg = np.convolve(size, np.ones(trend_bars) / trend_bars, mode="full")[:n]
 
     def shift(x: np.ndarray, k: int) -> np.ndarray:
         out = np.full(n, np.nan)

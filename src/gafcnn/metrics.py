@@ -97,3 +97,29 @@ def classification_report(
         "accuracy_ci": [lo, hi],
         "signal_detected": bool(lo > maj),
     }
+
+
+def multiclass_report(y: np.ndarray, pred: np.ndarray, names: tuple[str, ...] | list[str]) -> dict:
+    """Accuracy, per-class recall and precision, their means, and the confusion matrix
+    (rows: true class, columns: predicted). Mean recall is the accuracy one would see on
+    a test set with every class equally often (classes absent from ``y`` are left out)."""
+    y, pred = np.asarray(y, dtype=np.int64), np.asarray(pred, dtype=np.int64)
+    k = len(names)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (y, pred), 1)
+    support = confusion.sum(axis=1)
+    predicted = confusion.sum(axis=0)
+    present = support > 0
+    recall = {names[i]: float(confusion[i, i] / support[i]) for i in range(k) if present[i]}
+    precision = {
+        names[i]: float(confusion[i, i] / predicted[i]) for i in range(k) if predicted[i] > 0
+    }
+    return {
+        "n": len(y),
+        "accuracy": float(np.mean(y == pred)) if len(y) else float("nan"),
+        "mean_recall": float(np.mean(list(recall.values()))) if recall else float("nan"),
+        "recall": recall,
+        "precision": precision,
+        "support": {names[i]: int(support[i]) for i in range(k)},
+        "confusion": confusion.tolist(),
+    }

@@ -51,6 +51,7 @@ class SyntheticConfig:
     tail_df: float = 4.0
     substeps: int = 8
     volume_base: float = 8.0
+    trade_prob: float = 0.0  # 0: continuous prices; >0: trades at random substeps (see generate)
 
     @classmethod
     def from_params(cls, params: dict) -> SyntheticConfig:
@@ -103,6 +104,8 @@ def generate(cfg: SyntheticConfig) -> SyntheticMarket:
         raise ValueError("data.synthetic.n_bars must be at least 2")
     if not 0 <= cfg.signal < 1:
         raise ValueError("data.synthetic.signal must be in [0, 1)")
+    if not 0 <= cfg.trade_prob <= 1:
+        raise ValueError("data.synthetic.trade_prob must be in [0, 1]")
     rng = np.random.default_rng(cfg.seed)
     n = cfg.n_bars
     start = pd.Timestamp(cfg.start)
@@ -128,9 +131,21 @@ def generate(cfg: SyntheticConfig) -> SyntheticMarket:
     path = log_open[:, None] + bridge
     tick = cfg.tick
     close = np.round(np.exp(log_close) / tick) * tick
-    open_ = np.r_[np.round(cfg.price0 / tick) * tick, close[:-1]]
-    high = np.ceil(np.exp(path.max(axis=1)) / tick) * tick
-    low = np.floor(np.exp(path.min(axis=1)) / tick) * tick
+    if cfg.trade_prob > 0:
+        # Discrete trades: each substep but the last holds a trade with probability
+        # trade_prob; the close is a trade at the end of the minute. Open, high and low
+        # come from the traded prices only, so the open need not equal the previous
+        # close and a minute with one trade has no range - as on a thin exchange.
+        traded = rng.random((n, k)) < cfg.trade_prob
+        traded[:, -1] = True
+        first = traded.argmax(axis=1)
+        open_ = np.round(np.exp(path[np.arange(n), first]) / tick) * tick
+        high = np.round(np.exp(np.where(traded, path, -np.inf).max(axis=1)) / tick) * tick
+        low = np.round(np.exp(np.where(traded, path, np.inf).min(axis=1)) / tick) * tick
+    else:
+        open_ = np.r_[np.round(cfg.price0 / tick) * tick, close[:-1]]
+        high = np.ceil(np.exp(path.max(axis=1)) / tick) * tick
+        low = np.floor(np.exp(path.min(axis=1)) / tick) * tick
     high = np.round(np.maximum(high, np.maximum(open_, close)), 8)
     low = np.round(np.minimum(low, np.minimum(open_, close)), 8)
     close = np.round(close, 8)

@@ -1,181 +1,186 @@
 """`patterns` stage: a learnable task for the same encoding + CNN - candlestick patterns.
 
 Each window of ``patterns.window`` bars is labelled by rule-based candlestick-pattern
-detectors applied to its last bars (:func:`gafcnn.labels.pattern_labels`), encoded
-as GASF images of its close, upper-shadow, lower-shadow and real-body series (the
-CULR channels of Chen & Tsai, 2020), classes balanced, and classified by a
-multi-class SimpleCNN. The label is a function of the window itself, so this shows
-whether the encoding and the CNN can learn what *is* learnable - it says nothing
-about forecasting direction.
+detectors applied to its last bars (:func:`gafcnn.labels.pattern_labels`), encoded as
+GAF images of its close, upper-shadow, lower-shadow and real-body series (the CULR
+channels of Chen & Tsai, 2020; here all four on one scale, the window's high-low
+range, so the candle parts keep their proportions), and classified by
+:class:`gafcnn.models.PatternCNN`. The label is a function of the window itself, so
+this shows whether the encoding and the CNN learn what *is* learnable - it says
+nothing about forecasting direction.
 
-Train and test are chronological (test is the last part of the ingested bars,
-purged by a window). Two trainings are reported: on real bars only, and on real bars
-topped up with windows of the synthetic generator for classes with few real
-examples. Testing is always on held-out ingested bars, balanced per class.
+Train and test are chronological: test is the last part of the ingested bars, purged
+by a window. Two models are trained on class-balanced sets and both tested on every
+held-out ingested window (per-class recall, and their mean: the accuracy on a test
+set with all classes equally often) and on a balanced draw of them:
+
+* ``real_only``: ingested train windows, each class resampled to ``real_per_class``;
+* ``mixed``: the same bars (up to ``per_class`` per class) topped up to ``per_class``
+  with windows of the synthetic generator (``patterns.synthetic``, no planted signal).
 """
 
 from __future__ import annotations
 
-import copy
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from gafcnn.bars import minute_index
 from gafcnn.encodings import Encoder, window_series
-from gafcnn.io import InputError, load_params, run_stage, write_json
-from gafcnn.labels import PATTERNS, pattern_labels
-from gafcnn.models import SimpleCNN
-from gafcnn.samples import window_complete
+from gafcnn.features import candle_profile
+from gafcnn.io import InputError, atomic_path, load_params, run_stage, typed_fields, write_json
+from gafcnn.labels import PATTERNS
+from gafcnn.metrics import multiclass_report
+from gafcnn.models import PatternCNN
+from gafcnn.samples import balanced_draw, pattern_windows
 from gafcnn.synthetic import SyntheticConfig, generate
-from gafcnn.training import batches, seed_everything
+from gafcnn.training import fit_multiclass, predict_classes, seed_everything
 
+BARS = "data/interim/bars.parquet"
 OHLC = ("open", "high", "low", "close")
+RUNS = ("real_only", "mixed")
 
 
-def labelled_windows(
-    bars: dict[str, np.ndarray], minutes: np.ndarray | None, window: int, trend: int
-):
-    """Positions whose gap-free window holds the pattern and its trend context, and labels."""
-    y = pattern_labels(*(bars[k] for k in OHLC), trend_bars=trend)
-    ok = np.zeros(len(y), dtype=bool)
-    ok[window - 1 :] = True
-    if minutes is not None:
-        ok &= window_complete(minutes, window)
-    pos = np.flatnonzero(ok)
-    return pos, y[pos]
+@dataclass(frozen=True)
+class PatternConfig:
+    window: int = 10
+    trend_bars: int = 5
+    channels: list = field(default_factory=lambda: ["gasf:close_rel", "gadf:close_rel"])
+    train_fraction: float = 0.7
+    real_per_class: int = 600
+    per_class: int = 3000
+    synthetic: dict = field(default_factory=dict)
+    width: int = 32
+    hidden: int = 128
+    dropout: float = 0.2
+    lr: float = 0.003
+    weight_decay: float = 0.0001
+    batch_size: int = 128
+    epochs: int = 30
+    threads: int = 2
+
+    @classmethod
+    def from_params(cls, params: dict) -> PatternConfig:
+        return cls(**typed_fields(cls, params))
 
 
-def balance(pos: np.ndarray, y: np.ndarray, per_class: int, rng: np.random.Generator):
-    """Up to ``per_class`` samples of every class, drawn without replacement."""
-    keep = []
-    for k in range(len(PATTERNS)):
-        idx = np.flatnonzero(y == k)
-        keep.append(rng.choice(idx, size=min(per_class, len(idx)), replace=False))
-    keep = np.sort(np.concatenate(keep))
-    return pos[keep], y[keep]
+def train_and_test(
+    cfg: PatternConfig, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, seed: int
+) -> tuple[PatternCNN, list[dict], np.ndarray]:
+    """A PatternCNN standardised on and fitted to ``x``; its predictions on ``x_test``."""
+    seed_everything(seed, cfg.threads)
+    model = PatternCNN(x.shape[1], x.shape[2], cfg.width, cfg.dropout, len(PATTERNS), cfg.hidden)
+    model.standardize.fit(torch.from_numpy(x))
+    history = fit_multiclass(
+        model, x, y, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size,
+        weight_decay=cfg.weight_decay, seed=seed, threads=cfg.threads,
+    )  # fmt: skip
+    return model, history, predict_classes(model, x_test)
 
 
-def fit_classifier(x, y, x_val, y_val, cfg: dict, seed: int) -> nn.Module:
-    """Multi-class SimpleCNN, early-stopped on validation loss (best epoch restored)."""
-    seed_everything(seed, 2)
-    model = SimpleCNN(x.shape[1], int(cfg["width"]), float(cfg["dropout"]), len(PATTERNS))
-    opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=1e-4)
-    loss_fn = nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-    xv, yv = torch.from_numpy(x_val), torch.from_numpy(y_val.astype(np.int64))
-    rng = np.random.default_rng(seed)
-    best, best_loss, waited = copy.deepcopy(model.state_dict()), np.inf, 0
-    for _ in range(int(cfg["epochs"])):
-        model.train()
-        for idx in batches(rng.permutation(len(y)), int(cfg["batch_size"])):
-            opt.zero_grad(set_to_none=True)
-            loss_fn(model(xt[idx]), yt[idx]).backward()
-            opt.step()
-        model.eval()
-        with torch.no_grad():
-            val_loss = float(loss_fn(model(xv), yv))
-        if val_loss < best_loss - 1e-5:
-            best, best_loss, waited = copy.deepcopy(model.state_dict()), val_loss, 0
-        else:
-            waited += 1
-            if waited >= int(cfg["patience"]):
-                break
-    model.load_state_dict(best)
-    return model
-
-
-def scores(model: nn.Module, x: np.ndarray, y: np.ndarray) -> dict:
-    model.eval()
-    with torch.no_grad():
-        pred = model(torch.from_numpy(x)).argmax(dim=1).numpy()
-    recall = {
-        p: float(np.mean(pred[y == k] == k)) for k, p in enumerate(PATTERNS) if (y == k).any()
-    }
-    return {
-        "accuracy": float(np.mean(pred == y)),
-        "mean_class_recall": float(np.mean(list(recall.values()))),
-        "per_class_recall": recall,
-        "n_test": len(y),
-    }
+def write_confusion(path: str, y: np.ndarray, pred: np.ndarray) -> None:
+    """One row per test window (actual, predicted) for DVC's confusion template."""
+    frame = pd.DataFrame({"actual": np.array(PATTERNS)[y], "predicted": np.array(PATTERNS)[pred]})
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
 
 
 def main() -> None:
     params = load_params()
-    cfg, seed = params["patterns"], int(params.get("seed", 0))
-    window, trend = int(cfg["window"]), int(cfg["trend_bars"])
+    cfg, seed = PatternConfig.from_params(params["patterns"]), int(params.get("seed", 0))
+    syn_cfg = SyntheticConfig.from_params({"signal": 0.0, **cfg.synthetic})
     rng = np.random.default_rng(seed)
-    df = pd.read_parquet("data/interim/bars.parquet")
+    df = pd.read_parquet(BARS)
     bars = {k: df[k].to_numpy(np.float64) for k in OHLC}
-    pos, y = labelled_windows(bars, minute_index(df), window, trend)
-    cut = int(len(df) * float(cfg["train_fraction"]))
-    train_sel, test_sel = pos < cut, pos >= cut + window  # purge: no shared bar
-    enc = Encoder(cfg["channels"], window, threads=2)
-
-    def images(b: dict, p: np.ndarray) -> np.ndarray:
-        return enc.encode(window_series(b, p, window, enc.series_needed), dtype=np.float32)
-
-    # balanced real test set: every class as often as the rarest one
+    pos, y = pattern_windows(bars, minute_index(df), cfg.window, cfg.trend_bars)
+    cut = int(len(df) * cfg.train_fraction)
+    train_sel, test_sel = pos < cut, pos >= cut + cfg.window  # purged: no shared bar
     t_pos, t_y = pos[test_sel], y[test_sel]
-    n_test = int(np.bincount(t_y, minlength=len(PATTERNS)).min())
-    if n_test == 0:
-        missing = [p for k, p in enumerate(PATTERNS) if not (t_y == k).any()]
-        raise InputError(
-            "data/interim/bars.parquet", f"no test windows of {missing}; need more bars"
-        )
-    t_pos, t_y = balance(t_pos, t_y, n_test, rng)
+    missing = [p for k, p in enumerate(PATTERNS) if not (t_y == k).any()]
+    if missing or not train_sel.any():
+        raise InputError(BARS, f"no held-out windows of {missing or 'any class'}; need more bars")
+    enc = Encoder(cfg.channels, cfg.window, threads=cfg.threads)
+
+    def images(b: dict[str, np.ndarray], p: np.ndarray) -> np.ndarray:
+        return enc.encode(window_series(b, p, cfg.window, enc.series_needed), dtype=np.float32)
+
     x_test = images(bars, t_pos)
+    n_bal = int(np.bincount(t_y, minlength=len(PATTERNS)).min())
+    bal = balanced_draw(t_y, n_bal, len(PATTERNS), rng)  # every class as often as the rarest
 
-    r_pos, r_y = balance(pos[train_sel], y[train_sel], int(cfg["per_class"]), rng)
-    real_counts = np.bincount(r_y, minlength=len(PATTERNS))
-    n_real = int(real_counts.min())
-    rr_pos, rr_y = balance(r_pos, r_y, n_real, rng)  # real only, balanced
+    r_pos, r_y = pos[train_sel], y[train_sel]
+    only = balanced_draw(r_y, cfg.real_per_class, len(PATTERNS), rng, repeat=True)
+    capped = balanced_draw(r_y, cfg.per_class, len(PATTERNS), rng)
+    real_counts = np.bincount(r_y[capped], minlength=len(PATTERNS))
 
-    syn = generate(
-        SyntheticConfig(
-            n_bars=int(cfg["synthetic_bars"]), seed=int(cfg["synthetic_seed"]), signal=0.0
-        )
-    )
-    sbars = {k: syn.bars[k].to_numpy(np.float64) for k in OHLC}
-    s_pos, s_y = labelled_windows(sbars, None, window, trend)
-    need = int(cfg["per_class"]) - real_counts  # top every class up to per_class
-    extra = [rng.choice(np.flatnonzero(s_y == k), size=max(int(need[k]), 0), replace=False)
-             for k in range(len(PATTERNS))]  # fmt: skip
-    extra = np.sort(np.concatenate(extra))
+    syn = generate(syn_cfg).bars
+    sbars = {k: syn[k].to_numpy(np.float64) for k in OHLC}
+    s_pos, s_y = pattern_windows(sbars, None, cfg.window, cfg.trend_bars)
+    need = np.maximum(cfg.per_class - real_counts, 0)
+    have = np.bincount(s_y, minlength=len(PATTERNS))
+    if (have < need).any():
+        short = {p: int(need[k] - have[k]) for k, p in enumerate(PATTERNS) if have[k] < need[k]}
+        raise InputError("params.yaml", f"patterns.synthetic.n_bars too small: short of {short}")
+    extra = np.sort(np.concatenate(
+        [rng.choice(np.flatnonzero(s_y == k), size=int(need[k]), replace=False)
+         for k in range(len(PATTERNS))]
+    ))  # fmt: skip
 
-    results = {}
-    for name, x, yy in (
-        ("real_only", images(bars, rr_pos), rr_y),
-        ("mixed", np.concatenate([images(bars, r_pos), images(sbars, s_pos[extra])]),
-         np.concatenate([r_y, s_y[extra]])),
-    ):  # fmt: skip
-        order = rng.permutation(len(yy))
-        n_val = len(yy) // 6
-        val, tr = order[:n_val], order[n_val:]
-        model = fit_classifier(x[tr], yy[tr], x[val], yy[val], cfg, seed)
-        per_class = np.bincount(yy, minlength=len(PATTERNS)).tolist()
-        results[name] = {
-            **scores(model, x_test, t_y),
-            "n_train": len(tr),
-            "train_per_class": per_class,
-        }
-    metrics = {
-        "patterns": list(PATTERNS),
-        "channels": [c.name for c in enc.channels],
-        "window": window,
-        "chance": 1 / len(PATTERNS),
-        "real_counts_train": np.bincount(y[train_sel], minlength=len(PATTERNS)).tolist(),
-        "real_counts_test": np.bincount(y[test_sel], minlength=len(PATTERNS)).tolist(),
-        "test_per_class": n_test,
-        **results,
+    sets = {
+        "real_only": (images(bars, r_pos[only]), r_y[only]),
+        "mixed": (
+            np.concatenate([images(bars, r_pos[capped]), images(sbars, s_pos[extra])]),
+            np.concatenate([r_y[capped], s_y[extra]]),
+        ),
     }
-    write_json("metrics/patterns.json", metrics)
-    for name in ("real_only", "mixed"):
+    results = {}
+    for name in RUNS:
+        x, yy = sets[name]
+        model, history, pred = train_and_test(cfg, x, yy, x_test, seed)
+        report = multiclass_report(t_y, pred, PATTERNS)
+        write_confusion(f"plots/patterns/confusion_{name}.csv", t_y, pred)
+        Path("models/patterns").mkdir(parents=True, exist_ok=True)
+        with atomic_path(f"models/patterns/{name}.pt") as tmp:
+            torch.save({"state_dict": model.state_dict(), "channels": cfg.channels,
+                        "window": cfg.window, "patterns": list(PATTERNS)}, tmp)  # fmt: skip
+        results[name] = {
+            "test": {k: v for k, v in report.items() if k != "confusion"},
+            "test_balanced_accuracy": multiclass_report(t_y[bal], pred[bal], PATTERNS)["accuracy"],
+            "train_per_class": np.bincount(yy, minlength=len(PATTERNS)).tolist(),
+            "train_real_per_class": (
+                np.bincount(r_y[only], minlength=len(PATTERNS))
+                if name == "real_only"
+                else real_counts
+            ).tolist(),  # fmt: skip
+            "final_train_loss": history[-1]["loss"],
+            "final_train_accuracy": history[-1]["acc"],
+        }
+    write_json(
+        "metrics/patterns.json",
+        {
+            "patterns": list(PATTERNS),
+            "channels": [c.name for c in enc.channels],
+            "window": cfg.window,
+            "chance": 1 / len(PATTERNS),
+            "real_counts_train": np.bincount(r_y, minlength=len(PATTERNS)).tolist(),
+            "real_counts_test": np.bincount(t_y, minlength=len(PATTERNS)).tolist(),
+            "test_balanced_per_class": n_bal,
+            "candles": {
+                "ingested_train": candle_profile({k: v[:cut] for k, v in bars.items()}),
+                "synthetic": candle_profile(sbars),
+            },
+            **results,
+        },
+    )
+    for name in RUNS:
         r = results[name]
-        print(f"patterns {name}: test accuracy {r['accuracy']:.4f} on {r['n_test']} balanced "
-              f"real windows, trained on {r['n_train']}")  # fmt: skip
+        print(f"patterns {name}: mean recall {r['test']['mean_recall']:.4f} over "
+              f"{r['test']['n']} held-out windows; balanced-draw accuracy "
+              f"{r['test_balanced_accuracy']:.4f} ({n_bal} per class)")  # fmt: skip
 
 
 if __name__ == "__main__":
