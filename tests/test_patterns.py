@@ -152,7 +152,8 @@ def test_patterns_stage_balances_and_reports(tmp_path):
         assert 0 <= r["test"]["mean_recall"] <= 1 and 0 <= r["test_balanced_accuracy"] <= 1
         assert len(set(r["train_per_class"])) == 1  # balanced classes
         rows = (tmp_path / f"plots/patterns/confusion_{name}.csv").read_text().splitlines()
-        assert rows[0] == "actual,predicted" and len(rows) == n_test + 1
+        n_bal = m["test_balanced_per_class"] * len(PATTERNS)  # the balanced draw's windows
+        assert rows[0] == "actual,predicted" and len(rows) == n_bal + 1
         saved = torch.load(tmp_path / f"models/patterns/{name}.pt", weights_only=True)
         assert saved["patterns"] == list(PATTERNS)
     assert m["real_only"]["train_per_class"][0] == 40

@@ -177,7 +177,11 @@ def window_series(
     ``close``: closes; ``logret``: each bar's log(close/open), so the window uses its
     own bars only; ``volume``: volumes; ``upper``, ``lower``, ``body``: the candle's
     upper shadow ``high - max(open, close)``, lower shadow ``min(open, close) - low``
-    and real body ``close - open`` (with ``close``, the CULR series of Chen & Tsai).
+    and real body ``close - open`` (with ``close``, the CULR series of Chen & Tsai),
+    each min-max scaled on its own by the encoder. ``close_rel``, ``upper_rel``,
+    ``lower_rel``, ``body_rel``: the same four on one scale, divided by the window's
+    high-low range (the close after subtracting the window's low), so a shadow twice
+    the body stays twice the body; they lie in [-1, 1] and are encoded unscaled.
     """
     idx = np.asarray(positions)[:, None] + np.arange(1 - window, 1)[None, :]
     out = {}

@@ -12,7 +12,8 @@ nothing about forecasting direction.
 Train and test are chronological: test is the last part of the ingested bars, purged
 by a window. Two models are trained on class-balanced sets and both tested on every
 held-out ingested window (per-class recall, and their mean: the accuracy on a test
-set with all classes equally often) and on a balanced draw of them:
+set with all classes equally often) and on a balanced draw of them, whose confusion
+matrix goes to ``plots/patterns/``:
 
 * ``real_only``: ingested train windows, each class resampled to ``real_per_class``;
 * ``mixed``: the same bars (up to ``per_class`` per class) topped up to ``per_class``
@@ -82,7 +83,7 @@ def train_and_test(
 
 
 def write_confusion(path: str, y: np.ndarray, pred: np.ndarray) -> None:
-    """One row per test window (actual, predicted) for DVC's confusion template."""
+    """One row per window (actual, predicted) for DVC's confusion template."""
     frame = pd.DataFrame({"actual": np.array(PATTERNS)[y], "predicted": np.array(PATTERNS)[pred]})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -142,7 +143,7 @@ def main() -> None:
         x, yy = sets[name]
         model, history, pred = train_and_test(cfg, x, yy, x_test, seed)
         report = multiclass_report(t_y, pred, PATTERNS)
-        write_confusion(f"plots/patterns/confusion_{name}.csv", t_y, pred)
+        write_confusion(f"plots/patterns/confusion_{name}.csv", t_y[bal], pred[bal])
         Path("models/patterns").mkdir(parents=True, exist_ok=True)
         with atomic_path(f"models/patterns/{name}.pt") as tmp:
             torch.save({"state_dict": model.state_dict(), "channels": cfg.channels,
