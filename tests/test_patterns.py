@@ -88,6 +88,8 @@ def test_balanced_draw():
     idx = balanced_draw(y, 10, 3, rng, repeat=True)
     assert np.bincount(y[idx], minlength=3).tolist() == [10, 10, 10]
     assert set(idx[y[idx] == 1].tolist()) == set(range(50, 55))
+    idx = balanced_draw(y, np.array([3, 0, 7]), 3, rng)  # a count per class
+    assert np.bincount(y[idx], minlength=3).tolist() == [3, 0, 7]
 
 
 def test_direction_stages_refuse_pattern_labels():

@@ -118,17 +118,23 @@ def pattern_windows(
 
 
 def balanced_draw(
-    y: np.ndarray, per_class: int, n_classes: int, rng: np.random.Generator, repeat: bool = False
+    y: np.ndarray,
+    per_class: int | np.ndarray,
+    n_classes: int,
+    rng: np.random.Generator,
+    repeat: bool = False,
 ) -> np.ndarray:
-    """Sorted indices with ``per_class`` of every class: without replacement, so rarer
-    classes keep all they have, unless ``repeat`` (then rarer classes are resampled)."""
+    """Sorted indices with ``per_class`` of every class (or ``per_class[k]`` of class k):
+    without replacement, so rarer classes keep all they have, unless ``repeat`` (then
+    rarer classes are resampled)."""
+    wanted = np.broadcast_to(np.asarray(per_class, dtype=np.int64), (n_classes,))
     keep = []
     for k in range(n_classes):
         idx = np.flatnonzero(y == k)
         if len(idx) == 0:
             continue
-        if repeat and len(idx) < per_class:
-            keep.append(rng.choice(idx, size=per_class, replace=True))
+        if repeat and len(idx) < wanted[k]:
+            keep.append(rng.choice(idx, size=wanted[k], replace=True))
         else:
-            keep.append(rng.choice(idx, size=min(per_class, len(idx)), replace=False))
+            keep.append(rng.choice(idx, size=min(wanted[k], len(idx)), replace=False))
     return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)

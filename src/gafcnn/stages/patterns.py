@@ -23,7 +23,6 @@ matrix goes to ``plots/patterns/``:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,13 +42,15 @@ from gafcnn.training import fit_multiclass, predict_classes, seed_everything
 BARS = "data/interim/bars.parquet"
 OHLC = ("open", "high", "low", "close")
 RUNS = ("real_only", "mixed")
+CULR = ("gasf:close_rel", "gadf:close_rel", "gasf:upper_rel", "gasf:lower_rel",
+        "gasf:body_rel", "gadf:body_rel")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class PatternConfig:
     window: int = 10
     trend_bars: int = 5
-    channels: list = field(default_factory=lambda: ["gasf:close_rel", "gadf:close_rel"])
+    channels: list = field(default_factory=lambda: list(CULR))
     train_fraction: float = 0.7
     real_per_class: int = 600
     per_class: int = 3000
@@ -85,7 +86,6 @@ def train_and_test(
 def write_confusion(path: str, y: np.ndarray, pred: np.ndarray) -> None:
     """One row per window (actual, predicted) for DVC's confusion template."""
     frame = pd.DataFrame({"actual": np.array(PATTERNS)[y], "predicted": np.array(PATTERNS)[pred]})
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
 
@@ -126,10 +126,7 @@ def main() -> None:
     if (have < need).any():
         short = {p: int(need[k] - have[k]) for k, p in enumerate(PATTERNS) if have[k] < need[k]}
         raise InputError("params.yaml", f"patterns.synthetic.n_bars too small: short of {short}")
-    extra = np.sort(np.concatenate(
-        [rng.choice(np.flatnonzero(s_y == k), size=int(need[k]), replace=False)
-         for k in range(len(PATTERNS))]
-    ))  # fmt: skip
+    extra = balanced_draw(s_y, need, len(PATTERNS), rng)
 
     sets = {
         "real_only": (images(bars, r_pos[only]), r_y[only]),
@@ -144,7 +141,6 @@ def main() -> None:
         model, history, pred = train_and_test(cfg, x, yy, x_test, seed)
         report = multiclass_report(t_y, pred, PATTERNS)
         write_confusion(f"plots/patterns/confusion_{name}.csv", t_y[bal], pred[bal])
-        Path("models/patterns").mkdir(parents=True, exist_ok=True)
         with atomic_path(f"models/patterns/{name}.pt") as tmp:
             torch.save({"state_dict": model.state_dict(), "channels": cfg.channels,
                         "window": cfg.window, "patterns": list(PATTERNS)}, tmp)  # fmt: skip
