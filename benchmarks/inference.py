@@ -1,9 +1,10 @@
 """Deployment inference from raw bars: latency (p50/p99 for one decision), batch
 throughput and peak memory of a process that loads every model and predicts.
 
-Uses the trained models in ``models/`` and bars in ``data/interim/`` (run `dvc repro`
-first). The reference in the same run is the CNNs' forward pass alone on prebuilt
-tensors, so the printed ratio shows what encoding, indicators and XGBoost add.
+Uses the trained models in ``models/`` and bars in ``data/interim/`` (`make repro`,
+or `dvc pull` from the team's remote, first; a missing file stops it with one line).
+The reference in the same run is the CNNs' forward pass alone on prebuilt tensors,
+so the printed ratio shows what encoding, indicators and XGBoost add.
 
     python benchmarks/inference.py
 """
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from gafcnn.inference import Predictor, measure
+from gafcnn.io import run_stage
 
 
 def model_only_ms(reps: int = 200) -> float:
@@ -50,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

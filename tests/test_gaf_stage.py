@@ -97,4 +97,4 @@ def test_meta_records_what_was_written(project):
     meta = json.loads((project / "data" / "gaf" / "w60" / "meta.json").read_text())
     assert meta["layout"] == "N,C,H,W" and meta["dtype"] == "float16"
     assert meta["horizon"] == 5 and meta["windows"] == list(WINDOWS)
-    assert (project / "plots" / "gaf_w60_samples.png").stat().st_size > 10_000
+    assert (project / "plots" / "gaf" / "w60_samples.png").stat().st_size > 10_000

@@ -78,6 +78,7 @@ def test_stride_keys_on_timestamp():
     assert (s.minute % 4 == 0).all()
 
 
-def test_unknown_kind_rejected():
-    with pytest.raises(ValueError, match="label.kind"):
-        LabelSpec(kind="pattern_xyz")
+def test_unknown_label_params_rejected():
+    # label.kind is gone (the pattern task has its own stage): a stale key is an error
+    with pytest.raises(ValueError, match="unknown LabelSpec params: \\['kind'\\]"):
+        LabelSpec.from_params({"kind": "direction", "horizon": 5})

@@ -92,17 +92,6 @@ def test_balanced_draw():
     assert np.bincount(y[idx], minlength=3).tolist() == [3, 0, 7]
 
 
-def test_direction_stages_refuse_pattern_labels():
-    from gafcnn.labels import LabelSpec
-    from gafcnn.samples import build_samples
-    from gafcnn.split import SplitSpec, make_split
-
-    minutes = np.arange(300)
-    split = make_split(minutes, SplitSpec(), [10], 5)
-    with pytest.raises(ValueError, match="patterns` stage"):
-        build_samples(minutes, np.ones(300), [10], LabelSpec(kind="pattern"), split)
-
-
 def test_range_relative_culr_series():
     bars = {"open": np.array([10.0, 11.0]), "high": np.array([12.0, 12.0]),
             "low": np.array([9.0, 10.0]), "close": np.array([11.0, 10.5])}  # fmt: skip

@@ -26,9 +26,8 @@ def _bars_used(segment_of, positions, window, horizon, k):
     horizon=st.integers(1, 30),
     extra=st.integers(0, 5000),
     fractions=st.tuples(st.integers(1, 20), st.integers(1, 20), st.integers(1, 20)),
-    folds=st.integers(0, 3),
 )
-def test_no_window_or_label_shared_between_segments(windows, horizon, extra, fractions, folds):
+def test_no_window_or_label_shared_between_segments(windows, horizon, extra, fractions):
     need = required_purge(windows, horizon)
     total = sum(fractions)
     n = 6 * need + extra
@@ -36,13 +35,12 @@ def test_no_window_or_label_shared_between_segments(windows, horizon, extra, fra
         train=fractions[0] / total,
         val=fractions[1] / total,
         test=1 - (fractions[0] + fractions[1]) / total,
-        folds=folds,
     )
     minutes = np.arange(n, dtype=np.int64)
     try:
         split = make_split(minutes, spec, windows, horizon)
     except ValueError as exc:
-        assert "needs at least" in str(exc) or "too small" in str(exc)
+        assert "needs at least" in str(exc)
         return
     segs = split.segments
     for a, b in zip(segs, segs[1:], strict=False):
@@ -61,9 +59,6 @@ def test_no_window_or_label_shared_between_segments(windows, horizon, extra, fra
                     ti = positions[seg == i]
                     tj = positions[seg == j]
                     assert tj.min() - ti.max() > need
-    for f in split.folds:
-        assert f["val"].start - f["train"].stop >= need
-        assert f["val"].stop <= segs[1].stop
 
 
 def test_fractions_sizes_and_purge():

@@ -18,18 +18,18 @@ METHODS = ("mean", "weighted", "stacking")
 
 
 def join_predictions(frames: dict[str, pd.DataFrame], expected: dict[str, int]) -> pd.DataFrame:
-    """Inner-join members' ``(timestamp, split, label, p_up)`` frames on timestamp.
+    """Inner-join members' predictions (the :mod:`gafcnn.predictions` layout) on timestamp.
 
-    Returns ``timestamp, split, label, p_<name>...``. Raises :class:`AlignmentError` when
-    the join loses samples (a member is missing timestamps or is shifted), when two
-    members disagree on a label, or when a split's size differs from ``expected``.
+    Returns ``timestamp, segment, label, p_<name>...``. Raises :class:`AlignmentError`
+    when the join loses samples (a member is missing timestamps or is shifted), when
+    two members disagree on a label, or when a segment's size differs from ``expected``.
     """
     joined = None
     for name, f in frames.items():
         if f["timestamp"].duplicated().any():
             raise AlignmentError(f"{name}: duplicate decision timestamps")
-        part = f[["timestamp", "split", "label", "p_up"]].rename(
-            columns={"p_up": f"p_{name}", "label": f"label_{name}", "split": f"split_{name}"}
+        part = f[["timestamp", "segment", "label", "p_up"]].rename(
+            columns={"p_up": f"p_{name}", "label": f"label_{name}", "segment": f"segment_{name}"}
         )
         joined = part if joined is None else joined.merge(part, on="timestamp", how="inner")
     assert joined is not None
@@ -37,15 +37,15 @@ def join_predictions(frames: dict[str, pd.DataFrame], expected: dict[str, int]) 
     for name in names[1:]:
         if (joined[f"label_{name}"] != joined[f"label_{names[0]}"]).any():
             raise AlignmentError(f"{name} and {names[0]} disagree on labels at the same timestamp")
-        if (joined[f"split_{name}"] != joined[f"split_{names[0]}"]).any():
-            raise AlignmentError(f"{name} and {names[0]} disagree on splits")
-    joined = joined.rename(columns={f"label_{names[0]}": "label", f"split_{names[0]}": "split"})
-    joined = joined[["timestamp", "split", "label", *[f"p_{n}" for n in names]]]
-    for split, n in expected.items():
-        got = int((joined["split"] == split).sum())
+        if (joined[f"segment_{name}"] != joined[f"segment_{names[0]}"]).any():
+            raise AlignmentError(f"{name} and {names[0]} disagree on segments")
+    joined = joined.rename(columns={f"label_{names[0]}": "label", f"segment_{names[0]}": "segment"})
+    joined = joined[["timestamp", "segment", "label", *[f"p_{n}" for n in names]]]
+    for segment, n in expected.items():
+        got = int((joined["segment"] == segment).sum())
         if got != n:
             raise AlignmentError(
-                f"{split}: the join by timestamp kept {got} samples, the image sets have {n}"
+                f"{segment}: the join by timestamp kept {got} samples, the image sets have {n}"
                 " - a member's predictions are missing or shifted"
             )
     return joined.sort_values("timestamp", ignore_index=True)
@@ -108,9 +108,14 @@ def purged_folds(timestamps: np.ndarray, k: int, purge: int) -> list[tuple[np.nd
 
 
 def xgb_classifier(
-    cfg: dict, seed: int, n_estimators: int | None = None, early_stopping: bool = True
+    cfg: dict,
+    seed: int,
+    n_estimators: int | None = None,
+    early_stopping: bool = True,
+    n_jobs: int = 1,
 ):
-    """An XGBoost classifier from a params section (``xgb`` or ``hybrid``)."""
+    """An XGBoost classifier from a params section (``xgb`` or ``hybrid``); ``n_jobs`` is
+    a runtime setting (the ``hist`` method gives the same trees for any thread count)."""
     from xgboost import XGBClassifier
 
     return XGBClassifier(
@@ -124,7 +129,7 @@ def xgb_classifier(
         early_stopping_rounds=int(cfg["early_stopping_rounds"]) if early_stopping else None,
         eval_metric="logloss",
         tree_method="hist",
-        n_jobs=int(cfg.get("n_jobs", 2)),
+        n_jobs=int(n_jobs),
         random_state=seed,
     )
 

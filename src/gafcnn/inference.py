@@ -22,26 +22,47 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gafcnn import paths
 from gafcnn.encodings import Encoder, window_series
 from gafcnn.features import indicators, window_bar_features
+from gafcnn.io import InputError, run_stage
 from gafcnn.models import build_model
 
 HISTORY = 300  # bars of history handed to the predictor for one decision
 
 
+def require_outputs(*files: str | Path) -> None:
+    """One clear error when a pipeline output a script needs is absent."""
+    for f in files:
+        if not Path(f).exists():
+            raise InputError(
+                f, "missing pipeline output; run `make repro` (or `dvc pull` from the remote)"
+            )
+
+
+def model_files(models_dir: str | Path = paths.MODELS) -> list[Path]:
+    """The files :class:`Predictor` loads from ``models_dir``."""
+    d = Path(models_dir)
+    require_outputs(d / "ensemble.json")
+    windows = json.loads((d / "ensemble.json").read_text())["windows"]
+    cnn = [d / "cnn" / f"w{w}{ext}" for w in windows for ext in (".pt", ".json")]
+    return [d / "ensemble.json", *cnn, d / "phase1.ubj", d / "hybrid.ubj"]
+
+
 class Predictor:
-    def __init__(self, models_dir: str | Path = "models"):
+    def __init__(self, models_dir: str | Path = paths.MODELS):
         d = Path(models_dir)
+        require_outputs(*model_files(d))
         self.cnns = {}
         ens = json.loads((d / "ensemble.json").read_text())
         self.windows = [int(w) for w in ens["windows"]]
         self.weights = np.array([ens["weights"][f"w{w}"] for w in self.windows])
         for w in self.windows:
-            meta = json.loads((d / f"cnn_w{w}.json").read_text())
+            meta = json.loads((d / "cnn" / f"w{w}.json").read_text())
             p = meta["params"]
             model = build_model(meta["arch"], meta["input_shape"][0], p["width"], p["dropout"])
             model.load_state_dict(
-                torch.load(d / f"cnn_w{w}.pt", map_location="cpu", weights_only=True)
+                torch.load(d / "cnn" / f"w{w}.pt", map_location="cpu", weights_only=True)
             )
             model.eval()
             enc = None
@@ -122,13 +143,15 @@ def _measure_here(models_dir: str, bars_path: str, singles: int, batch: int) -> 
 
 
 def measure(
-    models_dir: str = "models",
-    bars_path: str = "data/interim/bars.parquet",
+    models_dir: str | Path = paths.MODELS,
+    bars_path: str | Path = paths.BARS,
     singles: int = 200,
     batch: int = 2048,
 ) -> dict:
     """Run the measurement in a fresh child process (so peak RSS is its own)."""
-    cmd = [sys.executable, "-m", "gafcnn.inference", "--models", models_dir, "--bars", bars_path,
+    require_outputs(*model_files(models_dir), bars_path)
+    cmd = [sys.executable, "-m", "gafcnn.inference", "--models", str(models_dir),
+           "--bars", str(bars_path),
            "--singles", str(singles), "--batch", str(batch)]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -139,8 +162,8 @@ def measure(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="measure deployment inference")
-    ap.add_argument("--models", default="models")
-    ap.add_argument("--bars", default="data/interim/bars.parquet")
+    ap.add_argument("--models", default=str(paths.MODELS))
+    ap.add_argument("--bars", default=paths.BARS)
     ap.add_argument("--singles", type=int, default=200)
     ap.add_argument("--batch", type=int, default=2048)
     a = ap.parse_args()
@@ -148,4 +171,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import math
 import os
@@ -79,8 +80,33 @@ def _json_clean(obj: Any) -> Any:
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically (numpy values converted)."""
+    write_bytes(path, (json.dumps(_json_clean(obj), indent=2) + "\n").encode())
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_json_clean(obj), indent=2) + "\n")
+        tmp.write_bytes(data)
+
+
+def save_torch(obj: Any, path: str | os.PathLike[str]) -> None:
+    """``torch.save`` whose bytes depend only on ``obj``.
+
+    torch's zip archive records the name of the file it is written to; saving to a
+    buffer keeps the temporary name of the atomic write out of the archive, so the
+    same weights give the same file (and DVC sees an unchanged output).
+    """
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_bytes(path, buf.getvalue())
+
+
+def save_xgb(model: Any, path: str | os.PathLike[str]) -> None:
+    """An XGBoost model (sklearn wrapper or Booster) as UBJSON, written atomically."""
+    booster = model.get_booster() if hasattr(model, "get_booster") else model
+    write_bytes(path, bytes(booster.save_raw(raw_format="ubj")))
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
@@ -158,3 +184,51 @@ def run_stage(main: Callable[[], None]) -> None:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+
+
+def write_csv(df: Any, path: str | os.PathLike[str]) -> None:
+    """Write a DataFrame as CSV atomically, without the index."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=kwargs.pop("dpi", 90), **kwargs)
+    plt.close(fig)
+    return Path(path)
+
+
+def runtime_setting(params: dict[str, Any], key: str, default: Any = None) -> Any:
+    """A speed-only knob: ``GAFCNN_<KEY>`` from the environment, else ``runtime.<key>``.
+
+    The ``runtime`` section is listed by no stage, so changing a thread count or a
+    chunk size reruns nothing; results must not depend on these values.
+    """
+    env = os.environ.get(f"GAFCNN_{key.upper()}")
+    if env is not None:
+        return env
+    return (params.get("runtime") or {}).get(key, default)
+
+
+def record_timings(stage: str, values: dict[str, Any], path: str | None = None) -> None:
+    """Merge one stage's timings (speed, wall time, latency, RSS) into the untracked,
+    git-ignored timings file. Timings never go into a tracked output."""
+    from gafcnn import paths
+
+    target = Path(path or paths.TIMINGS)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = target.with_name(f".{target.name}.lock")
+    with open(lock, "w") as fh:
+        import fcntl
+
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            current = read_json(target) if target.exists() else {}
+        except json.JSONDecodeError:
+            current = {}
+        current[stage] = _json_clean(values)
+        write_json(target, current)

@@ -22,21 +22,17 @@ import numpy as np
 from gafcnn.io import typed_fields
 
 UP, DOWN, DROPPED = 1, 0, -1
-KINDS = ("direction", "pattern")
 DEAD_ZONES = ("none", "fixed", "quantile")
 
 
 @dataclass(frozen=True)
 class LabelSpec:
-    kind: str = "direction"
     horizon: int = 5
     dead_zone: str = "none"
     threshold: float = 0.0
     quantile: float = 0.2
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"label.kind must be one of {KINDS}, got {self.kind!r}")
         if self.dead_zone not in DEAD_ZONES:
             raise ValueError(f"label.dead_zone must be one of {DEAD_ZONES}, got {self.dead_zone!r}")
         if self.horizon < 1:

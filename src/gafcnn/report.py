@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from gafcnn import paths
+from gafcnn.io import read_json, save_figure, write_bytes
 
 MAIN_MODELS = ("majority", "ensemble", "phase1", "hybrid")
 
@@ -25,12 +27,7 @@ def _plt():
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=90, bbox_inches="tight")
-    _plt().close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, bbox_inches="tight")
 
 
 def _curve_models(probs: dict) -> list[str]:
@@ -159,15 +156,15 @@ def write_report(
     if train_png:
         pictures.append(("Training curves", train_png))
     for w in windows:
-        p = plots / f"gaf_w{w}_samples.png"
+        p = paths.gaf_samples_plot(w)
         if p.exists():
             pictures.append((f"GAF samples, w{w}: examples and mean(UP) - mean(DOWN)", p))
     if (plots / "audit.png").exists():
         pictures.append(("Audit", plots / "audit.png"))
 
-    ingest = json.loads(Path("metrics/ingest.json").read_text())
-    split = json.loads(Path("metrics/split.json").read_text())
-    audit = json.loads(Path("metrics/audit.json").read_text())
+    ingest = read_json(paths.metrics("ingest"))
+    split = read_json(paths.metrics("split"))
+    audit = read_json(paths.metrics("audit"))
     summary = [
         f"- data: {ingest['source']}, {ingest['rows']:,} bars from {ingest['first_timestamp']} "
         f"to {ingest['last_timestamp']}, {ingest['gaps']['count']} gaps "
@@ -190,7 +187,6 @@ def write_report(
         f"- backtest: long/short on the predicted direction, held {params['label']['horizon']} "
         f"minutes, no overlapping positions, {evaluate['fee_bps']} bps per side",
     ]
-    inf = decision["inference"]
     dec = [
         f"**Decision: {decision['decision']}**",
         "",
@@ -200,9 +196,7 @@ def write_report(
         "",
         *[f"- [{'x' if v else ' '}] {k}" for k, v in decision["checklist"].items()],
         "",
-        f"Inference: p50 {inf['latency_ms_p50']:.1f} ms, p99 {inf['latency_ms_p99']:.1f} ms "
-        f"for one decision from raw bars; {inf['batch_samples_per_s']:,.0f} samples/s in batches; "
-        f"peak RSS {inf['peak_rss_mb']:.0f} MB.",
+        TIMINGS_NOTE,
     ]
     table = table_markdown(evaluate["table"], evaluate["backtest"])
     md = ["# gafcnn evaluation report", "", "## Data", "", *summary, "", "## Decision", "", *dec]
@@ -210,9 +204,7 @@ def write_report(
     for title, p in pictures:
         rel = p.relative_to(reports) if p.is_relative_to(reports) else Path("..") / p
         md += [f"### {title}", "", f"![{title}]({rel})", ""]
-    reports.mkdir(parents=True, exist_ok=True)
-    (reports / ".report.md.tmp").write_text("\n".join(md) + "\n")
-    (reports / ".report.md.tmp").replace(reports / "report.md")
+    write_bytes(reports / "report.md", ("\n".join(md) + "\n").encode())
 
     def img(p: Path) -> str:
         data = base64.b64encode(p.read_bytes()).decode()
@@ -241,11 +233,41 @@ def write_report(
             f"<li>{'&#9745;' if v else '&#9744;'} {html.escape(k)}</li>"
             for k, v in decision["checklist"].items()
         ],
-        f"</ul><p>{html.escape(dec[-1])}</p><h2>All models on the same test samples</h2>",
+        f"</ul><p>{html.escape(TIMINGS_NOTE)}</p><h2>All models on the same test samples</h2>",
         html_table,
         "<h2>Pictures</h2>",
         *[f"<h3>{html.escape(t)}</h3>{img(p)}" for t, p in pictures],
         "</body></html>",
     ]
-    (reports / ".report.html.tmp").write_text("\n".join(parts))
-    (reports / ".report.html.tmp").replace(reports / "report.html")
+    write_bytes(reports / "report.html", "\n".join(parts).encode())
+
+
+TIMINGS_NOTE = (
+    "Latency, memory and speed behind the checklist are measured at every run and kept out "
+    f"of tracked files: see `{paths.TIMINGS_MD}` (made from `{paths.TIMINGS}`), and "
+    "`benchmarks/` for ratios against a reference."
+)
+
+
+def write_timings_report(source: Path, out: Path) -> None:
+    """The untracked timing section: every stage's last timings as Markdown."""
+    timings = read_json(source) if Path(source).exists() else {}
+    md = ["# gafcnn timings (last run; untracked, regenerated at each run)", ""]
+    inf = timings.get("evaluate", {}).get("inference")
+    if inf:
+        md += [
+            "## Inference (one decision from raw bars)",
+            "",
+            f"- latency p50 {inf['latency_ms_p50']:.2f} ms, p99 {inf['latency_ms_p99']:.2f} ms "
+            "(limit 100 ms)",
+            f"- batch: {inf['batch_samples_per_s']:,.0f} samples/s",
+            f"- peak RSS {inf['peak_rss_mb']:.0f} MB (limit 2048 MB), "
+            f"model load {inf['load_s']:.2f} s",
+            "",
+        ]
+    md += ["## Stages", "", "| stage | figure | value |", "|---|---|---|"]
+    for stage, values in sorted(timings.items()):
+        for key, value in sorted(values.items()):
+            if isinstance(value, int | float):
+                md.append(f"| {stage} | {key} | {value:,.3f} |")
+    write_bytes(out, ("\n".join(md) + "\n").encode())

@@ -61,11 +61,6 @@ def build_samples(
 ) -> Samples:
     """The shared decision samples for ``windows``; dead-zone cut points fit on train only
     (or ``band`` as given, e.g. cut points fitted earlier)."""
-    if spec.kind != "direction":
-        raise ValueError(
-            f"label.kind {spec.kind!r} is not a direction label: the direction stages need "
-            "'direction'; pattern labels are the `patterns` stage's task (dvc repro patterns)"
-        )
     minutes = np.asarray(minutes, dtype=np.int64)
     n = len(minutes)
     pos = np.arange(n)

@@ -1,4 +1,4 @@
-"""Chronological train / val / test segments with purge gaps, and walk-forward folds.
+"""Chronological train / val / test segments with purge gaps.
 
 Segments are half-open ranges of bar positions. Between consecutive segments
 lie ``purge`` bars that belong to no segment, at least ``max(windows) + horizon``
@@ -10,7 +10,7 @@ bar of another.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,6 @@ class SplitSpec:
     val_start: str | None = None
     test_start: str | None = None
     purge: int | str = "auto"  # "auto" = max(windows) + horizon; an int may only be larger
-    folds: int = 0  # walk-forward folds inside train+val (0 = none)
 
     @classmethod
     def from_params(cls, params: dict) -> SplitSpec:
@@ -52,7 +51,6 @@ class SplitSpec:
 class Split:
     segments: list[Segment]
     purge: int
-    folds: list[dict[str, Segment]] = field(default_factory=list)
 
     def segment(self, name: str) -> Segment:
         return next(s for s in self.segments if s.name == name)
@@ -68,7 +66,6 @@ class Split:
         return {
             "purge": self.purge,
             "segments": [seg(s) for s in self.segments],
-            "folds": [{k: seg(v) for k, v in f.items()} for f in self.folds],
         }
 
     @classmethod
@@ -79,7 +76,6 @@ class Split:
         return cls(
             segments=[seg(s) for s in d["segments"]],
             purge=int(d["purge"]),
-            folds=[{k: seg(v) for k, v in f.items()} for f in d.get("folds", [])],
         )
 
 
@@ -113,7 +109,7 @@ def _first_at_or_after(minutes: np.ndarray, when: str) -> int:
 
 
 def make_split(minutes: np.ndarray, spec: SplitSpec, windows: list[int], horizon: int) -> Split:
-    """Chronological segments over ``len(minutes)`` bars, purged, with optional folds."""
+    """Chronological segments over ``len(minutes)`` bars, purged."""
     n = len(minutes)
     purge = _purge(spec, windows, horizon)
     if spec.method == "fraction":
@@ -145,24 +141,7 @@ def make_split(minutes: np.ndarray, spec: SplitSpec, windows: list[int], horizon
                 f"max(window) + horizon = {need} to hold one sample "
                 f"(data has {n} bars, purge {purge})"
             )
-    folds = _walk_forward(segments[1].stop, spec.folds, purge, need)
-    return Split(segments=segments, purge=purge, folds=folds)
-
-
-def _walk_forward(end: int, k: int, purge: int, need: int) -> list[dict[str, Segment]]:
-    """Expanding-window folds over bars [0, end): fold i trains on the first i blocks
-    (minus a purge at their end) and validates on block i+1."""
-    if k <= 0:
-        return []
-    bounds = np.linspace(0, end, k + 2).astype(int)
-    folds = []
-    for i in range(1, k + 1):
-        train = Segment("train", 0, int(bounds[i]) - purge)
-        val = Segment("val", int(bounds[i]), int(bounds[i + 1]))
-        if train.size < need or val.size < need:
-            raise ValueError(f"split.folds={k} leaves fold {i} too small for one sample")
-        folds.append({"train": train, "val": val})
-    return folds
+    return Split(segments=segments, purge=purge)
 
 
 def sample_segments(

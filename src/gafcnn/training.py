@@ -50,7 +50,6 @@ class TrainConfig:
     pretrained: str | None = None
     seed: int = 42
     device: str = "auto"
-    threads: int = 2
 
     @classmethod
     def from_params(cls, params: dict) -> TrainConfig:

@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gafcnn import paths
 from gafcnn.audit import AuditInput, Check, WindowData, run_audit
 from gafcnn.bars import minute_index
 from gafcnn.gafdata import GafSet
-from gafcnn.io import load_params, read_json, run_stage, write_json
+from gafcnn.io import load_params, read_json, run_stage, save_figure, write_json
 from gafcnn.labels import LabelSpec
 from gafcnn.split import SEGMENTS, Split
 
-METRICS = "metrics/audit.json"
-PLOT = "plots/audit.png"
+PLOT = paths.PLOTS / "audit.png"
 
 
 def window_data(gs: GafSet) -> WindowData:
@@ -39,14 +39,14 @@ def window_data(gs: GafSet) -> WindowData:
 
 def load_input(params: dict) -> AuditInput:
     windows = [int(w) for w in params["gaf"]["windows"]]
-    bars = pd.read_parquet("data/interim/bars.parquet", columns=["timestamp", "close"])
-    ingest = read_json("metrics/ingest.json")
+    bars = pd.read_parquet(paths.BARS, columns=["timestamp", "close"])
+    ingest = read_json(paths.metrics("ingest"))
     return AuditInput(
-        windows={w: window_data(GafSet(Path("data/gaf") / f"w{w}")) for w in windows},
+        windows={w: window_data(GafSet(paths.gaf_dir(w))) for w in windows},
         minutes=minute_index(bars),
         close=bars["close"].to_numpy(dtype=np.float64),
         spec=LabelSpec.from_params(params["label"]),
-        split=Split.from_dict(read_json("data/interim/split.json")),
+        split=Split.from_dict(read_json(paths.SPLIT)),
         stride=int(params["gaf"].get("stride", 1)),
         oracle_accuracy=ingest.get("oracle_accuracy"),
     )
@@ -72,7 +72,7 @@ def to_metrics(checks: list[Check], severity: dict) -> dict:
     return out
 
 
-def plot_audit(path: str, inp: AuditInput, checks: list[Check]) -> None:
+def plot_audit(path: str | Path, inp: AuditInput, checks: list[Check]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,11 +99,7 @@ def plot_audit(path: str, inp: AuditInput, checks: list[Check]) -> None:
     axes[2].invert_yaxis()
     axes[2].set_title("checks (green pass, orange warn, red fail)")
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(path).with_name(".audit.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
 
 
 def main() -> None:
@@ -112,7 +108,7 @@ def main() -> None:
     inp = load_input(params)
     checks = run_audit(inp, cfg, seed=int(params.get("seed", 0)))
     metrics = to_metrics(checks, cfg.get("severity", {}))
-    write_json(METRICS, metrics)
+    write_json(paths.metrics("audit"), metrics)
     plot_audit(PLOT, inp, checks)
     for c in checks:
         print(f"audit {c.status:4s} {c.name}: value {c.value} threshold {c.threshold}")

@@ -4,20 +4,16 @@ val and test samples, reported with the shared metrics."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 
+from gafcnn import paths, predictions
 from gafcnn.baselines import fit_logistic, flatten, majority_probability, predict_up, spread_subset
 from gafcnn.encodings import window_series
 from gafcnn.gafdata import GafSet
-from gafcnn.io import load_params, run_stage, write_json, write_parquet
+from gafcnn.io import load_params, run_stage, write_json
 from gafcnn.metrics import classification_report
-from gafcnn.stages.common import load_bars, positions, prediction_frame
+from gafcnn.stages.common import gaf_sets, load_bars, positions
 
-METRICS = "metrics/baseline.json"
-PREDICTIONS = "data/predictions/baseline.parquet"  # long format: one row per model and sample
 EVAL_SPLITS = ("val", "test")
 
 
@@ -60,14 +56,14 @@ def main() -> None:
     bars, minutes = load_bars()
     result: dict = {}
     frames = []
-    for w in params["gaf"]["windows"]:
-        gs = GafSet(Path("data/gaf") / f"w{w}")
+    for w, gs in gaf_sets(params).items():
         result[f"w{w}"], probs = evaluate_window(gs, bars, minutes, cfg, seed)
         for model, by_split in probs.items():
             for s, p in by_split.items():
-                frame = prediction_frame(gs.timestamps(s), s, gs.labels(s), p)
-                frames.append(frame.assign(model=f"{model}_w{w}"))
-    write_parquet(pd.concat(frames, ignore_index=True), PREDICTIONS)
+                frames.append(
+                    predictions.frame(gs.timestamps(s), s, gs.labels(s), p, f"{model}_w{w}")
+                )
+    predictions.write(frames, paths.PREDICTIONS / "baseline.parquet")
     detected = [
         f"{w}/{m}"
         for w, models in result.items()
@@ -76,7 +72,7 @@ def main() -> None:
     ]
     result["signal_detected"] = bool(detected)
     result["signal_detected_by"] = detected
-    write_json(METRICS, result)
+    write_json(paths.metrics("baseline"), result)
     for w, models in result.items():
         if not isinstance(models, dict):
             continue

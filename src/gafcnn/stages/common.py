@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
+from gafcnn import paths
 from gafcnn.bars import MINUTE_MS, minute_index
 from gafcnn.gafdata import GafSet
 from gafcnn.split import SEGMENTS
 
-BARS = "data/interim/bars.parquet"
+
+def windows(params: dict) -> list[int]:
+    return [int(w) for w in params["gaf"]["windows"]]
 
 
 def gaf_sets(params: dict) -> dict[int, GafSet]:
-    return {int(w): GafSet(Path("data/gaf") / f"w{w}") for w in params["gaf"]["windows"]}
+    return {w: GafSet(paths.gaf_dir(w)) for w in windows(params)}
 
 
 def load_bars() -> tuple[dict[str, np.ndarray], np.ndarray]:
-    bars = pd.read_parquet(BARS)
+    bars = pd.read_parquet(paths.BARS)
     arrays = {
         k: bars[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close", "volume")
     }
@@ -35,25 +36,9 @@ def positions(minutes: np.ndarray, stamps_ms: np.ndarray) -> np.ndarray:
 
 
 def samples_frame(gs: GafSet) -> pd.DataFrame:
-    """The shared samples (timestamp ms, split, label) of an image set."""
+    """The shared samples (timestamp ms, segment, label) of an image set."""
     parts = [
-        pd.DataFrame({"ts": gs.timestamps(s), "split": s, "label": gs.labels(s)}) for s in SEGMENTS
+        pd.DataFrame({"ts": gs.timestamps(s), "segment": s, "label": gs.labels(s)})
+        for s in SEGMENTS
     ]
     return pd.concat(parts, ignore_index=True)
-
-
-def prediction_frame(
-    ts_ms: np.ndarray, split: str | np.ndarray, y: np.ndarray, p: np.ndarray
-) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(ts_ms, unit="ms", utc=True).as_unit("ms"),
-            "split": split,
-            "label": np.asarray(y).astype(np.int8),
-            "p_up": p,
-        }
-    )
-
-
-def ms(timestamps: pd.Series) -> np.ndarray:
-    return timestamps.dt.as_unit("ms").astype("int64").to_numpy()

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import pandas as pd
 
+from gafcnn import paths, predictions
 from gafcnn.ensemble import METHODS, Stacker, error_correlation, join_predictions, member_weights
 from gafcnn.gafdata import AlignmentError
-from gafcnn.io import InputError, load_params, run_stage, write_json, write_parquet
+from gafcnn.io import InputError, load_params, run_stage, write_json
 from gafcnn.metrics import classification_report
-from gafcnn.stages.common import gaf_sets, ms
+from gafcnn.predictions import ms
+from gafcnn.stages.common import gaf_sets
 
 
 def combine(joined: pd.DataFrame, names: list[str], seed: int) -> tuple[dict, dict]:
     """Probabilities of every method on every row, and what each method learned."""
     cols = [f"p_{n}" for n in names]
-    val = (joined["split"] == "val").to_numpy()
+    val = (joined["segment"] == "val").to_numpy()
     p_all = joined[cols].to_numpy()
     y_val = joined["label"].to_numpy()[val]
     weights = member_weights(y_val, p_all[val])
@@ -28,6 +30,7 @@ def combine(joined: pd.DataFrame, names: list[str], seed: int) -> tuple[dict, di
     learned = {
         "weights": dict(zip(names, weights.tolist(), strict=True)),
         "stacking_coef": dict(zip(names, stacker.model.coef_[0].tolist(), strict=True)),
+        "stacking_intercept": float(stacker.model.intercept_[0]),
         "stacking_fit": {
             "segment": "val",
             "n": int(val.sum()),
@@ -45,14 +48,17 @@ def main() -> None:
         raise InputError("params.yaml", f"ensemble.method must be one of {METHODS}")
     sets = gaf_sets(params)
     names = [f"w{w}" for w in sets]
-    frames = {f"w{w}": pd.read_parquet(f"data/predictions/cnn_w{w}.parquet") for w in sets}
+    frames = {
+        f"w{w}": predictions.of_model(predictions.read(paths.cnn_predictions(w)), f"cnn_w{w}")
+        for w in sets
+    }
     expected = {s: sets[min(sets)].meta["counts"][s] for s in ("val", "test")}
     try:
         joined = join_predictions(frames, expected)
     except AlignmentError as exc:
-        raise InputError("data/predictions", str(exc)) from None
+        raise InputError(paths.CNN_PREDICTIONS, str(exc)) from None
     probs, learned = combine(joined, names, seed)
-    test = (joined["split"] == "test").to_numpy()
+    test = (joined["segment"] == "test").to_numpy()
     y = joined["label"].to_numpy()
     members = {n: classification_report(y[test], joined[f"p_{n}"].to_numpy()[test]) for n in names}
     methods = {m: classification_report(y[test], p[test]) for m, p in probs.items()}
@@ -76,20 +82,22 @@ def main() -> None:
         },
         **learned,
     }
-    write_json("metrics/ensemble.json", metrics)
+    write_json(paths.metrics("ensemble"), metrics)
     write_json(
-        "models/ensemble.json",
+        paths.MODELS / "ensemble.json",
         {
             "method": primary,
             "windows": list(sets),
             "weights": learned["weights"],
             "stacking_coef": learned["stacking_coef"],
+            "stacking_intercept": learned["stacking_intercept"],
         },
     )
-    out = joined[["timestamp", "split", "label"]].copy()
-    for m, p in probs.items():
-        out[f"p_{m}"] = p
-    write_parquet(out, "data/predictions/ensemble.parquet")
+    ts, segment = ms(joined["timestamp"]), joined["segment"].to_numpy()
+    predictions.write(
+        [predictions.frame(ts, segment, y, p, f"ensemble_{m}") for m, p in probs.items()],
+        paths.PREDICTIONS / "ensemble.parquet",
+    )
     print(
         f"ensemble ({primary}): test balanced accuracy "
         f"{methods[primary]['balanced_accuracy']:.4f}, "

@@ -9,51 +9,60 @@ calibration and confusion data for `dvc plots`), ``plots/equity.png`` and
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from gafcnn import inference
+from gafcnn import inference, paths, predictions
 from gafcnn.bars import MINUTE_MS
 from gafcnn.evaluation import backtest, block_length, bootstrap, bootstrap_indices, decide
 from gafcnn.gafdata import AlignmentError
-from gafcnn.io import InputError, atomic_path, load_params, read_json, run_stage, write_json
+from gafcnn.io import (
+    InputError,
+    load_params,
+    read_json,
+    record_timings,
+    run_stage,
+    runtime_setting,
+    write_csv,
+    write_json,
+)
 from gafcnn.labels import forward_returns
 from gafcnn.metrics import classification_report
-from gafcnn.report import write_report
-from gafcnn.stages.common import gaf_sets, load_bars, ms, positions
+from gafcnn.report import write_report, write_timings_report
+from gafcnn.stages.common import gaf_sets, load_bars, positions, windows
 
-PLOTS = Path("plots/eval")
+EVAL_PLOTS = paths.PLOTS / "eval"
 CURVE_MODELS = ("ensemble", "phase1", "hybrid")  # plus each CNN
 
 
 def test_predictions(params: dict, reference_ts: np.ndarray) -> dict[str, np.ndarray]:
-    """P(up) on the test segment for every model, checked to share ``reference_ts``."""
-    windows = [int(w) for w in params["gaf"]["windows"]]
+    """P(up) on the test segment for every model, checked to share ``reference_ts``.
+
+    Every model is read from the one predictions layout under ``data/predictions/``;
+    ``ensemble`` is the configured ``ensemble.method``.
+    """
+    ws = windows(params)
     method = params["ensemble"]["method"]
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    def take(name: str, frame: pd.DataFrame, col: str = "p_up") -> None:
-        t = frame[frame["split"] == "test"]
-        out[name] = (ms(t["timestamp"]), t[col].to_numpy(dtype=np.float64))
-
-    base = pd.read_parquet("data/predictions/baseline.parquet")
-    take("majority", base[base["model"] == f"majority_w{windows[0]}"])
-    for w in windows:
+    preds = predictions.read(paths.PREDICTIONS)
+    names = {"majority": f"majority_w{ws[0]}"}
+    for w in ws:
         for m in ("logreg_images", "logreg_returns"):
-            take(f"{m}_w{w}", base[base["model"] == f"{m}_w{w}"])
-    for w in windows:
-        take(f"cnn_w{w}", pd.read_parquet(f"data/predictions/cnn_w{w}.parquet"))
-    ens = pd.read_parquet("data/predictions/ensemble.parquet")
-    take("ensemble", ens, f"p_{method}")
-    for m in ("mean", "weighted", "stacking"):
-        take(f"ensemble_{m}", ens, f"p_{m}")
-    take("phase1", pd.read_parquet("data/predictions/phase1.parquet"))
-    take("hybrid", pd.read_parquet("data/predictions/hybrid.parquet"))
-    oracle = pd.read_parquet("data/interim/oracle.parquet")
+            names[f"{m}_w{w}"] = f"{m}_w{w}"
+    names.update({f"cnn_w{w}": f"cnn_w{w}" for w in ws})
+    names["ensemble"] = f"ensemble_{method}"
+    names.update({f"ensemble_{m}": f"ensemble_{m}" for m in ("mean", "weighted", "stacking")})
+    names.update(phase1="phase1", hybrid="hybrid")
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, model in names.items():
+        try:
+            rows = predictions.of_model(preds, model)
+        except KeyError as exc:
+            raise InputError(paths.PREDICTIONS, f"{exc.args[0]}; run `dvc repro`") from None
+        t = rows[rows["segment"] == "test"]
+        out[name] = (predictions.ms(t["timestamp"]), t["p_up"].to_numpy(dtype=np.float64))
+    oracle = pd.read_parquet(paths.ORACLE)
     if len(oracle):
-        o = oracle.set_index(ms(oracle["timestamp"]))["p_up"]
+        o = oracle.set_index(predictions.ms(oracle["timestamp"]))["p_up"]
         out["oracle"] = (reference_ts, o.reindex(reference_ts).to_numpy())
     probs = {}
     for name, (ts, p) in out.items():
@@ -76,10 +85,7 @@ def curves(name: str, y: np.ndarray, p: np.ndarray) -> None:
         ("calibration", pd.DataFrame({"mean_predicted": mean, "fraction_up": frac})),
         ("confusion", pd.DataFrame({"actual": y, "predicted": (p >= 0.5).astype(int)})),
     ):
-        path = PLOTS / kind / f"{name}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            df.to_csv(tmp, index=False)
+        write_csv(df, EVAL_PLOTS / kind / f"{name}.csv")
 
 
 def main() -> None:
@@ -92,7 +98,7 @@ def main() -> None:
     try:
         probs = test_predictions(params, ts)
     except AlignmentError as exc:
-        raise InputError("data/predictions", str(exc)) from None
+        raise InputError(paths.PREDICTIONS, str(exc)) from None
 
     horizon = int(params["label"]["horizon"])
     stride = int(params["gaf"].get("stride", 1))
@@ -123,9 +129,10 @@ def main() -> None:
         for name, r in tests.items()
     }  # fmt: skip
 
-    audit = read_json("metrics/audit.json")
+    audit = read_json(paths.metrics("audit"))
     train_last = max(s.timestamps("train").max() for s in sets.values())
-    inf = inference.measure(singles=int(cfg["inference_singles"]))
+    inf = inference.measure(singles=int(runtime_setting(params, "inference_singles", 200)))
+    record_timings("evaluate", {"inference": inf})
     decision = decide(
         table,
         ensemble="ensemble",
@@ -138,7 +145,6 @@ def main() -> None:
         net_return={name: r["mean_net_return"] for name, r in bt.items()},
     )
     decision["ensemble_method"] = params["ensemble"]["method"]
-    decision["inference"] = inf
     decision["audit_verdict"] = "pass" if audit["passed"] else "fail"
 
     evaluate = {
@@ -150,11 +156,12 @@ def main() -> None:
         "table": table,
         "backtest": bt,
     }
-    write_json("metrics/evaluate.json", evaluate)
-    write_json("metrics/decision.json", decision)
+    write_json(paths.metrics("evaluate"), evaluate)
+    write_json(paths.metrics("decision"), decision)
     for name in (*CURVE_MODELS, *[f"cnn_w{w}" for w in sets]):
         curves(name, y, probs[name])
-    write_report(params, evaluate, decision, probs, y, tests, Path("reports"), Path("plots"))
+    write_report(params, evaluate, decision, probs, y, tests, paths.REPORTS, paths.PLOTS)
+    write_timings_report(paths.TIMINGS, paths.TIMINGS_MD)
     print(f"evaluate: decision = {decision['decision']}")
     for r in decision["reasons"]:
         print(f"  - {r}")

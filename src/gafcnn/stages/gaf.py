@@ -3,7 +3,7 @@
 For ``--window W`` it builds the shared decision samples (the same timestamps and
 labels for every window in ``gaf.windows``), encodes each split chunk by chunk into
 ``.npy`` files (memory bounded by ``gaf.chunk``), and writes ``meta.json``,
-``metrics/gaf_w{W}.json`` and ``plots/gaf_w{W}_samples.png``.
+``metrics/gaf_w{W}.json`` and ``plots/gaf/w{W}_samples.png``.
 """
 
 from __future__ import annotations
@@ -17,16 +17,25 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from gafcnn import paths
 from gafcnn.bars import MINUTE_MS
 from gafcnn.encodings import Encoder, window_series
 from gafcnn.gafdata import NpyWriter, fingerprint
-from gafcnn.io import InputError, load_params, make_dir_public, read_json, run_stage, write_json
+from gafcnn.io import (
+    InputError,
+    load_params,
+    make_dir_public,
+    read_json,
+    record_timings,
+    run_stage,
+    runtime_setting,
+    save_figure,
+    write_json,
+)
 from gafcnn.labels import LabelSpec
 from gafcnn.samples import build_samples
 from gafcnn.split import SEGMENTS, Split
 from gafcnn.stages.common import load_bars
-
-SPLIT = "data/interim/split.json"
 
 
 def image_size_for(window: int, gaf: dict) -> int:
@@ -73,19 +82,22 @@ def build_window(params: dict, window: int, out_dir: Path, progress: bool = True
         raise InputError("params.yaml", f"window {window} is not in gaf.windows {windows}")
     spec = LabelSpec.from_params(params["label"])
     arrays, minutes = load_bars()
-    split = Split.from_dict(read_json(SPLIT))
+    split = Split.from_dict(read_json(paths.SPLIT))
     samples = build_samples(
         minutes, arrays["close"], windows, spec, split, stride=int(gaf.get("stride", 1))
     )
     size = image_size_for(window, gaf)
     try:
         encoder = Encoder(
-            gaf["channels"], size, mtf_bins=int(gaf.get("mtf_bins", 8)), threads=gaf.get("threads")
+            gaf["channels"],
+            size,
+            mtf_bins=int(gaf.get("mtf_bins", 8)),
+            threads=int(runtime_setting(params, "threads", 2)),
         )
     except ValueError as exc:
         raise InputError("params.yaml", f"gaf.channels: {exc}") from None
     dtype = np.dtype(gaf.get("dtype", "float16"))
-    chunk = int(gaf.get("chunk", 8192))
+    chunk = int(runtime_setting(params, "gaf_chunk", 8192))
     n_ch = len(encoder.channels)
     stats = ChannelStats(n_ch, size)
     examples: dict[int, np.ndarray] = {}
@@ -149,10 +161,16 @@ def build_window(params: dict, window: int, out_dir: Path, progress: bool = True
             for c, name in enumerate(meta["channels"])
         },
         "nan_count": stats.nan,
-        "build_windows_per_s": total / elapsed if elapsed > 0 else None,
     }
     class_mean = stats.class_sum / np.maximum(stats.class_n, 1)[:, None, None, None]
-    return {"metrics": metrics, "examples": examples, "class_mean": class_mean, "meta": meta}
+    timings = {"windows": total, "wall_s": elapsed, "windows_per_s": total / max(elapsed, 1e-9)}
+    return {
+        "metrics": metrics,
+        "examples": examples,
+        "class_mean": class_mean,
+        "meta": meta,
+        "timings": timings,
+    }
 
 
 def plot_samples(path: Path, result: dict) -> None:
@@ -196,11 +214,7 @@ def plot_samples(path: Path, result: dict) -> None:
         fig.colorbar(im, ax=ax, fraction=0.046)
     fig.suptitle(f"GAF w{meta['window']} ({meta['image_size']}x{meta['image_size']}), train split")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path)
 
 
 def main() -> None:
@@ -209,7 +223,7 @@ def main() -> None:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
     params = load_params()
-    target = Path("data/gaf") / f"w{args.window}"
+    target = paths.gaf_dir(args.window)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".w{args.window}.", dir=target.parent))
     try:
@@ -221,12 +235,13 @@ def main() -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    write_json(f"metrics/gaf_w{args.window}.json", result["metrics"])
-    plot_samples(Path(f"plots/gaf_w{args.window}_samples.png"), result)
+    write_json(paths.metrics(f"gaf_w{args.window}"), result["metrics"])
+    plot_samples(paths.gaf_samples_plot(args.window), result)
+    record_timings(f"gaf@{args.window}", result["timings"])
     m = result["metrics"]
     print(
         f"gaf w{args.window}: {sum(m['counts'].values()):,} samples {m['counts']}, "
-        f"{m['build_windows_per_s']:,.0f} windows/s"
+        f"{result['timings']['windows_per_s']:,.0f} windows/s"
     )
 
 

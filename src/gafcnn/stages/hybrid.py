@@ -11,26 +11,33 @@ model is refitted on all of val with that many rounds and scored once on test.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
+from gafcnn import paths, predictions
 from gafcnn.bars import MINUTE_MS
-from gafcnn.ensemble import gain_importance, purged_folds, xgb_classifier
+from gafcnn.ensemble import gain_importance, join_predictions, purged_folds, xgb_classifier
 from gafcnn.features import INDICATORS, indicators
-from gafcnn.io import atomic_path, load_params, run_stage, write_json, write_parquet
+from gafcnn.gafdata import AlignmentError
+from gafcnn.io import InputError, load_params, run_stage, runtime_setting, save_xgb, write_json
 from gafcnn.metrics import classification_report
-from gafcnn.stages.common import load_bars, ms, positions, prediction_frame
+from gafcnn.predictions import ms
+from gafcnn.stages.common import gaf_sets, load_bars, positions
 
 
 def main() -> None:
     params = load_params()
     cfg, seed = params["hybrid"], int(params.get("seed", 0))
-    windows = [int(w) for w in params["gaf"]["windows"]]
-    joined = pd.read_parquet("data/predictions/ensemble.parquet")[["timestamp", "split", "label"]]
-    for w in windows:
-        p = pd.read_parquet(f"data/predictions/cnn_w{w}.parquet")[["timestamp", "p_up"]]
-        joined = joined.merge(
-            p.rename(columns={"p_up": f"p_cnn_w{w}"}), on="timestamp", how="inner"
-        )
+    n_jobs = int(runtime_setting(params, "threads", 2))
+    sets = gaf_sets(params)
+    windows = list(sets)
+    frames = {
+        f"cnn_w{w}": predictions.of_model(predictions.read(paths.cnn_predictions(w)), f"cnn_w{w}")
+        for w in windows
+    }
+    expected = {s: sets[min(sets)].meta["counts"][s] for s in ("val", "test")}
+    try:
+        joined = join_predictions(frames, expected)
+    except AlignmentError as exc:
+        raise InputError(paths.CNN_PREDICTIONS, str(exc)) from None
     bars, minutes = load_bars()
     ts = ms(joined["timestamp"])
     names = [*INDICATORS, *[f"p_cnn_w{w}" for w in windows]]
@@ -41,14 +48,14 @@ def main() -> None:
         ]
     )
     y = joined["label"].to_numpy()
-    val = (joined["split"] == "val").to_numpy()
-    test = (joined["split"] == "test").to_numpy()
+    val = (joined["segment"] == "val").to_numpy()
+    test = (joined["segment"] == "test").to_numpy()
     x_val, y_val, ts_val = x[val], y[val], ts[val]
 
     purge = (max(windows) + int(params["label"]["horizon"])) * MINUTE_MS
     best_rounds, cv_loss = [], []
     for train_idx, hold_idx in purged_folds(ts_val, int(cfg["folds"]), purge):
-        model = xgb_classifier(cfg, seed)
+        model = xgb_classifier(cfg, seed, n_jobs=n_jobs)
         model.fit(
             x_val[train_idx],
             y_val[train_idx],
@@ -58,7 +65,7 @@ def main() -> None:
         best_rounds.append(int(model.best_iteration) + 1)
         cv_loss.append(float(model.best_score))
     rounds = int(np.median(best_rounds))
-    final = xgb_classifier(cfg, seed, n_estimators=rounds, early_stopping=False)
+    final = xgb_classifier(cfg, seed, n_estimators=rounds, early_stopping=False, n_jobs=n_jobs)
     final.fit(x_val, y_val, verbose=False)
     p_test = final.predict_proba(x[test])[:, 1]
     importance = gain_importance(final, names)
@@ -77,12 +84,11 @@ def main() -> None:
             "last_timestamp": int(ts_val.max()),
         },
     }
-    write_json("metrics/hybrid.json", metrics)
-    with atomic_path("models/hybrid.ubj") as tmp:
-        final.save_model(tmp.with_suffix(".ubj"))
-        tmp.with_suffix(".ubj").replace(tmp)
-    write_parquet(
-        prediction_frame(ts[test], "test", y[test], p_test), "data/predictions/hybrid.parquet"
+    write_json(paths.metrics("hybrid"), metrics)
+    save_xgb(final, paths.MODELS / "hybrid.ubj")
+    predictions.write(
+        [predictions.frame(ts[test], "test", y[test], p_test, "hybrid")],
+        paths.PREDICTIONS / "hybrid.parquet",
     )
     t = metrics["test"]
     print(

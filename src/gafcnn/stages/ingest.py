@@ -11,14 +11,11 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import bars as barlib
-from gafcnn import synthetic
+from gafcnn import paths, synthetic
 from gafcnn.download import download_months
 from gafcnn.io import InputError, load_params, run_stage, write_json, write_parquet
 from gafcnn.labels import LabelSpec, direction_labels, forward_returns
 
-BARS = "data/interim/bars.parquet"
-ORACLE = "data/interim/oracle.parquet"
-METRICS = "metrics/ingest.json"
 SOURCES = ("synthetic", "csv", "binance")
 
 
@@ -76,9 +73,9 @@ def ingest(params: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 def main() -> None:
     params = load_params()
     bars, oracle, metrics = ingest(params)
-    write_parquet(bars, BARS)
-    write_parquet(oracle, ORACLE)
-    write_json(METRICS, metrics)
+    write_parquet(bars, paths.BARS)
+    write_parquet(oracle, paths.ORACLE)
+    write_json(paths.metrics("ingest"), metrics)
     print(
         f"ingest: {metrics['rows']:,} bars from {metrics['source']}, "
         f"{metrics['gaps']['count']} gaps ({metrics['gaps']['minutes']} minutes)"

@@ -23,15 +23,26 @@ matrix goes to ``plots/patterns/``:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from gafcnn import paths
 from gafcnn.bars import minute_index
 from gafcnn.encodings import Encoder, window_series
 from gafcnn.features import candle_profile
-from gafcnn.io import InputError, atomic_path, load_params, run_stage, typed_fields, write_json
+from gafcnn.io import (
+    InputError,
+    load_params,
+    run_stage,
+    runtime_setting,
+    save_torch,
+    typed_fields,
+    write_csv,
+    write_json,
+)
 from gafcnn.labels import PATTERNS
 from gafcnn.metrics import multiclass_report
 from gafcnn.models import PatternCNN
@@ -39,7 +50,6 @@ from gafcnn.samples import balanced_draw, pattern_windows
 from gafcnn.synthetic import SyntheticConfig, generate
 from gafcnn.training import fit_multiclass, predict_classes, seed_everything
 
-BARS = "data/interim/bars.parquet"
 OHLC = ("open", "high", "low", "close")
 RUNS = ("real_only", "mixed")
 CULR = ("gasf:close_rel", "gadf:close_rel", "gasf:upper_rel", "gasf:lower_rel",
@@ -62,7 +72,6 @@ class PatternConfig:
     weight_decay: float = 0.0001
     batch_size: int = 128
     epochs: int = 30
-    threads: int = 2
 
     @classmethod
     def from_params(cls, params: dict) -> PatternConfig:
@@ -70,24 +79,28 @@ class PatternConfig:
 
 
 def train_and_test(
-    cfg: PatternConfig, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, seed: int
+    cfg: PatternConfig,
+    x: np.ndarray,
+    y: np.ndarray,
+    x_test: np.ndarray,
+    seed: int,
+    threads: int = 2,
 ) -> tuple[PatternCNN, list[dict], np.ndarray]:
     """A PatternCNN standardised on and fitted to ``x``; its predictions on ``x_test``."""
-    seed_everything(seed, cfg.threads)
+    seed_everything(seed, threads)
     model = PatternCNN(x.shape[1], x.shape[2], cfg.width, cfg.dropout, len(PATTERNS), cfg.hidden)
     model.standardize.fit(torch.from_numpy(x))
     history = fit_multiclass(
         model, x, y, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size,
-        weight_decay=cfg.weight_decay, seed=seed, threads=cfg.threads,
+        weight_decay=cfg.weight_decay, seed=seed, threads=threads,
     )  # fmt: skip
     return model, history, predict_classes(model, x_test)
 
 
-def write_confusion(path: str, y: np.ndarray, pred: np.ndarray) -> None:
+def write_confusion(path: str | Path, y: np.ndarray, pred: np.ndarray) -> None:
     """One row per window (actual, predicted) for DVC's confusion template."""
     frame = pd.DataFrame({"actual": np.array(PATTERNS)[y], "predicted": np.array(PATTERNS)[pred]})
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+    write_csv(frame, path)
 
 
 def main() -> None:
@@ -95,7 +108,8 @@ def main() -> None:
     cfg, seed = PatternConfig.from_params(params["patterns"]), int(params.get("seed", 0))
     syn_cfg = SyntheticConfig.from_params({"signal": 0.0, **cfg.synthetic})
     rng = np.random.default_rng(seed)
-    df = pd.read_parquet(BARS)
+    threads = int(runtime_setting(params, "threads", 2))
+    df = pd.read_parquet(paths.BARS)
     bars = {k: df[k].to_numpy(np.float64) for k in OHLC}
     pos, y = pattern_windows(bars, minute_index(df), cfg.window, cfg.trend_bars)
     cut = int(len(df) * cfg.train_fraction)
@@ -103,8 +117,10 @@ def main() -> None:
     t_pos, t_y = pos[test_sel], y[test_sel]
     missing = [p for k, p in enumerate(PATTERNS) if not (t_y == k).any()]
     if missing or not train_sel.any():
-        raise InputError(BARS, f"no held-out windows of {missing or 'any class'}; need more bars")
-    enc = Encoder(cfg.channels, cfg.window, threads=cfg.threads)
+        raise InputError(
+            paths.BARS, f"no held-out windows of {missing or 'any class'}; need more bars"
+        )
+    enc = Encoder(cfg.channels, cfg.window, threads=threads)
 
     def images(b: dict[str, np.ndarray], p: np.ndarray) -> np.ndarray:
         return enc.encode(window_series(b, p, cfg.window, enc.series_needed), dtype=np.float32)
@@ -138,12 +154,12 @@ def main() -> None:
     results = {}
     for name in RUNS:
         x, yy = sets[name]
-        model, history, pred = train_and_test(cfg, x, yy, x_test, seed)
+        model, history, pred = train_and_test(cfg, x, yy, x_test, seed, threads)
         report = multiclass_report(t_y, pred, PATTERNS)
-        write_confusion(f"plots/patterns/confusion_{name}.csv", t_y[bal], pred[bal])
-        with atomic_path(f"models/patterns/{name}.pt") as tmp:
-            torch.save({"state_dict": model.state_dict(), "channels": cfg.channels,
-                        "window": cfg.window, "patterns": list(PATTERNS)}, tmp)  # fmt: skip
+        write_confusion(paths.PLOTS / "patterns" / f"confusion_{name}.csv", t_y[bal], pred[bal])
+        save_torch({"state_dict": model.state_dict(), "channels": cfg.channels,
+                    "window": cfg.window, "patterns": list(PATTERNS)},
+                   paths.MODELS / "patterns" / f"{name}.pt")  # fmt: skip
         results[name] = {
             "test": {k: v for k, v in report.items() if k != "confusion"},
             "test_balanced_accuracy": multiclass_report(t_y[bal], pred[bal], PATTERNS)["accuracy"],
@@ -157,7 +173,7 @@ def main() -> None:
             "final_train_accuracy": history[-1]["acc"],
         }
     write_json(
-        "metrics/patterns.json",
+        paths.metrics("patterns"),
         {
             "patterns": list(PATTERNS),
             "channels": [c.name for c in enc.channels],

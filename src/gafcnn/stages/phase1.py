@@ -4,13 +4,12 @@ reported next to the majority rate."""
 
 from __future__ import annotations
 
-import pandas as pd
-
+from gafcnn import paths, predictions
 from gafcnn.ensemble import gain_importance, xgb_classifier
 from gafcnn.features import INDICATORS, indicators
-from gafcnn.io import atomic_path, load_params, run_stage, write_json, write_parquet
+from gafcnn.io import load_params, run_stage, runtime_setting, save_xgb, write_json
 from gafcnn.metrics import classification_report
-from gafcnn.stages.common import gaf_sets, load_bars, positions, prediction_frame, samples_frame
+from gafcnn.stages.common import gaf_sets, load_bars, positions, samples_frame
 
 
 def main() -> None:
@@ -20,9 +19,9 @@ def main() -> None:
     samples = samples_frame(sets[min(sets)])
     bars, minutes = load_bars()
     feats = indicators(bars, minutes)[positions(minutes, samples["ts"].to_numpy())]
-    part = {s: (samples["split"] == s).to_numpy() for s in ("train", "val", "test")}
+    part = {s: (samples["segment"] == s).to_numpy() for s in ("train", "val", "test")}
     y = samples["label"].to_numpy()
-    model = xgb_classifier(cfg, seed)
+    model = xgb_classifier(cfg, seed, n_jobs=int(runtime_setting(params, "threads", 2)))
     model.fit(
         feats[part["train"]],
         y[part["train"]],
@@ -33,11 +32,10 @@ def main() -> None:
     for s in ("val", "test"):
         p = model.predict_proba(feats[part[s]])[:, 1]
         reports[s] = classification_report(y[part[s]], p)
-        frames.append(prediction_frame(samples["ts"].to_numpy()[part[s]], s, y[part[s]], p))
-    write_parquet(pd.concat(frames, ignore_index=True), "data/predictions/phase1.parquet")
-    with atomic_path("models/phase1.ubj") as tmp:
-        model.save_model(tmp.with_suffix(".ubj"))
-        tmp.with_suffix(".ubj").replace(tmp)
+        ts = samples["ts"].to_numpy()[part[s]]
+        frames.append(predictions.frame(ts, s, y[part[s]], p, "phase1"))
+    predictions.write(frames, paths.PREDICTIONS / "phase1.parquet")
+    save_xgb(model, paths.MODELS / "phase1.ubj")
     importance = gain_importance(model, list(INDICATORS))
     metrics = {
         "val": reports["val"],
@@ -46,7 +44,7 @@ def main() -> None:
         "feature_importance_gain": dict(sorted(importance.items(), key=lambda kv: -kv[1])),
         "n_train": int(part["train"].sum()),
     }
-    write_json("metrics/phase1.json", metrics)
+    write_json(paths.metrics("phase1"), metrics)
     t = reports["test"]
     print(
         f"phase1: test accuracy {t['accuracy']:.4f} (majority {t['majority_rate']:.4f}), "

@@ -1,4 +1,4 @@
-"""`split` stage: chronological, purged train / val / test segments (+ walk-forward folds).
+"""`split` stage: chronological, purged train / val / test segments.
 
 Outputs ``data/interim/split.json`` (segment bar ranges, read by later stages)
 and ``metrics/split.json`` (boundaries as timestamps, sizes, purge sizes).
@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from gafcnn import paths
 from gafcnn.bars import minute_index
 from gafcnn.io import InputError, load_params, run_stage, write_json
 from gafcnn.split import SplitSpec, make_split, required_purge
-
-BARS = "data/interim/bars.parquet"
-SPLIT = "data/interim/split.json"
-METRICS = "metrics/split.json"
 
 
 def split_metrics(split_dict: dict, windows: list[int], horizon: int) -> dict:
@@ -34,7 +31,6 @@ def split_metrics(split_dict: dict, windows: list[int], horizon: int) -> dict:
             }
             for s in segs
         },
-        "folds": len(split_dict["folds"]),
     }
 
 
@@ -42,16 +38,16 @@ def main() -> None:
     params = load_params()
     windows = [int(w) for w in params["gaf"]["windows"]]
     horizon = int(params["label"]["horizon"])
-    bars = pd.read_parquet(BARS, columns=["timestamp"])
+    bars = pd.read_parquet(paths.BARS, columns=["timestamp"])
     minutes = minute_index(bars)
     try:
         split = make_split(minutes, SplitSpec.from_params(params["split"]), windows, horizon)
     except (TypeError, ValueError) as exc:
         raise InputError("params.yaml", f"split: {exc}") from None
     d = split.to_dict(minutes)
-    write_json(SPLIT, d)
+    write_json(paths.SPLIT, d)
     m = split_metrics(d, windows, horizon)
-    write_json(METRICS, m)
+    write_json(paths.metrics("split"), m)
     print(
         f"split: train {m['train']['bars']:,} / val {m['val']['bars']:,} / "
         f"test {m['test']['bars']:,} bars, purge {m['purge_bars']}"

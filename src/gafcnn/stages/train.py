@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import pandas as pd
-import torch
 
+from gafcnn import paths, predictions
 from gafcnn.encodings import Encoder, window_series
 from gafcnn.features import BAR_FEATURES, feature_scale, window_bar_features
 from gafcnn.gafdata import GafSet
-from gafcnn.io import InputError, atomic_path, load_params, run_stage, write_json, write_parquet
+from gafcnn.io import (
+    InputError,
+    load_params,
+    record_timings,
+    run_stage,
+    runtime_setting,
+    save_torch,
+    write_json,
+)
 from gafcnn.metrics import classification_report
 from gafcnn.models import PretrainedError, build_model
-from gafcnn.stages.common import load_bars, positions, prediction_frame
+from gafcnn.stages.common import load_bars, positions
 from gafcnn.training import (
     ArraySource,
     ImageSource,
@@ -82,8 +89,8 @@ def main() -> None:
     except (TypeError, ValueError) as exc:
         raise InputError("params.yaml", str(exc)) from None
     w = args.window
-    gs = GafSet(Path("data/gaf") / f"w{w}")
-    seed_everything(cfg.seed, cfg.threads)
+    gs = GafSet(paths.gaf_dir(w))
+    seed_everything(cfg.seed, int(runtime_setting(params, "threads", 2)))
     device = pick_device(cfg.device)
     sources, info = make_sources(gs, cfg)
     in_shape = sources["train"].input_shape
@@ -94,7 +101,7 @@ def main() -> None:
 
     from dvclive import Live
 
-    live_dir = Path("plots/train") / f"w{w}"
+    live_dir = paths.PLOTS / "train" / f"w{w}"
     with Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live:
 
         def on_epoch(row: dict) -> None:
@@ -106,7 +113,6 @@ def main() -> None:
                 "train_auc",
                 "val_auc",
                 "lr",
-                "train_samples_per_s",
             ):
                 split, _, name = key.partition("_")
                 live.log_metric(f"{split}/{name}" if split in ("train", "val") else key, row[key])
@@ -127,13 +133,12 @@ def main() -> None:
         p = predict(model, sources[s], cfg.batch_size, device)
         y = sources[s].labels
         reports[s] = classification_report(y, p)
-        preds.append(prediction_frame(gs.timestamps(s), s, y, p))
-    write_parquet(pd.concat(preds, ignore_index=True), f"data/predictions/cnn_w{w}.parquet")
-    with atomic_path(f"models/cnn_w{w}.pt") as tmp:
-        torch.save(model.state_dict(), tmp)
+        preds.append(predictions.frame(gs.timestamps(s), s, y, p, f"cnn_w{w}"))
+    predictions.write(preds, paths.cnn_predictions(w))
+    save_torch(model.state_dict(), paths.cnn_model(w))
     ts_train = gs.timestamps("train")
     write_json(
-        f"models/cnn_w{w}.json",
+        paths.cnn_meta(w),
         {
             "arch": cfg.arch,
             "window": w,
@@ -143,7 +148,6 @@ def main() -> None:
             "horizon": gs.meta["horizon"],
             **info,
             "parameters": int(sum(p.numel() for p in model.parameters())),
-            "train_time_s": train_time,
             "best_epoch": result.best_epoch,
             "train_timestamps": [
                 pd.Timestamp(int(ts_train[0]), unit="ms", tz="UTC").isoformat(),
@@ -158,10 +162,19 @@ def main() -> None:
         "best_val_loss": result.best_val_loss,
         "val": reports["val"],
         "test": reports["test"],
-        "train_samples_per_s": result.train_samples_per_s,
-        "wall_s": result.wall_s,
     }
-    write_json(f"metrics/train_w{w}.json", metrics)
+    write_json(paths.metrics(f"train_w{w}"), metrics)
+    record_timings(
+        f"train@{w}",
+        {
+            "train_samples_per_s": result.train_samples_per_s,
+            "fit_wall_s": train_time,
+            "epochs": [
+                {"epoch": r["epoch"], "train_samples_per_s": r["train_samples_per_s"]}
+                for r in result.history
+            ],
+        },
+    )
     t = reports["test"]
     print(
         f"train w{w}: best epoch {result.best_epoch}/{result.epochs_run}, test acc "
