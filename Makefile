@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Stage commands call `python`; put the venv first so DVC runs them with it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install install-dev repro test test-slow lint format bench clean-venv
+.PHONY: install install-dev repro test test-slow lint format bench review remote-serve clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,22 @@ test-slow: install-dev
 
 bench: install
 	$(BIN)/python benchmarks/gaf_throughput.py
+
+# What a change did: params diff, headline, changed metrics, plots diff, against BASE.
+BASE ?= main
+review: install
+	$(BIN)/python -m gafcnn.review --base $(BASE) --plots
+
+# The project's S3 remote served from a local folder (rclone, a dev requirement):
+# `make remote-serve` in one terminal, then `dvc push` / `dvc pull` in another.
+REMOTE_DIR ?= $(abspath ../gafcnn-remote)
+REMOTE_KEY ?= gafcnn
+REMOTE_SECRET ?= gafcnn-local-secret
+remote-serve: install-dev
+	mkdir -p $(REMOTE_DIR)/gafcnn
+	$(BIN)/dvc remote modify --local storage access_key_id $(REMOTE_KEY)
+	$(BIN)/dvc remote modify --local storage secret_access_key $(REMOTE_SECRET)
+	$(BIN)/rclone serve s3 --addr 127.0.0.1:9000 --auth-key $(REMOTE_KEY),$(REMOTE_SECRET) $(REMOTE_DIR)
 
 clean-venv:
 	rm -rf $(VENV)

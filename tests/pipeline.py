@@ -37,6 +37,7 @@ def scratch_project(tmp: Path, **overrides: object) -> Path:
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(REPO / name, root / name)
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "benchmarks", root / "benchmarks")
     (root / "data" / "external").mkdir(parents=True)
     (root / "data" / "external" / ".gitkeep").touch()
     params = yaml.safe_load((root / "params.yaml").read_text())

@@ -19,7 +19,7 @@ def _members(n=400, seed=0):
     frames = {}
     for k, name in enumerate(("w15", "w30", "w60")):
         p = np.clip(0.5 + (0.3 if k == 0 else 0.0) * (y - 0.5) + rng.normal(0, 0.15, n), 0.01, 0.99)
-        frames[name] = pd.DataFrame({"timestamp": ts, "split": split, "label": y, "p_up": p})
+        frames[name] = pd.DataFrame({"timestamp": ts, "segment": split, "label": y, "p_up": p})
     return frames, {"val": n // 2, "test": n - n // 2}
 
 
@@ -54,7 +54,7 @@ def test_missing_or_shifted_member_is_detected():
 def test_weighted_ensemble_favours_the_member_with_signal():
     frames, expected = _members(n=2000)
     joined = join_predictions(frames, expected)
-    val = joined["split"] == "val"
+    val = joined["segment"] == "val"
     w = member_weights(
         joined["label"][val].to_numpy(), joined[["p_w15", "p_w30", "p_w60"]][val].to_numpy()
     )
@@ -72,7 +72,7 @@ def test_no_skill_gives_equal_weights():
 def test_stacker_records_what_it_was_fitted_on():
     frames, expected = _members()
     joined = join_predictions(frames, expected)
-    val = (joined["split"] == "val").to_numpy()
+    val = (joined["segment"] == "val").to_numpy()
     ts = joined["timestamp"].dt.as_unit("ms").astype("int64").to_numpy()
     st = Stacker().fit(
         joined.loc[val, ["p_w15", "p_w30", "p_w60"]].to_numpy(), joined["label"][val], ts[val]
@@ -114,5 +114,5 @@ def test_phase1_reports_majority_next_to_accuracy(project):
         assert {"accuracy", "majority_rate", "balanced_accuracy"} <= set(p1[split])
     preds = pd.read_parquet(project / "data" / "predictions" / "phase1.parquet")
     gs = GafSet(project / "data" / "gaf" / "w60")
-    stamps = preds.loc[preds["split"] == "test", "timestamp"].dt.as_unit("ms").astype("int64")
+    stamps = preds.loc[preds["segment"] == "test", "timestamp"].dt.as_unit("ms").astype("int64")
     np.testing.assert_array_equal(stamps.to_numpy(), gs.timestamps("test"))

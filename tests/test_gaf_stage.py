@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from pipeline import metrics
 
+from gafcnn.audit import check_alignment
 from gafcnn.encodings import gadf, gasf
-from gafcnn.gafdata import AlignmentError, GafSet, NpyWriter, assert_aligned
+from gafcnn.gafdata import GafSet, NpyWriter
 from gafcnn.labels import LabelSpec
 from gafcnn.samples import build_samples
 from gafcnn.split import SplitSpec, make_split
@@ -19,9 +20,27 @@ from gafcnn.split import SplitSpec, make_split
 WINDOWS = (15, 30, 60)
 
 
+def _audit_input(sets: list[GafSet]):
+    """The audit's view of image sets (timestamps and labels are what alignment reads)."""
+    from types import SimpleNamespace
+
+    from gafcnn.split import SEGMENTS
+
+    windows = {
+        s.window: SimpleNamespace(
+            timestamps={k: s.timestamps(k) for k in SEGMENTS},
+            labels={k: s.labels(k) for k in SEGMENTS},
+        )
+        for s in sets
+    }
+    return SimpleNamespace(windows=windows)
+
+
 def test_windows_share_timestamps_and_labels(project):
     sets = [GafSet(project / "data" / "gaf" / f"w{w}") for w in WINDOWS]
-    counts = assert_aligned(sets)
+    check = check_alignment(_audit_input(sets))
+    assert check.status == "pass" and check.value == 0
+    counts = sets[0].meta["counts"]
     assert all(c > 0 for c in counts.values())
     for s in sets:
         assert s.meta["counts"] == counts
@@ -58,14 +77,15 @@ def test_misaligned_window_is_caught(project, tmp_path):
     # shift w60 by one sample against w15: drop its first val sample, repeat the last
     ts = np.load(dirs[60] / "val_timestamps.npy")
     np.save(dirs[60] / "val_timestamps.npy", np.r_[ts[1:], ts[-1]])
-    with pytest.raises(AlignmentError, match="w60 vs w15, val: sample 0 has timestamp"):
-        assert_aligned([GafSet(dirs[w]) for w in WINDOWS])
+    check = check_alignment(_audit_input([GafSet(dirs[w]) for w in WINDOWS]))
+    assert check.status == "fail"
+    assert "w60 val: sample 0 is at another timestamp than in w15" in check.detail
     # a label flipped in w30
     y = np.load(dirs[30] / "test_labels.npy")
     y[5] = 1 - y[5]
     np.save(dirs[30] / "test_labels.npy", y)
-    with pytest.raises(AlignmentError, match="w30 vs w15, test: 1 labels differ"):
-        assert_aligned([GafSet(dirs[15]), GafSet(dirs[30])])
+    check = check_alignment(_audit_input([GafSet(dirs[15]), GafSet(dirs[30])]))
+    assert check.status == "fail" and "w30 test: same timestamps, different labels" in check.detail
 
 
 def test_no_window_spans_a_gap():

@@ -11,28 +11,34 @@ import yaml
 from pipeline import dvc, metrics
 
 from gafcnn.gafdata import GafSet
+from gafcnn.predictions import COLUMNS
 
 
 def test_train_outputs(project):
     for w in (15, 30, 60):
         m = metrics(project, f"train_w{w}")
         assert 1 <= m["best_epoch"] <= m["epochs_run"] <= 3
-        assert m["train_samples_per_s"] > 0
+        assert not {"train_samples_per_s", "wall_s"} & set(m)  # timings are not metrics
+        timing = json.loads((project / "reports" / "timings.json").read_text())[f"train@{w}"]
+        assert timing["train_samples_per_s"] > 0
         for split in ("val", "test"):
             assert 0 <= m[split]["accuracy"] <= 1 and "balanced_accuracy" in m[split]
-        meta = json.loads((project / "models" / f"cnn_w{w}.json").read_text())
+        meta = json.loads((project / "models" / "cnn" / f"w{w}.json").read_text())
+        assert "train_time_s" not in meta
         assert meta["arch"] == "simple_cnn" and meta["input_shape"][0] == 2
         assert meta["channels"] == ["gasf:close", "gadf:close"]
-        preds = pd.read_parquet(project / "data" / "predictions" / f"cnn_w{w}.parquet")
+        preds = pd.read_parquet(project / "data" / "predictions" / "cnn" / f"w{w}.parquet")
+        assert list(preds.columns) == list(COLUMNS) and set(preds["model"]) == {f"cnn_w{w}"}
         gs = GafSet(project / "data" / "gaf" / f"w{w}")
         for split in ("val", "test"):
-            part = preds[preds["split"] == split]
+            part = preds[preds["segment"] == split]
             stamps = part["timestamp"].dt.as_unit("ms").astype("int64").to_numpy()
             np.testing.assert_array_equal(stamps, gs.timestamps(split))
             np.testing.assert_array_equal(part["label"].to_numpy(), gs.labels(split))
             assert part["p_up"].between(0, 1).all()
         curves = project / "plots" / "train" / f"w{w}" / "plots" / "metrics"
         assert (curves / "val" / "loss.tsv").exists() and (curves / "train" / "auc.tsv").exists()
+        assert not (curves / "train" / "samples_per_s.tsv").exists()
 
 
 def test_dvc_yaml_untouched_by_dvclive(project):

@@ -1,4 +1,4 @@
-"""The on-disk layout of a window's image set, its reader, and the alignment check.
+"""The on-disk layout of a window's image set and its reader.
 
 ``data/gaf/w{W}/`` holds, per split (train/val/test):
 
@@ -7,9 +7,10 @@
 * ``{split}_timestamps.npy`` (N,) int64 decision timestamps, epoch ms (the sample key)
 
 plus ``meta.json`` (window, channels, image size, dtype, counts, label band and a
-fingerprint of timestamps + labels per split). Images are written chunk by chunk
-to a plain ``.npy`` file, so memory stays bounded by the chunk; readers open them
-as read-only memmaps.
+fingerprint of timestamps + labels per split). Whether windows share their samples
+is the audit's ``alignment`` check (:func:`gafcnn.audit.check_alignment`). Images
+are written chunk by chunk to a plain ``.npy`` file, so memory stays bounded by the
+chunk; readers open them as read-only memmaps.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-from gafcnn.split import SEGMENTS
 
 
 class AlignmentError(ValueError):
@@ -84,31 +83,3 @@ class GafSet:
 
     def timestamps(self, split: str) -> np.ndarray:
         return np.load(self.dir / f"{split}_timestamps.npy")
-
-
-def assert_aligned(sets: list[GafSet]) -> dict[str, int]:
-    """Raise :class:`AlignmentError` unless every set has the same decision timestamps,
-    in the same order, with the same labels, in every split. Returns the counts."""
-    if not sets:
-        raise AlignmentError("no image sets to compare")
-    ref = sets[0]
-    counts = {}
-    for split in SEGMENTS:
-        ts0, y0 = ref.timestamps(split), ref.labels(split)
-        counts[split] = len(ts0)
-        for other in sets[1:]:
-            ts, y = other.timestamps(split), other.labels(split)
-            where = f"w{other.window} vs w{ref.window}, {split}"
-            if len(ts) != len(ts0):
-                raise AlignmentError(f"{where}: {len(ts)} samples vs {len(ts0)}")
-            bad = np.flatnonzero(ts != ts0)
-            if bad.size:
-                i = int(bad[0])
-                raise AlignmentError(
-                    f"{where}: sample {i} has timestamp {ts[i]} vs {ts0[i]} "
-                    f"({bad.size} samples differ)"
-                )
-            bad = np.flatnonzero(y != y0)
-            if bad.size:
-                raise AlignmentError(f"{where}: {bad.size} labels differ, first at sample {bad[0]}")
-    return counts

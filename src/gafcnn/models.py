@@ -1,11 +1,11 @@
 """The models, in plain ``torch.nn``, each returning one logit per sample.
 
 * :class:`SimpleCNN`: four conv blocks, adaptive average pooling and a dropout head
-  (the seed's Step 2.4), with input channels and width as parameters; works for any
+  (the guide's Step 2.4), with input channels and width as parameters; works for any
   channel count and image size from 10x10 up.
-* :class:`ResNet18`: the seed's original model, with torchvision's parameter names so
+* :class:`ResNet18`: the guide's original model, with torchvision's parameter names so
   a torchvision ResNet-18 state dict loads into it (:func:`load_pretrained`).
-* :class:`Conv1D`: a 1-D CNN on the raw window (the seed's Option 4B).
+* :class:`Conv1D`: a 1-D CNN on the raw window (the guide's Option 4B).
 * :class:`PatternCNN`: for candlestick patterns - the answer sits at fixed pixels
   (the last bars), so two convolutions keep full resolution and a dense head reads
   every position; a :class:`Standardize` layer fitted on the training images scales
@@ -23,13 +23,10 @@ ARCHS = ("simple_cnn", "resnet18", "conv1d")
 
 
 class SimpleCNN(nn.Module):
-    """``n_outputs`` = 1: one logit per sample (shape (N,)); more: class logits (N, K)."""
+    """Four conv blocks and a small dense head: one logit per sample (shape (N,))."""
 
-    def __init__(
-        self, in_channels: int = 2, width: int = 32, dropout: float = 0.3, n_outputs: int = 1
-    ):
+    def __init__(self, in_channels: int = 2, width: int = 32, dropout: float = 0.3):
         super().__init__()
-        self.n_outputs = n_outputs
         w = width
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, w, 3, padding=1),
@@ -51,12 +48,11 @@ class SimpleCNN(nn.Module):
             nn.Linear(8 * w, 2 * w),
             nn.ReLU(),
             nn.Dropout(dropout * 0.5),
-            nn.Linear(2 * w, n_outputs),
+            nn.Linear(2 * w, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.classifier(self.features(x))
-        return out.squeeze(1) if self.n_outputs == 1 else out
+        return self.classifier(self.features(x)).squeeze(1)
 
 
 class BasicBlock(nn.Module):

@@ -1,0 +1,113 @@
+"""dvc.yaml against the code: every stage depends on all the code it runs, lists
+exactly the params it may read, and names no window by hand."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gafcnn.depgraph import closure, direct_imports
+
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
+DVC = yaml.safe_load((REPO / "dvc.yaml").read_text())
+PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+STAGES = DVC["stages"]
+SPEED_ONLY = {"runtime", "threads", "gaf.chunk", "gaf.threads", "xgb.n_jobs", "hybrid.n_jobs",
+              "evaluate.inference_singles", "patterns.threads"}  # fmt: skip
+
+
+def stage_module(stage: dict) -> str:
+    m = re.match(r"python -m (gafcnn\.stages\.\w+)", stage["cmd"])
+    assert m, f"stage command {stage['cmd']!r} does not run a gafcnn stage module"
+    return m.group(1)
+
+
+def covered(file: Path, deps: list[str]) -> bool:
+    rel = file.relative_to(REPO).as_posix()
+    return any(rel == d or rel.startswith(d.rstrip("/") + "/") for d in deps)
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_stage_deps_cover_every_module_it_imports(name):
+    stage = STAGES[name]
+    deps = [str(d) for d in stage["deps"]]
+    needed = closure(SRC, stage_module(stage))
+    missing = sorted(f.relative_to(REPO).as_posix() for f in needed if not covered(f, deps))
+    assert not missing, f"stage {name} imports modules missing from its deps: {missing}"
+    listed = {d for d in deps if d.startswith("src/")}
+    unused = sorted(d for d in listed if not any(covered(f, [d]) for f in needed))
+    assert not unused, f"stage {name} depends on code it never imports: {unused}"
+
+
+def test_import_walk_sees_function_level_and_relative_imports(tmp_path):
+    pkg = tmp_path / "gafcnn"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("def f():\n    from gafcnn import b\n    return b\n")
+    (pkg / "b.py").write_text("from .sub import c\n")
+    (pkg / "sub" / "c.py").write_text("import numpy\n")
+    assert direct_imports(tmp_path, "gafcnn.a") == {"gafcnn", "gafcnn.b"}
+    files = {f.relative_to(tmp_path).as_posix() for f in closure(tmp_path, "gafcnn.a")}
+    assert files == {"gafcnn/__init__.py", "gafcnn/a.py", "gafcnn/b.py",
+                     "gafcnn/sub/__init__.py", "gafcnn/sub/c.py"}  # fmt: skip
+
+
+def _lookup(params: dict, dotted: str):
+    node = params
+    for part in dotted.split("."):
+        assert isinstance(node, dict) and part in node, f"{dotted} is not in params.yaml"
+        node = node[part]
+    return node
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_listed_params_exist_and_are_not_speed_knobs(name):
+    for p in STAGES[name].get("params", []):
+        _lookup(PARAMS, p)
+        assert p not in SPEED_ONLY and not p.startswith("runtime"), f"{name} lists {p}"
+        if isinstance(_lookup(PARAMS, p), dict):
+            inner = {f"{p}.{k}" for k in _lookup(PARAMS, p)}
+            assert not inner & SPEED_ONLY, f"{name} lists {p}, which holds {inner & SPEED_ONLY}"
+
+
+def _reads(module: str) -> set[str]:
+    """Top-level params keys a stage module's source reads (``params["x"]``)."""
+    files = closure(SRC, module)
+    keys: set[str] = set()
+    for f in files:
+        keys |= set(re.findall(r"params\[\"(\w+)\"\]", f.read_text()))
+        keys |= set(re.findall(r"params\.get\(\"(\w+)\"", f.read_text()))
+    return keys
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_sections_a_stage_reads_are_listed(name):
+    stage = STAGES[name]
+    listed = {p.split(".")[0] for p in stage.get("params", [])}
+    reads = _reads(stage_module(stage)) & set(PARAMS)
+    reads -= {"runtime"}
+    if name == "train":  # TrainConfig reads the top-level CNN keys
+        reads -= {"gaf", "label"}
+    missing = reads - listed
+    # a stage may read the `gaf` or `label` section only through keys it lists
+    assert not missing, f"stage {name} reads params sections it does not list: {sorted(missing)}"
+
+
+def test_speed_only_knobs_live_in_runtime():
+    runtime = PARAMS["runtime"]
+    assert {"threads", "gaf_chunk", "inference_singles"} <= set(runtime)
+    for knob in SPEED_ONLY - {"runtime"}:
+        with pytest.raises(AssertionError):
+            _lookup(PARAMS, knob)
+
+
+def test_windows_are_not_written_out_by_hand():
+    text = (REPO / "dvc.yaml").read_text()
+    for w in PARAMS["gaf"]["windows"]:
+        assert not re.search(rf"w{w}\b|_{w}\b", text), f"dvc.yaml names window {w} by hand"
+    assert "metrics" not in DVC and "plots" not in DVC, "declare metrics/plots on their stages"

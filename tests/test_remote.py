@@ -1,0 +1,116 @@
+"""The team remote, for real: an S3 server (rclone) on 127.0.0.1, `dvc push` from one
+clone, `dvc pull` into a fresh one, the inference benchmark there without retraining;
+and experiments shared through a bare git repository plus the same remote."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pipeline import dvc, run, scratch_project
+
+KEY, SECRET = "gafcnn-test", "gafcnn-test-secret"
+
+
+def _rclone() -> str | None:
+    here = Path(sys.executable).parent / "rclone"
+    return str(here) if here.exists() else shutil.which("rclone")
+
+
+pytestmark = pytest.mark.skipif(
+    _rclone() is None, reason="rclone not installed (pip install -r requirements-dev.txt)"
+)
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """A real S3-compatible server storing objects as files; stopped after the module."""
+    store = tmp_path_factory.mktemp("s3")
+    (store / "gafcnn").mkdir()  # the bucket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [_rclone(), "serve", "s3", "--addr", f"127.0.0.1:{port}",
+         "--auth-key", f"{KEY},{SECRET}", str(store)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError(f"rclone serve s3 did not start: {proc.stderr.read()[-500:]}")
+    yield f"http://127.0.0.1:{port}", store
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def use_remote(root: Path, endpoint: str) -> None:
+    """The README's lines for the local server; credentials only in config.local."""
+    dvc(root, "remote", "add", "-d", "-f", "storage", "s3://gafcnn/store")
+    dvc(root, "remote", "modify", "storage", "endpointurl", endpoint)
+    dvc(root, "remote", "modify", "--local", "storage", "access_key_id", KEY)
+    dvc(root, "remote", "modify", "--local", "storage", "secret_access_key", SECRET)
+
+
+def test_push_pull_round_trip_serves_the_models(project, s3, tmp_path):
+    endpoint, store = s3
+    use_remote(project, endpoint)
+    assert KEY not in (project / ".dvc" / "config").read_text()  # secrets stay out of git
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "pipeline outputs", "--allow-empty"], project)
+    out = dvc(project, "push").stdout
+    assert "pushed" in out
+    assert any((store / "gafcnn" / "store").rglob("*"))  # objects are files on the server
+
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], tmp_path)
+    assert not (clone / "models" / "cnn" / "w15.pt").exists()
+    missing = subprocess.run(
+        [sys.executable, "benchmarks/inference.py"], cwd=clone, capture_output=True, text=True
+    )
+    err = missing.stderr.strip().splitlines()
+    assert missing.returncode == 1 and len(err) == 1 and "dvc pull" in err[0], err
+    use_remote(clone, endpoint)
+    dvc(clone, "pull")
+    status = dvc(clone, "status").stdout
+    assert "up to date" in status, status
+    bench = subprocess.run(
+        [sys.executable, "-m", "gafcnn.inference", "--singles", "20", "--batch", "64"],
+        cwd=clone, capture_output=True, text=True,
+        env=dict(os.environ, PYTHONPATH=str(clone / "src")),
+    )  # fmt: skip
+    assert bench.returncode == 0, bench.stderr
+    assert '"latency_ms_p99"' in bench.stdout
+
+
+def test_experiments_round_trip(s3, tmp_path):
+    endpoint, _ = s3
+    root = scratch_project(tmp_path, **{"data.synthetic.n_bars": 5000})
+    bare = tmp_path / "origin.git"
+    run(["git", "init", "-q", "--bare", str(bare)], tmp_path)
+    run(["git", "remote", "add", "origin", str(bare)], root)
+    use_remote(root, endpoint)
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "remote"], root)
+    run(["git", "push", "-q", "origin", "HEAD:main"], root)
+    dvc(root, "exp", "run", "-n", "shorter-val", "-S", "split.val=0.1", "-S", "split.test=0.2",
+        "split")  # fmt: skip
+    dvc(root, "exp", "push", "origin", "shorter-val")
+
+    other = tmp_path / "other"
+    run(["git", "clone", "-q", str(bare), str(other)], tmp_path)
+    use_remote(other, endpoint)
+    dvc(other, "exp", "pull", "origin", "shorter-val")
+    shown = dvc(other, "exp", "show", "--md").stdout
+    assert "shorter-val" in shown and "0.1" in shown

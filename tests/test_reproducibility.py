@@ -1,0 +1,98 @@
+"""Reruns give the same bytes, and `make review` lists exactly what a change changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from pipeline import dvc, metrics, run, scratch_project
+
+from gafcnn.io import save_torch, save_xgb
+
+
+def digest(root: Path, rels: list[str]) -> dict[str, str]:
+    """md5 of every file under ``rels`` (files or folders), by relative path."""
+    out = {}
+    for rel in rels:
+        p = root / rel
+        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+        for f in files:
+            out[f.relative_to(root).as_posix()] = hashlib.md5(f.read_bytes()).hexdigest()
+    return out
+
+
+def test_model_files_do_not_record_the_temporary_name(tmp_path):
+    import torch
+    from xgboost import XGBClassifier
+
+    state = {"w": torch.arange(6.0).reshape(2, 3)}
+    save_torch(state, tmp_path / "a.pt")
+    save_torch(state, tmp_path / "b.pt")
+    a, b = (tmp_path / "a.pt").read_bytes(), (tmp_path / "b.pt").read_bytes()
+    assert a == b and b".tmp" not in a
+    torch.testing.assert_close(torch.load(tmp_path / "a.pt", weights_only=True)["w"], state["w"])
+    x = torch.rand(64, 3, generator=torch.Generator().manual_seed(0)).numpy()
+    model = XGBClassifier(n_estimators=3, max_depth=2).fit(x, (x[:, 0] > 0.5).astype(int))
+    save_xgb(model, tmp_path / "a.ubj")
+    save_xgb(model, tmp_path / "b.ubj")
+    assert (tmp_path / "a.ubj").read_bytes() == (tmp_path / "b.ubj").read_bytes()
+    again = XGBClassifier()
+    again.load_model(tmp_path / "a.ubj")
+    assert (again.predict_proba(x) == model.predict_proba(x)).all()
+
+
+def test_no_tracked_metric_holds_a_timing(project):
+    timing = re.compile(r"per_s|wall|latency|rss|load_s|_time|seconds", re.IGNORECASE)
+    for f in sorted((project / "metrics").glob("*.json")):
+        keys = re.findall(r'"([^"]+)":', f.read_text())
+        assert not [k for k in keys if timing.search(k)], f"{f.name} holds timings"
+    for f in (project / "models" / "cnn").glob("*.json"):
+        assert not timing.search(" ".join(json.loads(f.read_text())))
+
+
+def test_forced_rerun_changes_no_byte(project):
+    """Two forced runs of a slice (train, phase1, ensemble, hybrid): same bytes
+    everywhere, and the same dvc.lock."""
+    outs = ["dvc.lock", "models", "metrics", "data/predictions", "plots/train"]
+    before = digest(project, outs)
+    dvc(project, "repro", "-f", "-s", "train@15", "phase1", "ensemble", "hybrid")
+    after = digest(project, outs)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert not changed, f"a forced rerun changed {changed}"
+    assert "up to date" in dvc(project, "status").stdout
+
+
+def test_review_lists_what_changed_and_only_that(tmp_path):
+    root = scratch_project(tmp_path, **{"data.synthetic.n_bars": 6000})
+    dvc(root, "repro", "split")
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "base"], root)
+    base = run(["git", "rev-parse", "HEAD"], root).stdout.strip()
+
+    review = root / "reports" / "review.md"
+    module = ["python", "-m", "gafcnn.review", "--base", base]
+    run([*_py(module)], root)
+    text = review.read_text()
+    assert "No params or metrics changed" in text and len(text.strip().splitlines()) == 3
+
+    params = root / "params.yaml"
+    params.write_text(params.read_text().replace("  train: 0.7\n", "  train: 0.6\n").replace(
+        "  val: 0.15\n", "  val: 0.25\n"))  # fmt: skip
+    dvc(root, "repro", "split")
+    run([*_py(module)], root)
+    text = review.read_text()
+    assert "split.train" in text and "split.val" in text
+    new = metrics(root, "split")
+    assert "metrics/split.json" in text and "train.bars" in text and "val.bars" in text
+    assert f"{new['val']['bars']}" in text
+    assert "test.bars" not in text  # the test segment did not move
+    assert "metrics/ingest.json" not in text  # ingest did not change
+    assert "no decision or evaluation metrics changed" in text
+
+
+def _py(cmd: list[str]) -> list[str]:
+    import sys
+
+    return [sys.executable, *cmd[1:]]
