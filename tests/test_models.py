@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gafcnn.models import Conv1D, PatternCNN, PretrainedError, ResNet18, SimpleCNN, build_model
+from gafcnn.models import Conv1D, PretrainedError, ResNet18, SimpleCNN, build_model
+from gafcnn.patterns.model import PatternCNN
 
 
 @pytest.mark.parametrize("size", [10, 15, 30, 64])

@@ -7,8 +7,13 @@ import pytest
 import torch
 
 from gafcnn.encodings import Encoder, window_series
-from gafcnn.labels import PATTERNS, pattern_labels, pattern_span
-from gafcnn.samples import balanced_draw, pattern_windows
+from gafcnn.patterns.labels import (
+    PATTERNS,
+    balanced_draw,
+    pattern_labels,
+    pattern_span,
+    pattern_windows,
+)
 
 
 def _candles(rows):

@@ -96,3 +96,20 @@ def _py(cmd: list[str]) -> list[str]:
     import sys
 
     return [sys.executable, *cmd[1:]]
+
+
+def test_other_windows_run_to_the_decision_without_editing_dvc_yaml(tmp_path):
+    root = scratch_project(
+        tmp_path, **{"data.synthetic.n_bars": 6000, "epochs": 2, "patience": 1, "width": 4,
+                     "baseline.subset": 2000, "audit.subset": 1000, "evaluate.bootstrap_reps": 100}
+    )  # fmt: skip
+    dvc(root, "exp", "run", "-S", "gaf.windows=[15,30]", "evaluate")
+    assert run(["git", "status", "--porcelain", "dvc.yaml"], root).stdout == ""
+    table = metrics(root, "evaluate")["table"]
+    assert {"cnn_w15", "cnn_w30", "ensemble", "hybrid"} <= set(table)
+    assert not [m for m in table if m.endswith("w60")]
+    assert metrics(root, "ensemble")["members"].keys() == {"w15", "w30"}
+    assert metrics(root, "split")["purge_bars"] == 30 + 5
+    assert metrics(root, "decision")["decision"].startswith("deploy")
+    shown = dvc(root, "metrics", "show", "--json").stdout
+    assert "metrics/train_w30.json" in shown and "metrics/train_w60.json" not in shown

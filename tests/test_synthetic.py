@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from gafcnn.bars import minute_index
-from gafcnn.features import candle_profile
 from gafcnn.io import write_parquet
 from gafcnn.labels import direction_labels, forward_returns
+from gafcnn.patterns.candles import candle_profile
 from gafcnn.synthetic import SyntheticConfig, generate, oracle_accuracy, oracle_probabilities
 
 

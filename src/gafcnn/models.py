@@ -6,10 +6,8 @@
 * :class:`ResNet18`: the guide's original model, with torchvision's parameter names so
   a torchvision ResNet-18 state dict loads into it (:func:`load_pretrained`).
 * :class:`Conv1D`: a 1-D CNN on the raw window (the guide's Option 4B).
-* :class:`PatternCNN`: for candlestick patterns - the answer sits at fixed pixels
-  (the last bars), so two convolutions keep full resolution and a dense head reads
-  every position; a :class:`Standardize` layer fitted on the training images scales
-  each pixel, because GAF values of small candle parts crowd near -1.
+
+The candlestick-pattern classifier lives with its task, in :mod:`gafcnn.patterns`.
 """
 
 from __future__ import annotations
@@ -126,52 +124,6 @@ class Conv1D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.conv(x)).squeeze(1)
-
-
-class Standardize(nn.Module):
-    """Per-pixel ``(x - mean) / std`` with statistics stored in the model (buffers)."""
-
-    def __init__(self, shape: tuple[int, ...]):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(1, *shape))
-        self.register_buffer("std", torch.ones(1, *shape))
-
-    @torch.no_grad()
-    def fit(self, x: torch.Tensor, floor: float = 1e-3) -> Standardize:
-        """Set the statistics from training images ``x`` (N, *shape)."""
-        self.mean.copy_(x.mean(dim=0, keepdim=True))
-        self.std.copy_(x.std(dim=0, keepdim=True).clamp_min(floor))
-        return self
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
-
-
-class PatternCNN(nn.Module):
-    """Full-resolution CNN with a dense head; returns class logits (N, n_outputs)."""
-
-    def __init__(
-        self, in_channels: int, size: int, width: int = 32, dropout: float = 0.2,
-        n_outputs: int = 9, hidden: int = 128,
-    ):  # fmt: skip
-        super().__init__()
-        self.standardize = Standardize((in_channels, size, size))
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, width, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(width, width, 3, padding=1),
-            nn.ReLU(),
-        )
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Dropout(dropout),
-            nn.Linear(width * size * size, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, n_outputs),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(self.standardize(x)))
 
 
 class PretrainedError(ValueError):

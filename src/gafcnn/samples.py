@@ -12,14 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gafcnn.labels import (
-    LabelSpec,
-    direction_labels,
-    fit_dead_zone,
-    forward_returns,
-    pattern_labels,
-    pattern_span,
-)
+from gafcnn.labels import LabelSpec, direction_labels, fit_dead_zone, forward_returns
 from gafcnn.split import SEGMENTS, Split, sample_segments
 
 
@@ -89,47 +82,3 @@ def build_samples(
         dropped_dead_zone=dropped,
         candidates=candidates,
     )
-
-
-def pattern_windows(
-    bars: dict[str, np.ndarray], minutes: np.ndarray | None, window: int, trend_bars: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions whose gap-free ``window`` holds a whole pattern with its trend, and labels.
-
-    The label (:func:`gafcnn.labels.pattern_labels`) reads the last
-    :func:`~gafcnn.labels.pattern_span` bars, so the window must be at least that long.
-    ``minutes`` None means the bars have no gaps (synthetic).
-    """
-    span = pattern_span(trend_bars)
-    if window < span:
-        raise ValueError(f"patterns.window {window} is shorter than the {span} bars a label reads")
-    y = pattern_labels(bars["open"], bars["high"], bars["low"], bars["close"], trend_bars)
-    ok = np.zeros(len(y), dtype=bool)
-    ok[window - 1 :] = True
-    if minutes is not None:
-        ok &= window_complete(minutes, window)
-    pos = np.flatnonzero(ok)
-    return pos, y[pos]
-
-
-def balanced_draw(
-    y: np.ndarray,
-    per_class: int | np.ndarray,
-    n_classes: int,
-    rng: np.random.Generator,
-    repeat: bool = False,
-) -> np.ndarray:
-    """Sorted indices with ``per_class`` of every class (or ``per_class[k]`` of class k):
-    without replacement, so rarer classes keep all they have, unless ``repeat`` (then
-    rarer classes are resampled)."""
-    wanted = np.broadcast_to(np.asarray(per_class, dtype=np.int64), (n_classes,))
-    keep = []
-    for k in range(n_classes):
-        idx = np.flatnonzero(y == k)
-        if len(idx) == 0:
-            continue
-        if repeat and len(idx) < wanted[k]:
-            keep.append(rng.choice(idx, size=wanted[k], replace=True))
-        else:
-            keep.append(rng.choice(idx, size=min(wanted[k], len(idx)), replace=False))
-    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)

@@ -1,11 +1,11 @@
 """`patterns` stage: a learnable task for the same encoding + CNN - candlestick patterns.
 
 Each window of ``patterns.window`` bars is labelled by rule-based candlestick-pattern
-detectors applied to its last bars (:func:`gafcnn.labels.pattern_labels`), encoded as
+detectors applied to its last bars (:func:`gafcnn.patterns.labels.pattern_labels`), encoded as
 GAF images of its close, upper-shadow, lower-shadow and real-body series (the CULR
 channels of Chen & Tsai, 2020; here all four on one scale, the window's high-low
 range, so the candle parts keep their proportions), and classified by
-:class:`gafcnn.models.PatternCNN`. The label is a function of the window itself, so
+:class:`gafcnn.patterns.model.PatternCNN`. The label is a function of the window itself, so
 this shows whether the encoding and the CNN learn what *is* learnable - it says
 nothing about forecasting direction.
 
@@ -22,79 +22,30 @@ matrix goes to ``plots/patterns/``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from gafcnn import paths
 from gafcnn.bars import minute_index
 from gafcnn.encodings import Encoder, window_series
-from gafcnn.features import candle_profile
 from gafcnn.io import (
     InputError,
     load_params,
     run_stage,
     runtime_setting,
     save_torch,
-    typed_fields,
     write_csv,
     write_json,
 )
-from gafcnn.labels import PATTERNS
 from gafcnn.metrics import multiclass_report
-from gafcnn.models import PatternCNN
-from gafcnn.samples import balanced_draw, pattern_windows
+from gafcnn.patterns.candles import candle_profile
+from gafcnn.patterns.labels import PATTERNS, balanced_draw, pattern_windows
+from gafcnn.patterns.task import RUNS, PatternConfig, train_and_test
 from gafcnn.synthetic import SyntheticConfig, generate
-from gafcnn.training import fit_multiclass, predict_classes, seed_everything
 
 OHLC = ("open", "high", "low", "close")
-RUNS = ("real_only", "mixed")
-CULR = ("gasf:close_rel", "gadf:close_rel", "gasf:upper_rel", "gasf:lower_rel",
-        "gasf:body_rel", "gadf:body_rel")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PatternConfig:
-    window: int = 10
-    trend_bars: int = 5
-    channels: list = field(default_factory=lambda: list(CULR))
-    train_fraction: float = 0.7
-    real_per_class: int = 600
-    per_class: int = 3000
-    synthetic: dict = field(default_factory=dict)
-    width: int = 32
-    hidden: int = 128
-    dropout: float = 0.2
-    lr: float = 0.003
-    weight_decay: float = 0.0001
-    batch_size: int = 128
-    epochs: int = 30
-
-    @classmethod
-    def from_params(cls, params: dict) -> PatternConfig:
-        return cls(**typed_fields(cls, params))
-
-
-def train_and_test(
-    cfg: PatternConfig,
-    x: np.ndarray,
-    y: np.ndarray,
-    x_test: np.ndarray,
-    seed: int,
-    threads: int = 2,
-) -> tuple[PatternCNN, list[dict], np.ndarray]:
-    """A PatternCNN standardised on and fitted to ``x``; its predictions on ``x_test``."""
-    seed_everything(seed, threads)
-    model = PatternCNN(x.shape[1], x.shape[2], cfg.width, cfg.dropout, len(PATTERNS), cfg.hidden)
-    model.standardize.fit(torch.from_numpy(x))
-    history = fit_multiclass(
-        model, x, y, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size,
-        weight_decay=cfg.weight_decay, seed=seed, threads=threads,
-    )  # fmt: skip
-    return model, history, predict_classes(model, x_test)
 
 
 def write_confusion(path: str | Path, y: np.ndarray, pred: np.ndarray) -> None:
