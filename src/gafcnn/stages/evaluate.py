@@ -133,6 +133,10 @@ def main() -> None:
     train_last = max(s.timestamps("train").max() for s in sets.values())
     inf = inference.measure(singles=int(runtime_setting(params, "inference_singles", 200)))
     record_timings("evaluate", {"inference": inf})
+    print(
+        f"evaluate: inference p50 {inf['latency_ms_p50']:.2f} ms, p99 "
+        f"{inf['latency_ms_p99']:.2f} ms, peak RSS {inf['peak_rss_mb']:.0f} MB (timings file only)"
+    )
     decision = decide(
         table,
         ensemble="ensemble",
