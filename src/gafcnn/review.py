@@ -72,7 +72,7 @@ def headline(base: dict[str, dict | None], head: dict[str, dict | None]) -> list
         if a != b:
             rows.append(f"| {model} | {a} | {b} |")
     if rows:
-        out += ["", "| model (test accuracy [95% CI], p vs majority) | base | change |"]
+        out += ["", "| model (test accuracy [95% CI], p vs majority) | base | workspace |"]
         out += ["|---|---|---|", *rows, ""]
     gb = (base["ensemble"] or {}).get("gap_to_best_member")
     gh = (head["ensemble"] or {}).get("gap_to_best_member")
@@ -80,18 +80,18 @@ def headline(base: dict[str, dict | None], head: dict[str, dict | None]) -> list
         fmt = lambda g: "-" if g is None else f"{g:+.4f}"  # noqa: E731
         out.append(f"- ensemble gap to its best member: {fmt(gb)} → {fmt(gh)}")
 
-    def oracle_gap(table: dict) -> float | None:
+    def oracle_gap(table: dict) -> tuple[float, str] | None:
         if "oracle" not in table:
             return None
-        best = max(r["accuracy"] for m, r in table.items() if m not in ("oracle", "majority"))
-        return table["oracle"]["accuracy"] - best
+        models = {m: r["accuracy"] for m, r in table.items() if m not in ("oracle", "majority")}
+        best = max(models, key=models.get)
+        return table["oracle"]["accuracy"] - models[best], best
 
     ob, oh = oracle_gap(eb), oracle_gap(eh)
-    if (ob is not None or oh is not None) and ob != oh:
-        fmt = lambda g: "-" if g is None else f"{g:.4f}"  # noqa: E731
-        out.append(
-            f"- synthetic data: oracle accuracy minus the best model's: {fmt(ob)} → {fmt(oh)}"
-        )
+    if ob is not None or oh is not None:
+        fmt = lambda g: "-" if g is None else f"{g[0]:+.4f} ({g[1]})"  # noqa: E731
+        change = f"{fmt(ob)} → {fmt(oh)}" if fmt(ob) != fmt(oh) else f"{fmt(oh)}, unchanged"
+        out.append(f"- synthetic data, oracle accuracy minus the best model's: {change}")
     return out
 
 
