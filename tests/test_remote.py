@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
-from pipeline import dvc, run, scratch_project
+from pipeline import REPO, dvc, run, scratch_project
 
 KEY, SECRET = "gafcnn-test", "gafcnn-test-secret"
 
@@ -57,9 +58,11 @@ def s3(tmp_path_factory):
 
 
 def use_remote(root: Path, endpoint: str) -> None:
-    """The README's lines for the local server; credentials only in config.local."""
-    dvc(root, "remote", "add", "-d", "-f", "storage", "s3://gafcnn/store")
-    dvc(root, "remote", "modify", "storage", "endpointurl", endpoint)
+    """The committed remote (.dvc/config, .dvc/s3-local.ini) with this server's port;
+    credentials only in config.local, as the README says."""
+    shutil.copy(REPO / ".dvc" / "s3-local.ini", root / ".dvc" / "s3-local.ini")
+    committed = (REPO / ".dvc" / "config").read_text()
+    (root / ".dvc" / "config").write_text(committed.replace("http://127.0.0.1:9000", endpoint))
     dvc(root, "remote", "modify", "--local", "storage", "access_key_id", KEY)
     dvc(root, "remote", "modify", "--local", "storage", "secret_access_key", SECRET)
 
@@ -70,6 +73,12 @@ def test_push_pull_round_trip_serves_the_models(project, s3, tmp_path):
     assert KEY not in (project / ".dvc" / "config").read_text()  # secrets stay out of git
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "pipeline outputs", "--allow-empty"], project)
+    # a file over the multipart threshold, as the image sets of a real history are
+    blob = project / "data" / "blob.bin"
+    blob.write_bytes(np.random.default_rng(0).bytes(70 * 2**20))
+    dvc(project, "add", "data/blob.bin")
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "a large tracked file"], project)
     out = dvc(project, "push").stdout
     assert "pushed" in out
     assert any((store / "gafcnn" / "store").rglob("*"))  # objects are files on the server
@@ -86,6 +95,7 @@ def test_push_pull_round_trip_serves_the_models(project, s3, tmp_path):
     dvc(clone, "pull")
     status = dvc(clone, "status").stdout
     assert "up to date" in status, status
+    assert (clone / "data" / "blob.bin").read_bytes() == blob.read_bytes()
     bench = subprocess.run(
         [sys.executable, "-m", "gafcnn.inference", "--singles", "20", "--batch", "64"],
         cwd=clone, capture_output=True, text=True,
