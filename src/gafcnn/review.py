@@ -55,7 +55,8 @@ def _acc(row: dict | None) -> str:
 
 
 def headline(base: dict[str, dict | None], head: dict[str, dict | None]) -> list[str]:
-    """The lines a reviewer reads first; only what changed."""
+    """The lines a reviewer reads first: the decision, changed model rows and gaps, and on
+    synthetic data the gap to the oracle."""
     out: list[str] = []
     db, dh = base["decision"], head["decision"]
     if db or dh:
