@@ -113,3 +113,21 @@ def test_other_windows_run_to_the_decision_without_editing_dvc_yaml(tmp_path):
     assert metrics(root, "decision")["decision"].startswith("deploy")
     shown = dvc(root, "metrics", "show", "--json").stdout
     assert "metrics/train_w30.json" in shown and "metrics/train_w60.json" not in shown
+
+
+def test_runtime_settings_and_timings_file(tmp_path, monkeypatch):
+    from gafcnn.io import read_json, record_timings, runtime_setting
+
+    params = {"runtime": {"threads": 2}}
+    assert runtime_setting(params, "threads") == 2
+    assert runtime_setting(params, "gaf_chunk", 8192) == 8192
+    monkeypatch.setenv("GAFCNN_THREADS", "8")
+    assert int(runtime_setting(params, "threads")) == 8
+    target = tmp_path / "reports" / "timings.json"
+    record_timings("train@15", {"train_samples_per_s": 1000.5}, str(target))
+    record_timings("evaluate", {"inference": {"latency_ms_p99": 3.2}}, str(target))
+    record_timings("train@15", {"train_samples_per_s": 900.0}, str(target))
+    assert read_json(target) == {
+        "train@15": {"train_samples_per_s": 900.0},
+        "evaluate": {"inference": {"latency_ms_p99": 3.2}},
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import io
 import json
 import math
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from gafcnn import paths
 
 
 class InputError(Exception):
@@ -206,7 +209,8 @@ def runtime_setting(params: dict[str, Any], key: str, default: Any = None) -> An
     """A speed-only knob: ``GAFCNN_<KEY>`` from the environment, else ``runtime.<key>``.
 
     The ``runtime`` section is listed by no stage, so changing a thread count or a
-    chunk size reruns nothing; results must not depend on these values.
+    chunk size reruns nothing. Outputs are byte-identical for the same values on the
+    same kind of machine; torch may round differently with another thread count.
     """
     env = os.environ.get(f"GAFCNN_{key.upper()}")
     if env is not None:
@@ -217,15 +221,11 @@ def runtime_setting(params: dict[str, Any], key: str, default: Any = None) -> An
 def record_timings(stage: str, values: dict[str, Any], path: str | None = None) -> None:
     """Merge one stage's timings (speed, wall time, latency, RSS) into the untracked,
     git-ignored timings file. Timings never go into a tracked output."""
-    from gafcnn import paths
-
     target = Path(path or paths.TIMINGS)
     target.parent.mkdir(parents=True, exist_ok=True)
     lock = target.with_name(f".{target.name}.lock")
     with open(lock, "w") as fh:
-        import fcntl
-
-        fcntl.flock(fh, fcntl.LOCK_EX)
+        fcntl.flock(fh, fcntl.LOCK_EX)  # stages of a parallel `dvc exp` queue share it
         try:
             current = read_json(target) if target.exists() else {}
         except json.JSONDecodeError:
