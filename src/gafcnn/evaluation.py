@@ -138,7 +138,7 @@ def decide(
     net_return: dict[str, float] | None = None,
     alpha: float = 0.05,
 ) -> dict:
-    """the guide's deployment rules applied to measured numbers, under one rule above
+    """The guide's deployment rules applied to measured numbers, under one rule above
     them: if no model's accuracy interval lies above the majority rate, deploy nothing.
 
     ``table`` maps model name to a row with ``accuracy``, ``majority_rate`` and
