@@ -6,12 +6,12 @@ from __future__ import annotations
 import pandas as pd
 
 from gafcnn import paths, predictions
-from gafcnn.ensemble import METHODS, Stacker, error_correlation, join_predictions, member_weights
-from gafcnn.gafdata import AlignmentError
+from gafcnn.ensemble import METHODS, Stacker, error_correlation, member_weights
 from gafcnn.io import InputError, load_params, run_stage, write_json
 from gafcnn.metrics import classification_report
 from gafcnn.predictions import ms
 from gafcnn.stages.common import gaf_sets
+from gafcnn.stages.members import joined_cnn_predictions
 
 
 def combine(joined: pd.DataFrame, names: list[str], seed: int) -> tuple[dict, dict]:
@@ -48,15 +48,7 @@ def main() -> None:
         raise InputError("params.yaml", f"ensemble.method must be one of {METHODS}")
     sets = gaf_sets(params)
     names = [f"w{w}" for w in sets]
-    frames = {
-        f"w{w}": predictions.of_model(predictions.read(paths.cnn_predictions(w)), f"cnn_w{w}")
-        for w in sets
-    }
-    expected = {s: sets[min(sets)].meta["counts"][s] for s in ("val", "test")}
-    try:
-        joined = join_predictions(frames, expected)
-    except AlignmentError as exc:
-        raise InputError(paths.CNN_PREDICTIONS, str(exc)) from None
+    joined = joined_cnn_predictions(sets)
     probs, learned = combine(joined, names, seed)
     test = (joined["segment"] == "test").to_numpy()
     y = joined["label"].to_numpy()

@@ -14,13 +14,13 @@ import numpy as np
 
 from gafcnn import paths, predictions
 from gafcnn.bars import MINUTE_MS
-from gafcnn.ensemble import gain_importance, join_predictions, purged_folds, xgb_classifier
+from gafcnn.ensemble import gain_importance, purged_folds, xgb_classifier
 from gafcnn.features import INDICATORS, indicators
-from gafcnn.gafdata import AlignmentError
-from gafcnn.io import InputError, load_params, run_stage, runtime_setting, save_xgb, write_json
+from gafcnn.io import load_params, run_stage, runtime_setting, save_xgb, write_json
 from gafcnn.metrics import classification_report
 from gafcnn.predictions import ms
 from gafcnn.stages.common import gaf_sets, load_bars, positions
+from gafcnn.stages.members import joined_cnn_predictions
 
 
 def main() -> None:
@@ -29,15 +29,7 @@ def main() -> None:
     n_jobs = int(runtime_setting(params, "threads", 2))
     sets = gaf_sets(params)
     windows = list(sets)
-    frames = {
-        f"cnn_w{w}": predictions.of_model(predictions.read(paths.cnn_predictions(w)), f"cnn_w{w}")
-        for w in windows
-    }
-    expected = {s: sets[min(sets)].meta["counts"][s] for s in ("val", "test")}
-    try:
-        joined = join_predictions(frames, expected)
-    except AlignmentError as exc:
-        raise InputError(paths.CNN_PREDICTIONS, str(exc)) from None
+    joined = joined_cnn_predictions(sets, "cnn_w{}")
     bars, minutes = load_bars()
     ts = ms(joined["timestamp"])
     names = [*INDICATORS, *[f"p_cnn_w{w}" for w in windows]]
