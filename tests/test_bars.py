@@ -216,3 +216,83 @@ def test_real_file():
     assert gap_summary(out) == {"count": 0, "minutes": 0}
     assert report.duplicates_dropped == 0
     assert str(out["timestamp"].iloc[0]) == "2023-03-01 00:00:00+00:00"
+
+
+def _kraken_rows(bars: pd.DataFrame, trades: bool) -> str:
+    secs = bars["timestamp"].dt.as_unit("s").astype("int64").to_numpy()
+    rows = []
+    for k, t in enumerate(secs):
+        cells = [str(t), *(repr(float(bars[c].iloc[k])) for c in OHLCV)]
+        rows.append(",".join(cells + ([str(10 + k)] if trades else [])))
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("trades", [False, True])
+def test_kraken_ohlcvt_detected_without_params(tmp_path, bars, trades):
+    path = _write_text(tmp_path, _kraken_rows(bars, trades), "XBTUSDC_1.csv")
+    out, report = read_bars(str(path))
+    pd.testing.assert_series_equal(out["timestamp"], bars["timestamp"], check_names=False)
+    np.testing.assert_array_equal(out[OHLCV].to_numpy(), bars[OHLCV].to_numpy())
+    assert report.files[0]["layout"] == "kraken-ohlcvt"
+
+
+def test_declared_columns_read_another_headerless_layout(tmp_path, bars):
+    ms = bars["timestamp"].dt.as_unit("ms").astype("int64")
+    frame = pd.DataFrame({"time": ms, "vwap": bars["close"], **{c: bars[c] for c in OHLCV}})
+    frame["trades"] = 7
+    path = tmp_path / "other.csv"
+    frame.to_csv(path, header=False, index=False)
+    columns = ["time", "vwap", *OHLCV, "trades"]
+    out, report = read_bars(str(path), columns=columns)
+    np.testing.assert_array_equal(out[OHLCV].to_numpy(), bars[OHLCV].to_numpy())
+    assert report.files[0]["layout"] == "declared"
+    with pytest.raises(InputError, match="data.columns .* must name one timestamp column"):
+        read_bars(str(path), columns=["open", "high", "low", "close", "volume", "a", "b", "c"])
+    with pytest.raises(InputError, match="data.columns names 6 columns, the file has 8"):
+        read_bars(str(path), columns=["time", *OHLCV])
+
+
+def test_unknown_headerless_layout_says_what_to_set(tmp_path, bars):
+    path = tmp_path / "eight.csv"
+    frame = bars.assign(timestamp=bars["timestamp"].dt.as_unit("s").astype("int64"), a=1, b=2)
+    frame.to_csv(path, header=False, index=False)
+    with pytest.raises(InputError) as err:
+        read_bars(str(path))
+    msg = str(err.value)
+    assert "no header; first row looks like data with 8 columns" in msg
+    assert "data.columns" in msg and str(path) in msg and "\n" not in msg
+    iso = tmp_path / "iso.csv"
+    write_layout(bars, iso, "iso_offset")
+    iso.write_text("".join(iso.read_text().splitlines(keepends=True)[1:]))  # drop the header
+    with pytest.raises(InputError, match="first row looks like data with 6 columns"):
+        read_bars(str(iso))
+
+
+def test_gzipped_csv_file_and_directory(tmp_path, bars):
+    import gzip
+
+    plain = write_layout(bars, tmp_path / "bars.csv", "spot_ms")
+    gz = tmp_path / "data" / "BTCUSDT-1m.csv.gz"
+    gz.parent.mkdir()
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    for source in (gz, gz.parent):
+        out, _ = read_bars(str(source))
+        np.testing.assert_array_equal(out[OHLCV].to_numpy(), bars[OHLCV].to_numpy())
+    broken = tmp_path / "broken.csv.gz"
+    broken.write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(InputError, match="corrupt gzip"):
+        read_bars(str(broken))
+
+
+@pytest.mark.parametrize(
+    ("row", "line"),
+    [
+        ("2024-01-01T00:02:00Z,0,11,0,10,1\n", 4),  # zero price
+        ("2024-01-01T00:02:00Z,-1,11,-2,10,1\n", 4),  # negative price
+    ],
+)
+def test_non_positive_price_refused_with_its_line(tmp_path, row, line):
+    path = _write_text(tmp_path, HEADER + GOOD + row)
+    with pytest.raises(InputError) as err:
+        read_bars(str(path))
+    assert err.value.line == line and "non-positive price" in str(err.value)

@@ -5,9 +5,16 @@ Accepted inputs (per file, detected from the content):
 * Binance public-archive klines, ``.csv`` or a ``.zip`` holding one csv: 12
   columns, spot files without a header, futures files with one; ``open_time``
   in epoch milliseconds or microseconds (detected per file, mixing is an error).
+* Kraken OHLCVT exports: no header, 6 or 7 columns - time in epoch seconds, open,
+  high, low, close, volume and, optionally, the trade count.
 * Generic OHLCV CSVs with a header: a timestamp column (``timestamp``,
   ``open_time``, ``time``, ``datetime`` or ``date``; ISO strings with or without
   offset, naive ones read as UTC, or epoch s/ms/us) and open/high/low/close/volume.
+* Any other headerless file, with its column names given (``data.columns``): one
+  timestamp name, the five OHLCV names, and any extra names (trades, quote volume,
+  VWAP), which are read past.
+
+Any of these may be gzipped (``.gz``, e.g. ``.csv.gz``).
 
 The canonical frame has ``timestamp`` (UTC, ms resolution), ``open``, ``high``,
 ``low``, ``close``, ``volume`` (float64) and ``filled`` (bool, True only for
@@ -18,6 +25,7 @@ was asked for; :func:`gap_summary` counts them.
 from __future__ import annotations
 
 import glob as globlib
+import gzip
 import hashlib
 import io
 import os
@@ -48,8 +56,9 @@ BINANCE_COLUMNS = [
     "ignore",
 ]
 TIMESTAMP_NAMES = ("timestamp", "open_time", "time", "datetime", "date")
+KRAKEN_COLUMNS = ["time", *OHLCV, "trades"]
 MINUTE_MS = 60_000
-DATA_SUFFIXES = (".csv", ".zip")
+DATA_SUFFIXES = (".csv", ".zip", ".gz")
 
 
 @dataclass
@@ -69,7 +78,7 @@ def resolve_sources(path: str) -> list[Path]:
     if p.is_dir():
         files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in DATA_SUFFIXES)
         if not files:
-            raise InputError(path, "directory holds no .csv or .zip files")
+            raise InputError(path, "directory holds no .csv, .csv.gz or .zip files")
         return files
     matches = sorted(Path(m) for m in globlib.glob(path) if Path(m).is_file())
     if not matches:
@@ -78,8 +87,13 @@ def resolve_sources(path: str) -> list[Path]:
 
 
 def _read_text(path: Path) -> str:
-    """The CSV text of a file, unpacking a zip that holds exactly one csv."""
-    if path.suffix.lower() == ".zip":
+    """The CSV text of a file, unpacking a zip that holds exactly one csv or a gzip."""
+    if path.suffix.lower() == ".gz":
+        try:
+            data = gzip.decompress(path.read_bytes())
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(path, f"corrupt gzip ({exc})") from None
+    elif path.suffix.lower() == ".zip":
         try:
             with zipfile.ZipFile(path) as zf:
                 names = [n for n in zf.namelist() if not n.endswith("/")]
@@ -99,6 +113,18 @@ def _read_text(path: Path) -> str:
 def _is_int_text(s: str) -> bool:
     s = s.strip()
     return s.lstrip("-").isdigit()
+
+
+def _looks_like_data(cell: str) -> bool:
+    """A first cell that is a number or a date: the file has no header row."""
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        pass
+    return any(ch.isdigit() for ch in cell) and not pd.isna(
+        pd.to_datetime(cell, utc=True, errors="coerce", format="ISO8601")
+    )
 
 
 def _numeric(path: Path, table: pd.DataFrame, columns: list[str], first_line: int) -> pd.DataFrame:
@@ -164,18 +190,53 @@ def _parse_timestamps(path: Path, raw: pd.Series, first_line: int) -> np.ndarray
     return parsed.dt.as_unit("ms").astype("int64").to_numpy()
 
 
-def read_file(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read and validate one file; returns timestamp_ms + OHLCV + ``line`` (source line)."""
+def _declared_columns(path: Path, columns: list[str]) -> list[str]:
+    names = [str(c).strip().lower() for c in columns]
+    ts = [c for c in names if c in TIMESTAMP_NAMES]
+    missing = [c for c in OHLCV if c not in names]
+    if len(ts) != 1 or missing or len(set(names)) != len(names):
+        raise InputError(
+            "params.yaml",
+            f"data.columns {columns} must name one timestamp column "
+            f"({', '.join(TIMESTAMP_NAMES)}), each of {', '.join(OHLCV)}, and no name twice "
+            f"(reading {path})",
+        )
+    return names
+
+
+def read_file(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Read and validate one file; returns timestamp_ms + OHLCV + ``line`` (source line).
+
+    ``columns`` names the columns of a headerless file in another layout; extra names
+    are allowed and read past."""
     path = Path(path)
     text = _read_text(path)
     first = text.split("\n", 1)[0].strip()
     if not first:
         raise InputError(path, "empty file")
     cells = [c.strip().lower() for c in first.split(",")]
-    if len(cells) == 12 and _is_int_text(cells[0]):
+    looks_like_data = _looks_like_data(first.split(",")[0].strip())
+    if columns:
+        names = _declared_columns(path, columns)
+        if not looks_like_data:
+            raise InputError(path, "data.columns is set, but the file starts with a header row")
+        if len(cells) != len(names):
+            raise InputError(
+                path, f"data.columns names {len(names)} columns, the file has {len(cells)}", line=1
+            )
+        header, layout = None, "declared"
+    elif len(cells) == 12 and _is_int_text(cells[0]):
         header, names, layout = None, BINANCE_COLUMNS, "binance-spot"
+    elif len(cells) in (6, 7) and _is_int_text(cells[0]):
+        header, names, layout = None, KRAKEN_COLUMNS[: len(cells)], "kraken-ohlcvt"
     elif cells == BINANCE_COLUMNS:
         header, names, layout = 0, None, "binance-futures"
+    elif looks_like_data:
+        raise InputError(
+            path,
+            f"no header; first row looks like data with {len(cells)} columns, which matches "
+            "no known layout (Binance: 12, Kraken OHLCVT: 6 or 7) - name them with data.columns",
+        )
     else:
         header, names, layout = 0, None, "generic"
     try:
@@ -194,7 +255,10 @@ def read_file(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise InputError(path, "empty file (no data rows)")
     table.columns = [str(c).strip().lower() for c in table.columns]
 
-    if layout == "generic":
+    if layout in ("declared", "kraken-ohlcvt"):
+        ts_col = next(c for c in table.columns if c in TIMESTAMP_NAMES)
+        ts = _parse_timestamps(path, table[ts_col], first_line)
+    elif layout == "generic":
         ts_cols = [c for c in table.columns if c in TIMESTAMP_NAMES]
         missing = [c for c in OHLCV if c not in table.columns]
         if not ts_cols:
@@ -221,6 +285,7 @@ def read_file(path: str | os.PathLike[str]) -> pd.DataFrame:
     frame = _numeric(path, table, OHLCV, first_line)
     o, h, lo, c, v = (frame[k].to_numpy() for k in OHLCV)
     checks = [
+        (np.minimum(np.minimum(o, h), np.minimum(lo, c)) <= 0, "non-positive price"),
         (h < np.maximum(o, c), "high < max(open, close)"),
         (lo > np.minimum(o, c), "low > min(open, close)"),
         (v < 0, "negative volume"),
@@ -302,12 +367,15 @@ def combine(frames: list[tuple[Path, pd.DataFrame]], report: ReadReport) -> pd.D
     return out
 
 
-def read_bars(path: str, fill_gaps: bool = False) -> tuple[pd.DataFrame, ReadReport]:
-    """Read every file behind ``path`` (file, directory or glob) into one bar frame."""
+def read_bars(
+    path: str, fill_gaps: bool = False, columns: list[str] | None = None
+) -> tuple[pd.DataFrame, ReadReport]:
+    """Read every file behind ``path`` (file, directory or glob) into one bar frame;
+    ``columns`` names the columns of headerless files in a layout not detected."""
     report = ReadReport()
     frames = []
     for f in resolve_sources(path):
-        frame = read_file(f)
+        frame = read_file(f, columns)
         frames.append((f, frame))
         report.files.append(
             {

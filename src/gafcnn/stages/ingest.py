@@ -53,7 +53,9 @@ def ingest(params: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
             path = b["raw_dir"]
         elif data.get("interval", "1m") != "1m":
             raise InputError("params.yaml", "data.interval must be 1m")
-        bars, report = barlib.read_bars(path, fill_gaps=bool(data.get("fill_gaps", False)))
+        bars, report = barlib.read_bars(
+            path, fill_gaps=bool(data.get("fill_gaps", False)), columns=data.get("columns")
+        )
         metrics["files"] = report.files
         metrics["duplicates_dropped"] = report.duplicates_dropped
         metrics["filled_minutes"] = report.filled_minutes
