@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gafcnn.bars import BINANCE_COLUMNS
+from gafcnn.readers import BINANCE_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_CSV = REPO.parent / "shared" / "data" / "BTCUSDT_1m_binanceus_2023-03.csv"
@@ -58,6 +58,15 @@ def binance_rows(bars: pd.DataFrame, unit: str = "ms") -> pd.DataFrame:
     )
     assert list(out.columns) == BINANCE_COLUMNS
     return out
+
+
+def kraken_rows(bars: pd.DataFrame, trades: bool = True) -> str:
+    """Kraken OHLCVT text for ``bars``: no header, epoch seconds, OHLCV, trade count."""
+    out = bars[["timestamp", "open", "high", "low", "close", "volume"]].copy()
+    out["timestamp"] = bars["timestamp"].dt.as_unit("s").astype("int64")
+    if trades:
+        out["trades"] = np.arange(10, 10 + len(bars))
+    return out.to_csv(header=False, index=False)
 
 
 def write_layout(bars: pd.DataFrame, path: Path, layout: str) -> Path:

@@ -26,6 +26,7 @@ CFG = {
     "max_label_autocorr": 0.95,
     "chance_alpha": 0.001,
     "max_plausible_accuracy": 0.75,
+    "max_filled_share": 0.05,
     "severity": {"label_balance": "warn", "dead_zone": "warn", "overlap": "warn"},
 }
 
@@ -79,6 +80,22 @@ def test_clean_data_passes(mk):
     checks = run_audit(inp, CFG)
     assert {c.status for c in checks} <= {"pass", "warn"}
     assert {c.name for c in checks} >= {"chronology", "alignment", "label_definition"}
+
+
+def test_mostly_invented_bars_are_flagged(mk):
+    inp, _ = clean_input(mk)
+    assert "filled_bars" not in failures(inp)
+    train = inp.split.segment("train")
+    filled = np.zeros(len(mk.minutes), dtype=bool)
+    filled[train.start : train.stop : 2] = True  # every other train minute invented
+    inp.filled = filled
+    checks = {c.name: c for c in run_audit(inp, CFG)}
+    c = checks["filled_bars"]
+    assert c.status == "fail" and c.value == pytest.approx(0.5, abs=0.01)
+    assert c.extra["filled_share"]["val"] == 0.0
+    assert c.extra["samples_touching_filled"]["train"] == 1.0
+    assert c.extra["samples_touching_filled"]["test"] == 0.0
+    assert {n for n, x in checks.items() if x.status == "fail"} == {"filled_bars"}
 
 
 def test_quantile_thresholds_fitted_on_all_data(mk):

@@ -7,10 +7,11 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REAL_CSV, binance_rows, make_bars, write_layout
+from conftest import REAL_CSV, binance_rows, kraken_rows, make_bars, write_layout
 
-from gafcnn.bars import OHLCV, gap_summary, read_bars, read_file
+from gafcnn.bars import OHLCV, gap_summary
 from gafcnn.io import InputError
+from gafcnn.readers import read_bars, read_file
 
 LAYOUTS = ["spot_ms", "spot_us", "futures", "zip", "iso_offset", "iso_naive", "epoch_s"]
 
@@ -149,7 +150,12 @@ BAD_INPUTS = {
     ),
     "5 min bars": (
         HEADER + "".join(f"2024-01-01T00:{m:02d}:00Z,10,11,9,10,1\n" for m in range(0, 30, 5)),
-        "minutes apart; expected 1-minute bars",
+        "bars are 5 minutes apart (every step a multiple of 5); expected 1-minute bars",
+        None,
+    ),
+    "10 min bars with a missing one": (
+        HEADER + "".join(f"2024-01-01T00:{m:02d}:00Z,10,11,9,10,1\n" for m in (0, 10, 30, 40)),
+        "bars are 10 minutes apart",
         None,
     ),
     "conflicting rows": (
@@ -218,18 +224,9 @@ def test_real_file():
     assert str(out["timestamp"].iloc[0]) == "2023-03-01 00:00:00+00:00"
 
 
-def _kraken_rows(bars: pd.DataFrame, trades: bool) -> str:
-    secs = bars["timestamp"].dt.as_unit("s").astype("int64").to_numpy()
-    rows = []
-    for k, t in enumerate(secs):
-        cells = [str(t), *(repr(float(bars[c].iloc[k])) for c in OHLCV)]
-        rows.append(",".join(cells + ([str(10 + k)] if trades else [])))
-    return "\n".join(rows) + "\n"
-
-
 @pytest.mark.parametrize("trades", [False, True])
 def test_kraken_ohlcvt_detected_without_params(tmp_path, bars, trades):
-    path = _write_text(tmp_path, _kraken_rows(bars, trades), "XBTUSDC_1.csv")
+    path = _write_text(tmp_path, kraken_rows(bars, trades), "XBTUSDC_1.csv")
     out, report = read_bars(str(path))
     pd.testing.assert_series_equal(out["timestamp"], bars["timestamp"], check_names=False)
     np.testing.assert_array_equal(out[OHLCV].to_numpy(), bars[OHLCV].to_numpy())
@@ -296,3 +293,20 @@ def test_non_positive_price_refused_with_its_line(tmp_path, row, line):
     with pytest.raises(InputError) as err:
         read_bars(str(path))
     assert err.value.line == line and "non-positive price" in str(err.value)
+
+
+def test_thin_market_with_most_minutes_missing_is_read_as_1_minute_bars(tmp_path):
+    full = make_bars(400)
+    keep = np.random.default_rng(2).random(len(full)) < 0.3  # median step ~3 minutes
+    thin = full[keep].reset_index(drop=True)
+    assert thin["timestamp"].diff().median() >= pd.Timedelta(minutes=2)  # once refused
+    path = write_layout(thin, tmp_path / "thin.csv", "futures")
+    out, _ = read_bars(str(path))
+    assert len(out) == len(thin)
+    assert gap_summary(out)["minutes"] == (
+        (thin["timestamp"].iloc[-1] - thin["timestamp"].iloc[0]) // pd.Timedelta(minutes=1)
+        + 1
+        - len(thin)
+    )
+    filled, _ = read_bars(str(path), fill_gaps=True)
+    assert filled["filled"].sum() == gap_summary(out)["minutes"]

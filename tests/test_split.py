@@ -7,8 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gafcnn.samples import window_complete
-from gafcnn.split import SplitSpec, make_split, required_purge, sample_segments
+from gafcnn.labels import LabelSpec
+from gafcnn.samples import (
+    build_samples,
+    longest_run,
+    segment_coverage,
+    shortfalls,
+    window_complete,
+)
+from gafcnn.split import SplitSpec, make_split, required_purge, sample_segments, segment_shares
 
 
 def _bars_used(segment_of, positions, window, horizon, k):
@@ -100,3 +107,68 @@ def test_window_complete_detects_gaps():
     np.testing.assert_array_equal(
         window_complete(minutes, 3), [False, False, True, True, False, False, True, True]
     )
+
+
+@pytest.mark.parametrize(
+    ("minutes", "run"),
+    [
+        ([], 0),
+        ([7], 1),
+        ([0, 1, 2, 3], 4),
+        ([0, 2, 4], 1),
+        ([0, 1, 5, 6, 7, 9], 3),
+        ([3, 9, 10], 2),
+    ],
+)
+def test_longest_run(minutes, run):
+    assert longest_run(np.array(minutes, dtype=np.int64)) == run
+
+
+def _gappy(n_minutes: int, keep: float, seed: int = 0) -> np.ndarray:
+    """Minutes of a market where each minute has a bar with probability ``keep``."""
+    rng = np.random.default_rng(seed)
+    return np.flatnonzero(rng.random(n_minutes) < keep).astype(np.int64)
+
+
+def test_gap_heavy_segments_are_reported_with_what_they_lack():
+    minutes = _gappy(130_000, 0.44)  # like a thin exchange: more than half the minutes missing
+    close = 100 + np.cumsum(np.random.default_rng(1).normal(0, 0.1, len(minutes)))
+    windows, horizon = [15, 30, 60], 5
+    split = make_split(minutes, SplitSpec(), windows, horizon)
+    smp = build_samples(minutes, close, windows, LabelSpec(horizon=horizon), split, stride=2)
+    cov = segment_coverage(minutes, smp, split)
+    assert [c["samples"] for c in cov.values()] == [0, 0, 0]
+    assert all(0 < c["longest_run"] < 60 for c in cov.values())
+    assert sum(c["bars"] for c in cov.values()) + 2 * split.purge == len(minutes)
+    lines = shortfalls(cov, windows, horizon, 2, 100)
+    assert len(lines) == 3
+    run = cov["train"]["longest_run"]
+    assert lines[0].startswith("split segment train has 0 samples (split.min_samples is 100); ")
+    assert f"longest gap-free run is {run} of {cov['train']['bars']:,} bars" in lines[0]
+    assert "needs 60 consecutive bars" in lines[0] and "65 minutes in all" in lines[0]
+    assert "data.fill_gaps: true" in lines[0] and "smaller gaf.windows" in lines[0]
+    # smaller windows fit inside the gap-free runs: samples appear
+    small = build_samples(minutes, close, [3], LabelSpec(horizon=1), split, stride=1)
+    assert all(c["samples"] > 100 for c in segment_coverage(minutes, small, split).values())
+    assert shortfalls(segment_coverage(minutes, small, split), [3], 1, 1, 100) == []
+
+
+def test_only_short_segments_are_reported():
+    cov = {
+        "train": {"bars": 9000, "longest_run": 9000, "samples": 4000},
+        "val": {"bars": 2000, "longest_run": 40, "samples": 99},
+        "test": {"bars": 2000, "longest_run": 2000, "samples": 100},
+    }
+    lines = shortfalls(cov, [15, 30], 5, 1, 100)
+    assert len(lines) == 1 and lines[0].startswith("split segment val has 99 samples")
+    assert "gaf.stride" not in lines[0]
+
+
+def test_segment_shares():
+    split = make_split(np.arange(1000), SplitSpec(), [10], 5)
+    mask = np.zeros(1000, dtype=bool)
+    train = split.segment("train")
+    mask[train.start : train.start + train.size // 4] = True
+    shares = segment_shares(mask, split)
+    assert shares["train"] == pytest.approx(0.25, abs=0.01)
+    assert shares["val"] == shares["test"] == 0.0

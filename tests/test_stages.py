@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REAL_CSV
+from conftest import REAL_CSV, kraken_rows
 from pipeline import dvc, metrics, scratch_project
 
 
@@ -88,3 +88,62 @@ def test_exp_run_on_real_csv(project):
     assert ing["gaps"] == {"count": 0, "minutes": 0}
     assert ing["flat_bars"] == 1616
     assert "oracle_accuracy" not in ing
+
+
+def _gap_heavy_kraken(path, minutes: int = 10_000, keep: float = 0.45) -> tuple[int, int]:
+    """A gzipped Kraken OHLCVT file of a synthetic market where most minutes have no
+    trade (no bar), as on a thin pair; returns the bars written and the minutes spanned."""
+    import gzip
+
+    import numpy as np
+    import pandas as pd
+
+    from gafcnn.synthetic import SyntheticConfig, generate
+
+    bars = generate(SyntheticConfig(n_bars=minutes, seed=3)).bars
+    kept = bars[np.random.default_rng(0).random(len(bars)) < keep].reset_index(drop=True)
+    path.write_bytes(gzip.compress(kraken_rows(kept).encode(), mtime=0))
+    span = (kept["timestamp"].iloc[-1] - kept["timestamp"].iloc[0]) // pd.Timedelta(minutes=1)
+    return len(kept), int(span) + 1
+
+
+def test_gap_heavy_file_stops_before_any_model_and_runs_with_fill_gaps(tmp_path):
+    root = scratch_project(
+        tmp_path,
+        **{"data.source": "csv", "data.path": "data/external", "gaf.windows": [15, 30],
+           "epochs": 2, "patience": 1, "width": 4, "baseline.subset": 2000,
+           "audit.subset": 1000, "evaluate.bootstrap_reps": 100},
+    )  # fmt: skip
+    n, span = _gap_heavy_kraken(root / "data" / "external" / "XBTUSDC_1.csv.gz")
+    proc = dvc(root, "repro", "evaluate", check=False)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 3, proc.stderr
+    for line, segment in zip(errors, ("train", "val", "test"), strict=True):
+        assert line.startswith(f"error: data/external: split segment {segment} has 0 samples")
+        assert "needs 30 consecutive bars (max of gaf.windows)" in line
+        assert "set data.fill_gaps: true, use smaller gaf.windows" in line
+    assert "Traceback" not in proc.stderr + proc.stdout
+    ing = metrics(root, "ingest")
+    assert ing["rows"] == n and ing["files"][0]["layout"] == "kraken-ohlcvt"
+    assert ing["filled_minutes"] == 0
+    assert not (root / "data" / "interim" / "split.json").exists()
+    assert not (root / "metrics" / "split.json").exists()
+    assert not (root / "data" / "gaf").exists()
+
+    dvc(root, "exp", "run", "-S", "data.fill_gaps=true", "evaluate")
+    ing = metrics(root, "ingest")
+    assert ing["rows"] == span and ing["filled_minutes"] == span - n
+    assert ing["filled_share"] > 0.5 and ing["gaps"]["minutes"] == span - n
+    split = metrics(root, "split")
+    assert all(split[s]["filled_share"] > 0.5 for s in ("train", "val", "test"))
+    assert all(split[s]["samples"] >= 100 for s in ("train", "val", "test"))
+    check = metrics(root, "audit")["checks"]["filled_bars"]
+    assert check["status"] == "warn" and check["severity"] == "warn"
+    assert check["value"] > 0.5 and check["threshold"] == 0.05
+    assert check["samples_touching_filled"]["train"] > 0.99
+    decision = metrics(root, "decision")
+    assert decision["audit_warnings"] == ["filled_bars"]
+    assert any("audit check 'filled_bars'" in r for r in decision["reasons"])
+    report = (root / "reports" / "report.md").read_text()
+    assert "warnings: filled_bars" in report and "minutes filled by data.fill_gaps" in report

@@ -20,7 +20,7 @@ from gafcnn.baselines import fit_logistic, flatten, predict_up, spread_subset
 from gafcnn.labels import LabelSpec, direction_labels, forward_returns
 from gafcnn.metrics import effective_n, lag1_autocorr
 from gafcnn.samples import build_samples
-from gafcnn.split import SEGMENTS, Split
+from gafcnn.split import SEGMENTS, Split, segment_shares
 
 FLOAT16_SLACK = 1e-3  # storage rounding allowed beyond [-1, 1]
 
@@ -47,6 +47,7 @@ class AuditInput:
     split: Split
     stride: int = 1
     oracle_accuracy: float | None = None  # known on synthetic data
+    filled: np.ndarray | None = None  # per bar: invented by data.fill_gaps (None: none were)
 
 
 @dataclass
@@ -242,6 +243,38 @@ def check_alignment(inp: AuditInput) -> Check:
     )
 
 
+def check_filled_bars(inp: AuditInput, max_share: float) -> Check:
+    """Flag segments whose minutes were mostly invented by ``data.fill_gaps``: flat,
+    zero-volume bars at the previous close teach a model the filling rule, not the
+    market. Also reports the share of samples whose window or label bar is invented."""
+    filled = (
+        np.zeros(len(inp.minutes), dtype=bool)
+        if inp.filled is None
+        else np.asarray(inp.filled, dtype=bool)
+    )
+    shares = segment_shares(filled, inp.split)
+    first = next(iter(inp.windows.values()))
+    reach = max(inp.windows)
+    cum = np.r_[0, np.cumsum(filled)]
+    touched = {}
+    for s in SEGMENTS:
+        m = first.timestamps[s] // MINUTE_MS
+        lo = np.searchsorted(inp.minutes, m - reach + 1, side="left")
+        hi = np.searchsorted(inp.minutes, m + inp.spec.horizon, side="right")
+        touched[s] = float(np.mean(cum[hi] > cum[lo])) if len(m) else 0.0
+    worst = max(shares.values())
+    return Check(
+        "filled_bars",
+        worst,
+        max_share,
+        _status(worst <= max_share),
+        f"share of minutes invented by data.fill_gaps per split {shares}; share of samples "
+        f"whose window or label bar is invented {touched} - a model fitted on them learns "
+        "the filling rule (flat, zero-volume bars), not the market",
+        {"filled_share": shares, "samples_touching_filled": touched},
+    )
+
+
 def _quick_features(wd: WindowData, subset: int) -> tuple[np.ndarray, ...]:
     idx = spread_subset(len(wd.labels["train"]), subset)
     x_tr = flatten(wd.images["train"], idx)
@@ -359,6 +392,7 @@ def run_audit(inp: AuditInput, cfg: dict, seed: int = 0) -> list[Check]:
             inp, cfg["subset"], cfg["max_plausible_accuracy"], seed
         ),
         "overlap": lambda: check_overlap(inp, cfg["max_label_autocorr"]),
+        "filled_bars": lambda: check_filled_bars(inp, cfg["max_filled_share"]),
     }
     checks = []
     for name, run in runners.items():

@@ -234,6 +234,8 @@ class Encoder:
             raise ValueError("at least one channel is needed")
         self.image_size = int(image_size)
         self.mtf_bins = int(mtf_bins)
+        if self.mtf_bins < 2 and any(c.method == "mtf" for c in self.channels):
+            raise ValueError(f"the Markov transition field needs mtf_bins >= 2, got {mtf_bins}")
         self.threads = max(1, threads or min(2, os.cpu_count() or 1))
         self.chunk = int(chunk)
 

@@ -67,7 +67,7 @@ class Predictor:
             model.eval()
             enc = None
             if meta["arch"] != "conv1d":
-                enc = Encoder(meta["channels"], meta["image_size"], threads=1)
+                enc = Encoder(meta["channels"], meta["image_size"], meta["mtf_bins"], threads=1)
             self.cnns[w] = (model, enc, meta)
         from xgboost import XGBClassifier
 

@@ -36,6 +36,18 @@ class InputError(Exception):
         super().__init__(f"{where}: {message}")
 
 
+class InputErrors(InputError):
+    """Several independent input errors found together; reported one per line."""
+
+    def __init__(self, errors: list[InputError]):
+        if not errors:
+            raise ValueError("InputErrors needs at least one error")
+        self.errors = list(errors)
+        first = self.errors[0]
+        super().__init__(first.path, first.message, first.line)
+        self.args = ("\n".join(str(e) for e in self.errors),)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -160,6 +172,15 @@ def typed_fields(cls: type, params: dict[str, Any], strict: bool = True) -> dict
     return out
 
 
+def from_section(cls: type, params: dict[str, Any], section: str, strict: bool = True) -> Any:
+    """Dataclass ``cls`` built from one params section; a bad key or value becomes one
+    InputError naming params.yaml and the section, never a traceback."""
+    try:
+        return cls(**typed_fields(cls, params, strict))
+    except (TypeError, ValueError) as exc:
+        raise InputError("params.yaml", f"{section}: {exc}") from None
+
+
 def _numeric(value: Any) -> bool:
     try:
         float(value)
@@ -181,11 +202,13 @@ def _to_number(name: str, value: Any, kind: type) -> Any:
 
 
 def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's main; turn InputError into one line on stderr and exit code 1."""
+    """Run a stage's main; turn an InputError into one line on stderr (one per error of
+    an :class:`InputErrors`) and exit code 1."""
     try:
         main()
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for err in getattr(exc, "errors", [exc]):
+            print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
 
 

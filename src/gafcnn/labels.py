@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gafcnn.io import typed_fields
+from gafcnn.io import from_section
 
 UP, DOWN, DROPPED = 1, 0, -1
 DEAD_ZONES = ("none", "fixed", "quantile")
@@ -44,7 +44,7 @@ class LabelSpec:
 
     @classmethod
     def from_params(cls, params: dict) -> LabelSpec:
-        return cls(**typed_fields(cls, params))
+        return from_section(cls, params, "label")
 
 
 def forward_returns(close: np.ndarray, minutes: np.ndarray, horizon: int) -> np.ndarray:

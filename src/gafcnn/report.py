@@ -165,10 +165,17 @@ def write_report(
     ingest = read_json(paths.metrics("ingest"))
     split = read_json(paths.metrics("split"))
     audit = read_json(paths.metrics("audit"))
+    warned = [name for name, c in audit["checks"].items() if c["status"] == "warn"]
     summary = [
         f"- data: {ingest['source']}, {ingest['rows']:,} bars from {ingest['first_timestamp']} "
         f"to {ingest['last_timestamp']}, {ingest['gaps']['count']} gaps "
         f"({ingest['gaps']['minutes']} minutes)"
+        + (
+            f", {ingest['filled_minutes']:,} minutes filled by data.fill_gaps "
+            f"({ingest['filled_share']:.1%} of bars)"
+            if ingest.get("filled_minutes")
+            else ""
+        )
         + (
             f", oracle accuracy {ingest['oracle_accuracy']:.4f}"
             if "oracle_accuracy" in ingest
@@ -180,7 +187,8 @@ def write_report(
         f"{params['label']['dead_zone']}; test samples {evaluate['test_samples']:,} "
         f"({evaluate['test_first']} to {evaluate['test_last']})",
         f"- audit: {'passed' if audit['passed'] else 'FAILED'} "
-        f"({audit['pass']} pass, {audit['warn']} warn, {audit['fail']} fail)",
+        f"({audit['pass']} pass, {audit['warn']} warn, {audit['fail']} fail)"
+        + (f"; warnings: {', '.join(warned)}" if warned else ""),
         f"- intervals: moving-block bootstrap, {evaluate['bootstrap']['reps']} resamples, "
         f"blocks of {evaluate['bootstrap']['block_samples']} samples (a window plus a horizon): "
         "test samples overlap, so they are not independent",

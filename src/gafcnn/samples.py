@@ -54,6 +54,8 @@ def build_samples(
 ) -> Samples:
     """The shared decision samples for ``windows``; dead-zone cut points fit on train only
     (or ``band`` as given, e.g. cut points fitted earlier)."""
+    if stride < 1:
+        raise ValueError(f"gaf.stride must be >= 1, got {stride}")
     minutes = np.asarray(minutes, dtype=np.int64)
     n = len(minutes)
     pos = np.arange(n)
@@ -82,3 +84,48 @@ def build_samples(
         dropped_dead_zone=dropped,
         candidates=candidates,
     )
+
+
+def longest_run(minutes: np.ndarray) -> int:
+    """Bars in the longest stretch of consecutive minutes (0 for no bars)."""
+    minutes = np.asarray(minutes, dtype=np.int64)
+    if len(minutes) == 0:
+        return 0
+    breaks = np.flatnonzero(np.diff(minutes) != 1)
+    edges = np.r_[-1, breaks, len(minutes) - 1]
+    return int(np.diff(edges).max())
+
+
+def segment_coverage(minutes: np.ndarray, samples: Samples, split: Split) -> dict[str, dict]:
+    """Per segment: its bars, its longest gap-free run of bars, and the samples found."""
+    minutes = np.asarray(minutes, dtype=np.int64)
+    return {
+        s.name: {
+            "bars": max(s.size, 0),
+            "longest_run": longest_run(minutes[s.start : max(s.stop, s.start)]),
+            "samples": int(samples.of(s.name).sum()),
+        }
+        for s in split.segments
+    }
+
+
+def shortfalls(
+    coverage: dict[str, dict], windows: list[int], horizon: int, stride: int, min_samples: int
+) -> list[str]:
+    """One message per segment with fewer than ``min_samples`` samples: what was found,
+    what a sample needs, and the remedies."""
+    need = max(windows)
+    out = []
+    for name, c in coverage.items():
+        if c["samples"] >= min_samples:
+            continue
+        out.append(
+            f"split segment {name} has {c['samples']} samples (split.min_samples is "
+            f"{min_samples}); its longest gap-free run is {c['longest_run']:,} of "
+            f"{c['bars']:,} bars, and a sample needs {need} consecutive bars "
+            f"(max of gaf.windows) plus the bar {horizon} minutes later (label.horizon), "
+            f"{need + horizon} minutes in all"
+            + (f", at a minute divisible by gaf.stride {stride}" if stride > 1 else "")
+            + " - set data.fill_gaps: true, use smaller gaf.windows, or give a longer period"
+        )
+    return out

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn.bars import MINUTE_MS
-from gafcnn.io import typed_fields
+from gafcnn.io import from_section
 
 SEGMENTS = ("train", "val", "test")
 
@@ -41,10 +41,11 @@ class SplitSpec:
     val_start: str | None = None
     test_start: str | None = None
     purge: int | str = "auto"  # "auto" = max(windows) + horizon; an int may only be larger
+    min_samples: int = 100  # fewer samples in any segment stops the pipeline before any model
 
     @classmethod
     def from_params(cls, params: dict) -> SplitSpec:
-        return cls(**typed_fields(cls, params))
+        return from_section(cls, params, "split")
 
 
 @dataclass
@@ -81,6 +82,19 @@ class Split:
 
 def _iso(minute: int) -> str:
     return pd.Timestamp(int(minute) * MINUTE_MS, unit="ms", tz="UTC").isoformat()
+
+
+def parse_windows(value: object) -> list[int]:
+    """``gaf.windows`` as a list of distinct window lengths (each at least 2 bars)."""
+    try:
+        windows = [int(w) for w in value]  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        windows = []
+    if not windows or min(windows) < 2 or len(set(windows)) != len(windows):
+        raise ValueError(
+            f"gaf.windows must be a non-empty list of distinct lengths >= 2 bars, got {value!r}"
+        )
+    return windows
 
 
 def required_purge(windows: list[int], horizon: int) -> int:
@@ -158,3 +172,12 @@ def sample_segments(
         inside = (t - window + 1 >= s.start) & (t + horizon < s.stop)
         out[inside] = k
     return out
+
+
+def segment_shares(mask: np.ndarray, split: Split) -> dict[str, float]:
+    """Share of each segment's bars where ``mask`` is True (e.g. bars invented by
+    ``data.fill_gaps``); 0.0 for an empty segment."""
+    mask = np.asarray(mask, dtype=bool)
+    return {
+        s.name: float(mask[s.start : s.stop].mean()) if s.size > 0 else 0.0 for s in split.segments
+    }

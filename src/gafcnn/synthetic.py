@@ -32,7 +32,7 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from gafcnn.bars import MINUTE_MS
-from gafcnn.io import typed_fields
+from gafcnn.io import from_section
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ class SyntheticConfig:
     trade_prob: float = 0.0  # 0: continuous prices; >0: trades at random substeps (see generate)
 
     @classmethod
-    def from_params(cls, params: dict) -> SyntheticConfig:
-        return cls(**typed_fields(cls, params))
+    def from_params(cls, params: dict, section: str = "data.synthetic") -> SyntheticConfig:
+        return from_section(cls, params, section)
 
 
 def _season(minute_of_day: np.ndarray, amplitude: float) -> np.ndarray:

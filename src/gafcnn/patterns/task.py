@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from gafcnn.io import typed_fields
+from gafcnn.io import from_section
 from gafcnn.patterns.labels import PATTERNS
 from gafcnn.patterns.model import PatternCNN, fit_multiclass, predict_classes
 from gafcnn.training import seed_everything
@@ -38,7 +38,7 @@ class PatternConfig:
 
     @classmethod
     def from_params(cls, params: dict) -> PatternConfig:
-        return cls(**typed_fields(cls, params))
+        return from_section(cls, params, "patterns")
 
 
 def train_and_test(

@@ -20,6 +20,7 @@ from gafcnn.gafdata import GafSet
 from gafcnn.io import load_params, read_json, run_stage, save_figure, write_json
 from gafcnn.labels import LabelSpec
 from gafcnn.split import SEGMENTS, Split
+from gafcnn.stages import common
 
 PLOT = paths.PLOTS / "audit.png"
 
@@ -38,8 +39,8 @@ def window_data(gs: GafSet) -> WindowData:
 
 
 def load_input(params: dict) -> AuditInput:
-    windows = [int(w) for w in params["gaf"]["windows"]]
-    bars = pd.read_parquet(paths.BARS, columns=["timestamp", "close"])
+    windows = common.windows(params)
+    bars = pd.read_parquet(paths.BARS, columns=["timestamp", "close", "filled"])
     ingest = read_json(paths.metrics("ingest"))
     return AuditInput(
         windows={w: window_data(GafSet(paths.gaf_dir(w))) for w in windows},
@@ -47,8 +48,9 @@ def load_input(params: dict) -> AuditInput:
         close=bars["close"].to_numpy(dtype=np.float64),
         spec=LabelSpec.from_params(params["label"]),
         split=Split.from_dict(read_json(paths.SPLIT)),
-        stride=int(params["gaf"].get("stride", 1)),
+        stride=common.stride(params),
         oracle_accuracy=ingest.get("oracle_accuracy"),
+        filled=bars["filled"].to_numpy(dtype=bool),
     )
 
 

@@ -8,11 +8,28 @@ import pandas as pd
 from gafcnn import paths
 from gafcnn.bars import MINUTE_MS, minute_index
 from gafcnn.gafdata import GafSet
-from gafcnn.split import SEGMENTS
+from gafcnn.io import InputError
+from gafcnn.split import SEGMENTS, parse_windows
 
 
 def windows(params: dict) -> list[int]:
-    return [int(w) for w in params["gaf"]["windows"]]
+    """``gaf.windows``, checked: a bad value is one line naming params.yaml."""
+    try:
+        return parse_windows(params["gaf"]["windows"])
+    except ValueError as exc:
+        raise InputError("params.yaml", str(exc)) from None
+
+
+def stride(params: dict) -> int:
+    """``gaf.stride``, checked (keep decision times whose minute is a multiple of it)."""
+    raw = params["gaf"].get("stride", 1)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        value = 0
+    if value < 1 or (value != raw and str(value) != str(raw)):
+        raise InputError("params.yaml", f"gaf.stride must be an integer >= 1, got {raw!r}")
+    return value
 
 
 def gaf_sets(params: dict) -> dict[int, GafSet]:

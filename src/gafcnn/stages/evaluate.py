@@ -29,7 +29,7 @@ from gafcnn.io import (
 from gafcnn.labels import forward_returns
 from gafcnn.metrics import classification_report
 from gafcnn.report import write_report, write_timings_report
-from gafcnn.stages.common import gaf_sets, load_bars, positions, windows
+from gafcnn.stages.common import gaf_sets, load_bars, positions, stride, windows
 
 EVAL_PLOTS = paths.PLOTS / "eval"
 CURVE_MODELS = ("ensemble", "phase1", "hybrid")  # plus each CNN
@@ -101,8 +101,8 @@ def main() -> None:
         raise InputError(paths.PREDICTIONS, str(exc)) from None
 
     horizon = int(params["label"]["horizon"])
-    stride = int(params["gaf"].get("stride", 1))
-    block = block_length(max(sets), horizon, stride)
+    step = stride(params)
+    block = block_length(max(sets), horizon, step)
     idx = bootstrap_indices(len(y), block, int(cfg["bootstrap_reps"]), seed)
     table = {}
     for name, p in probs.items():
@@ -150,6 +150,13 @@ def main() -> None:
     )
     decision["ensemble_method"] = params["ensemble"]["method"]
     decision["audit_verdict"] = "pass" if audit["passed"] else "fail"
+    warned = {k: c for k, c in audit["checks"].items() if c["status"] == "warn"}
+    decision["audit_warnings"] = sorted(warned)
+    for name, c in sorted(warned.items()):
+        decision["reasons"].append(
+            f"warning: audit check '{name}' is past its threshold (value {c['value']:.3g}, "
+            f"threshold {c['threshold']}): {c['detail']}"
+        )
 
     evaluate = {
         "test_samples": len(y),

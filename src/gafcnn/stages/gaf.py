@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from gafcnn import paths
 from gafcnn.bars import MINUTE_MS
-from gafcnn.encodings import Encoder, window_series
+from gafcnn.encodings import Channel, Encoder, window_series
 from gafcnn.gafdata import NpyWriter, fingerprint
 from gafcnn.io import (
     InputError,
@@ -35,17 +35,51 @@ from gafcnn.io import (
 from gafcnn.labels import LabelSpec
 from gafcnn.samples import build_samples
 from gafcnn.split import SEGMENTS, Split
+from gafcnn.stages import common
 from gafcnn.stages.common import load_bars
+
+STORAGE_DTYPES = ("float16", "float32")
 
 
 def image_size_for(window: int, gaf: dict) -> int:
     """``gaf.image_size`` if set, else the window length capped by ``gaf.max_image_size``."""
-    size = gaf.get("image_size") or min(window, int(gaf.get("max_image_size") or window))
+    try:
+        size = int(gaf.get("image_size") or min(window, int(gaf.get("max_image_size") or window)))
+    except (TypeError, ValueError):
+        raise InputError(
+            "params.yaml", "gaf.image_size and gaf.max_image_size must be integers or null"
+        ) from None
     if not 1 <= size <= window:
         raise InputError(
             "params.yaml", f"gaf.image_size {size} must be in 1..{window} (no upsampling)"
         )
-    return int(size)
+    return size
+
+
+def storage_dtype(gaf: dict) -> np.dtype:
+    """``gaf.dtype``: the images' storage type."""
+    name = str(gaf.get("dtype", "float16"))
+    if name not in STORAGE_DTYPES:
+        raise InputError("params.yaml", f"gaf.dtype must be one of {STORAGE_DTYPES}, got {name!r}")
+    return np.dtype(name)
+
+
+def make_encoder(params: dict, size: int) -> Encoder:
+    """The configured channels at ``size``; a bad channel or bin count names the param."""
+    gaf = params["gaf"]
+    try:
+        channels = [Channel.parse(str(c)) for c in gaf["channels"]]
+    except (TypeError, ValueError) as exc:
+        raise InputError("params.yaml", f"gaf.channels: {exc}") from None
+    try:
+        return Encoder(
+            channels,
+            size,
+            mtf_bins=int(gaf.get("mtf_bins", 8)),
+            threads=int(runtime_setting(params, "threads", 2)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise InputError("params.yaml", f"gaf.mtf_bins: {exc}") from None
 
 
 class ChannelStats:
@@ -77,26 +111,18 @@ class ChannelStats:
 def build_window(params: dict, window: int, out_dir: Path, progress: bool = True) -> dict:
     """Build ``out_dir`` for one window; returns the stage metrics."""
     gaf = params["gaf"]
-    windows = [int(w) for w in gaf["windows"]]
+    windows = common.windows(params)
     if window not in windows:
         raise InputError("params.yaml", f"window {window} is not in gaf.windows {windows}")
     spec = LabelSpec.from_params(params["label"])
+    size = image_size_for(window, gaf)
+    encoder = make_encoder(params, size)
+    dtype = storage_dtype(gaf)
     arrays, minutes = load_bars()
     split = Split.from_dict(read_json(paths.SPLIT))
     samples = build_samples(
-        minutes, arrays["close"], windows, spec, split, stride=int(gaf.get("stride", 1))
+        minutes, arrays["close"], windows, spec, split, stride=common.stride(params)
     )
-    size = image_size_for(window, gaf)
-    try:
-        encoder = Encoder(
-            gaf["channels"],
-            size,
-            mtf_bins=int(gaf.get("mtf_bins", 8)),
-            threads=int(runtime_setting(params, "threads", 2)),
-        )
-    except ValueError as exc:
-        raise InputError("params.yaml", f"gaf.channels: {exc}") from None
-    dtype = np.dtype(gaf.get("dtype", "float16"))
     chunk = int(runtime_setting(params, "gaf_chunk", 8192))
     n_ch = len(encoder.channels)
     stats = ChannelStats(n_ch, size)
@@ -106,11 +132,12 @@ def build_window(params: dict, window: int, out_dir: Path, progress: bool = True
         "windows": windows,
         "channels": [c.name for c in encoder.channels],
         "image_size": size,
+        "mtf_bins": encoder.mtf_bins,
         "dtype": dtype.name,
         "layout": "N,C,H,W",
         "horizon": spec.horizon,
         "label_band": list(samples.band),
-        "stride": int(gaf.get("stride", 1)),
+        "stride": common.stride(params),
         "counts": {},
         "fingerprint": {},
     }

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import bars as barlib
-from gafcnn import paths, synthetic
+from gafcnn import paths, readers, synthetic
 from gafcnn.download import download_months
 from gafcnn.io import InputError, load_params, run_stage, write_json, write_parquet
 from gafcnn.labels import LabelSpec, direction_labels, forward_returns
@@ -43,6 +43,7 @@ def ingest(params: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         metrics["signal"] = cfg.signal
         metrics["files"] = []
         metrics["duplicates_dropped"] = 0
+        metrics["filled_minutes"] = 0
     elif source in ("csv", "binance"):
         path = data["path"]
         if source == "binance":
@@ -53,7 +54,7 @@ def ingest(params: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
             path = b["raw_dir"]
         elif data.get("interval", "1m") != "1m":
             raise InputError("params.yaml", "data.interval must be 1m")
-        bars, report = barlib.read_bars(
+        bars, report = readers.read_bars(
             path, fill_gaps=bool(data.get("fill_gaps", False)), columns=data.get("columns")
         )
         metrics["files"] = report.files
@@ -63,6 +64,7 @@ def ingest(params: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         raise InputError("params.yaml", f"data.source must be one of {SOURCES}, got {source!r}")
 
     metrics["rows"] = len(bars)
+    metrics["filled_share"] = metrics["filled_minutes"] / len(bars)
     metrics["first_timestamp"] = bars["timestamp"].iloc[0].isoformat()
     metrics["last_timestamp"] = bars["timestamp"].iloc[-1].isoformat()
     metrics["gaps"] = barlib.gap_summary(bars[~bars["filled"].to_numpy()])

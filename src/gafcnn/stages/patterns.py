@@ -57,7 +57,7 @@ def write_confusion(path: str | Path, y: np.ndarray, pred: np.ndarray) -> None:
 def main() -> None:
     params = load_params()
     cfg, seed = PatternConfig.from_params(params["patterns"]), int(params.get("seed", 0))
-    syn_cfg = SyntheticConfig.from_params({"signal": 0.0, **cfg.synthetic})
+    syn_cfg = SyntheticConfig.from_params({"signal": 0.0, **cfg.synthetic}, "patterns.synthetic")
     rng = np.random.default_rng(seed)
     threads = int(runtime_setting(params, "threads", 2))
     df = pd.read_parquet(paths.BARS)

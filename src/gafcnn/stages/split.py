@@ -1,20 +1,36 @@
 """`split` stage: chronological, purged train / val / test segments.
 
 Outputs ``data/interim/split.json`` (segment bar ranges, read by later stages)
-and ``metrics/split.json`` (boundaries as timestamps, sizes, purge sizes).
+and ``metrics/split.json`` (boundaries as timestamps, sizes, purge sizes, the
+samples each segment holds and the share of its minutes invented by
+``data.fill_gaps``). A segment with fewer than ``split.min_samples`` samples for
+the chosen windows stops the pipeline here, before any image or model, with one
+line per such segment; nothing is written.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from gafcnn import paths
 from gafcnn.bars import minute_index
-from gafcnn.io import InputError, load_params, run_stage, write_json
-from gafcnn.split import SplitSpec, make_split, required_purge
+from gafcnn.io import InputError, InputErrors, load_params, run_stage, write_json
+from gafcnn.labels import LabelSpec
+from gafcnn.samples import build_samples, segment_coverage, shortfalls
+from gafcnn.split import SplitSpec, make_split, required_purge, segment_shares
+from gafcnn.stages import common
 
 
-def split_metrics(split_dict: dict, windows: list[int], horizon: int) -> dict:
+def split_metrics(
+    split_dict: dict,
+    windows: list[int],
+    horizon: int,
+    coverage: dict[str, dict],
+    filled_share: dict[str, float],
+) -> dict:
+    """Boundaries, sizes and purges of the split; per segment its samples, longest
+    gap-free run and share of filled minutes."""
     segs = split_dict["segments"]
     return {
         "purge_bars": split_dict["purge"],
@@ -28,29 +44,53 @@ def split_metrics(split_dict: dict, windows: list[int], horizon: int) -> dict:
                 "bars": s["stop"] - s["start"],
                 "first_timestamp": s.get("first_timestamp"),
                 "last_timestamp": s.get("last_timestamp"),
+                "samples": coverage[s["name"]]["samples"],
+                "longest_gap_free_run": coverage[s["name"]]["longest_run"],
+                "filled_share": filled_share[s["name"]],
             }
             for s in segs
         },
     }
 
 
+def data_source(params: dict) -> str:
+    """What a data error should name: the input file(s), or params.yaml for synthetic data."""
+    data = params["data"]
+    if data["source"] == "csv":
+        return str(data["path"])
+    if data["source"] == "binance":
+        return str(data["binance"]["raw_dir"])
+    return "params.yaml"
+
+
 def main() -> None:
     params = load_params()
-    windows = [int(w) for w in params["gaf"]["windows"]]
-    horizon = int(params["label"]["horizon"])
-    bars = pd.read_parquet(paths.BARS, columns=["timestamp"])
+    windows = common.windows(params)
+    stride = common.stride(params)
+    spec = LabelSpec.from_params(params["label"])
+    bars = pd.read_parquet(paths.BARS, columns=["timestamp", "close", "filled"])
     minutes = minute_index(bars)
+    split_spec = SplitSpec.from_params(params["split"])
     try:
-        split = make_split(minutes, SplitSpec.from_params(params["split"]), windows, horizon)
+        split = make_split(minutes, split_spec, windows, spec.horizon)
     except (TypeError, ValueError) as exc:
         raise InputError("params.yaml", f"split: {exc}") from None
+    samples = build_samples(
+        minutes, bars["close"].to_numpy(dtype=np.float64), windows, spec, split, stride=stride
+    )
+    coverage = segment_coverage(minutes, samples, split)
+    short = shortfalls(coverage, windows, spec.horizon, stride, split_spec.min_samples)
+    if short:
+        raise InputErrors([InputError(data_source(params), msg) for msg in short])
     d = split.to_dict(minutes)
     write_json(paths.SPLIT, d)
-    m = split_metrics(d, windows, horizon)
+    filled = segment_shares(bars["filled"].to_numpy(dtype=bool), split)
+    m = split_metrics(d, windows, spec.horizon, coverage, filled)
     write_json(paths.metrics("split"), m)
+    counts = ", ".join(f"{k} {v['samples']:,}" for k, v in coverage.items())
     print(
         f"split: train {m['train']['bars']:,} / val {m['val']['bars']:,} / "
-        f"test {m['test']['bars']:,} bars, purge {m['purge_bars']}"
+        f"test {m['test']['bars']:,} bars ({counts} samples), purge {m['purge_bars']}"
     )
 
 

@@ -63,7 +63,9 @@ def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]
     raw, encoder = None, None
     if cfg.augment == "noise":
         arrays, minutes = load_bars()
-        encoder = Encoder(gs.meta["channels"], gs.meta["image_size"], threads=1)
+        encoder = Encoder(
+            gs.meta["channels"], gs.meta["image_size"], gs.meta["mtf_bins"], threads=1
+        )
         pos = positions(minutes, gs.timestamps("train"))
         raw = window_series(arrays, pos, gs.window, encoder.series_needed)
     sources = {
@@ -74,6 +76,7 @@ def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]
     }
     info = {
         "channels": gs.meta["channels"],
+        "mtf_bins": gs.meta["mtf_bins"],
         "normalisation": "none: GAF channels already in [-1, 1]",
     }
     return sources, info

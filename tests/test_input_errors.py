@@ -1,0 +1,321 @@
+"""Every documented bad input, fed to the stage that first reads it (ingest, split or
+gaf): exit code 1, one line per error naming the file or the param, no traceback,
+and no file written."""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import io
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import binance_rows, kraken_rows, make_bars
+from test_bars import BAD_INPUTS, GOOD, HEADER
+
+from gafcnn.io import run_stage
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL = {"data.synthetic.n_bars": 3000, "gaf.windows": [15, 30]}
+
+
+def write_params(root: Path, **overrides: object) -> Path:
+    """params.yaml in ``root``: the project's, with SMALL and dotted-key overrides."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for key, value in {**SMALL, **overrides}.items():
+        node = params
+        *path, last = key.split(".")
+        for part in path:
+            node = node[part]
+        node[last] = value
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root
+
+
+def workdir(tmp_path: Path, **overrides: object) -> Path:
+    """A directory with params.yaml (dotted-key overrides) and data/external/."""
+    (tmp_path / "data" / "external").mkdir(parents=True)
+    return write_params(tmp_path, **overrides)
+
+
+def files(root: Path) -> set[Path]:
+    return {p.relative_to(root) for p in root.rglob("*") if p.is_file()}
+
+
+def stage(root: Path, name: str, monkeypatch, *args: str) -> None:
+    """Run a stage's main in ``root`` (for the stages a failing one reads from)."""
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", [name, *args])
+    importlib.import_module(f"gafcnn.stages.{name}").main()
+
+
+def refused(root: Path, name: str, monkeypatch, capsys, *args: str) -> list[str]:
+    """Run stage ``name`` as its ``python -m`` entry point does; assert it exits 1 and
+    writes nothing; return its stderr lines."""
+    before = files(root)
+    capsys.readouterr()
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", [name, *args])
+    with pytest.raises(SystemExit) as exit_:
+        run_stage(importlib.import_module(f"gafcnn.stages.{name}").main)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1
+    assert "Traceback" not in err
+    assert files(root) == before, f"{name} wrote {sorted(files(root) - before)}"
+    lines = err.strip().splitlines()
+    assert all(line.startswith("error: ") for line in lines), lines
+    return lines
+
+
+def _zip(members: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in members.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+def _mixed_units() -> str:
+    rows = binance_rows(make_bars(4), "ms")
+    rows.loc[2, "open_time"] *= 1000
+    return rows.to_csv(header=False, index=False)
+
+
+# name -> (file name, content, expected message)
+FILES: dict[str, tuple[str, bytes, str]] = {
+    **{
+        case: ("bad.csv", text.encode(), message)
+        for case, (text, message, *_) in BAD_INPUTS.items()
+    },
+    "zero price": (
+        "bad.csv",
+        (HEADER + GOOD + "2024-01-01T00:02:00Z,0,11,0,10,1\n").encode(),
+        "data/external/bad.csv:4: non-positive price",
+    ),
+    "negative price, Kraken layout": (
+        "bad.csv",
+        b"1704067200,10,11,9,10,1,5\n1704067260,10,11,-9,10,1,5\n",
+        "data/external/bad.csv:2: non-positive price",
+    ),
+    "headerless, no known layout": (
+        "bad.csv",
+        b"1704067200,10,11,9,10,1,5,6\n",
+        "data/external/bad.csv: no header; first row looks like data with 8 columns, which "
+        "matches no known layout (Binance: 12, Kraken OHLCVT: 6 or 7) - name them with "
+        "data.columns",
+    ),
+    "mixed epoch units": ("bad.csv", _mixed_units().encode(), "bad.csv:3: file mixes timestamp"),
+    "corrupt zip": ("bad.zip", b"not a zip at all", "data/external/bad.zip: corrupt zip"),
+    "zip with two members": (
+        "bad.zip",
+        _zip({"a.csv": HEADER + GOOD, "b.csv": HEADER + GOOD}),
+        "data/external/bad.zip: zip must hold exactly one csv, found 2",
+    ),
+    "corrupt gzip": ("bad.csv.gz", b"\x1f\x8b not gzip", "data/external/bad.csv.gz: corrupt gzip"),
+    "gzip of a bad file": (
+        "bad.csv.gz",
+        gzip.compress((HEADER + "2024-01-01T00:00:00Z,10,11,-1,10,1\n").encode()),
+        "data/external/bad.csv.gz:2: non-positive price",
+    ),
+    "not UTF-8": ("bad.csv", b"\xff\xfe\x00\x81 binary", "data/external/bad.csv: not a UTF-8"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FILES))
+def test_ingest_refuses_bad_file(tmp_path, monkeypatch, capsys, case):
+    name, content, message = FILES[case]
+    root = workdir(tmp_path, **{"data.source": "csv", "data.path": f"data/external/{name}"})
+    (root / "data" / "external" / name).write_bytes(content)
+    lines = refused(root, "ingest", monkeypatch, capsys)
+    assert len(lines) == 1 and message in lines[0], lines
+    assert f"data/external/{name}" in lines[0]
+
+
+KRAKEN7 = kraken_rows(make_bars(5))  # 7 columns
+
+# name -> (params overrides, a file to write or None, expected message)
+INGEST_PARAMS: dict[str, tuple[dict, str | None, str]] = {
+    "no such path": (
+        {"data.source": "csv", "data.path": "data/external/nope.csv"},
+        None,
+        "data/external/nope.csv: no such file, directory or glob match",
+    ),
+    "empty directory": (
+        {"data.source": "csv", "data.path": "data/external"},
+        None,
+        "data/external: directory holds no .csv, .csv.gz or .zip files",
+    ),
+    "unknown source": ({"data.source": "ftp"}, None, "params.yaml: data.source must be one of"),
+    "not 1-minute": (
+        {"data.source": "csv", "data.path": "data/external/x.csv", "data.interval": "5m"},
+        KRAKEN7,
+        "params.yaml: data.interval must be 1m",
+    ),
+    "data.columns without OHLCV": (
+        {
+            "data.source": "csv",
+            "data.path": "data/external/x.csv",
+            "data.columns": ["time", "price", "qty"],
+        },
+        KRAKEN7,
+        "params.yaml: data.columns ['time', 'price', 'qty'] must name one timestamp column",
+    ),  # fmt: skip
+    "data.columns of another length": (
+        {
+            "data.source": "csv",
+            "data.path": "data/external/x.csv",
+            "data.columns": ["time", "open", "high", "low", "close", "volume"],
+        },
+        KRAKEN7,
+        "data/external/x.csv:1: data.columns names 6 columns, the file has 7",
+    ),  # fmt: skip
+    "data.columns on a file with a header": (
+        {
+            "data.source": "csv",
+            "data.path": "data/external/x.csv",
+            "data.columns": ["time", "open", "high", "low", "close", "volume"],
+        },
+        HEADER + GOOD,
+        "data/external/x.csv: data.columns is set, but the file starts with a header row",
+    ),  # fmt: skip
+    "unknown synthetic param": (
+        {"data.synthetic.bars": 10},
+        None,
+        "params.yaml: data.synthetic: unknown SyntheticConfig params: ['bars']",
+    ),
+    "non-numeric synthetic param": (
+        {"data.synthetic.n_bars": "many"},
+        None,
+        "params.yaml: data.synthetic:",
+    ),
+    "bad label": ({"label.dead_zone": "wide"}, None, "params.yaml: label:"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INGEST_PARAMS))
+def test_ingest_refuses_bad_params(tmp_path, monkeypatch, capsys, case):
+    overrides, text, message = INGEST_PARAMS[case]
+    root = workdir(tmp_path, **overrides)
+    if text is not None:
+        (root / "data" / "external" / "x.csv").write_text(text)
+    lines = refused(root, "ingest", monkeypatch, capsys)
+    assert len(lines) == 1 and message in lines[0], lines
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory) -> Path:
+    """A workdir after a good ingest of a small synthetic market."""
+    root = workdir(tmp_path_factory.mktemp("ingested"))
+    mp = pytest.MonkeyPatch()
+    try:
+        stage(root, "ingest", mp)
+    finally:
+        mp.undo()
+    return root
+
+
+def _copy(src: Path, dst: Path, **overrides: object) -> Path:
+    """A copy of a workdir with other params."""
+    shutil.copytree(src, dst)
+    return write_params(dst, **overrides)
+
+
+# name -> (params overrides, expected messages, one per line)
+SPLIT_PARAMS: dict[str, tuple[dict, list[str]]] = {
+    "fractions not summing to 1": (
+        {"split.train": 0.9},
+        ["params.yaml: split: split fractions must be positive and sum to 1"],
+    ),
+    "purge below the requirement": (
+        {"split.purge": 10},
+        ["params.yaml: split: split.purge=10 is below max(window) + horizon = 35"],
+    ),
+    "unknown method": ({"split.method": "random"}, ["params.yaml: split: split.method must be"]),
+    "date method without dates": (
+        {"split.method": "date"},
+        ["params.yaml: split: split.method=date needs split.val_start and split.test_start"],
+    ),
+    "unknown split param": ({"split.folds": 5}, ["params.yaml: split: unknown SplitSpec params"]),
+    "non-numeric min_samples": ({"split.min_samples": "lots"}, ["params.yaml: split:"]),
+    "windows not a list of lengths": ({"gaf.windows": [15, 0]}, ["params.yaml: gaf.windows"]),
+    "window repeated": ({"gaf.windows": [15, 15]}, ["params.yaml: gaf.windows must be"]),
+    "stride zero": ({"gaf.stride": 0}, ["params.yaml: gaf.stride must be an integer >= 1"]),
+    "too few bars for a window": (
+        {"gaf.windows": [1500]},
+        [
+            "params.yaml: split: segment train has 0 bars; it needs at least max(window) + "
+            "horizon = 1505 to hold one sample (data has 3000 bars, purge 1505)"
+        ],
+    ),
+    "too few samples": (
+        {"split.min_samples": 5000},
+        [f"params.yaml: split segment {s} has" for s in ("train", "val", "test")],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPLIT_PARAMS))
+def test_split_refuses_bad_params(ingested, tmp_path, monkeypatch, capsys, case):
+    overrides, messages = SPLIT_PARAMS[case]
+    root = _copy(ingested, tmp_path / "w", **overrides)
+    lines = refused(root, "split", monkeypatch, capsys)
+    assert len(lines) == len(messages), lines
+    for line, message in zip(lines, messages, strict=True):
+        assert message in line, line
+
+
+def test_split_refuses_gap_heavy_file(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    bars = make_bars(6000)
+    thin = bars[np.random.default_rng(0).random(len(bars)) < 0.45]
+    root = workdir(tmp_path, **{"data.source": "csv", "data.path": "data/external/thin.csv.gz"})
+    (root / "data" / "external" / "thin.csv.gz").write_bytes(
+        gzip.compress(kraken_rows(thin).encode())
+    )
+    stage(root, "ingest", monkeypatch)
+    lines = refused(root, "split", monkeypatch, capsys)
+    assert [line.split(" has ")[0] for line in lines] == [
+        f"error: data/external/thin.csv.gz: split segment {s}" for s in ("train", "val", "test")
+    ]
+    assert all(" has 0 samples (split.min_samples is 100); its longest gap-free run is " in x
+               for x in lines)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def split_done(ingested, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("split") / "w"
+    shutil.copytree(ingested, root)
+    mp = pytest.MonkeyPatch()
+    try:
+        stage(root, "split", mp)
+    finally:
+        mp.undo()
+    return root
+
+
+# name -> (params overrides, --window, expected message)
+GAF_PARAMS: dict[str, tuple[dict, int, str]] = {
+    "unknown channel": ({"gaf.channels": ["gasf", "fft"]}, 15, "params.yaml: gaf.channels:"),
+    "unknown series": ({"gaf.channels": ["gasf:price"]}, 15, "params.yaml: gaf.channels:"),
+    "image larger than the window": (
+        {"gaf.image_size": 64},
+        15,
+        "params.yaml: gaf.image_size 64 must be in 1..15 (no upsampling)",
+    ),
+    "window not configured": ({}, 45, "params.yaml: window 45 is not in gaf.windows [15, 30]"),
+    "storage dtype": ({"gaf.dtype": "int7"}, 15, "params.yaml: gaf.dtype must be"),
+    "mtf bins": ({"gaf.channels": ["mtf"], "gaf.mtf_bins": 1}, 15, "params.yaml: gaf.mtf_bins: "),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GAF_PARAMS))
+def test_gaf_refuses_bad_params(split_done, tmp_path, monkeypatch, capsys, case):
+    overrides, window, message = GAF_PARAMS[case]
+    root = _copy(split_done, tmp_path / "w", **overrides)
+    lines = refused(root, "gaf", monkeypatch, capsys, "--window", str(window), "--no-progress")
+    assert len(lines) == 1 and message in lines[0], lines
