@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gafcnn.io import InputError
 from gafcnn.labels import LabelSpec, direction_labels, fit_dead_zone, forward_returns
 from gafcnn.samples import build_samples
 from gafcnn.split import SplitSpec, make_split
@@ -80,5 +81,7 @@ def test_stride_keys_on_timestamp():
 
 def test_unknown_label_params_rejected():
     # label.kind is gone (the pattern task has its own stage): a stale key is an error
-    with pytest.raises(ValueError, match="unknown LabelSpec params: \\['kind'\\]"):
+    with pytest.raises(
+        InputError, match="params.yaml: label: unknown LabelSpec params: \\['kind'\\]"
+    ):
         LabelSpec.from_params({"kind": "direction", "horizon": 5})

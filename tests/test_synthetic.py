@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gafcnn.bars import minute_index
-from gafcnn.io import write_parquet
+from gafcnn.io import InputError, write_parquet
 from gafcnn.labels import direction_labels, forward_returns
 from gafcnn.patterns.candles import candle_profile
 from gafcnn.synthetic import SyntheticConfig, generate, oracle_accuracy, oracle_probabilities
@@ -66,7 +66,7 @@ def test_oracle_grows_with_signal():
 def test_bad_config():
     with pytest.raises(ValueError, match="signal"):
         generate(SyntheticConfig(signal=1.5))
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(InputError, match=r"params.yaml: data.synthetic: unknown .*\['nbars'\]"):
         SyntheticConfig.from_params({"nbars": 3})
     with pytest.raises(ValueError, match="trade_prob"):
         generate(SyntheticConfig(trade_prob=1.5))
