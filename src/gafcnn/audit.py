@@ -243,6 +243,10 @@ def check_alignment(inp: AuditInput) -> Check:
     )
 
 
+def _rounded(shares: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in shares.items()}
+
+
 def check_filled_bars(inp: AuditInput, max_share: float) -> Check:
     """Flag segments whose minutes were mostly invented by ``data.fill_gaps``: flat,
     zero-volume bars at the previous close teach a model the filling rule, not the
@@ -268,9 +272,9 @@ def check_filled_bars(inp: AuditInput, max_share: float) -> Check:
         worst,
         max_share,
         _status(worst <= max_share),
-        f"share of minutes invented by data.fill_gaps per split {shares}; share of samples "
-        f"whose window or label bar is invented {touched} - a model fitted on them learns "
-        "the filling rule (flat, zero-volume bars), not the market",
+        f"share of minutes invented by data.fill_gaps per split {_rounded(shares)}; share of "
+        f"samples whose window or label bar is invented {_rounded(touched)} - a model fitted "
+        "on them learns the filling rule (flat, zero-volume bars), not the market",
         {"filled_share": shares, "samples_touching_filled": touched},
     )
 
