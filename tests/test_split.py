@@ -146,7 +146,10 @@ def test_gap_heavy_segments_are_reported_with_what_they_lack():
     assert lines[0].startswith("split segment train has 0 samples (split.min_samples is 100); ")
     assert f"longest gap-free run is {run} of {cov['train']['bars']:,} bars" in lines[0]
     assert "needs 60 consecutive bars" in lines[0] and "65 minutes in all" in lines[0]
-    assert "data.fill_gaps: true" in lines[0] and "smaller gaf.windows" in lines[0]
+    assert lines[0].endswith(
+        " - set data.fill_gaps: true, use smaller gaf.windows, use a smaller gaf.stride, "
+        "or give a longer period"
+    )
     # smaller windows fit inside the gap-free runs: samples appear
     small = build_samples(minutes, close, [3], LabelSpec(horizon=1), split, stride=1)
     assert all(c["samples"] > 100 for c in segment_coverage(minutes, small, split).values())
@@ -161,7 +164,14 @@ def test_only_short_segments_are_reported():
     }
     lines = shortfalls(cov, [15, 30], 5, 1, 100)
     assert len(lines) == 1 and lines[0].startswith("split segment val has 99 samples")
-    assert "gaf.stride" not in lines[0]
+    # runs of 40 bars hold a 30-bar window and its label: smaller windows are no remedy
+    assert lines[0].endswith(" - set data.fill_gaps: true or give a longer period")
+    # a gap-free segment that is simply short: only more data (or more of it sampled) helps
+    short = {"test": {"bars": 300, "longest_run": 300, "samples": 60}}
+    assert shortfalls(short, [60], 5, 1, 100)[0].endswith(" - give a longer period")
+    assert shortfalls(short, [60], 5, 2, 100)[0].endswith(
+        ", at a minute divisible by gaf.stride 2 - use a smaller gaf.stride or give a longer period"
+    )
 
 
 def test_segment_shares():

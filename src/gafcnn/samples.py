@@ -109,6 +109,13 @@ def segment_coverage(minutes: np.ndarray, samples: Samples, split: Split) -> dic
     }
 
 
+def _one_of(items: list[str]) -> str:
+    """'a', 'a or b', 'a, b, or c'."""
+    if len(items) == 1:
+        return items[0]
+    return f"{', '.join(items[:-1])}{',' if len(items) > 2 else ''} or {items[-1]}"
+
+
 def shortfalls(
     coverage: dict[str, dict], windows: list[int], horizon: int, stride: int, min_samples: int
 ) -> list[str]:
@@ -119,6 +126,14 @@ def shortfalls(
     for name, c in coverage.items():
         if c["samples"] >= min_samples:
             continue
+        remedies = []
+        if c["longest_run"] < c["bars"]:
+            remedies.append("set data.fill_gaps: true")
+        if c["longest_run"] < need + horizon:
+            remedies.append("use smaller gaf.windows")
+        if stride > 1:
+            remedies.append("use a smaller gaf.stride")
+        remedies.append("give a longer period")
         out.append(
             f"split segment {name} has {c['samples']} samples (split.min_samples is "
             f"{min_samples}); its longest gap-free run is {c['longest_run']:,} of "
@@ -126,6 +141,6 @@ def shortfalls(
             f"(max of gaf.windows) plus the bar {horizon} minutes later (label.horizon), "
             f"{need + horizon} minutes in all"
             + (f", at a minute divisible by gaf.stride {stride}" if stride > 1 else "")
-            + " - set data.fill_gaps: true, use smaller gaf.windows, or give a longer period"
+            + f" - {_one_of(remedies)}"
         )
     return out
