@@ -74,14 +74,17 @@ def _row(acc, lo, maj=0.5, p=0.001):
             "p_value_vs_majority": p}  # fmt: skip
 
 
-def _decide(ens, ens_lo, others_lo=0.45, audit=True, net=None):
+def _decide(ens, ens_lo, others_lo=0.45, audit=True, net=None, require_profit=True):
     table = {
         "ensemble": _row(ens, ens_lo),
         "phase1": _row(0.55, others_lo),
         "hybrid": _row(0.58, others_lo),
         "oracle": _row(0.9, 0.88),
     }
-    return decide(table, "ensemble", "phase1", "hybrid", audit, True, 20.0, 500.0, net)
+    return decide(
+        table, "ensemble", "phase1", "hybrid", audit, True, 20.0, 500.0, net,
+        require_profit=require_profit,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -113,10 +116,36 @@ def test_failed_audit_deploys_nothing():
     assert "audit failed" in d["reasons"][0]
 
 
-def test_losing_backtest_is_flagged():
-    d = _decide(0.65, 0.63, net={"ensemble": 0.001, "phase1": 0.0, "hybrid": -0.0007})
+def test_losing_model_is_never_deployed():
+    net = {"ensemble": 0.001, "phase1": 0.0, "hybrid": -0.0007}
+    d = _decide(0.65, 0.63, net=net)
+    assert d["decision"] == "deploy nothing" and d["deployed_model"] is None
+    assert d["guide_rule"] == {"decision": "deploy hybrid", "model": "hybrid"}
+    assert "no simpler model that shows skill pays its costs" in d["reasons"][-1]
+    assert d["profitable_after_costs"] is None and d["require_profit"] is True
+    # without the gate the accuracy rule stands, with a warning
+    d = _decide(0.65, 0.63, net=net | {"phase1": 0.0002}, require_profit=False)
     assert d["deployed_model"] == "hybrid" and d["profitable_after_costs"] is False
-    assert any("loses money after costs" in r for r in d["reasons"])
+    assert any(r.startswith("warning: hybrid loses money after costs") for r in d["reasons"])
+
+
+def test_cost_gate_falls_back_to_a_simpler_model_that_pays():
+    net = {"ensemble": 0.001, "phase1": 0.0002, "hybrid": -0.0007}
+    # Phase 1 pays, but shows no skill (its interval does not clear the majority rate)
+    assert _decide(0.65, 0.63, net=net)["decision"] == "deploy nothing"
+    d = _decide(0.65, 0.63, others_lo=0.52, net=net)
+    assert d["decision"] == "deploy phase 1 only" and d["deployed_model"] == "phase1"
+    assert d["profitable_after_costs"] is True
+    assert d["guide_rule"]["model"] == "hybrid"
+    # never up to a more complex model: Phase 1 chosen and losing, the hybrid paying
+    net = {"ensemble": 0.001, "phase1": -0.0001, "hybrid": 0.0007}
+    assert _decide(0.58, 0.56, others_lo=0.52, net=net)["decision"] == "deploy nothing"
+
+
+def test_a_paying_pick_is_deployed():
+    d = _decide(0.75, 0.73, net={"ensemble": 0.0004, "phase1": -0.001, "hybrid": -0.001})
+    assert d["decision"] == "deploy phase 2 ensemble" and d["profitable_after_costs"] is True
+    assert d["guide_rule"]["decision"] == d["decision"]
 
 
 def test_evaluate_stage_outputs(project):

@@ -55,6 +55,29 @@ def test_planted_signal_is_recovered(runs, case):
     assert audit["passed"]
 
 
+def test_a_model_that_pays_its_costs_is_deployed(tmp_path):
+    """The cost gate's other branch: a strong planted signal (0.5) and 1 bp per side
+    instead of 5, where the predictable move exceeds the round-trip cost."""
+    root = scratch_project(
+        tmp_path, **{"data.synthetic.signal": 0.5, "evaluate.fee_bps": 1.0}
+    )  # fmt: skip
+    dvc(root, "repro", "evaluate")
+    ev, dec = metrics(root, "evaluate"), metrics(root, "decision")
+    print(json.dumps({"decision": dec, "net": {m: b["mean_net_return"]
+                                               for m, b in ev["backtest"].items()}}, indent=1))  # fmt: skip
+    assert dec["decision"] != "deploy nothing" and dec["profitable_after_costs"] is True
+    assert ev["backtest"][dec["deployed_model"]]["mean_net_return"] > 0
+
+
+def test_costs_gate_the_default_decision(runs):
+    """At 5 bps per side no planted strength pays its costs: the accuracy rule's pick is
+    recorded, and nothing is deployed."""
+    for case in ("weak", "default", "strong"):
+        dec = metrics(runs[case], "decision")
+        assert dec["guide_rule"]["decision"] != "deploy nothing", case
+        assert dec["decision"] == "deploy nothing" and dec["deployed_model"] is None, case
+
+
 def test_default_cnn_beats_majority(runs):
     root = runs["default"]
     majority = metrics(root, "evaluate")["table"]["majority"]["majority_rate"]

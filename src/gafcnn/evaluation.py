@@ -137,13 +137,19 @@ def decide(
     memory_mb: float,
     net_return: dict[str, float] | None = None,
     alpha: float = 0.05,
+    require_profit: bool = True,
 ) -> dict:
-    """The guide's deployment rules applied to measured numbers, under one rule above
-    them: if no model's accuracy interval lies above the majority rate, deploy nothing.
+    """The guide's deployment rules applied to measured numbers, under two rules above
+    them: if no model's accuracy interval lies above the majority rate, deploy nothing;
+    with ``require_profit``, never deploy a model that loses money after costs.
 
     ``table`` maps model name to a row with ``accuracy``, ``majority_rate`` and
-    ``accuracy_ci``; the oracle row, if present, is ignored. ``net_return`` (mean net
-    return per backtest trade by model) adds whether the deployed model pays its costs.
+    ``accuracy_ci``; the oracle row, if present, is ignored. ``net_return`` is the mean
+    net return per backtest trade by model. The guide's accuracy rule picks the phase 2
+    ensemble (> 70%), the hybrid (60-70%) or Phase 1 (< 60%); when its pick loses money
+    and ``require_profit`` is set, the next simpler candidate (hybrid, then Phase 1)
+    that shows skill and pays its costs is deployed, else nothing. What the accuracy
+    rule alone would have chosen is recorded as ``guide_rule``.
     """
     candidates = {m: r for m, r in table.items() if m != "oracle"}
     k = len(candidates)
@@ -156,6 +162,11 @@ def decide(
         and min(1.0, r.get("p_value_vs_majority", 0.0) * k) < alpha
     )
     ens_acc = table[ensemble]["accuracy"]
+    names = {
+        ensemble: "deploy phase 2 ensemble",
+        hybrid: "deploy hybrid",
+        phase1: "deploy phase 1 only",
+    }
     reasons = []
     if not beating:
         decision = "deploy nothing"
@@ -165,13 +176,13 @@ def decide(
             "nothing shows skill on the test segment"
         )
     elif ens_acc > 0.70:
-        decision = "deploy phase 2 ensemble"
+        decision = names[ensemble]
         reasons.append(f"ensemble accuracy {ens_acc:.3f} > 0.70")
     elif ens_acc >= 0.60:
-        decision = "deploy hybrid"
+        decision = names[hybrid]
         reasons.append(f"ensemble accuracy {ens_acc:.3f} within 0.60-0.70")
     else:
-        decision = "deploy phase 1 only"
+        decision = names[phase1]
         reasons.append(f"ensemble accuracy {ens_acc:.3f} < 0.60")
     if beating:
         reasons.append(f"models whose interval clears the majority rate: {', '.join(beating)}")
@@ -186,19 +197,37 @@ def decide(
     if not audit_passed:
         decision = "deploy nothing"
         reasons.insert(0, "the audit failed: results cannot be trusted")
-    deployed = {
-        "deploy phase 2 ensemble": ensemble,
-        "deploy hybrid": hybrid,
-        "deploy phase 1 only": phase1,
-    }.get(decision)
+    by_name = {v: m for m, v in names.items()}
+    guide = {"decision": decision, "model": by_name.get(decision)}
+    deployed = guide["model"]
+    if deployed is not None and net_return is not None and net_return[deployed] <= 0:
+        loss = (
+            f"{deployed} loses money after costs in the backtest "
+            f"(mean net return per trade {net_return[deployed]:+.5f})"
+        )
+        if not require_profit:
+            reasons.append(f"warning: {loss}")
+        else:
+            order = [ensemble, hybrid, phase1]
+            simpler = order[order.index(deployed) + 1 :]
+            paying = [m for m in simpler if m in beating and net_return[m] > 0]
+            if paying:
+                deployed = paying[0]
+                decision = names[deployed]
+                reasons.append(
+                    f"cost gate: {loss}; {deployed} shows skill and pays its costs "
+                    f"({net_return[deployed]:+.5f} per trade), so it is deployed instead"
+                )
+            else:
+                deployed, decision = None, "deploy nothing"
+                reasons.append(
+                    f"cost gate (evaluate.require_profit): {loss}, and no simpler model "
+                    "that shows skill pays its costs: nothing is deployed "
+                    f"(the accuracy rule alone would {guide['decision']})"
+                )
     profitable = None
     if net_return is not None and deployed is not None:
         profitable = bool(net_return[deployed] > 0)
-        if not profitable:
-            reasons.append(
-                f"warning: {deployed} loses money after costs in the backtest "
-                f"(mean net return per trade {net_return[deployed]:+.5f})"
-            )
     return {
         "decision": decision,
         "reasons": reasons,
@@ -206,6 +235,8 @@ def decide(
         "checklist_passed": all(checklist.values()),
         "deployed_model": deployed,
         "profitable_after_costs": profitable,
+        "require_profit": bool(require_profit),
+        "guide_rule": guide,
         "ensemble_accuracy": ens_acc,
         "phase1_accuracy": table[phase1]["accuracy"],
         "hybrid_accuracy": table[hybrid]["accuracy"],

@@ -147,6 +147,7 @@ def main() -> None:
         inference_ms_p99=inf["latency_ms_p99"],
         memory_mb=inf["peak_rss_mb"],
         net_return={name: r["mean_net_return"] for name, r in bt.items()},
+        require_profit=bool(cfg.get("require_profit", True)),
     )
     decision["ensemble_method"] = params["ensemble"]["method"]
     decision["audit_verdict"] = "pass" if audit["passed"] else "fail"
