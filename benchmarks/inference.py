@@ -1,7 +1,7 @@
 """Deployment inference from raw bars: latency (p50/p99 for one decision), batch
 throughput and peak memory of a process that loads every model and predicts.
 
-Uses the trained models in ``models/`` and bars in ``data/interim/`` (`make repro`,
+Uses the deployment bundle ``models/bundle/`` and bars in ``data/interim/`` (`make repro`,
 or `dvc pull` from the team's remote, first; a missing file stops it with one line).
 The reference in the same run is the CNNs' forward pass alone on prebuilt tensors,
 so the printed ratio shows what encoding, indicators and XGBoost add.
@@ -16,17 +16,19 @@ import time
 import numpy as np
 import torch
 
-from gafcnn.inference import Predictor, measure
+from gafcnn import paths
+from gafcnn.bundle import Bundle
+from gafcnn.inference import measure
 from gafcnn.io import run_stage
 
 
 def model_only_ms(reps: int = 200) -> float:
     """p50 of the CNNs' forward passes for one sample (no encoding, no indicators)."""
     torch.set_num_threads(1)
-    pred = Predictor()
+    pred = Bundle(paths.BUNDLE)
     xs = []
     for w in pred.windows:
-        model, enc, meta = pred.cnns[w]
+        model, _, meta = pred.cnns[w]
         xs.append((model, torch.zeros(1, *meta["input_shape"])))
     times = []
     with torch.no_grad():
@@ -41,7 +43,7 @@ def model_only_ms(reps: int = 200) -> float:
 def main() -> None:
     m = measure()
     floor = model_only_ms()
-    print(f"load models: {m['load_s']:.2f} s")
+    print(f"load bundle: {m['load_s']:.2f} s")
     p50, p99 = m["latency_ms_p50"], m["latency_ms_p99"]
     print(f"one decision from raw bars: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
     print(f"CNN forward passes alone (reference): p50 {floor:.2f} ms")

@@ -1,12 +1,11 @@
-"""Deployment-time prediction from raw bars, and its speed and memory.
+"""Deployment-time prediction speed and memory, through the deployment bundle.
 
-:class:`Predictor` loads the trained models (the three CNNs, the ensemble's
-weights, Phase 1 and the hybrid) and turns the most recent raw bars into P(up) for
-each - the work a live system does at every decision time. :func:`measure` times
-it in a child process (p50/p99 latency for one sample, batch throughput, peak RSS);
-`benchmarks/inference.py` and the `evaluate` stage both call it.
+:func:`measure` loads a bundle (:mod:`gafcnn.bundle`) in a fresh child process and
+times one decision from the most recent raw bars through every candidate - the work
+a live system does at every decision time - with p50/p99 latency, batch throughput
+and peak RSS. `benchmarks/inference.py` and the `evaluate` stage both call it.
 
-    python -m gafcnn.inference [--models models]   # prints the measurement as JSON
+    python -m gafcnn.inference [--bundle models/bundle]   # prints the measurement as JSON
 """
 
 from __future__ import annotations
@@ -20,13 +19,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from gafcnn import paths
-from gafcnn.encodings import Encoder, window_series
-from gafcnn.features import indicators, window_bar_features
+from gafcnn.bundle import BUNDLE_FILE, Bundle
 from gafcnn.io import InputError, run_stage
-from gafcnn.models import build_model
 
 HISTORY = 300  # bars of history handed to the predictor for one decision
 
@@ -40,77 +36,15 @@ def require_outputs(*files: str | Path) -> None:
             )
 
 
-def model_files(models_dir: str | Path = paths.MODELS) -> list[Path]:
-    """The files :class:`Predictor` loads from ``models_dir``."""
-    d = Path(models_dir)
-    require_outputs(d / "ensemble.json")
-    windows = json.loads((d / "ensemble.json").read_text())["windows"]
-    cnn = [d / "cnn" / f"w{w}{ext}" for w in windows for ext in (".pt", ".json")]
-    return [d / "ensemble.json", *cnn, d / "phase1.ubj", d / "hybrid.ubj"]
-
-
-class Predictor:
-    def __init__(self, models_dir: str | Path = paths.MODELS):
-        d = Path(models_dir)
-        require_outputs(*model_files(d))
-        self.cnns = {}
-        ens = json.loads((d / "ensemble.json").read_text())
-        self.windows = [int(w) for w in ens["windows"]]
-        self.weights = np.array([ens["weights"][f"w{w}"] for w in self.windows])
-        for w in self.windows:
-            meta = json.loads((d / "cnn" / f"w{w}.json").read_text())
-            p = meta["params"]
-            model = build_model(meta["arch"], meta["input_shape"][0], p["width"], p["dropout"])
-            model.load_state_dict(
-                torch.load(d / "cnn" / f"w{w}.pt", map_location="cpu", weights_only=True)
-            )
-            model.eval()
-            enc = None
-            if meta["arch"] != "conv1d":
-                enc = Encoder(meta["channels"], meta["image_size"], meta["mtf_bins"], threads=1)
-            self.cnns[w] = (model, enc, meta)
-        from xgboost import XGBClassifier
-
-        self.phase1 = XGBClassifier()
-        self.phase1.load_model(d / "phase1.ubj")
-        self.hybrid = XGBClassifier()
-        self.hybrid.load_model(d / "hybrid.ubj")
-
-    @torch.no_grad()
-    def cnn_probabilities(self, bars: dict[str, np.ndarray], positions: np.ndarray) -> np.ndarray:
-        """(N, n_windows) P(up) of each CNN at bar ``positions``."""
-        out = np.empty((len(positions), len(self.windows)))
-        for j, w in enumerate(self.windows):
-            model, enc, meta = self.cnns[w]
-            if enc is None:
-                scale = np.asarray(meta["normalisation"]["feature_scale"])
-                x = window_bar_features(bars, positions, w) / scale[None, :, None]
-            else:
-                x = enc.encode(window_series(bars, positions, w, enc.series_needed))
-            out[:, j] = torch.sigmoid(model(torch.from_numpy(np.asarray(x, np.float32)))).numpy()
-        return out
-
-    def predict(
-        self, bars: dict[str, np.ndarray], minutes: np.ndarray, positions: np.ndarray
-    ) -> dict:
-        """P(up) of every deployed candidate at bar ``positions`` of ``bars``."""
-        cnn = self.cnn_probabilities(bars, positions)
-        feats = indicators(bars, minutes)[positions]
-        out = {f"cnn_w{w}": cnn[:, j] for j, w in enumerate(self.windows)}
-        out["ensemble"] = cnn @ self.weights
-        out["phase1"] = self.phase1.predict_proba(feats)[:, 1]
-        out["hybrid"] = self.hybrid.predict_proba(np.column_stack([feats, cnn]))[:, 1]
-        return out
-
-
-def _measure_here(models_dir: str, bars_path: str, singles: int, batch: int) -> dict:
+def _measure_here(bundle_dir: str, bars_path: str, singles: int, batch: int) -> dict:
     import pandas as pd
+    import torch
 
     from gafcnn.bars import minute_index
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    pred = Predictor(models_dir)
+    pred = Bundle(bundle_dir)
     load_s = time.perf_counter() - t0
     df = pd.read_parquet(bars_path)
     arrays = {k: df[k].to_numpy(np.float64) for k in ("open", "high", "low", "close", "volume")}
@@ -123,12 +57,12 @@ def _measure_here(models_dir: str, bars_path: str, singles: int, batch: int) -> 
         sl = slice(end - HISTORY, end)
         recent = {key: v[sl] for key, v in arrays.items()}
         t = time.perf_counter()
-        pred.predict(recent, minutes[sl], np.array([HISTORY - 1]))
+        pred.predict_all(recent, minutes[sl], np.array([HISTORY - 1]))
         if k >= 5:  # warm-up calls excluded
             lat.append(time.perf_counter() - t)
     pos = np.sort(rng.choice(np.arange(HISTORY, n), size=min(batch, n - HISTORY), replace=False))
     t = time.perf_counter()
-    pred.predict(arrays, minutes, pos)
+    pred.predict_all(arrays, minutes, pos)
     batch_s = time.perf_counter() - t
     import resource
 
@@ -143,14 +77,14 @@ def _measure_here(models_dir: str, bars_path: str, singles: int, batch: int) -> 
 
 
 def measure(
-    models_dir: str | Path = paths.MODELS,
+    bundle_dir: str | Path = paths.BUNDLE,
     bars_path: str | Path = paths.BARS,
     singles: int = 200,
     batch: int = 2048,
 ) -> dict:
     """Run the measurement in a fresh child process (so peak RSS is its own)."""
-    require_outputs(*model_files(models_dir), bars_path)
-    cmd = [sys.executable, "-m", "gafcnn.inference", "--models", str(models_dir),
+    require_outputs(Path(bundle_dir) / BUNDLE_FILE, bars_path)
+    cmd = [sys.executable, "-m", "gafcnn.inference", "--bundle", str(bundle_dir),
            "--bars", str(bars_path),
            "--singles", str(singles), "--batch", str(batch)]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -162,12 +96,12 @@ def measure(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="measure deployment inference")
-    ap.add_argument("--models", default=str(paths.MODELS))
+    ap.add_argument("--bundle", default=str(paths.BUNDLE))
     ap.add_argument("--bars", default=paths.BARS)
     ap.add_argument("--singles", type=int, default=200)
     ap.add_argument("--batch", type=int, default=2048)
     a = ap.parse_args()
-    print(json.dumps(_measure_here(a.models, a.bars, a.singles, a.batch)))
+    print(json.dumps(_measure_here(a.bundle, a.bars, a.singles, a.batch)))
 
 
 if __name__ == "__main__":

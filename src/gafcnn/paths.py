@@ -16,6 +16,7 @@ PREDICTIONS = Path("data/predictions")
 CNN_PREDICTIONS = PREDICTIONS / "cnn"
 MODELS = Path("models")
 CNN_MODELS = MODELS / "cnn"
+BUNDLE = MODELS / "bundle"  # the deployment bundle (export stage)
 METRICS = Path("metrics")
 PLOTS = Path("plots")
 REPORTS = Path("reports")

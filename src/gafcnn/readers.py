@@ -206,7 +206,15 @@ def read_file(path: str | os.PathLike[str], columns: list[str] | None = None) ->
     ``columns`` names the columns of a headerless file in another layout; extra names
     are allowed and read past."""
     path = Path(path)
-    text = _read_text(path)
+    return parse_text(_read_text(path), path, columns)
+
+
+def parse_text(
+    text: str, path: str | os.PathLike[str], columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Validate CSV ``text`` in any accepted layout (``path`` names it in errors, e.g.
+    ``<stdin>``); returns timestamp_ms + OHLCV + ``line``, as :func:`read_file`."""
+    path = Path(path)
     first = text.split("\n", 1)[0].strip()
     if not first:
         raise InputError(path, "empty file")

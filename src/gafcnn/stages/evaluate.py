@@ -9,11 +9,15 @@ calibration and confusion data for `dvc plots`), ``plots/equity.png`` and
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from gafcnn import inference, paths, predictions
 from gafcnn.bars import MINUTE_MS
+from gafcnn.bundle import write_bundle
 from gafcnn.evaluation import backtest, block_length, bootstrap, bootstrap_indices, decide
 from gafcnn.gafdata import AlignmentError
 from gafcnn.io import (
@@ -131,7 +135,19 @@ def main() -> None:
 
     audit = read_json(paths.metrics("audit"))
     train_last = max(s.timestamps("train").max() for s in sets.values())
-    inf = inference.measure(singles=int(runtime_setting(params, "inference_singles", 200)))
+    with tempfile.TemporaryDirectory() as tmp:  # what export will ship, before the decision
+        provisional = write_bundle(
+            Path(tmp) / "bundle",
+            paths.MODELS,
+            label_horizon=horizon,
+            fee_bps=float(cfg["fee_bps"]),
+            decision=None,
+            test_metrics=None,
+            params={},
+        )
+        inf = inference.measure(
+            provisional, singles=int(runtime_setting(params, "inference_singles", 200))
+        )
     record_timings("evaluate", {"inference": inf})
     print(
         f"evaluate: inference p50 {inf['latency_ms_p50']:.2f} ms, p99 "

@@ -77,6 +77,7 @@ def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]
     info = {
         "channels": gs.meta["channels"],
         "mtf_bins": gs.meta["mtf_bins"],
+        "image_dtype": gs.meta["dtype"],  # served images are cast to it, as trained
         "normalisation": "none: GAF channels already in [-1, 1]",
     }
     return sources, info

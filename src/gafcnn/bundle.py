@@ -1,0 +1,212 @@
+"""The deployment bundle: what was evaluated, in one folder that serves it.
+
+``models/bundle/`` holds ``bundle.json`` and the model files it names:
+
+* the CNN weights (``cnn_w{W}.pt``) with, per window, the architecture, channels,
+  image size, Markov-field bins and the image dtype the CNN was trained on;
+* the ensemble combiner with every method's coefficients (mean, val-AUC weights,
+  stacking coefficients and intercept) and the configured method;
+* the Phase 1 and hybrid XGBoost boosters (``phase1.ubj``, ``hybrid.ubj``) and the
+  indicator names in the order they take them;
+* the label horizon, the fee, the decision with its reasons and the deployed
+  model's test metrics, the params that made it and the code version;
+* a SHA-256 per file, checked on load.
+
+:class:`Bundle` loads it without ``params.yaml`` or any other pipeline output and
+computes P(up) of every candidate (:meth:`Bundle.predict_all`) or of the deployed
+model alone (:meth:`Bundle.predict`); when the decision is "deploy nothing" it
+serves no model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import gafcnn
+from gafcnn.encodings import Encoder, window_series
+from gafcnn.features import INDICATORS, indicators, window_bar_features
+from gafcnn.io import InputError, make_dir_public, read_json, write_json
+
+BUNDLE_FILE = "bundle.json"
+FORMAT = 1
+ENSEMBLE_METHODS = ("mean", "weighted", "stacking")
+INDICATOR_HISTORY = 61  # bars the indicators read back (the 60-bar return and its close)
+# the pipeline's name of each deployable model -> the name the decision uses
+DEPLOYABLE = ("ensemble", "hybrid", "phase1")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_bundle(
+    target: str | Path,
+    models_dir: str | Path,
+    *,
+    label_horizon: int,
+    fee_bps: float,
+    decision: dict | None,
+    test_metrics: dict | None,
+    params: dict,
+) -> Path:
+    """Write the bundle to ``target`` (a folder, replaced atomically) from the pipeline's
+    ``models_dir``; ``decision`` None marks a bundle built before the decision (the
+    evaluate stage measures such one's speed)."""
+    src, target = Path(models_dir), Path(target)
+    ens = read_json(src / "ensemble.json")
+    windows = [int(w) for w in ens["windows"]]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        cnns = {}
+        for w in windows:
+            meta = read_json(src / "cnn" / f"w{w}.json")
+            shutil.copyfile(src / "cnn" / f"w{w}.pt", tmp / f"cnn_w{w}.pt")
+            served = ("arch", "window", "input_shape", "image_size", "channels", "mtf_bins",
+                      "image_dtype", "normalisation")  # fmt: skip
+            cnns[f"w{w}"] = {k: meta[k] for k in served if k in meta} | {
+                "width": meta["params"]["width"],
+                "dropout": meta["params"]["dropout"],
+                "train_params": meta["params"],
+            }
+        for name in ("phase1", "hybrid"):
+            shutil.copyfile(src / f"{name}.ubj", tmp / f"{name}.ubj")
+        deployed = None if decision is None else decision.get("deployed_model")
+        bundle: dict[str, Any] = {
+            "format": FORMAT,
+            "deployed": deployed,
+            "decision": None
+            if decision is None
+            else {k: decision[k] for k in ("decision", "reasons", "guide_rule") if k in decision},
+            "test_metrics": test_metrics,
+            "windows": windows,
+            "cnns": cnns,
+            "combiner": {
+                "method": ens["method"],
+                "weights": [ens["weights"][f"w{w}"] for w in windows],
+                "stacking_coef": [ens["stacking_coef"][f"w{w}"] for w in windows],
+                "stacking_intercept": ens["stacking_intercept"],
+            },
+            "indicators": list(INDICATORS),
+            "hybrid_inputs": [*INDICATORS, *[f"p_cnn_w{w}" for w in windows]],
+            "label_horizon": int(label_horizon),
+            "fee_bps": float(fee_bps),
+            "history_bars": max(windows + [INDICATOR_HISTORY]),
+            "params": params,
+            "code": {"gafcnn": gafcnn.__version__},
+            "files": {f.name: _sha256(f) for f in sorted(tmp.iterdir())},
+        }
+        write_json(tmp / BUNDLE_FILE, bundle)
+        make_dir_public(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return target
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class Bundle:
+    """A loaded bundle: every candidate's P(up) from raw bars."""
+
+    def __init__(self, path: str | Path):
+        import torch
+        import xgboost
+
+        from gafcnn.models import build_model
+
+        self.path = Path(path)
+        spec_file = self.path / BUNDLE_FILE
+        if not spec_file.exists():
+            raise InputError(self.path, f"not a bundle (no {BUNDLE_FILE}); `dvc repro export`")
+        self.spec = read_json(spec_file)
+        if self.spec.get("format") != FORMAT:
+            raise InputError(spec_file, f"bundle format {self.spec.get('format')}, need {FORMAT}")
+        for name, digest in self.spec["files"].items():
+            f = self.path / name
+            if not f.exists() or _sha256(f) != digest:
+                raise InputError(f, "missing or altered bundle file (SHA-256 differs)")
+        self.windows = [int(w) for w in self.spec["windows"]]
+        self.deployed: str | None = self.spec["deployed"]
+        self.history = int(self.spec["history_bars"])
+        self.cnns = {}
+        for w in self.windows:
+            m = self.spec["cnns"][f"w{w}"]
+            model = build_model(m["arch"], m["input_shape"][0], m["width"], m["dropout"])
+            state = torch.load(self.path / f"cnn_w{w}.pt", map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
+            model.eval()
+            enc = None
+            if m["arch"] != "conv1d":
+                enc = Encoder(m["channels"], m["image_size"], m["mtf_bins"], threads=1)
+            self.cnns[w] = (model, enc, m)
+        self.boosters = {}
+        for name in ("phase1", "hybrid"):
+            b = xgboost.Booster()
+            b.load_model(bytearray((self.path / f"{name}.ubj").read_bytes()))
+            best = b.attr("best_iteration")
+            self.boosters[name] = (b, None if best is None else int(best) + 1)
+
+    def _cnn(self, bars: dict[str, np.ndarray], positions: np.ndarray) -> np.ndarray:
+        import torch
+
+        out = np.empty((len(positions), len(self.windows)))
+        with torch.no_grad():
+            for j, w in enumerate(self.windows):
+                model, enc, m = self.cnns[w]
+                if enc is None:
+                    scale = np.asarray(m["normalisation"]["feature_scale"])
+                    x = window_bar_features(bars, positions, w) / scale[None, :, None]
+                else:  # encoded and stored as in training, then read as float32
+                    series = window_series(bars, positions, w, enc.series_needed)
+                    x = enc.encode(series, dtype=np.dtype(m.get("image_dtype", "float32")))
+                logits = model(torch.from_numpy(np.asarray(x, np.float32)))
+                out[:, j] = torch.sigmoid(logits).numpy()
+        return out
+
+    def _xgb(self, name: str, x: np.ndarray) -> np.ndarray:
+        import xgboost
+
+        booster, rounds = self.boosters[name]
+        dm = xgboost.DMatrix(x, nthread=1)
+        return booster.predict(dm, iteration_range=(0, rounds) if rounds else (0, 0))
+
+    def predict_all(
+        self, bars: dict[str, np.ndarray], minutes: np.ndarray, positions: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """P(up) of every candidate at bar ``positions``: ``cnn_w{W}``, ``ensemble_mean``,
+        ``ensemble_weighted``, ``ensemble_stacking``, ``ensemble`` (the configured method),
+        ``phase1`` and ``hybrid``."""
+        positions = np.asarray(positions)
+        cnn = self._cnn(bars, positions)
+        comb = self.spec["combiner"]
+        out = {f"cnn_w{w}": cnn[:, j] for j, w in enumerate(self.windows)}
+        out["ensemble_mean"] = cnn.mean(axis=1)
+        out["ensemble_weighted"] = cnn @ np.asarray(comb["weights"])
+        z = _logit(cnn) @ np.asarray(comb["stacking_coef"]) + comb["stacking_intercept"]
+        out["ensemble_stacking"] = 1.0 / (1.0 + np.exp(-z))
+        out["ensemble"] = out[f"ensemble_{comb['method']}"]
+        feats = indicators(bars, minutes)[positions]
+        out["phase1"] = self._xgb("phase1", feats)
+        out["hybrid"] = self._xgb("hybrid", np.column_stack([feats, cnn]))
+        return out
+
+    def predict(
+        self, bars: dict[str, np.ndarray], minutes: np.ndarray, positions: np.ndarray
+    ) -> np.ndarray | None:
+        """P(up) of the deployed model, or None when nothing is deployed."""
+        if self.deployed is None:
+            return None
+        return self.predict_all(bars, minutes, positions)[self.deployed]

@@ -1,0 +1,143 @@
+"""The ``gafcnn`` command: ``gafcnn predict`` serves a deployment bundle to a trading bot.
+
+    gafcnn predict --bundle models/bundle --bars bars.csv --last 5
+    tail -f bars.csv | gafcnn predict --bundle models/bundle --bars - --follow
+
+Bars come in any layout `ingest` accepts (a file, a directory, a ``.gz``/``.zip``,
+or ``-`` for stdin). One line goes out per decision time (each bar's timestamp):
+the timestamp, P(up) of the deployed model and the action - ``long`` if P(up) > 0.5,
+``short`` if below, ``flat`` with the reason when nothing is deployed or the bars
+before it do not cover the longest window without a gap. ``--follow`` answers each
+bar appended on stdin at once (flushed), so a bot in any language can pipe bars in
+and read signals out. Bad bars stop it with the same one-line errors as `ingest`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gafcnn import paths
+from gafcnn.bars import MINUTE_MS, OHLCV, minute_index
+from gafcnn.io import InputError, run_stage
+
+FIELDS = ("timestamp", "p_up", "action", "reason")
+FOLLOW_KEEP = 2000  # bars kept while following: indicators' EMAs forget older ones
+
+
+def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dict]:
+    """One output row per bar position: timestamp, P(up), action and reason."""
+    minutes = minute_index(bars)
+    arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
+    need = max(bundle.windows)
+    start = np.maximum(positions - need + 1, 0)
+    complete = (positions >= need - 1) & (minutes[positions] - minutes[start] == need - 1)
+    p = np.full(len(positions), np.nan)
+    if bundle.deployed is not None and complete.any():
+        p[complete] = bundle.predict(arrays, minutes, positions[complete])
+    rows = []
+    for k, pos in enumerate(positions):
+        stamp = pd.Timestamp(int(minutes[pos]) * MINUTE_MS, unit="ms", tz="UTC").isoformat()
+        if bundle.deployed is None:
+            decision = bundle.spec["decision"]["decision"] if bundle.spec["decision"] else "none"
+            row = (None, "flat", f"decision: {decision}")
+        elif not complete[k]:
+            row = (None, "flat", f"history too short: needs {need} consecutive 1-minute bars")
+        else:
+            prob = float(p[k])
+            action = "long" if prob > 0.5 else "short" if prob < 0.5 else "flat"
+            row = (prob, action, "" if action != "flat" else "P(up) is exactly 0.5")
+        rows.append(dict(zip(FIELDS, (stamp, *row), strict=True)))
+    return rows
+
+
+def format_row(row: dict, fmt: str) -> str:
+    if fmt == "jsonl":
+        return json.dumps(row)
+    p = "" if row["p_up"] is None else f"{row['p_up']:.6f}"
+    return f"{row['timestamp']},{p},{row['action']},{row['reason']}"
+
+
+def _read(source: str, columns: list[str] | None) -> pd.DataFrame:
+    from gafcnn.readers import ReadReport, combine, parse_text, read_bars
+
+    if source != "-":
+        return read_bars(source, columns=columns)[0]
+    name = Path("<stdin>")
+    return combine([(name, parse_text(sys.stdin.read(), name, columns))], ReadReport())
+
+
+def _follow(lines: Iterable[str], columns: list[str] | None) -> Iterator[pd.DataFrame]:
+    """Each bar appended to ``lines``, as a one-row frame (a header line is remembered)."""
+    from gafcnn.readers import ReadReport, combine, parse_text
+
+    name, header, last = Path("<stdin>"), None, None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if header is None and number == 1 and not line.split(",")[0].strip()[:1].isdigit():
+            header = line.rstrip("\n")
+            continue
+        text = line if header is None else f"{header}\n{line}"
+        try:
+            frame = parse_text(text, name, columns)
+        except InputError as exc:
+            raise InputError(name, exc.message, number) from None
+        bar = combine([(name, frame)], ReadReport())
+        stamp = int(bar["timestamp"].dt.as_unit("ms").astype("int64").iloc[0])
+        if last is not None and stamp <= last:
+            raise InputError(name, "bar is not later than the one before it", number)
+        last = stamp
+        yield bar
+
+
+def predict_main(argv: list[str] | None = None) -> None:
+    from gafcnn.bundle import Bundle
+
+    ap = argparse.ArgumentParser(prog="gafcnn predict", description=__doc__.split("\n")[0])
+    ap.add_argument("--bundle", default=str(paths.BUNDLE), help="bundle folder (export stage)")
+    ap.add_argument("--bars", required=True, help="bars file, directory or - for stdin")
+    ap.add_argument("--columns", help="names of a headerless layout, comma-separated")
+    ap.add_argument("--last", type=int, help="only the most recent N decision times")
+    ap.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    ap.add_argument("--follow", action="store_true", help="answer each bar appended on stdin")
+    a = ap.parse_args(argv)
+    columns = a.columns.split(",") if a.columns else None
+    bundle = Bundle(a.bundle)
+    out = sys.stdout
+    if a.format == "csv":
+        print(",".join(FIELDS), file=out, flush=True)
+    if a.follow:
+        if a.bars != "-":
+            raise InputError(a.bars, "--follow reads bars appended on stdin: use --bars -")
+        bars = None
+        for bar in _follow(sys.stdin, columns):
+            bars = bar if bars is None else pd.concat([bars, bar], ignore_index=True)
+            bars = bars.iloc[-FOLLOW_KEEP:].reset_index(drop=True)
+            row = decision_rows(bundle, bars, np.array([len(bars) - 1]))[0]
+            print(format_row(row, a.format), file=out, flush=True)
+        return
+    bars = _read(a.bars, columns)
+    n = len(bars)
+    first = 0 if a.last is None else max(0, n - a.last)
+    for row in decision_rows(bundle, bars, np.arange(first, n)):
+        print(format_row(row, a.format), file=out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``gafcnn <command>``; the one command is ``predict``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] != "predict":
+        print("usage: gafcnn predict --bundle DIR --bars FILE|- [options]", file=sys.stderr)
+        sys.exit(2)
+    run_stage(lambda: predict_main(argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""The deployment bundle serves exactly what was evaluated, and `gafcnn predict` serves it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import kraken_rows
+from pipeline import env
+
+from gafcnn import predictions
+from gafcnn.bars import MINUTE_MS, OHLCV, minute_index
+from gafcnn.bundle import BUNDLE_FILE, Bundle
+from gafcnn.io import InputError
+
+MODELS = ["cnn_w15", "cnn_w30", "cnn_w60", "ensemble_mean", "ensemble_weighted",
+          "ensemble_stacking", "ensemble", "phase1", "hybrid"]  # fmt: skip
+
+
+def _bars(root):
+    df = pd.read_parquet(root / "data" / "interim" / "bars.parquet")
+    return df, {k: df[k].to_numpy(np.float64) for k in OHLCV}, minute_index(df)
+
+
+def _reference(root) -> pd.DataFrame:
+    files = sorted((root / "data" / "predictions").rglob("*.parquet"))
+    ref = pd.concat([pd.read_parquet(f) for f in files if f.name != "baseline.parquet"])
+    return ref[ref["segment"] == "test"]
+
+
+def test_bundle_matches_the_pipelines_predictions(project):
+    bundle = Bundle(project / "models" / "bundle")
+    df, arrays, minutes = _bars(project)
+    ref = _reference(project)
+    ts = np.sort(predictions.ms(ref.loc[ref["model"] == "hybrid", "timestamp"]))
+    out = bundle.predict_all(arrays, minutes, np.searchsorted(minutes, ts // MINUTE_MS))
+    method = json.loads((project / "models" / "ensemble.json").read_text())["method"]
+    for name in MODELS:
+        file_name = f"ensemble_{method}" if name == "ensemble" else name
+        r = ref[ref["model"] == file_name].sort_values("timestamp")
+        np.testing.assert_array_equal(predictions.ms(r["timestamp"]), ts)
+        diff = np.abs(out[name] - r["p_up"].to_numpy()).max()
+        assert diff <= 1e-6, (name, diff)
+    for w in bundle.windows:  # served images have the dtype the CNN was trained on
+        gaf_meta = json.loads((project / "data" / "gaf" / f"w{w}" / "meta.json").read_text())
+        assert bundle.spec["cnns"][f"w{w}"]["image_dtype"] == gaf_meta["dtype"]
+
+
+def test_bundle_is_self_contained_and_checked(project, tmp_path, monkeypatch):
+    copy = tmp_path / "elsewhere" / "bundle"
+    shutil.copytree(project / "models" / "bundle", copy)
+    monkeypatch.chdir(tmp_path)  # no params.yaml, no pipeline outputs here
+    spec = Bundle(copy).spec
+    decision = json.loads((project / "metrics" / "decision.json").read_text())
+    assert spec["decision"]["decision"] == decision["decision"]
+    assert spec["deployed"] == decision["deployed_model"]
+    assert spec["combiner"]["stacking_intercept"] != 0.0
+    assert spec["label_horizon"] == 5 and spec["fee_bps"] == 5.0
+    assert {"label", "gaf", "xgb", "evaluate"} <= set(spec["params"])
+    (copy / "phase1.ubj").write_bytes(b"tampered")
+    with pytest.raises(InputError, match="missing or altered bundle file"):
+        Bundle(copy)
+
+
+def _bundle_as(project, target, deployed: str | None, decision: str):
+    """A copy of the project's bundle with another decision (the bundle.json is not
+    among the checksummed model files)."""
+    shutil.copytree(project / "models" / "bundle", target)
+    spec = json.loads((target / BUNDLE_FILE).read_text())
+    spec["deployed"] = deployed
+    spec["decision"]["decision"] = decision
+    (target / BUNDLE_FILE).write_text(json.dumps(spec))
+    return target
+
+
+@pytest.fixture
+def deployed(project, tmp_path):
+    """The project's bundle with the ensemble deployed, whatever the project decided."""
+    return _bundle_as(project, tmp_path / "bundle", "ensemble", "deploy phase 2 ensemble")
+
+
+def _predict(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gafcnn.cli", "predict", *args],
+        input=stdin, capture_output=True, text=True, env=env(),
+    )  # fmt: skip
+
+
+def test_predict_last_n_from_a_file(project, deployed, tmp_path):
+    df, arrays, minutes = _bars(project)
+    tail = df.iloc[-400:].reset_index(drop=True)
+    path = tmp_path / "XBTUSDC_1.csv"
+    path.write_text(kraken_rows(tail))
+    proc = _predict("--bundle", str(deployed), "--bars", str(path), "--last", "5")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "timestamp,p_up,action,reason" and len(lines) == 6
+    expected = Bundle(deployed).predict(
+        {k: tail[k].to_numpy(np.float64) for k in OHLCV}, minute_index(tail), np.arange(395, 400)
+    )
+    for line, p in zip(lines[1:], expected, strict=True):
+        stamp, p_up, action, _ = line.split(",")
+        assert abs(float(p_up) - p) < 1e-6
+        assert action == ("long" if p > 0.5 else "short")
+    assert lines[-1].startswith(tail["timestamp"].iloc[-1].isoformat())
+    # nothing deployed: every line flat, with the decision as the reason
+    none = _bundle_as(project, tmp_path / "none", None, "deploy nothing")
+    plain = _predict("--bundle", str(none), "--bars", str(path), "--last", "2", "--format", "jsonl")
+    rows = [json.loads(x) for x in plain.stdout.splitlines()]
+    assert [(r["action"], r["p_up"], r["reason"]) for r in rows] == [
+        ("flat", None, "decision: deploy nothing")
+    ] * 2
+    assert Bundle(none).predict({}, np.array([]), np.array([])) is None
+
+
+def test_predict_follows_bars_appended_on_stdin(project, deployed):
+    df, _, _ = _bars(project)
+    tail = df.iloc[-70:].reset_index(drop=True)
+    rows = kraken_rows(tail).splitlines()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gafcnn.cli", "predict", "--bundle", str(deployed), "--bars", "-",
+         "--follow", "--format", "jsonl"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env(),
+    )  # fmt: skip
+    answers = []
+    for row in rows:  # one bar in, one line out, before the next bar is written
+        proc.stdin.write(row + "\n")
+        proc.stdin.flush()
+        answers.append(json.loads(proc.stdout.readline()))
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert [a["timestamp"] for a in answers] == [t.isoformat() for t in tail["timestamp"]]
+    assert all(a["action"] == "flat" and "history too short" in a["reason"] for a in answers[:59])
+    assert all(a["action"] in ("long", "short") for a in answers[59:])
+
+
+def test_predict_refuses_bad_bars_in_one_line(project, deployed, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,0,9,0,8,1\n")
+    proc = _predict("--bundle", str(deployed), "--bars", str(bad))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"error: {bad}:2: non-positive price"
+    stream = "1704067200,10,11,9,10,1,5\n1704067260,10,11,9,10,1,5\n1704067200,10,11,9,10,1,5\n"
+    proc = _predict("--bundle", str(deployed), "--bars", "-", "--follow", stdin=stream)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: <stdin>:3: bar is not later than the one before it"
+    assert len(proc.stdout.splitlines()) == 3  # header and the two good bars' answers
