@@ -120,7 +120,7 @@ def test_predict_last_n_from_a_file(project, deployed, tmp_path):
 
 def test_predict_follows_bars_appended_on_stdin(project, deployed):
     df, _, _ = _bars(project)
-    tail = df.iloc[-70:].reset_index(drop=True)
+    tail = df.iloc[-250:].reset_index(drop=True)
     rows = kraken_rows(tail).splitlines()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gafcnn.cli", "predict", "--bundle", str(deployed), "--bars", "-",
@@ -136,8 +136,18 @@ def test_predict_follows_bars_appended_on_stdin(project, deployed):
     proc.stdin.close()
     assert proc.wait(timeout=60) == 0, proc.stderr.read()
     assert [a["timestamp"] for a in answers] == [t.isoformat() for t in tail["timestamp"]]
-    assert all(a["action"] == "flat" and "history too short" in a["reason"] for a in answers[:59])
-    assert all(a["action"] in ("long", "short") for a in answers[59:])
+    history = Bundle(deployed).history
+    assert history == 240
+    assert all(a["action"] == "flat" and "history too short" in a["reason"]
+               for a in answers[: history - 1])  # fmt: skip
+    assert all(a["action"] in ("long", "short") for a in answers[history - 1 :])
+    # the streamed answers equal the batch path's over the same bars
+    expected = Bundle(deployed).predict(
+        {k: tail[k].to_numpy(np.float64) for k in OHLCV}, minute_index(tail),
+        np.arange(history - 1, len(tail)),
+    )  # fmt: skip
+    got = np.array([a["p_up"] for a in answers[history - 1 :]])
+    assert np.abs(got - expected).max() <= 1e-6  # one bar at a time vs a batch
 
 
 def test_predict_refuses_bad_bars_in_one_line(project, deployed, tmp_path):
@@ -151,3 +161,18 @@ def test_predict_refuses_bad_bars_in_one_line(project, deployed, tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip() == "error: <stdin>:3: bar is not later than the one before it"
     assert len(proc.stdout.splitlines()) == 3  # header and the two good bars' answers
+
+
+def test_history_bars_are_enough_for_the_full_history_answer(project):
+    """What a live bot hands over (the last ``history_bars`` bars) gives the P(up) that
+    the whole history gives, indicators' warm-up included."""
+    bundle = Bundle(project / "models" / "bundle")
+    _, arrays, minutes = _bars(project)
+    h = bundle.history
+    ends = np.linspace(len(minutes) // 2, len(minutes) - 1, 12).astype(int)
+    full = bundle.predict_all(arrays, minutes, ends)
+    for k, end in enumerate(ends):
+        sl = slice(end - h + 1, end + 1)
+        recent = bundle.predict_all({c: v[sl] for c, v in arrays.items()}, minutes[sl], [h - 1])
+        for name in ("ensemble", "phase1", "hybrid"):
+            assert abs(recent[name][0] - full[name][k]) <= 1e-6, (name, end)

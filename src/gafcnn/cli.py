@@ -6,8 +6,9 @@
 Bars come in any layout `ingest` accepts (a file, a directory, a ``.gz``/``.zip``,
 or ``-`` for stdin). One line goes out per decision time (each bar's timestamp):
 the timestamp, P(up) of the deployed model and the action - ``long`` if P(up) > 0.5,
-``short`` if below, ``flat`` with the reason when nothing is deployed or the bars
-before it do not cover the longest window without a gap. ``--follow`` answers each
+``short`` if below, ``flat`` with the reason when nothing is deployed or history is
+too short (fewer than the bundle's ``history_bars``, 240, or a gap inside the
+longest window). ``--follow`` answers each
 bar appended on stdin at once (flushed), so a bot in any language can pipe bars in
 and read signals out. Bad bars stop it with the same one-line errors as `ingest`.
 """
@@ -35,9 +36,9 @@ def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dic
     """One output row per bar position: timestamp, P(up), action and reason."""
     minutes = minute_index(bars)
     arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
-    need = max(bundle.windows)
+    need, history = max(bundle.windows), bundle.history
     start = np.maximum(positions - need + 1, 0)
-    complete = (positions >= need - 1) & (minutes[positions] - minutes[start] == need - 1)
+    complete = (positions >= history - 1) & (minutes[positions] - minutes[start] == need - 1)
     p = np.full(len(positions), np.nan)
     if bundle.deployed is not None and complete.any():
         p[complete] = bundle.predict(arrays, minutes, positions[complete])
@@ -48,7 +49,12 @@ def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dic
             decision = bundle.spec["decision"]["decision"] if bundle.spec["decision"] else "none"
             row = (None, "flat", f"decision: {decision}")
         elif not complete[k]:
-            row = (None, "flat", f"history too short: needs {need} consecutive 1-minute bars")
+            row = (
+                None,
+                "flat",
+                f"history too short: needs {history} bars, the last {need} of them "
+                "consecutive minutes",
+            )
         else:
             prob = float(p[k])
             action = "long" if prob > 0.5 else "short" if prob < 0.5 else "flat"
