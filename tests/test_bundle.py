@@ -15,7 +15,7 @@ from pipeline import env
 
 from gafcnn import predictions
 from gafcnn.bars import MINUTE_MS, OHLCV, minute_index
-from gafcnn.bundle import BUNDLE_FILE, Bundle
+from gafcnn.bundle import BUNDLE_FILE, Bundle, serving_code_digest
 from gafcnn.io import InputError
 
 MODELS = ["cnn_w15", "cnn_w30", "cnn_w60", "ensemble_mean", "ensemble_weighted",
@@ -62,6 +62,7 @@ def test_bundle_is_self_contained_and_checked(project, tmp_path, monkeypatch):
     assert spec["combiner"]["stacking_intercept"] != 0.0
     assert spec["label_horizon"] == 5 and spec["fee_bps"] == 5.0
     assert {"label", "gaf", "xgb", "evaluate"} <= set(spec["params"])
+    assert spec["code"]["serving_sha256"] == serving_code_digest()  # the code that serves it
     (copy / "phase1.ubj").write_bytes(b"tampered")
     with pytest.raises(InputError, match="missing or altered bundle file"):
         Bundle(copy)

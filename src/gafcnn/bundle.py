@@ -49,6 +49,18 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def serving_code_digest() -> str:
+    """SHA-256 over the source of every gafcnn module that loading and serving a bundle
+    runs (this module and what it imports), in path order: the code version."""
+    from gafcnn.depgraph import closure
+
+    src = Path(gafcnn.__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for f in sorted(closure(src, "gafcnn.bundle")):
+        h.update(f.relative_to(src).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
 def write_bundle(
     target: str | Path,
     models_dir: str | Path,
@@ -103,7 +115,7 @@ def write_bundle(
             "fee_bps": float(fee_bps),
             "history_bars": max(windows + [WARMUP_BARS]),
             "params": params,
-            "code": {"gafcnn": gafcnn.__version__},
+            "code": {"gafcnn": gafcnn.__version__, "serving_sha256": serving_code_digest()},
             "files": {f.name: _sha256(f) for f in sorted(tmp.iterdir())},
         }
         write_json(tmp / BUNDLE_FILE, bundle)
