@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import subprocess
@@ -117,6 +119,12 @@ def test_predict_last_n_from_a_file(project, deployed, tmp_path):
         ("flat", None, "decision: deploy nothing")
     ] * 2
     assert Bundle(none).predict({}, np.array([]), np.array([])) is None
+    # too little history: flat, and the reason (which holds a comma) stays one CSV field
+    short = tmp_path / "short.csv"
+    short.write_text(kraken_rows(tail.iloc[-100:]))
+    out = _predict("--bundle", str(deployed), "--bars", str(short), "--last", "1").stdout
+    row = next(csv.reader(io.StringIO(out.splitlines()[1])))
+    assert row[1:3] == ["", "flat"] and row[3].startswith("history too short: needs 240 bars,")
 
 
 def test_predict_follows_bars_appended_on_stdin(project, deployed):

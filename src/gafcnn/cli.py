@@ -16,6 +16,8 @@ and read signals out. Bad bars stop it with the same one-line errors as `ingest`
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -64,10 +66,13 @@ def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dic
 
 
 def format_row(row: dict, fmt: str) -> str:
+    """One output line: a JSON object, or a CSV row (fields quoted where needed)."""
     if fmt == "jsonl":
         return json.dumps(row)
     p = "" if row["p_up"] is None else f"{row['p_up']:.6f}"
-    return f"{row['timestamp']},{p},{row['action']},{row['reason']}"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([row["timestamp"], p, row["action"], row["reason"]])
+    return buf.getvalue()
 
 
 def _read(source: str, columns: list[str] | None) -> pd.DataFrame:
