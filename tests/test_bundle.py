@@ -165,6 +165,7 @@ def test_predict_refuses_bad_bars_in_one_line(project, deployed, tmp_path):
     proc = _predict("--bundle", str(deployed), "--bars", str(bad))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"error: {bad}:2: non-positive price"
+    assert proc.stdout == ""  # nothing written before the error
     stream = "1704067200,10,11,9,10,1,5\n1704067260,10,11,9,10,1,5\n1704067200,10,11,9,10,1,5\n"
     proc = _predict("--bundle", str(deployed), "--bars", "-", "--follow", stdin=stream)
     assert proc.returncode == 1

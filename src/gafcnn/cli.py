@@ -122,11 +122,12 @@ def predict_main(argv: list[str] | None = None) -> None:
     columns = a.columns.split(",") if a.columns else None
     bundle = Bundle(a.bundle)
     out = sys.stdout
-    if a.format == "csv":
-        print(",".join(FIELDS), file=out, flush=True)
+    header = ",".join(FIELDS) if a.format == "csv" else None
     if a.follow:
         if a.bars != "-":
             raise InputError(a.bars, "--follow reads bars appended on stdin: use --bars -")
+        if header:
+            print(header, file=out, flush=True)
         bars = None
         for bar in _follow(sys.stdin, columns):
             bars = bar if bars is None else pd.concat([bars, bar], ignore_index=True)
@@ -134,7 +135,9 @@ def predict_main(argv: list[str] | None = None) -> None:
             row = decision_rows(bundle, bars, np.array([len(bars) - 1]))[0]
             print(format_row(row, a.format), file=out, flush=True)
         return
-    bars = _read(a.bars, columns)
+    bars = _read(a.bars, columns)  # bad bars stop it here, before any output
+    if header:
+        print(header, file=out)
     n = len(bars)
     first = 0 if a.last is None else max(0, n - a.last)
     for row in decision_rows(bundle, bars, np.arange(first, n)):
