@@ -36,13 +36,10 @@ from gafcnn.io import InputError, make_dir_public, read_json, write_json
 
 BUNDLE_FILE = "bundle.json"
 FORMAT = 1
-ENSEMBLE_METHODS = ("mean", "weighted", "stacking")
 # Bars a decision needs behind it: the indicators' slowest EMA (span 27) keeps less
 # than 1e-7 of its starting value after 240 bars, so P(up) from the last 240 bars
 # matches P(up) computed over the whole history.
 WARMUP_BARS = 240
-# the pipeline's name of each deployable model -> the name the decision uses
-DEPLOYABLE = ("ensemble", "hybrid", "phase1")
 
 
 def _sha256(path: Path) -> str:
