@@ -53,6 +53,13 @@ def stage(root: Path, name: str, monkeypatch, *args: str) -> None:
     importlib.import_module(f"gafcnn.stages.{name}").main()
 
 
+def _staged(root: Path, name: str) -> Path:
+    """``root`` after stage ``name`` ran in it (for module-scoped fixtures)."""
+    with pytest.MonkeyPatch.context() as mp:
+        stage(root, name, mp)
+    return root
+
+
 def refused(root: Path, name: str, monkeypatch, capsys, *args: str) -> list[str]:
     """Run stage ``name`` as its ``python -m`` entry point does; assert it exits 1 and
     writes nothing; return its stderr lines."""
@@ -209,13 +216,7 @@ def test_ingest_refuses_bad_params(tmp_path, monkeypatch, capsys, case):
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory) -> Path:
     """A workdir after a good ingest of a small synthetic market."""
-    root = workdir(tmp_path_factory.mktemp("ingested"))
-    mp = pytest.MonkeyPatch()
-    try:
-        stage(root, "ingest", mp)
-    finally:
-        mp.undo()
-    return root
+    return _staged(workdir(tmp_path_factory.mktemp("ingested")), "ingest")
 
 
 def _copy(src: Path, dst: Path, **overrides: object) -> Path:
@@ -290,12 +291,7 @@ def test_split_refuses_gap_heavy_file(tmp_path, monkeypatch, capsys):
 def split_done(ingested, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("split") / "w"
     shutil.copytree(ingested, root)
-    mp = pytest.MonkeyPatch()
-    try:
-        stage(root, "split", mp)
-    finally:
-        mp.undo()
-    return root
+    return _staged(root, "split")
 
 
 # name -> (params overrides, --window, expected message)

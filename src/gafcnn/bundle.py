@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,8 @@ import numpy as np
 import gafcnn
 from gafcnn.encodings import Encoder, window_series
 from gafcnn.features import INDICATORS, indicators, window_bar_features
-from gafcnn.io import InputError, make_dir_public, read_json, write_json
+from gafcnn.io import InputError, atomic_dir, read_json, write_json
+from gafcnn.predictions import logit
 
 BUNDLE_FILE = "bundle.json"
 FORMAT = 1
@@ -74,9 +74,7 @@ def write_bundle(
     src, target = Path(models_dir), Path(target)
     ens = read_json(src / "ensemble.json")
     windows = [int(w) for w in ens["windows"]]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic_dir(target) as tmp:
         cnns = {}
         for w in windows:
             meta = read_json(src / "cnn" / f"w{w}.json")
@@ -116,19 +114,7 @@ def write_bundle(
             "files": {f.name: _sha256(f) for f in sorted(tmp.iterdir())},
         }
         write_json(tmp / BUNDLE_FILE, bundle)
-        make_dir_public(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return target
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 def _xgboost() -> Any:
@@ -224,7 +210,7 @@ class Bundle:
         out = {f"cnn_w{w}": cnn[:, j] for j, w in enumerate(self.windows)}
         out["ensemble_mean"] = cnn.mean(axis=1)
         out["ensemble_weighted"] = cnn @ np.asarray(comb["weights"])
-        z = _logit(cnn) @ np.asarray(comb["stacking_coef"]) + comb["stacking_intercept"]
+        z = logit(cnn) @ np.asarray(comb["stacking_coef"]) + comb["stacking_intercept"]
         out["ensemble_stacking"] = 1.0 / (1.0 + np.exp(-z))
         out["ensemble"] = out[f"ensemble_{comb['method']}"]
         feats = indicators(bars, minutes)[positions]

@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from gafcnn.gafdata import AlignmentError
+from gafcnn.predictions import logit
 
 METHODS = ("mean", "weighted", "stacking")
 
@@ -62,11 +63,6 @@ def member_weights(y_val: np.ndarray, p_val: np.ndarray) -> np.ndarray:
     return skill / skill.sum()
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
 class Stacker:
     """Logistic regression on members' logits, fitted on validation predictions only."""
 
@@ -75,12 +71,12 @@ class Stacker:
         self.fit_timestamps: np.ndarray | None = None
 
     def fit(self, p_val: np.ndarray, y_val: np.ndarray, timestamps: np.ndarray) -> Stacker:
-        self.model.fit(_logit(p_val), y_val)
+        self.model.fit(logit(p_val), y_val)
         self.fit_timestamps = np.asarray(timestamps)
         return self
 
     def predict(self, p: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(_logit(p))[:, 1]
+        return self.model.predict_proba(logit(p))[:, 1]
 
 
 def error_correlation(y: np.ndarray, p: np.ndarray) -> np.ndarray:

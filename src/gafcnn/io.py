@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -78,6 +79,25 @@ def _umask() -> int:
 def make_dir_public(path: str | os.PathLike[str]) -> None:
     """Give a directory made by ``tempfile.mkdtemp`` (0700) the usual permissions."""
     os.chmod(path, 0o777 & ~_umask())
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; on success it replaces ``path``
+    (as :func:`atomic_path` does for a file). On any exception it is removed and
+    ``path`` is left untouched."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        make_dir_public(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
 
 
 def _json_clean(obj: Any) -> Any:

@@ -19,6 +19,13 @@ from gafcnn.io import InputError, write_parquet
 COLUMNS = ("timestamp", "segment", "model", "label", "p_up")
 
 
+def logit(p: np.ndarray) -> np.ndarray:
+    """Log-odds of P(up), clipped away from 0 and 1: the stacking combiner's input,
+    the same when fitted (:class:`gafcnn.ensemble.Stacker`) and when served."""
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def frame(
     ts_ms: np.ndarray, segment: str | np.ndarray, labels: np.ndarray, p_up: np.ndarray, model: str
 ) -> pd.DataFrame:

@@ -9,8 +9,6 @@ labels for every window in ``gaf.windows``), encodes each split chunk by chunk i
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,8 +21,8 @@ from gafcnn.encodings import Channel, Encoder, window_series
 from gafcnn.gafdata import NpyWriter, fingerprint
 from gafcnn.io import (
     InputError,
+    atomic_dir,
     load_params,
-    make_dir_public,
     read_json,
     record_timings,
     run_stage,
@@ -250,18 +248,8 @@ def main() -> None:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
     params = load_params()
-    target = paths.gaf_dir(args.window)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".w{args.window}.", dir=target.parent))
-    try:
+    with atomic_dir(paths.gaf_dir(args.window)) as tmp:
         result = build_window(params, args.window, tmp, progress=not args.no_progress)
-        make_dir_public(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     write_json(paths.metrics(f"gaf_w{args.window}"), result["metrics"])
     plot_samples(paths.gaf_samples_plot(args.window), result)
     record_timings(f"gaf@{args.window}", result["timings"])
