@@ -3,8 +3,10 @@ throughput and peak memory of a process that loads every model and predicts.
 
 Uses the deployment bundle ``models/bundle/`` and bars in ``data/interim/`` (`make repro`,
 or `dvc pull` from the team's remote, first; a missing file stops it with one line).
-The reference in the same run is the CNNs' forward pass alone on prebuilt tensors,
-so the printed ratio shows what encoding, indicators and XGBoost add.
+The reference in the same run is the trained CNNs' forward passes alone (torch, eager,
+on prebuilt tensors); the bundle serves the same CNNs as ONNX graphs, whose forward
+passes alone are printed too, so the output shows both what the runtime saves and
+what encoding, indicators and XGBoost add.
 
     python benchmarks/inference.py
 """
@@ -18,26 +20,40 @@ import torch
 
 from gafcnn import paths
 from gafcnn.bundle import Bundle
-from gafcnn.inference import measure
+from gafcnn.inference import measure, require_outputs
 from gafcnn.io import run_stage
+from gafcnn.models import build_model
 
 
-def model_only_ms(reps: int = 200) -> float:
-    """p50 of the CNNs' forward passes for one sample (no encoding, no indicators)."""
-    torch.set_num_threads(1)
-    pred = Bundle(paths.BUNDLE)
-    xs = []
-    for w in pred.windows:
-        model, _, meta = pred.cnns[w]
-        xs.append((model, torch.zeros(1, *meta["input_shape"])))
+def _p50_ms(fn, reps: int = 300) -> float:
+    for _ in range(20):  # warm-up
+        fn()
     times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.percentile(times, 50) * 1e3)
+
+
+def forward_only_ms() -> tuple[float, float]:
+    """p50 of the CNNs' forward passes for one sample on prebuilt inputs (no encoding,
+    no indicators): the trained torch models in eager mode (the reference), and the
+    ONNX graphs the bundle serves."""
+    torch.set_num_threads(1)
+    bundle = Bundle(paths.BUNDLE)
+    nets, graphs = [], []
+    require_outputs(*(paths.cnn_model(w) for w in bundle.windows))
+    for w in bundle.windows:
+        graph, _, meta = bundle.cnns[w]
+        net = build_model(meta["arch"], meta["input_shape"][0], meta["width"], meta["dropout"])
+        net.load_state_dict(torch.load(paths.cnn_model(w), map_location="cpu", weights_only=True))
+        nets.append((net.eval(), torch.zeros(1, *meta["input_shape"])))
+        graphs.append((graph, np.zeros((1, *meta["input_shape"]), np.float32)))
     with torch.no_grad():
-        for _ in range(reps):
-            t = time.perf_counter()
-            for model, x in xs:
-                model(x)
-            times.append(time.perf_counter() - t)
-    return float(np.percentile(times[10:], 50) * 1e3)
+        eager = _p50_ms(lambda: [net(x) for net, x in nets])
+    served = _p50_ms(lambda: [g.predict(x) for g, x in graphs])
+    return eager, served
 
 
 RSS_TARGET_MB = 400  # load the bundle and serve one decision
@@ -46,13 +62,16 @@ LATENCY_TARGET = 2.0  # one decision / the CNN forward passes alone
 
 def main() -> None:
     m = measure()
-    floor = model_only_ms()
+    floor, served = forward_only_ms()
     p50, p99 = m["latency_ms_p50"], m["latency_ms_p99"]
     ratio = p50 / floor
     print(f"load bundle: {m['load_s']:.2f} s")
     print(f"one decision from the last 300 raw bars, every candidate: p50 {p50:.2f} ms, "
           f"p99 {p99:.2f} ms")  # fmt: skip
-    print(f"CNN forward passes alone (reference, same run): p50 {floor:.2f} ms")
+    print(f"CNN forward passes alone, torch eager (reference, same run): p50 {floor:.2f} ms")
+    print(f"CNN forward passes alone, ONNX Runtime as served: p50 {served:.2f} ms "
+          f"({floor / served:.1f}x faster); the rest of a decision: "
+          f"{p50 - served:.2f} ms")  # fmt: skip
     print(f"one decision / CNN forward passes: {ratio:.1f}x (target <= {LATENCY_TARGET:.0f}x: "
           f"{'met' if ratio <= LATENCY_TARGET else 'NOT met'})")  # fmt: skip
     print(f"peak RSS loading the bundle and serving: {m['peak_rss_mb']:.0f} MB = "

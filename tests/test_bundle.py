@@ -48,6 +48,8 @@ def test_bundle_matches_the_pipelines_predictions(project):
         np.testing.assert_array_equal(predictions.ms(r["timestamp"]), ts)
         diff = np.abs(out[name] - r["p_up"].to_numpy()).max()
         assert diff <= 1e-6, (name, diff)
+        if name.startswith("cnn_"):  # the pipeline's CNN P(up) come from the served graphs
+            assert diff == 0.0, (name, diff)
     for w in bundle.windows:  # served images have the dtype the CNN was trained on
         gaf_meta = json.loads((project / "data" / "gaf" / f"w{w}" / "meta.json").read_text())
         assert bundle.spec["cnns"][f"w{w}"]["image_dtype"] == gaf_meta["dtype"]
@@ -68,6 +70,23 @@ def test_bundle_is_self_contained_and_checked(project, tmp_path, monkeypatch):
     (copy / "phase1.ubj").write_bytes(b"tampered")
     with pytest.raises(InputError, match="missing or altered bundle file"):
         Bundle(copy)
+
+
+def test_serving_needs_neither_torch_nor_scikit_learn(project):
+    """A serving process loads ONNX Runtime, the XGBoost booster and NumPy only."""
+    code = (
+        "import sys, numpy as np, pandas as pd\n"
+        "from gafcnn.bars import OHLCV, minute_index\n"
+        "from gafcnn.bundle import Bundle\n"
+        f"df = pd.read_parquet({str(project / 'data/interim/bars.parquet')!r}).iloc[-300:]\n"
+        f"b = Bundle({str(project / 'models/bundle')!r})\n"
+        "out = b.predict_all({k: df[k].to_numpy() for k in OHLCV}, minute_index(df), [299])\n"
+        "assert 0 < out['hybrid'][0] < 1\n"
+        "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env())
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
 
 
 def _bundle_as(project, target, deployed: str | None, decision: str):

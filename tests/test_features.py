@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gafcnn.features import INDICATORS, indicators, window_bar_features
+from gafcnn.features import INDICATORS, ema, indicators, rolling, window_bar_features
 from gafcnn.synthetic import SyntheticConfig, generate
 
 
@@ -42,3 +42,49 @@ def test_indicator_ranges(market):
     np.testing.assert_allclose(
         f[61, INDICATORS.index("ret_60")], np.log(bars["close"][61] / bars["close"][1])
     )
+
+
+@pytest.mark.parametrize("span", [9, 12, 26, 27])
+@pytest.mark.parametrize("n", [1, 5, 93, 94, 1000])
+def test_ema_matches_pandas(span, n):
+    import pandas as pd
+
+    x = 3e4 * np.exp(np.cumsum(np.random.default_rng(n + span).normal(0, 1e-3, n)))
+    ref = pd.Series(x).ewm(span=span, adjust=False).mean().to_numpy()
+    np.testing.assert_allclose(ema(x, span), ref, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("how", ["mean", "std"])
+@pytest.mark.parametrize("n", [15, 20, 60])
+def test_rolling_matches_pandas(how, n):
+    import pandas as pd
+
+    x = np.random.default_rng(n).normal(0, 1e-3, 500)
+    x[[0, 200]] = np.nan  # a window holding a NaN is NaN, as in pandas
+    ref = getattr(pd.Series(x).rolling(n, min_periods=n), how)().to_numpy()
+    got = rolling(x, n, how)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_allclose(got, ref, rtol=1e-10, equal_nan=True)
+    assert np.isnan(rolling(x[: n - 1], n, how)).all()
+
+
+def test_rolling_std_of_a_constant_window_is_zero():
+    """Filled gaps repeat the last close; their spread is exactly 0, never rounding
+    noise that would blow up a ratio such as the Bollinger %b."""
+    x = np.r_[np.linspace(1, 2, 30), np.full(30, 2.5)]
+    assert rolling(x, 20, "std")[-1] == 0.0
+
+
+def test_rows_at_positions_equal_the_full_computation(market):
+    """A live decision asks for one row; it is the row the pipeline trained on."""
+    bars, minutes = market
+    full = indicators(bars, minutes)
+    for pos in (np.array([0, 14, 59, 60, 1499]), np.array([1499]), np.arange(0, 1500, 7)):
+        np.testing.assert_array_equal(indicators(bars, minutes, pos), full[pos])
+
+
+def test_ema_of_columns_is_each_column_alone():
+    x = np.random.default_rng(1).normal(size=(400, 3))
+    both = ema(x, 27)
+    for j in range(3):
+        np.testing.assert_array_equal(both[:, j], ema(x[:, j], 27))

@@ -2,8 +2,9 @@
 
 ``models/bundle/`` holds ``bundle.json`` and the model files it names:
 
-* the CNN weights (``cnn_w{W}.pt``) with, per window, the architecture, channels,
-  image size, Markov-field bins and the image dtype the CNN was trained on;
+* the CNNs as ONNX graphs (``cnn_w{W}.onnx``, run by :mod:`gafcnn.runtime`) with, per
+  window, the architecture, channels, image size, Markov-field bins and the image
+  dtype the CNN was trained on;
 * the ensemble combiner with every method's coefficients (mean, val-AUC weights,
   stacking coefficients and intercept) and the configured method;
 * the Phase 1 and hybrid XGBoost boosters (``phase1.ubj``, ``hybrid.ubj``) and the
@@ -12,10 +13,10 @@
   model's test metrics, the params that made it and the code version;
 * a SHA-256 per file, checked on load.
 
-:class:`Bundle` loads it without ``params.yaml`` or any other pipeline output and
-computes P(up) of every candidate (:meth:`Bundle.predict_all`) or of the deployed
-model alone (:meth:`Bundle.predict`); when the decision is "deploy nothing" it
-serves no model.
+:class:`Bundle` loads it without ``params.yaml``, any other pipeline output, torch
+or scikit-learn (ONNX Runtime, the XGBoost booster and NumPy serve it) and computes
+P(up) of every candidate (:meth:`Bundle.predict_all`) or of the deployed model alone
+(:meth:`Bundle.predict`); when the decision is "deploy nothing" it serves no model.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from gafcnn.encodings import Encoder, window_series
 from gafcnn.features import INDICATORS, indicators, window_bar_features
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
 from gafcnn.predictions import logit
+from gafcnn.runtime import OnnxCnn
 
 BUNDLE_FILE = "bundle.json"
-FORMAT = 1
+FORMAT = 2  # 2: the CNNs are ONNX graphs
 # Bars a decision needs behind it: the indicators' slowest EMA (span 27) keeps less
 # than 1e-7 of its starting value after 240 bars, so P(up) from the last 240 bars
 # matches P(up) computed over the whole history.
@@ -78,7 +80,7 @@ def write_bundle(
         cnns = {}
         for w in windows:
             meta = read_json(src / "cnn" / f"w{w}.json")
-            shutil.copyfile(src / "cnn" / f"w{w}.pt", tmp / f"cnn_w{w}.pt")
+            shutil.copyfile(src / "cnn" / f"w{w}.onnx", tmp / f"cnn_w{w}.onnx")
             served = ("arch", "window", "input_shape", "image_size", "channels", "mtf_bins",
                       "image_dtype", "normalisation")  # fmt: skip
             cnns[f"w{w}"] = {k: meta[k] for k in served if k in meta} | {
@@ -137,11 +139,7 @@ class Bundle:
     """A loaded bundle: every candidate's P(up) from raw bars."""
 
     def __init__(self, path: str | Path):
-        import torch
-
         xgboost = _xgboost()
-
-        from gafcnn.models import build_model
 
         self.path = Path(path)
         spec_file = self.path / BUNDLE_FILE
@@ -160,10 +158,7 @@ class Bundle:
         self.cnns = {}
         for w in self.windows:
             m = self.spec["cnns"][f"w{w}"]
-            model = build_model(m["arch"], m["input_shape"][0], m["width"], m["dropout"])
-            state = torch.load(self.path / f"cnn_w{w}.pt", map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-            model.eval()
+            model = OnnxCnn(self.path / f"cnn_w{w}.onnx")
             enc = None
             if m["arch"] != "conv1d":
                 enc = Encoder(m["channels"], m["image_size"], m["mtf_bins"], threads=1)
@@ -176,20 +171,16 @@ class Bundle:
             self.boosters[name] = (b, None if best is None else int(best) + 1)
 
     def _cnn(self, bars: dict[str, np.ndarray], positions: np.ndarray) -> np.ndarray:
-        import torch
-
         out = np.empty((len(positions), len(self.windows)))
-        with torch.no_grad():
-            for j, w in enumerate(self.windows):
-                model, enc, m = self.cnns[w]
-                if enc is None:
-                    scale = np.asarray(m["normalisation"]["feature_scale"])
-                    x = window_bar_features(bars, positions, w) / scale[None, :, None]
-                else:  # encoded and stored as in training, then read as float32
-                    series = window_series(bars, positions, w, enc.series_needed)
-                    x = enc.encode(series, dtype=np.dtype(m.get("image_dtype", "float32")))
-                logits = model(torch.from_numpy(np.asarray(x, np.float32)))
-                out[:, j] = torch.sigmoid(logits).numpy()
+        for j, w in enumerate(self.windows):
+            model, enc, m = self.cnns[w]
+            if enc is None:
+                scale = np.asarray(m["normalisation"]["feature_scale"])
+                x = window_bar_features(bars, positions, w) / scale[None, :, None]
+            else:  # encoded and stored as in training, then read as float32
+                series = window_series(bars, positions, w, enc.series_needed)
+                x = enc.encode(series, dtype=np.dtype(m.get("image_dtype", "float32")))
+            out[:, j] = model.predict(x)
         return out
 
     def _xgb(self, name: str, x: np.ndarray) -> np.ndarray:
@@ -213,7 +204,7 @@ class Bundle:
         z = logit(cnn) @ np.asarray(comb["stacking_coef"]) + comb["stacking_intercept"]
         out["ensemble_stacking"] = 1.0 / (1.0 + np.exp(-z))
         out["ensemble"] = out[f"ensemble_{comb['method']}"]
-        feats = indicators(bars, minutes)[positions]
+        feats = indicators(bars, minutes, positions)
         out["phase1"] = self._xgb("phase1", feats)
         out["hybrid"] = self._xgb("hybrid", np.column_stack([feats, cnn]))
         return out

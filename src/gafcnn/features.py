@@ -39,56 +39,103 @@ INDICATORS = (
 )  # fmt: skip
 
 
-def _ema(x: np.ndarray, span: int) -> np.ndarray:
-    """Causal exponential moving average (adjust=False), seeded with the first value."""
-    import pandas as pd
+def ema(x: np.ndarray, span: int) -> np.ndarray:
+    """Causal exponential moving average down axis 0 (each column of a 2-D ``x`` on its
+    own), ``alpha = 2 / (span + 1)``, seeded with the first value: ``y[0] = x[0]``,
+    ``y[t] = (1 - alpha) y[t-1] + alpha x[t]`` (pandas' ``ewm(span, adjust=False)``, to
+    about 1e-15 relative).
 
-    return pd.Series(x).ewm(span=span, adjust=False).mean().to_numpy()
+    Vectorised in chunks short enough that the decay's inverse powers stay below 1e3
+    (rounding stays near machine precision); only the chunks' carries loop in Python,
+    so 300 bars take microseconds. Row t depends on ``x[:t+1]`` only, exactly.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    if n == 0:
+        return x.copy()
+    flat = x.reshape(n, -1)
+    alpha = 2.0 / (span + 1.0)
+    d = 1.0 - alpha
+    c = int(min(n, max(1, np.log(1e3) // -np.log(d)))) if d > 0 else 1
+    m = -(-n // c)
+    chunks = np.zeros((m * c, flat.shape[1]))
+    chunks[:n] = flat
+    chunks = chunks.reshape(m, c, -1)
+    pw = np.cumprod(np.r_[1.0, np.full(c - 1, d)])[:, None]  # d**i within a chunk
+    part = alpha * pw * np.cumsum(chunks / pw, axis=1)  # each chunk's EMA from 0
+    decay = d * pw  # weight of the carry (the previous chunk's last EMA value) at i
+    carry = np.empty((m, flat.shape[1]))
+    last = flat[0]  # the seed: y[-1] = x[0] makes y[0] = x[0]
+    for k in range(m):
+        carry[k] = last
+        last = part[k, -1] + decay[-1] * last
+    return (part + carry[:, None] * decay).reshape(m * c, -1)[:n].reshape(x.shape)
 
 
-def _rolling(x: np.ndarray, n: int, how: str) -> np.ndarray:
-    import pandas as pd
+def rolling(x: np.ndarray, n: int, how: str, positions: np.ndarray | None = None) -> np.ndarray:
+    """Trailing ``n``-bar mean or sample std (ddof 1) of ``x`` at ``positions`` (every
+    position when None); NaN until ``n`` values are seen and wherever the window holds a
+    NaN (pandas' ``rolling(n, min_periods=n)``, computed in two passes, so a constant
+    window has std exactly 0). The value at one position does not depend on which
+    other positions are asked for."""
+    x = np.asarray(x, dtype=np.float64)
+    p = np.arange(len(x)) if positions is None else np.asarray(positions, dtype=np.int64)
+    out = np.full(len(p), np.nan)
+    ok = p >= n - 1
+    w = x[p[ok, None] + np.arange(1 - n, 1)]
+    out[ok] = w.mean(axis=1) if how == "mean" else w.std(axis=1, ddof=1)
+    return out
 
-    r = pd.Series(x).rolling(n, min_periods=n)
-    return getattr(r, how)().to_numpy()
 
-
-def indicators(bars: dict[str, np.ndarray], minutes: np.ndarray) -> np.ndarray:
-    """``(n_bars, len(INDICATORS))`` features; row t uses bars ``<= t`` only.
+def indicators(
+    bars: dict[str, np.ndarray], minutes: np.ndarray, positions: np.ndarray | None = None
+) -> np.ndarray:
+    """``(len(positions), len(INDICATORS))`` features at bar ``positions`` (every bar when
+    None); the row of bar t uses bars ``<= t`` only, and is the same whichever other
+    positions are asked for (a live decision asks for one).
 
     Price-level indicators are divided by the close so they are comparable across
     price levels. Rows without enough history are NaN (XGBoost handles missing values).
     Computed over bar positions: a gap in the data is treated as adjacent bars.
     """
-    o, h, lo, c, v = (bars[k] for k in ("open", "high", "low", "close", "volume"))
+    h, lo, c, v = (
+        np.asarray(bars[k], dtype=np.float64) for k in ("high", "low", "close", "volume")
+    )
+    p = np.arange(len(c)) if positions is None else np.asarray(positions, dtype=np.int64)
     logc = np.log(c)
+    cp = c[p]
     cols = {}
     for lag in (1, 5, 15, 30, 60):
-        r = np.full(len(c), np.nan)
-        r[lag:] = logc[lag:] - logc[:-lag]
+        r = np.full(len(p), np.nan)
+        ok = p >= lag
+        r[ok] = logc[p[ok]] - logc[p[ok] - lag]
         cols[f"ret_{lag}"] = r
     diff = np.r_[np.nan, np.diff(c)]
-    gain = _ema(np.nan_to_num(np.maximum(diff, 0)), 27)  # Wilder's 14 ~ EMA span 27
-    loss = _ema(np.nan_to_num(np.maximum(-diff, 0)), 27)
-    cols["rsi_14"] = 100 - 100 / (1 + gain / np.where(loss > 0, loss, np.nan))
-    cols["rsi_14"] = np.where((loss == 0) & (gain > 0), 100.0, cols["rsi_14"])
-    macd = _ema(c, 12) - _ema(c, 26)
-    signal = _ema(macd, 9)
-    cols["macd"], cols["macd_signal"], cols["macd_hist"] = macd / c, signal / c, (macd - signal) / c
-    mean20, sd20 = _rolling(c, 20, "mean"), _rolling(c, 20, "std")
-    band = 2 * sd20
-    cols["bb_pctb"] = (c - (mean20 - band)) / np.where(band > 0, 2 * band, np.nan)
-    cols["bb_width"] = 2 * band / mean20
     prev_c = np.r_[np.nan, c[:-1]]
     tr = np.nanmax(np.stack([h - lo, np.abs(h - prev_c), np.abs(lo - prev_c)]), axis=0)
-    cols["atr_14"] = _ema(tr, 27) / c
+    up, down = np.nan_to_num(np.maximum(diff, 0)), np.nan_to_num(np.maximum(-diff, 0))
+    gain, loss, atr = ema(np.column_stack([up, down, tr]), 27)[p].T  # Wilder's 14 ~ span 27
+    cols["rsi_14"] = 100 - 100 / (1 + gain / np.where(loss > 0, loss, np.nan))
+    cols["rsi_14"] = np.where((loss == 0) & (gain > 0), 100.0, cols["rsi_14"])
+    macd = ema(c, 12) - ema(c, 26)
+    signal = ema(macd, 9)[p]
+    macd = macd[p]
+    cols["macd"], cols["macd_signal"], cols["macd_hist"] = (
+        macd / cp,
+        signal / cp,
+        (macd - signal) / cp,
+    )
+    mean20, sd20 = rolling(c, 20, "mean", p), rolling(c, 20, "std", p)
+    band = 2 * sd20
+    cols["bb_pctb"] = (cp - (mean20 - band)) / np.where(band > 0, 2 * band, np.nan)
+    cols["bb_width"] = 2 * band / mean20
+    cols["atr_14"] = atr / cp
     r1 = np.r_[np.nan, np.diff(logc)]
-    cols["rv_15"] = _rolling(r1, 15, "std")
-    cols["rv_60"] = _rolling(r1, 60, "std")
+    cols["rv_15"] = rolling(r1, 15, "std", p)
+    cols["rv_60"] = rolling(r1, 60, "std", p)
     lv = np.log1p(v)
-    vm, vs = _rolling(lv, 60, "mean"), _rolling(lv, 60, "std")
-    cols["volume_z"] = (lv - vm) / np.where(vs > 0, vs, np.nan)
-    phase = 2 * np.pi * (np.asarray(minutes) % 1440) / 1440.0
+    vm, vs = rolling(lv, 60, "mean", p), rolling(lv, 60, "std", p)
+    cols["volume_z"] = (lv[p] - vm) / np.where(vs > 0, vs, np.nan)
+    phase = 2 * np.pi * (np.asarray(minutes)[p] % 1440) / 1440.0
     cols["tod_sin"], cols["tod_cos"] = np.sin(phase), np.cos(phase)
-    del o
     return np.stack([cols[k] for k in INDICATORS], axis=1)

@@ -38,11 +38,9 @@ def require_outputs(*files: str | Path) -> None:
 
 def _measure_here(bundle_dir: str, bars_path: str, singles: int, batch: int) -> dict:
     import pandas as pd
-    import torch
 
     from gafcnn.bars import minute_index
 
-    torch.set_num_threads(1)
     t0 = time.perf_counter()
     pred = Bundle(bundle_dir)
     load_s = time.perf_counter() - t0

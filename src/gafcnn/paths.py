@@ -33,6 +33,11 @@ def cnn_model(window: int) -> Path:
     return CNN_MODELS / f"w{window}.pt"
 
 
+def cnn_onnx(window: int) -> Path:
+    """The served form of the window's CNN (:mod:`gafcnn.runtime`)."""
+    return CNN_MODELS / f"w{window}.onnx"
+
+
 def cnn_meta(window: int) -> Path:
     return CNN_MODELS / f"w{window}.json"
 

@@ -211,16 +211,26 @@ def train_epoch(
     return total / max(seen, 1), seen, probs
 
 
-@torch.no_grad()
-def predict(model: nn.Module, source: Source, batch_size: int, device: torch.device) -> np.ndarray:
-    """P(up) for every sample of ``source``, in order."""
-    model.eval()
+def predict_with(
+    fn: Callable[[np.ndarray], np.ndarray], source: Source, batch_size: int
+) -> np.ndarray:
+    """P(up) for every sample of ``source``, in order, from ``fn`` (inputs -> P(up))."""
     out = np.empty(len(source), dtype=np.float64)
     rng = np.random.default_rng(0)
     for idx in batches(np.arange(len(source)), max(batch_size, 512)):
-        x = torch.from_numpy(source.batch(idx, False, rng)).to(device)
-        out[idx] = torch.sigmoid(model(x)).double().cpu().numpy()
+        out[idx] = fn(source.batch(idx, False, rng))
     return out
+
+
+@torch.no_grad()
+def predict(model: nn.Module, source: Source, batch_size: int, device: torch.device) -> np.ndarray:
+    """P(up) for every sample of ``source``, in order, from the torch ``model``."""
+    model.eval()
+    return predict_with(
+        lambda x: torch.sigmoid(model(torch.from_numpy(x).to(device))).double().cpu().numpy(),
+        source,
+        batch_size,
+    )
 
 
 def bce(labels: np.ndarray, p: np.ndarray) -> float:

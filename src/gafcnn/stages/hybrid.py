@@ -35,7 +35,7 @@ def main() -> None:
     names = [*INDICATORS, *[f"p_cnn_w{w}" for w in windows]]
     x = np.column_stack(
         [
-            indicators(bars, minutes)[positions(minutes, ts)],
+            indicators(bars, minutes, positions(minutes, ts)),
             joined[names[len(INDICATORS) :]].to_numpy(),
         ]
     )

@@ -18,7 +18,7 @@ def main() -> None:
     sets = gaf_sets(params)
     samples = samples_frame(sets[min(sets)])
     bars, minutes = load_bars()
-    feats = indicators(bars, minutes)[positions(minutes, samples["ts"].to_numpy())]
+    feats = indicators(bars, minutes, positions(minutes, samples["ts"].to_numpy()))
     part = {s: (samples["segment"] == s).to_numpy() for s in ("train", "val", "test")}
     y = samples["label"].to_numpy()
     model = xgb_classifier(cfg, seed, n_jobs=int(runtime_setting(params, "threads", 2)))

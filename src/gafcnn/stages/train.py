@@ -2,9 +2,10 @@
 
 Reads the window's image set (or, for ``arch: conv1d``, the raw bars at the same
 decision timestamps), trains with early stopping, logs per-epoch curves with
-dvclive to ``plots/train/w{W}/``, and writes ``models/cnn_w{W}.pt`` + ``.json``,
-``data/predictions/cnn_w{W}.parquet`` (P(up) on val and test keyed by decision
-timestamp) and ``metrics/train_w{W}.json``.
+dvclive to ``plots/train/w{W}/``, exports the network to ONNX (the served model,
+:mod:`gafcnn.runtime`), and writes ``models/cnn/w{W}.pt`` + ``.onnx`` + ``.json``,
+``data/predictions/cnn/w{W}.parquet`` (the ONNX model's P(up) on val and test, keyed
+by decision timestamp) and ``metrics/train_w{W}.json``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
 import pandas as pd
 
 from gafcnn import paths, predictions
@@ -25,10 +27,12 @@ from gafcnn.io import (
     run_stage,
     runtime_setting,
     save_torch,
+    write_bytes,
     write_json,
 )
 from gafcnn.metrics import classification_report
 from gafcnn.models import PretrainedError, build_model
+from gafcnn.runtime import OnnxCnn, to_onnx
 from gafcnn.stages.common import load_bars, positions
 from gafcnn.training import (
     ArraySource,
@@ -38,10 +42,12 @@ from gafcnn.training import (
     fit,
     pick_device,
     predict,
+    predict_with,
     seed_everything,
 )
 
 SPLITS = ("train", "val", "test")
+EXPORT_TOLERANCE = 1e-4  # float32 graphs: a larger gap means the export is wrong
 
 
 def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]:
@@ -132,14 +138,25 @@ def main() -> None:
         result = fit(model, sources["train"], sources["val"], cfg, device, on_epoch)
         train_time = time.perf_counter() - t0
 
+    # The served CNN is the ONNX export; its P(up) is what every later stage evaluates.
+    graph = to_onnx(model, in_shape)
+    served = OnnxCnn(graph)
     preds, reports = [], {}
     for s in ("val", "test"):
-        p = predict(model, sources[s], cfg.batch_size, device)
+        p = predict_with(served.predict, sources[s], cfg.batch_size)
+        drift = float(np.max(np.abs(p - predict(model, sources[s], cfg.batch_size, device))))
+        print(f"train w{w}: {s} P(up) of the ONNX export vs torch: max abs diff {drift:.1e}")
+        if drift > EXPORT_TOLERANCE:
+            raise RuntimeError(
+                f"the ONNX export of the w{w} CNN changes its {s} P(up) by {drift:.1e} "
+                f"(> {EXPORT_TOLERANCE:g}); the exported graph does not match the model"
+            )
         y = sources[s].labels
         reports[s] = classification_report(y, p)
         preds.append(predictions.frame(gs.timestamps(s), s, y, p, f"cnn_w{w}"))
     predictions.write(preds, paths.cnn_predictions(w))
     save_torch(model.state_dict(), paths.cnn_model(w))
+    write_bytes(paths.cnn_onnx(w), graph)
     ts_train = gs.timestamps("train")
     write_json(
         paths.cnn_meta(w),
