@@ -110,6 +110,18 @@ def test_multiple_comparisons_are_corrected():
     assert d["decision"] == "deploy nothing" and "3 models compared" in d["reasons"][0]
 
 
+def test_a_winner_picked_from_a_grid_must_clear_the_grids_bar():
+    """p = 0.01 clears 0.05 across 3 models (0.03), not across 3 models x 5 configs."""
+    table = {m: _row(0.56, 0.53, p=0.01) for m in ("ensemble", "phase1", "hybrid")}
+    assert (
+        decide(table, "ensemble", "phase1", "hybrid", True, True, 20.0, 500.0)["decision"]
+        == "deploy phase 1 only"
+    )
+    d = decide(table, "ensemble", "phase1", "hybrid", True, True, 20.0, 500.0, trials=5)
+    assert d["decision"] == "deploy nothing" and d["trials"] == 5
+    assert "3 models x 5 experiments compared" in d["reasons"][0]
+
+
 def test_failed_audit_deploys_nothing():
     d = _decide(0.75, 0.73, audit=False)
     assert d["decision"] == "deploy nothing" and not d["checklist"]["no_leakage"]
@@ -163,6 +175,13 @@ def test_evaluate_stage_outputs(project):
     # the checklist keeps its measured booleans; the figures live in the untracked timings
     assert {"inference_under_100ms", "memory_under_2gb"} <= set(dec["checklist"])
     assert "inference" not in dec
+    sel = ev["selection"]  # selection bias over this run's models
+    assert sel["models"] == len(names) - 1 and sel["trials"] == 1
+    assert sel["reality_check"]["best"] in names
+    assert 0 < sel["reality_check"]["p_value"] <= 1 and 0 < sel["reality_check"]["p_value_spa"] <= 1
+    assert 0 <= sel["deflated_sharpe"]["dsr"] <= 1 and 0 <= sel["pbo"]["pbo"] <= 1
+    assert set(dec["selection"]) == {"reality_check_p", "spa_p", "deflated_sharpe", "pbo"}
+    assert any(r.startswith("selection bias over") for r in dec["reasons"])
     inf = json.loads((project / "reports" / "timings.json").read_text())["evaluate"]["inference"]
     assert inf["latency_ms_p99"] > 0 and inf["peak_rss_mb"] > 0
     assert "p99" in (project / "reports" / "timings.md").read_text()

@@ -79,6 +79,7 @@ class Backtest:
     exposure: float
     equity: np.ndarray  # compounded equity after each trade
     trade_times: np.ndarray  # decision minute of each trade
+    net: np.ndarray  # net return of each trade, after fees
 
 
 def backtest(
@@ -120,6 +121,7 @@ def backtest(
         exposure=float(len(net) * horizon / period_minutes) if period_minutes > 0 else 0.0,
         equity=equity,
         trade_times=minutes[taken],
+        net=net,
     )
 
 
@@ -138,6 +140,7 @@ def decide(
     net_return: dict[str, float] | None = None,
     alpha: float = 0.05,
     require_profit: bool = True,
+    trials: int = 1,
 ) -> dict:
     """The guide's deployment rules applied to measured numbers, under two rules above
     them: if no model's accuracy interval lies above the majority rate, deploy nothing;
@@ -150,9 +153,14 @@ def decide(
     and ``require_profit`` is set, the next simpler candidate (hybrid, then Phase 1)
     that shows skill and pays its costs is deployed, else nothing. What the accuracy
     rule alone would have chosen is recorded as ``guide_rule``.
+
+    ``trials`` is how many experiments (configs) this run was picked from: a winner
+    of a grid must clear the bar corrected for every model of every experiment.
     """
     candidates = {m: r for m, r in table.items() if m != "oracle"}
-    k = len(candidates)
+    trials = max(int(trials), 1)
+    k = len(candidates) * trials
+    compared = f"{len(candidates)} models" + (f" x {trials} experiments" if trials > 1 else "")
     # Many models are compared at once: a model only counts as beating the majority
     # rate when its interval clears it *and* its Bonferroni-adjusted p-value < alpha.
     beating = sorted(
@@ -172,7 +180,7 @@ def decide(
         decision = "deploy nothing"
         reasons.append(
             "no model's accuracy interval lies above the majority rate with a "
-            f"family-wise p-value below {alpha} ({k} models compared): "
+            f"family-wise p-value below {alpha} ({compared} compared): "
             "nothing shows skill on the test segment"
         )
     elif ens_acc > 0.70:
@@ -236,6 +244,7 @@ def decide(
         "deployed_model": deployed,
         "profitable_after_costs": profitable,
         "require_profit": bool(require_profit),
+        "trials": trials,
         "guide_rule": guide,
         "ensemble_accuracy": ens_acc,
         "phase1_accuracy": table[phase1]["accuracy"],

@@ -33,6 +33,7 @@ from gafcnn.io import (
 from gafcnn.labels import forward_returns
 from gafcnn.metrics import classification_report
 from gafcnn.report import write_report, write_timings_report
+from gafcnn.selection import assess
 from gafcnn.stages.common import gaf_sets, load_bars, positions, stride, windows
 
 EVAL_PLOTS = paths.PLOTS / "eval"
@@ -96,6 +97,14 @@ def main() -> None:
     params = load_params()
     cfg = params["evaluate"]
     seed = int(params.get("seed", 0))
+    trials, partitions = cfg.get("trials", 1), cfg.get("pbo_partitions", 8)
+    if not isinstance(trials, int) or trials < 1:
+        raise InputError("params.yaml", f"evaluate.trials must be an integer >= 1, got {trials!r}")
+    if not isinstance(partitions, int) or partitions < 2 or partitions % 2:
+        raise InputError(
+            "params.yaml",
+            f"evaluate.pbo_partitions must be an even integer >= 2, got {partitions!r}",
+        )
     sets = gaf_sets(params)
     ref = sets[min(sets)]
     ts, y = ref.timestamps("test"), ref.labels("test")
@@ -133,6 +142,17 @@ def main() -> None:
         for name, r in tests.items()
     }  # fmt: skip
 
+    models = [m for m in probs if m != "oracle"]
+    selection = assess(
+        y,
+        {m: probs[m] for m in models},
+        {m: (tests[m].trade_times, tests[m].net) for m in models},
+        idx,
+        span=(float(test_minutes[0]), float(test_minutes[-1] + horizon)),
+        trials=trials,
+        partitions=partitions,
+    )
+
     audit = read_json(paths.metrics("audit"))
     train_last = max(s.timestamps("train").max() for s in sets.values())
     with tempfile.TemporaryDirectory() as tmp:  # what export will ship, before the decision
@@ -164,6 +184,21 @@ def main() -> None:
         memory_mb=inf["peak_rss_mb"],
         net_return={name: r["mean_net_return"] for name, r in bt.items()},
         require_profit=bool(cfg.get("require_profit", True)),
+        trials=trials,
+    )
+    rc, ds = selection["reality_check"], selection["deflated_sharpe"]
+    decision["selection"] = {
+        "reality_check_p": rc["p_value"],
+        "spa_p": rc["p_value_spa"],
+        "deflated_sharpe": ds["dsr"],
+        "pbo": selection["pbo"]["pbo"],
+    }
+    decision["reasons"].append(
+        f"selection bias over {selection['models'] * trials} trials: the best model "
+        f"({rc['best']}, {rc['excess_accuracy']:+.3f} over the majority rate) has a "
+        f"reality-check p-value of {rc['p_value']:.3f} (SPA {rc['p_value_spa']:.3f}); the "
+        f"best backtest ({ds['best']}) has a deflated Sharpe ratio of {ds['dsr']:.2f}; "
+        f"probability of backtest overfitting {selection['pbo']['pbo']:.2f}"
     )
     decision["ensemble_method"] = params["ensemble"]["method"]
     decision["audit_verdict"] = "pass" if audit["passed"] else "fail"
@@ -183,6 +218,7 @@ def main() -> None:
         "fee_bps": float(cfg["fee_bps"]),
         "table": table,
         "backtest": bt,
+        "selection": selection,
     }
     write_json(paths.metrics("evaluate"), evaluate)
     write_json(paths.metrics("decision"), decision)

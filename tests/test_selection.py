@@ -1,0 +1,149 @@
+"""Selection-bias statistics against hand-worked cases and their null distributions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from gafcnn.evaluation import bootstrap_indices
+from gafcnn.selection import (
+    deflated_sharpe,
+    expected_max_sharpe,
+    pbo,
+    probabilistic_sharpe,
+    reality_check,
+)
+
+# ---------------------------------------------------------------- deflated Sharpe
+
+
+def test_deflated_sharpe_of_the_papers_worked_example():
+    """Bailey & Lopez de Prado (2014), section 4: 100 trials whose annualised Sharpe
+    ratios have variance 1/2, the best at 2.5 (annualised) over 1250 daily returns
+    with skew -3 and kurtosis 10: the expected maximum is 0.1132 per day and the
+    DSR 0.9004."""
+    sr0 = expected_max_sharpe(100, 0.5 / 250)
+    assert sr0 == pytest.approx(0.1132, abs=5e-5)
+    sr = 2.5 / math.sqrt(250)
+    assert probabilistic_sharpe(sr, sr0, 1250, -3.0, 10.0) == pytest.approx(0.9004, abs=5e-4)
+
+
+def test_expected_max_sharpe_grows_with_trials_and_is_zero_for_one():
+    assert expected_max_sharpe(1, 1.0) == 0.0
+    values = [expected_max_sharpe(n, 1.0) for n in (2, 10, 100, 1000)]
+    assert values == sorted(values) and values[-1] > 3.0
+
+
+def test_deflated_sharpe_from_returns():
+    """Normal returns: skew ~0, kurtosis ~3; one trial -> DSR is the PSR against 0,
+    i.e. the one-sided p-value of a t-test of the mean, complemented."""
+    r = np.random.default_rng(0).normal(0.1, 1.0, 2000)
+    one = deflated_sharpe(r, trials=1)
+    t = r.mean() / (r.std(ddof=1) / math.sqrt(len(r)))
+    assert one.expected_max_sharpe == 0.0
+    assert one.dsr == pytest.approx(stats.norm.cdf(t), abs=0.01)
+    many = deflated_sharpe(r, trials=1000)  # the same record, picked from 1000 tries
+    assert many.dsr < one.dsr
+    assert abs(many.skew) < 0.2 and abs(many.kurtosis - 3) < 0.3
+
+
+# ---------------------------------------------------------------- reality check
+
+
+def _null_p_values(studentize: bool, sims: int = 300) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    n, k = 200, 5
+    idx = bootstrap_indices(n, 1, 199, seed=2)
+    return np.array(
+        [reality_check(rng.normal(0, 1, (n, k)), idx, studentize).p_value for _ in range(sims)]
+    )
+
+
+@pytest.mark.parametrize("studentize", [False, True])
+def test_reality_check_on_pure_noise_gives_uniform_p_values(studentize):
+    """Five skill-less candidates (mean excess exactly 0): the p-value of the best is
+    uniform, so 'the best of five looks good' is rejected only 5% of the time at 5%."""
+    p = _null_p_values(studentize)
+    assert stats.kstest(p, "uniform").pvalue > 0.01
+    assert 0.02 <= np.mean(p <= 0.05) <= 0.09
+
+
+def test_the_best_of_many_noise_candidates_looks_significant_alone_but_not_together():
+    """Twenty noise candidates: the best one's own bootstrap p-value is small far more
+    often than 5%, the reality check's is not."""
+    rng = np.random.default_rng(3)
+    n, k = 300, 20
+    idx = bootstrap_indices(n, 1, 199, seed=4)
+    naive, family = [], []
+    for _ in range(100):
+        x = rng.normal(0, 1, (n, k))
+        rc = reality_check(x, idx)
+        col = x[:, rc.best]
+        naive.append((1 + np.sum(col[idx].mean(axis=1) <= 0)) / 200)
+        family.append(rc.p_value)
+    assert np.mean(np.array(naive) <= 0.05) > 0.3
+    assert np.mean(np.array(family) <= 0.05) < 0.12
+
+
+def test_reality_check_finds_one_real_edge_among_noise():
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 1, (1000, 10))
+    x[:, 7] += 0.25
+    rc = reality_check(x, bootstrap_indices(1000, 5, 499, seed=6))
+    assert rc.best == 7 and rc.p_value < 0.01
+    assert rc.best_mean == pytest.approx(x[:, 7].mean())
+
+
+def test_spa_is_not_diluted_by_hopeless_candidates():
+    """One modest edge; adding forty clearly bad candidates leaves SPA's p-value where
+    it was (they are not recentred), and it stays at most the Reality Check's."""
+    rng = np.random.default_rng(7)
+    n = 500
+    edge = rng.normal(0.12, 1, (n, 1))
+    bad = rng.normal(-0.5, 1, (n, 40))
+    idx = bootstrap_indices(n, 1, 999, seed=8)
+    alone = reality_check(edge, idx, studentize=True).p_value
+    crowd = reality_check(np.hstack([edge, bad]), idx, studentize=True).p_value
+    assert crowd == pytest.approx(alone, abs=0.01)
+    assert crowd <= reality_check(np.hstack([edge, bad]), idx).p_value + 0.01
+
+
+def test_no_candidate_above_the_benchmark_gives_p_one():
+    x = -np.abs(np.random.default_rng(9).normal(0, 1, (100, 3)))
+    assert reality_check(x, bootstrap_indices(100, 1, 99, seed=0)).p_value == 1.0
+
+
+# ---------------------------------------------------------------- PBO
+
+
+def test_pbo_of_a_hand_worked_case():
+    """Two trials that swap places between the halves: whichever wins in sample
+    loses out of sample -> PBO 1, each logit log((1/3)/(2/3)) = -log 2."""
+    m = np.array([[1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, 1.0]])
+    r = pbo(m, partitions=2)
+    assert r.splits == 2 and r.pbo == 1.0
+    np.testing.assert_allclose(r.logits, [-math.log(2)] * 2)
+
+
+def test_pbo_is_zero_when_one_trial_dominates_everywhere():
+    rng = np.random.default_rng(10)
+    m = rng.normal(0, 0.1, (160, 12))
+    m[:, 4] += 1.0
+    r = pbo(m, partitions=8)
+    assert r.splits == math.comb(8, 4) and r.pbo == 0.0
+    np.testing.assert_allclose(r.logits, math.log(12 / 1))  # rank 12 of 12: w = 12/13
+
+
+def test_pbo_of_pure_noise_is_about_one_half():
+    rng = np.random.default_rng(11)
+    values = [pbo(rng.normal(0, 1, (240, 20)), partitions=8).pbo for _ in range(30)]
+    assert 0.35 <= np.mean(values) <= 0.65
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 0, 500])
+def test_pbo_refuses_bad_partitions(partitions):
+    with pytest.raises(ValueError, match="partitions"):
+        pbo(np.zeros((100, 3)), partitions=partitions)
