@@ -269,6 +269,27 @@ def test_split_refuses_bad_params(ingested, tmp_path, monkeypatch, capsys, case)
         assert message in line, line
 
 
+WALKFORWARD_PARAMS = {
+    "negative folds": ({"walkforward.folds": -1}, "params.yaml: walkforward: folds must be >= 0"),
+    "unknown scheme": (
+        {"walkforward.folds": 2, "walkforward.scheme": "sliding"},
+        "params.yaml: walkforward: scheme must be one of",
+    ),
+    "more folds than the history holds": (
+        {"walkforward.folds": 100},
+        "params.yaml: walkforward: fold 0: test has 15 bars",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WALKFORWARD_PARAMS))
+def test_walkforward_refuses_bad_params(ingested, tmp_path, monkeypatch, capsys, case):
+    overrides, message = WALKFORWARD_PARAMS[case]
+    root = _copy(ingested, tmp_path / "w", **overrides)
+    lines = refused(root, "walkforward", monkeypatch, capsys)
+    assert len(lines) == 1 and message in lines[0], lines
+
+
 def test_split_refuses_gap_heavy_file(tmp_path, monkeypatch, capsys):
     import numpy as np
 

@@ -122,3 +122,36 @@ def test_candlestick_patterns_are_learned_on_real_bars(tmp_path):
     assert min(mixed["test"]["recall"].values()) > 5 * m["chance"]
     assert real["test"]["mean_recall"] > 6 * m["chance"]  # real bars alone: learned, but less
     assert mixed["test"]["mean_recall"] > real["test"]["mean_recall"]
+
+
+@pytest.fixture(scope="module")
+def walkforward_runs(tmp_path_factory):
+    """Walk-forward (4 folds, every model refitted per fold) on the default planted
+    market and on the null market."""
+    out = {}
+    for name in ("default", "null"):
+        root = scratch_project(
+            tmp_path_factory.mktemp(f"wf-{name}"),
+            **{"data.synthetic.signal": STRENGTHS[name], "walkforward.folds": 4},
+        )
+        dvc(root, "repro", "evaluate")
+        out[name] = root
+    return out
+
+
+def test_walkforward_recovers_planted_signal(walkforward_runs):
+    root = walkforward_runs["default"]
+    ev, dec, wf = metrics(root, "evaluate"), metrics(root, "decision"), metrics(root, "walkforward")
+    assert dec["evaluation"] == "walk-forward" and wf["folds"] == 4 and wf["no_leak"]
+    oracle = ev["table"]["oracle"]["accuracy"]
+    best = max(r["accuracy"] for r in _models(ev).values())
+    print(json.dumps({"oracle": oracle, "best": best, "per_fold": wf["per_fold"]}, indent=1))
+    assert best >= oracle - 0.02  # pooled out of sample, within 2 points of the best possible
+    assert ev["test_samples"] == wf["test_samples"]
+
+
+def test_walkforward_finds_nothing_in_noise(walkforward_runs):
+    root = walkforward_runs["null"]
+    dec = metrics(root, "decision")
+    assert dec["evaluation"] == "walk-forward"
+    assert dec["decision"] == "deploy nothing"

@@ -147,3 +147,41 @@ def test_gap_heavy_file_stops_before_any_model_and_runs_with_fill_gaps(tmp_path)
     assert any("audit check 'filled_bars'" in r for r in decision["reasons"])
     report = (root / "reports" / "report.md").read_text()
     assert "warnings: filled_bars" in report and "minutes filled by data.fill_gaps" in report
+
+
+def test_walkforward_end_to_end(tmp_path):
+    """Two folds on a small market: every model refitted per fold, every decision time
+    of the later half tested once, and the decision says it rests on walk-forward."""
+    import numpy as np
+    import pandas as pd
+
+    root = scratch_project(
+        tmp_path,
+        **{"data.synthetic.n_bars": 8000, "gaf.windows": [15, 30], "epochs": 2, "patience": 1,
+           "width": 8, "walkforward.folds": 2, "evaluate.bootstrap_reps": 200},
+    )  # fmt: skip
+    dvc(root, "repro", "evaluate")
+    wf, ev, dec = metrics(root, "walkforward"), metrics(root, "evaluate"), metrics(root, "decision")
+    assert wf["folds"] == 2 and wf["no_leak"] and len(wf["per_fold"]) == 2
+    assert dec["evaluation"] == "walk-forward" and ev["evaluation"]["method"] == "walk-forward"
+    assert dec["reasons"][0].startswith("evaluated walk-forward: 2 folds (expanding)")
+    assert "single_split" in ev and set(ev["single_split"]["table"]) == set(ev["table"])
+    pooled = pd.read_parquet(root / "data" / "walkforward" / "predictions.parquet")
+    assert (pooled["segment"] == "test").all()
+    stamps = {m: set(g["timestamp"]) for m, g in pooled.groupby("model")}
+    assert {"cnn_w15", "cnn_w30", "phase1", "hybrid", "ensemble_weighted"} <= set(stamps)
+    assert len({frozenset(s) for s in stamps.values()}) == 1  # same decision times, once each
+    assert not pooled.duplicated(["model", "timestamp"]).any()
+    folds = wf["per_fold"]
+    ts = np.sort(pooled["timestamp"].unique())
+    first, last = (
+        pd.Timestamp(folds[0]["test_start_time"]),
+        pd.Timestamp(folds[1]["test_stop_time"]),
+    )
+    assert ts[0] >= first and ts[-1] <= last
+    assert sum(f["samples"] for f in folds) == len(ts) == ev["test_samples"]
+    md = (root / "reports" / "report.md").read_text()
+    assert "## Walk-forward folds" in md and "forest.png" in md
+    off = dvc(root, "exp", "run", "evaluate", "-S", "walkforward.folds=0").stdout
+    assert "off (walkforward.folds: 0)" in off
+    assert metrics(root, "decision")["evaluation"] == "single split"

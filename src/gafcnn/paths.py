@@ -17,6 +17,7 @@ CNN_PREDICTIONS = PREDICTIONS / "cnn"
 MODELS = Path("models")
 CNN_MODELS = MODELS / "cnn"
 BUNDLE = MODELS / "bundle"  # the deployment bundle (export stage)
+WALKFORWARD = Path("data/walkforward")  # pooled out-of-sample predictions, folds
 METRICS = Path("metrics")
 PLOTS = Path("plots")
 REPORTS = Path("reports")

@@ -123,19 +123,100 @@ def _fmt(v) -> str:
 
 
 def table_markdown(table: dict, backtest: dict) -> str:
-    cols = ["accuracy", "accuracy_ci", "majority_rate", "balanced_accuracy", "balanced_accuracy_ci",
-            "roc_auc", "log_loss", "brier", "mcc", "p_value_vs_majority"]  # fmt: skip
+    """The comparison as two markdown tables (classification, then backtest), each
+    narrow enough for a page."""
+    cols = ["accuracy", "accuracy_ci", "majority_rate", "balanced_accuracy", "roc_auc",
+            "log_loss", "brier", "mcc", "p_value_vs_majority"]  # fmt: skip
     bcols = ["trades", "win_rate", "mean_net_return", "sharpe", "max_drawdown"]
-    head = "| model | " + " | ".join(cols + [f"bt_{c}" for c in bcols]) + " |"
-    lines = [head, "|" + "---|" * (len(cols) + len(bcols) + 1)]
+    lines = ["| model | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
     for m, r in table.items():
         cells = []
         for c in cols:
             v = r[c]
             cells.append(f"[{v[0]:.3f}, {v[1]:.3f}]" if isinstance(v, list) else _fmt(v))
-        cells += [_fmt(backtest[m][c]) for c in bcols]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += ["", "| model | " + " | ".join(f"backtest {c}" for c in bcols) + " |"]
+    lines.append("|" + "---|" * (len(bcols) + 1))
+    for m in table:
+        lines.append(f"| {m} | " + " | ".join(_fmt(backtest[m][c]) for c in bcols) + " |")
     return "\n".join(lines)
+
+
+def per_fold_markdown(walkforward: dict) -> str:
+    """Each model's test accuracy per walk-forward fold, with the majority rate (and
+    the oracle on synthetic data)."""
+    folds = walkforward["per_fold"]
+    head = "| model | " + " | ".join(
+        f"fold {f['index']} ({f['test_start_time'][:10]}..{f['test_stop_time'][:10]})"
+        for f in folds
+    )
+    lines = [head + " |", "|" + "---|" * (len(folds) + 1)]
+    lines.append("| test samples | " + " | ".join(str(f["samples"]) for f in folds) + " |")
+    lines.append(
+        "| majority rate | " + " | ".join(f"{f['majority_rate']:.3f}" for f in folds) + " |"
+    )
+    if all("oracle_accuracy" in f for f in folds):
+        lines.append(
+            "| oracle | " + " | ".join(f"{f['oracle_accuracy']:.3f}" for f in folds) + " |"
+        )
+    for m in sorted(folds[0]["accuracy"]):
+        lines.append(f"| {m} | " + " | ".join(f"{f['accuracy'][m]:.3f}" for f in folds) + " |")
+    return "\n".join(lines)
+
+
+def plot_forest(evaluate: dict, out: Path) -> Path:
+    """Every model's test accuracy with its 95% interval against the majority rate (and
+    the oracle): the picture the decision rests on; the single split and, when run,
+    walk-forward side by side."""
+    plt = _plt()
+    runs = []
+    if "single_split" in evaluate:
+        runs.append(("single split", evaluate["single_split"]["table"], "0.55"))
+        runs.append(("walk-forward (pooled)", evaluate["table"], "C0"))
+    else:
+        runs.append(("single split", evaluate["table"], "C0"))
+    models = [m for m in evaluate["table"] if m != "oracle"]
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(models) + 2.4))
+    for k, (label, table, colour) in enumerate(runs):
+        shift = (k - (len(runs) - 1) / 2) * 0.3
+        for i, m in enumerate(models):
+            r = table[m]
+            lo, hi = r["accuracy_ci"]
+            err = [[r["accuracy"] - lo], [hi - r["accuracy"]]]
+            ax.errorbar(r["accuracy"], i + shift, xerr=err, fmt="o", color=colour, ms=4,
+                        capsize=2, label=label if i == 0 else None)  # fmt: skip
+        maj = table[models[0]]["majority_rate"]
+        ax.axvline(maj, color=colour, ls="--", lw=1, label=f"majority rate, {label} ({maj:.3f})")
+        if "oracle" in table:
+            acc = table["oracle"]["accuracy"]
+            ax.axvline(acc, color=colour, ls=":", lw=1, label=f"oracle, {label} ({acc:.3f})")
+    ax.set_yticks(range(len(models)), models, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("test accuracy with 95% block-bootstrap interval")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def plot_folds(walkforward: dict, out: Path) -> Path:
+    """Accuracy per walk-forward fold of the main models against the majority rate and,
+    on synthetic data, the oracle."""
+    plt = _plt()
+    folds = walkforward["per_fold"]
+    x = [f["index"] for f in folds]
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    names = [m for m in folds[0]["accuracy"] if m.startswith(("cnn_", "phase1", "hybrid"))]
+    names += [m for m in folds[0]["accuracy"] if m.startswith("ensemble_")][:1]
+    for m in names:
+        ax.plot(x, [f["accuracy"][m] for f in folds], marker="o", lw=1, label=m)
+    ax.plot(x, [f["majority_rate"] for f in folds], "k--", lw=1, label="majority rate")
+    if all("oracle_accuracy" in f for f in folds):
+        ax.plot(x, [f["oracle_accuracy"] for f in folds], "k:", lw=1.5, label="oracle")
+    ax.set_xticks(x, [f"fold {i}" for i in x])
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return _save(fig, out)
 
 
 def write_report(
@@ -145,6 +226,10 @@ def write_report(
     """Pictures into ``reports/figures`` and ``plots/equity.png``; report.md and report.html."""
     figs = reports / "figures"
     roc, cal = plot_roc_calibration(probs, y, figs)
+    forest = plot_forest(evaluate, figs / "forest.png")
+    walkforward = None
+    if evaluate.get("evaluation", {}).get("method") == "walk-forward":
+        walkforward = read_json(paths.metrics("walkforward"))
     pictures = [
         ("ROC curves (test)", roc),
         ("Calibration (test)", cal),
@@ -161,6 +246,10 @@ def write_report(
             pictures.append((f"GAF samples, w{w}: examples and mean(UP) - mean(DOWN)", p))
     if (plots / "audit.png").exists():
         pictures.append(("Audit", plots / "audit.png"))
+    if walkforward is not None:
+        pictures.insert(
+            0, ("Accuracy per walk-forward fold", plot_folds(walkforward, figs / "folds.png"))
+        )
 
     ingest = read_json(paths.metrics("ingest"))
     split = read_json(paths.metrics("split"))
@@ -207,8 +296,14 @@ def write_report(
         TIMINGS_NOTE,
     ]
     table = table_markdown(evaluate["table"], evaluate["backtest"])
+    how = evaluate.get("evaluation", {}).get("method", "single split")
+    forest_title = "Every model against the majority rate (what the decision rests on)"
     md = ["# gafcnn evaluation report", "", "## Data", "", *summary, "", "## Decision", "", *dec]
-    md += ["", "## All models on the same test samples", "", table, "", "## Pictures", ""]
+    md += ["", f"### {forest_title}", "", f"![forest]({forest.relative_to(reports)})", ""]
+    md += ["", f"## All models on the same test samples ({how})", "", table, ""]
+    if walkforward is not None:
+        md += ["## Walk-forward folds", "", per_fold_markdown(walkforward), ""]
+    md += ["## Pictures", ""]
     for title, p in pictures:
         rel = p.relative_to(reports) if p.is_relative_to(reports) else Path("..") / p
         md += [f"### {title}", "", f"![{title}]({rel})", ""]
@@ -218,16 +313,24 @@ def write_report(
         data = base64.b64encode(p.read_bytes()).decode()
         return f'<img src="data:image/png;base64,{data}" style="max-width:100%">'
 
-    rows = table.splitlines()
-    head = [c.strip() for c in rows[0].strip("|").split("|")]
-    body = [[c.strip() for c in r.strip("|").split("|")] for r in rows[2:]]
-    html_table = (
-        "<table><tr>"
-        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
-        + "</tr>"
-        + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body)
-        + "</table>"
-    )
+    def html_table(markdown: str) -> str:
+        """A markdown table as HTML, scrolling inside its own box when wide."""
+        rows = markdown.splitlines()
+        head = [c.strip() for c in rows[0].strip("|").split("|")]
+        body = [[c.strip() for c in r.strip("|").split("|")] for r in rows[2:]]
+        return (
+            "<div style='overflow-x:auto'><table><tr>"
+            + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+            + "</tr>"
+            + "".join(
+                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body
+            )
+            + "</table></div>"
+        )
+
+    tables = [html_table(t) for t in table.split("\n\n")]
+    if walkforward is not None:
+        tables += ["<h2>Walk-forward folds</h2>", html_table(per_fold_markdown(walkforward))]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>gafcnn report</title>",
         "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
@@ -241,8 +344,10 @@ def write_report(
             f"<li>{'&#9745;' if v else '&#9744;'} {html.escape(k)}</li>"
             for k, v in decision["checklist"].items()
         ],
-        f"</ul><p>{html.escape(TIMINGS_NOTE)}</p><h2>All models on the same test samples</h2>",
-        html_table,
+        f"</ul><p>{html.escape(TIMINGS_NOTE)}</p>",
+        f"<h3>{html.escape(forest_title)}</h3>{img(forest)}",
+        f"<h2>All models on the same test samples ({html.escape(how)})</h2>",
+        *tables,
         "<h2>Pictures</h2>",
         *[f"<h3>{html.escape(t)}</h3>{img(p)}" for t, p in pictures],
         "</body></html>",

@@ -35,20 +35,24 @@ from gafcnn.metrics import classification_report
 from gafcnn.report import write_report, write_timings_report
 from gafcnn.selection import assess
 from gafcnn.stages.common import gaf_sets, load_bars, positions, stride, windows
+from gafcnn.walkforward import WalkForwardSpec
 
 EVAL_PLOTS = paths.PLOTS / "eval"
 CURVE_MODELS = ("ensemble", "phase1", "hybrid")  # plus each CNN
 
 
-def test_predictions(params: dict, reference_ts: np.ndarray) -> dict[str, np.ndarray]:
+def test_predictions(
+    params: dict, reference_ts: np.ndarray, preds: pd.DataFrame | None = None
+) -> dict[str, np.ndarray]:
     """P(up) on the test segment for every model, checked to share ``reference_ts``.
 
-    Every model is read from the one predictions layout under ``data/predictions/``;
-    ``ensemble`` is the configured ``ensemble.method``.
+    Every model is read from the one predictions layout (``preds``, by default every
+    file under ``data/predictions/``); ``ensemble`` is the configured ``ensemble.method``.
     """
     ws = windows(params)
     method = params["ensemble"]["method"]
-    preds = predictions.read(paths.PREDICTIONS)
+    source = paths.WALKFORWARD if preds is not None else paths.PREDICTIONS
+    preds = predictions.read(paths.PREDICTIONS) if preds is None else preds
     names = {"majority": f"majority_w{ws[0]}"}
     for w in ws:
         for m in ("logreg_images", "logreg_returns"):
@@ -62,7 +66,7 @@ def test_predictions(params: dict, reference_ts: np.ndarray) -> dict[str, np.nda
         try:
             rows = predictions.of_model(preds, model)
         except KeyError as exc:
-            raise InputError(paths.PREDICTIONS, f"{exc.args[0]}; run `dvc repro`") from None
+            raise InputError(source, f"{exc.args[0]}; run `dvc repro`") from None
         t = rows[rows["segment"] == "test"]
         out[name] = (predictions.ms(t["timestamp"]), t["p_up"].to_numpy(dtype=np.float64))
     oracle = pd.read_parquet(paths.ORACLE)
@@ -93,10 +97,59 @@ def curves(name: str, y: np.ndarray, p: np.ndarray) -> None:
         write_csv(df, EVAL_PLOTS / kind / f"{name}.csv")
 
 
+def compare(
+    ts: np.ndarray,
+    y: np.ndarray,
+    probs: dict[str, np.ndarray],
+    bars: dict[str, np.ndarray],
+    minutes: np.ndarray,
+    params: dict,
+    block: int,
+    trials: int,
+    partitions: int,
+) -> dict:
+    """Every model on the test decisions ``ts``: the comparison table (block-bootstrap
+    intervals), the backtest and the selection-bias figures."""
+    cfg = params["evaluate"]
+    horizon = int(params["label"]["horizon"])
+    idx = bootstrap_indices(len(y), block, int(cfg["bootstrap_reps"]), int(params.get("seed", 0)))
+    table = {}
+    for name, p in probs.items():
+        row = classification_report(y, p)
+        b = bootstrap(y, (p >= 0.5).astype(int), idx)
+        row["accuracy_ci"] = list(b.accuracy_ci)
+        row["balanced_accuracy_ci"] = list(b.balanced_accuracy_ci)
+        row["p_value_vs_majority"] = b.p_value_vs_majority
+        row["signal_detected"] = bool(b.accuracy_ci[0] > row["majority_rate"])
+        table[name] = row
+    fwd = forward_returns(bars["close"], minutes, horizon)[positions(minutes, ts)]
+    test_minutes = ts // MINUTE_MS
+    period = float(test_minutes[-1] - test_minutes[0] + horizon)
+    tests = {
+        name: backtest(test_minutes, p, fwd, horizon, float(cfg["fee_bps"]), period)
+        for name, p in probs.items()
+    }
+    bt = {
+        name: {k: getattr(r, k) for k in ("trades", "win_rate", "mean_net_return", "sharpe",
+                                          "max_drawdown", "exposure")}
+        for name, r in tests.items()
+    }  # fmt: skip
+    models = [m for m in probs if m != "oracle"]
+    selection = assess(
+        y,
+        {m: probs[m] for m in models},
+        {m: (tests[m].trade_times, tests[m].net) for m in models},
+        idx,
+        span=(float(test_minutes[0]), float(test_minutes[-1] + horizon)),
+        trials=trials,
+        partitions=partitions,
+    )
+    return {"table": table, "tests": tests, "backtest": bt, "selection": selection}
+
+
 def main() -> None:
     params = load_params()
     cfg = params["evaluate"]
-    seed = int(params.get("seed", 0))
     trials, partitions = cfg.get("trials", 1), cfg.get("pbo_partitions", 8)
     if not isinstance(trials, int) or trials < 1:
         raise InputError("params.yaml", f"evaluate.trials must be an integer >= 1, got {trials!r}")
@@ -112,49 +165,30 @@ def main() -> None:
         probs = test_predictions(params, ts)
     except AlignmentError as exc:
         raise InputError(paths.PREDICTIONS, str(exc)) from None
-
     horizon = int(params["label"]["horizon"])
-    step = stride(params)
-    block = block_length(max(sets), horizon, step)
-    idx = bootstrap_indices(len(y), block, int(cfg["bootstrap_reps"]), seed)
-    table = {}
-    for name, p in probs.items():
-        row = classification_report(y, p)
-        b = bootstrap(y, (p >= 0.5).astype(int), idx)
-        row["accuracy_ci"] = list(b.accuracy_ci)
-        row["balanced_accuracy_ci"] = list(b.balanced_accuracy_ci)
-        row["p_value_vs_majority"] = b.p_value_vs_majority
-        row["signal_detected"] = bool(b.accuracy_ci[0] > row["majority_rate"])
-        table[name] = row
-
+    block = block_length(max(sets), horizon, stride(params))
     bars, minutes = load_bars()
-    pos = positions(minutes, ts)
-    fwd = forward_returns(bars["close"], minutes, horizon)[pos]
-    test_minutes = ts // MINUTE_MS
-    period = float(test_minutes[-1] - test_minutes[0] + horizon)
-    tests = {
-        name: backtest(test_minutes, p, fwd, horizon, float(cfg["fee_bps"]), period)
-        for name, p in probs.items()
-    }
-    bt = {
-        name: {k: getattr(r, k) for k in ("trades", "win_rate", "mean_net_return", "sharpe",
-                                          "max_drawdown", "exposure")}
-        for name, r in tests.items()
-    }  # fmt: skip
-
-    models = [m for m in probs if m != "oracle"]
-    selection = assess(
-        y,
-        {m: probs[m] for m in models},
-        {m: (tests[m].trade_times, tests[m].net) for m in models},
-        idx,
-        span=(float(test_minutes[0]), float(test_minutes[-1] + horizon)),
-        trials=trials,
-        partitions=partitions,
-    )
+    single = compare(ts, y, probs, bars, minutes, params, block, trials, partitions)
+    train_last = max(s.timestamps("train").max() for s in sets.values())
+    out_of_sample = bool(ts.min() > train_last)
+    wf_spec = WalkForwardSpec.from_params(params)
+    evaluation = {"method": "single split"}
+    result = single
+    if wf_spec.folds > 0:
+        pooled = predictions.read(paths.WALKFORWARD / "predictions.parquet")
+        first = predictions.of_model(pooled, "hybrid")
+        ts, y = predictions.ms(first["timestamp"]), first["label"].to_numpy()
+        try:
+            probs = test_predictions(params, ts, pooled)
+        except AlignmentError as exc:
+            raise InputError(paths.WALKFORWARD, str(exc)) from None
+        result = compare(ts, y, probs, bars, minutes, params, block, trials, partitions)
+        wf = read_json(paths.metrics("walkforward"))
+        out_of_sample = bool(wf["no_leak"])
+        evaluation = {"method": "walk-forward", "folds": wf["folds"], "scheme": wf["scheme"]}
+    table, tests, bt, selection = (result[k] for k in ("table", "tests", "backtest", "selection"))
 
     audit = read_json(paths.metrics("audit"))
-    train_last = max(s.timestamps("train").max() for s in sets.values())
     with tempfile.TemporaryDirectory() as tmp:  # what export will ship, before the decision
         provisional = write_bundle(
             Path(tmp) / "bundle",
@@ -179,7 +213,7 @@ def main() -> None:
         phase1="phase1",
         hybrid="hybrid",
         audit_passed=bool(audit["passed"]),
-        out_of_sample=bool(ts.min() > train_last),
+        out_of_sample=out_of_sample,
         inference_ms_p99=inf["latency_ms_p99"],
         memory_mb=inf["peak_rss_mb"],
         net_return={name: r["mean_net_return"] for name, r in bt.items()},
@@ -200,6 +234,13 @@ def main() -> None:
         f"best backtest ({ds['best']}) has a deflated Sharpe ratio of {ds['dsr']:.2f}; "
         f"probability of backtest overfitting {selection['pbo']['pbo']:.2f}"
     )
+    decision["evaluation"] = evaluation["method"]
+    if wf_spec.folds > 0:
+        decision["reasons"].insert(
+            0,
+            f"evaluated walk-forward: {evaluation['folds']} folds ({evaluation['scheme']}), "
+            f"{len(y)} pooled test decisions, each tested once by models refitted without it",
+        )
     decision["ensemble_method"] = params["ensemble"]["method"]
     decision["audit_verdict"] = "pass" if audit["passed"] else "fail"
     warned = {k: c for k, c in audit["checks"].items() if c["status"] == "warn"}
@@ -211,6 +252,7 @@ def main() -> None:
         )
 
     evaluate = {
+        "evaluation": evaluation,
         "test_samples": len(y),
         "test_first": pd.Timestamp(int(ts[0]), unit="ms", tz="UTC").isoformat(),
         "test_last": pd.Timestamp(int(ts[-1]), unit="ms", tz="UTC").isoformat(),
@@ -220,6 +262,8 @@ def main() -> None:
         "backtest": bt,
         "selection": selection,
     }
+    if wf_spec.folds > 0:  # the single split, for the forest plot and comparison
+        evaluate["single_split"] = {"table": single["table"], "backtest": single["backtest"]}
     write_json(paths.metrics("evaluate"), evaluate)
     write_json(paths.metrics("decision"), decision)
     for name in (*CURVE_MODELS, *[f"cnn_w{w}" for w in sets]):

@@ -1,0 +1,170 @@
+"""`walkforward` stage: every model refitted from scratch in each walk-forward fold.
+
+With ``walkforward.folds: 0`` (the default) it writes an empty record and the
+decision rests on the single split. Otherwise, for each fold
+(:mod:`gafcnn.walkforward`), it runs the single-split stages - ``split``, ``gaf``
+per window, ``baseline``, ``train`` per window, ``phase1``, ``ensemble``,
+``hybrid`` - as they are, in a scratch folder holding only the fold's bars and a
+``params.yaml`` whose split is the fold's, then keeps each model's predictions on
+the fold's test block. It checks that no model of a fold saw a bar of its test
+block, and writes the pooled out-of-sample predictions (every decision time tested
+once) to ``data/walkforward/predictions.parquet`` in the shared layout, the folds
+to ``data/walkforward/folds.json`` and a per-fold table to
+``metrics/walkforward.json``; ``evaluate`` compares the pooled set.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from gafcnn import paths, predictions
+from gafcnn.bars import MINUTE_MS, minute_index
+from gafcnn.io import InputError, load_params, read_json, run_stage, write_json
+from gafcnn.metrics import majority_rate
+from gafcnn.split import Split, SplitSpec, _purge
+from gafcnn.stages import baseline, ensemble, gaf, hybrid, phase1, train
+from gafcnn.stages import split as split_stage
+from gafcnn.stages.common import windows as param_windows
+from gafcnn.walkforward import Fold, WalkForwardSpec, fold_split_params, make_folds
+
+
+def fold_stages(windows: list[int]) -> list[list[str]]:
+    """The single-split stages a fold runs, in order (module and arguments)."""
+    per_window = [[gaf.__name__, "--window", str(w)] for w in windows]
+    trains = [[train.__name__, "--window", str(w)] for w in windows]
+    return [
+        [split_stage.__name__],
+        *per_window,
+        [baseline.__name__],
+        *trains,
+        [phase1.__name__],
+        [ensemble.__name__],
+        [hybrid.__name__],
+    ]
+
+
+def run_fold(fold: Fold, bars: pd.DataFrame, params: dict, windows: list[int], work: Path) -> None:
+    """Run the fold's pipeline in ``work`` (its own params.yaml and bars)."""
+    minutes = minute_index(bars)
+    fold_params = dict(params, split=fold_split_params(params["split"], fold, minutes))
+    fold_params["walkforward"] = {**params.get("walkforward", {}), "folds": 0}
+    (work / "params.yaml").write_text(yaml.safe_dump(fold_params, sort_keys=False))
+    interim = work / Path(paths.BARS).parent
+    interim.mkdir(parents=True)
+    bars.iloc[fold.first_bar : fold.stop_bar].to_parquet(work / paths.BARS, index=False)
+    for cmd in fold_stages(windows):
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", *cmd], cwd=work, capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"walk-forward fold {fold.index}: {' '.join(cmd)} failed:\n{proc.stderr[-3000:]}"
+            )
+        last = (proc.stdout.strip().splitlines() or [""])[-1]
+        name = " ".join([cmd[0].rsplit(".", 1)[-1], *cmd[1:]])
+        print(f"  fold {fold.index} {name} ({time.perf_counter() - t0:.0f} s) {last}", flush=True)
+
+
+def check_no_leak(fold: Fold, work: Path, minutes: np.ndarray, test_ts: np.ndarray) -> None:
+    """No bar of train or val, nor any model's training sample, reaches the test block."""
+    split = Split.from_dict(read_json(work / paths.SPLIT))
+    first_test_minute = minutes[fold.test_segment_start]
+    for seg in split.segments:
+        if seg.name == "test":
+            continue
+        last_minute = minutes[fold.first_bar + seg.stop - 1]
+        if last_minute + split.purge > first_test_minute:
+            raise RuntimeError(f"fold {fold.index}: {seg.name} reaches its test block")
+    for meta_file in sorted((work / paths.CNN_MODELS).glob("w*.json")):
+        last = pd.Timestamp(read_json(meta_file)["train_timestamps"][1])
+        if last.value // 1_000_000 >= test_ts.min():
+            raise RuntimeError(f"fold {fold.index}: {meta_file.name} trained on its test block")
+
+
+def main() -> None:
+    params = load_params()
+    spec = WalkForwardSpec.from_params(params)
+    windows = param_windows(params)
+    horizon = int(params["label"]["horizon"])
+    out = paths.WALKFORWARD
+    if spec.folds == 0:
+        predictions.write(
+            [predictions.frame([], "test", [], [], "none")], out / "predictions.parquet"
+        )
+        write_json(out / "folds.json", {"folds": []})
+        write_json(paths.metrics("walkforward"), {"folds": 0, "scheme": spec.scheme})
+        print("walkforward: off (walkforward.folds: 0); the decision rests on the single split")
+        return
+    bars = pd.read_parquet(paths.BARS)
+    minutes = minute_index(bars)
+    split_spec = SplitSpec.from_params(params["split"])
+    try:
+        purge = _purge(split_spec, windows, horizon)
+        folds = make_folds(len(bars), spec, windows, horizon, purge)
+    except ValueError as exc:
+        raise InputError("params.yaml", f"walkforward: {exc}") from None
+    oracle = pd.read_parquet(paths.ORACLE)
+    oracle_p = (
+        oracle.set_index(predictions.ms(oracle["timestamp"]))["p_up"] if len(oracle) else None
+    )
+    pooled, rows = [], []
+    for fold in folds:
+        t0 = time.perf_counter()
+        print(
+            f"walkforward: fold {fold.index + 1}/{len(folds)}: {fold.to_dict(minutes)}", flush=True
+        )
+        with tempfile.TemporaryDirectory(prefix=f"gafcnn-wf{fold.index}.") as tmp:
+            work = Path(tmp)
+            run_fold(fold, bars, params, windows, work)
+            preds = predictions.read(work / paths.PREDICTIONS)
+            preds = preds[preds["segment"] == "test"]
+            ts = predictions.ms(preds["timestamp"])
+            pos = np.searchsorted(minutes, ts // MINUTE_MS)
+            preds = preds[(pos >= fold.test_start) & (pos < fold.test_stop)]
+            test_ts = predictions.ms(preds["timestamp"])
+            check_no_leak(fold, work, minutes, test_ts)
+        pooled.append(preds)
+        row = fold.to_dict(minutes)
+        accs = {}
+        for model, g in preds.groupby("model", sort=True):
+            hit = (g["p_up"].to_numpy() >= 0.5).astype(int) == g["label"].to_numpy()
+            accs[model] = float(hit.mean())
+        any_model = preds[preds["model"] == preds["model"].iloc[0]]
+        row["samples"] = len(any_model)
+        row["majority_rate"] = majority_rate(any_model["label"].to_numpy())
+        if oracle_p is not None:
+            p = oracle_p.reindex(predictions.ms(any_model["timestamp"])).to_numpy()
+            row["oracle_accuracy"] = float(
+                np.mean((p >= 0.5).astype(int) == any_model["label"].to_numpy())
+            )
+        row["accuracy"] = accs
+        rows.append(row)
+        print(f"walkforward: fold {fold.index} done in {time.perf_counter() - t0:.0f} s "
+              f"({row['samples']} test samples)", flush=True)  # fmt: skip
+    all_preds = pd.concat(pooled, ignore_index=True)
+    predictions.write([all_preds], out / "predictions.parquet")
+    write_json(out / "folds.json", {"folds": [f.to_dict(minutes) for f in folds]})
+    write_json(
+        paths.metrics("walkforward"),
+        {
+            "folds": len(folds),
+            "scheme": spec.scheme,
+            "test_samples": int(sum(r["samples"] for r in rows)),
+            "no_leak": True,  # check_no_leak stops the stage otherwise
+            "per_fold": rows,
+        },
+    )
+    print(f"walkforward: {len(folds)} folds, {sum(r['samples'] for r in rows)} pooled test samples")
+
+
+if __name__ == "__main__":
+    run_stage(main)
