@@ -198,7 +198,7 @@ def plot_forest(evaluate: dict, out: Path) -> Path:
     return _save(fig, out)
 
 
-def plot_folds(walkforward: dict, out: Path) -> Path:
+def plot_folds(walkforward: dict, out: Path, ensemble: str = "ensemble_weighted") -> Path:
     """Accuracy per walk-forward fold of the main models against the majority rate and,
     on synthetic data, the oracle."""
     plt = _plt()
@@ -206,7 +206,7 @@ def plot_folds(walkforward: dict, out: Path) -> Path:
     x = [f["index"] for f in folds]
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     names = [m for m in folds[0]["accuracy"] if m.startswith(("cnn_", "phase1", "hybrid"))]
-    names += [m for m in folds[0]["accuracy"] if m.startswith("ensemble_")][:1]
+    names += [ensemble] if ensemble in folds[0]["accuracy"] else []
     for m in names:
         ax.plot(x, [f["accuracy"][m] for f in folds], marker="o", lw=1, label=m)
     ax.plot(x, [f["majority_rate"] for f in folds], "k--", lw=1, label="majority rate")
@@ -248,8 +248,18 @@ def write_report(
         pictures.append(("Audit", plots / "audit.png"))
     if walkforward is not None:
         pictures.insert(
-            0, ("Accuracy per walk-forward fold", plot_folds(walkforward, figs / "folds.png"))
+            0,
+            (
+                "Accuracy per walk-forward fold",
+                plot_folds(
+                    walkforward, figs / "folds.png", f"ensemble_{params['ensemble']['method']}"
+                ),
+            ),
         )
+    made = {forest, *(p for _, p in pictures)}
+    for stale in figs.glob("*.png"):  # e.g. the folds plot of an earlier walk-forward run
+        if stale not in made:
+            stale.unlink()
 
     ingest = read_json(paths.metrics("ingest"))
     split = read_json(paths.metrics("split"))
