@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import inference, paths, predictions
-from gafcnn.bars import MINUTE_MS
 from gafcnn.bundle import write_bundle
-from gafcnn.evaluation import backtest, block_length, bootstrap, bootstrap_indices, decide
+from gafcnn.comparison import compare
+from gafcnn.evaluation import block_length, decide
 from gafcnn.gafdata import AlignmentError
 from gafcnn.io import (
     InputError,
@@ -30,11 +30,8 @@ from gafcnn.io import (
     write_csv,
     write_json,
 )
-from gafcnn.labels import forward_returns
-from gafcnn.metrics import classification_report
 from gafcnn.report import write_report, write_timings_report
-from gafcnn.selection import assess
-from gafcnn.stages.common import gaf_sets, load_bars, positions, stride, windows
+from gafcnn.stages.common import gaf_sets, load_bars, stride, windows
 from gafcnn.walkforward import WalkForwardSpec
 
 EVAL_PLOTS = paths.PLOTS / "eval"
@@ -95,56 +92,6 @@ def curves(name: str, y: np.ndarray, p: np.ndarray) -> None:
         ("confusion", pd.DataFrame({"actual": y, "predicted": (p >= 0.5).astype(int)})),
     ):
         write_csv(df, EVAL_PLOTS / kind / f"{name}.csv")
-
-
-def compare(
-    ts: np.ndarray,
-    y: np.ndarray,
-    probs: dict[str, np.ndarray],
-    bars: dict[str, np.ndarray],
-    minutes: np.ndarray,
-    params: dict,
-    block: int,
-    trials: int,
-    partitions: int,
-) -> dict:
-    """Every model on the test decisions ``ts``: the comparison table (block-bootstrap
-    intervals), the backtest and the selection-bias figures."""
-    cfg = params["evaluate"]
-    horizon = int(params["label"]["horizon"])
-    idx = bootstrap_indices(len(y), block, int(cfg["bootstrap_reps"]), int(params.get("seed", 0)))
-    table = {}
-    for name, p in probs.items():
-        row = classification_report(y, p)
-        b = bootstrap(y, (p >= 0.5).astype(int), idx)
-        row["accuracy_ci"] = list(b.accuracy_ci)
-        row["balanced_accuracy_ci"] = list(b.balanced_accuracy_ci)
-        row["p_value_vs_majority"] = b.p_value_vs_majority
-        row["signal_detected"] = bool(b.accuracy_ci[0] > row["majority_rate"])
-        table[name] = row
-    fwd = forward_returns(bars["close"], minutes, horizon)[positions(minutes, ts)]
-    test_minutes = ts // MINUTE_MS
-    period = float(test_minutes[-1] - test_minutes[0] + horizon)
-    tests = {
-        name: backtest(test_minutes, p, fwd, horizon, float(cfg["fee_bps"]), period)
-        for name, p in probs.items()
-    }
-    bt = {
-        name: {k: getattr(r, k) for k in ("trades", "win_rate", "mean_net_return", "sharpe",
-                                          "max_drawdown", "exposure")}
-        for name, r in tests.items()
-    }  # fmt: skip
-    models = [m for m in probs if m != "oracle"]
-    selection = assess(
-        y,
-        {m: probs[m] for m in models},
-        {m: (tests[m].trade_times, tests[m].net) for m in models},
-        idx,
-        span=(float(test_minutes[0]), float(test_minutes[-1] + horizon)),
-        trials=trials,
-        partitions=partitions,
-    )
-    return {"table": table, "tests": tests, "backtest": bt, "selection": selection}
 
 
 def main() -> None:

@@ -1,0 +1,64 @@
+"""Every model on the same test decisions: the comparison table, the backtest and the
+selection-bias figures, computed one way for the evaluate stage and the grid report."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gafcnn.bars import MINUTE_MS
+from gafcnn.evaluation import backtest, bootstrap, bootstrap_indices
+from gafcnn.labels import forward_returns
+from gafcnn.metrics import classification_report
+from gafcnn.selection import assess
+
+BACKTEST_FIELDS = ("trades", "win_rate", "mean_net_return", "sharpe", "max_drawdown", "exposure")
+
+
+def compare(
+    ts: np.ndarray,
+    y: np.ndarray,
+    probs: dict[str, np.ndarray],
+    bars: dict[str, np.ndarray],
+    minutes: np.ndarray,
+    params: dict,
+    block: int,
+    trials: int,
+    partitions: int,
+) -> dict:
+    """Every model in ``probs`` on the test decisions ``ts`` (epoch ms, labels ``y``):
+    the table (block-bootstrap intervals, paired resamples), the backtest on the bars'
+    forward returns, and the selection-bias figures over every model but the oracle."""
+    cfg = params["evaluate"]
+    horizon = int(params["label"]["horizon"])
+    idx = bootstrap_indices(len(y), block, int(cfg["bootstrap_reps"]), int(params.get("seed", 0)))
+    table = {}
+    for name, p in probs.items():
+        row = classification_report(y, p)
+        b = bootstrap(y, (p >= 0.5).astype(int), idx)
+        row["accuracy_ci"] = list(b.accuracy_ci)
+        row["balanced_accuracy_ci"] = list(b.balanced_accuracy_ci)
+        row["p_value_vs_majority"] = b.p_value_vs_majority
+        row["signal_detected"] = bool(b.accuracy_ci[0] > row["majority_rate"])
+        table[name] = row
+    test_minutes = np.asarray(ts) // MINUTE_MS
+    pos = np.searchsorted(minutes, test_minutes)
+    if np.any(minutes[np.minimum(pos, len(minutes) - 1)] != test_minutes):
+        raise ValueError("test decision timestamps not found among the bars")
+    fwd = forward_returns(bars["close"], minutes, horizon)[pos]
+    period = float(test_minutes[-1] - test_minutes[0] + horizon)
+    tests = {
+        name: backtest(test_minutes, p, fwd, horizon, float(cfg["fee_bps"]), period)
+        for name, p in probs.items()
+    }
+    bt = {name: {k: getattr(r, k) for k in BACKTEST_FIELDS} for name, r in tests.items()}
+    models = [m for m in probs if m != "oracle"]
+    selection = assess(
+        y,
+        {m: probs[m] for m in models},
+        {m: (tests[m].trade_times, tests[m].net) for m in models},
+        idx,
+        span=(float(test_minutes[0]), float(test_minutes[-1] + horizon)),
+        trials=trials,
+        partitions=partitions,
+    )
+    return {"table": table, "tests": tests, "backtest": bt, "selection": selection}

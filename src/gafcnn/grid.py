@@ -1,0 +1,320 @@
+"""The guide's grid (its Step 3.1) and the alternatives it lists, as queued DVC
+experiments, and one report over all of them with selection bias corrected.
+
+    python -m gafcnn.grid queue [--only guide2,mtf] [--weights weights/resnet18.pth]
+    dvc queue start -j 1                 # or `make grid`, which does all three
+    python -m gafcnn.grid report --out reports/grid.md
+
+``queue`` adds one experiment per config (``dvc exp run --queue -n <name> -S ...``),
+each told the grid's size (``evaluate.trials``) so its own decision is corrected for
+it. ``epochs`` is raised to ``EPOCHS_PER_PATIENCE`` x ``patience`` so a patience of
+30-50 is not silently capped. The ResNet-18 configs use ImageNet weights when the
+local file exists and train from scratch otherwise (the report says which).
+
+``report`` reads every experiment of the grid from ``dvc exp show --json`` and its
+test predictions from the DVC cache, puts every (experiment, model) pair on the
+shared test decisions, and writes one row per experiment (params it changed, each
+main model's accuracy with its interval, the best backtest, its decision) and the
+corrected figures across all pairs: the reality check and SPA p-values of the best,
+the deflated Sharpe ratio of the best backtest, and the probability of backtest
+overfitting (:mod:`gafcnn.selection`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gafcnn import paths
+from gafcnn.io import InputError, run_stage, write_bytes, write_json
+
+WEIGHTS = "weights/resnet18.pth"
+EPOCHS_PER_PATIENCE = 3
+GUIDE: dict[str, dict[str, Any]] = {
+    "guide1": {"arch": "resnet18", "pretrained": WEIGHTS, "lr": 1e-4, "dropout": 0.5,
+               "batch_size": 64, "patience": 10},
+    "guide2": {"lr": 1e-5, "dropout": 0.5, "batch_size": 64, "patience": 30},
+    "guide3": {"lr": 1e-5, "dropout": 0.3, "batch_size": 32, "patience": 30},
+    "guide4": {"lr": 1e-6, "dropout": 0.2, "batch_size": 64, "patience": 50},
+    "guide5": {"arch": "resnet18", "pretrained": WEIGHTS, "lr": 5e-5, "dropout": 0.3,
+               "batch_size": 64, "patience": 30},
+}  # fmt: skip
+ALTERNATIVES: dict[str, dict[str, Any]] = {
+    "mtf": {"gaf.channels": ["gasf", "gadf", "mtf"]},
+    "recurrence": {"gaf.channels": ["gasf", "gadf", "rp"]},
+    "conv1d": {"arch": "conv1d"},
+    "resnet18_scratch": {"arch": "resnet18"},
+}
+MAIN_MODELS = ("cnn_w15", "cnn_w30", "cnn_w60", "ensemble", "phase1", "hybrid")
+
+
+def configs(weights: str | None = WEIGHTS) -> dict[str, dict[str, Any]]:
+    """Every config of the grid with its ``-S`` overrides; ``pretrained`` dropped (from
+    scratch) when the weights file does not exist."""
+    out = {}
+    for name, sets in {**GUIDE, **ALTERNATIVES}.items():
+        sets = dict(sets)
+        if "pretrained" in sets:
+            if weights and Path(weights).exists():
+                sets["pretrained"] = weights
+            else:
+                sets["pretrained"] = None
+        if "patience" in sets:
+            sets["epochs"] = EPOCHS_PER_PATIENCE * int(sets["patience"])
+        out[name] = sets
+    return out
+
+
+def set_args(sets: dict[str, Any]) -> list[str]:
+    """``-S key=value`` arguments (YAML values, so lists and null survive)."""
+    args = []
+    for key, value in sets.items():
+        args += ["-S", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
+    return args
+
+
+def queue(names: list[str], weights: str | None, dvc: str = "dvc") -> list[list[str]]:
+    """Queue the named configs as DVC experiments; returns the commands run."""
+    grid = configs(weights)
+    unknown = sorted(set(names) - set(grid))
+    if unknown:
+        raise InputError("grid", f"unknown configs {unknown}; known: {sorted(grid)}")
+    cmds = []
+    for name in names:
+        cmd = [dvc, "exp", "run", "--queue", "-n", name,
+               *set_args({**grid[name], "evaluate.trials": len(names)})]  # fmt: skip
+        subprocess.run(cmd, check=True)
+        cmds.append(cmd)
+    return cmds
+
+
+def wait_for_queue(dvc: str = "dvc", poll_s: float = 30.0) -> dict[str, str]:
+    """Block until the experiment queue has nothing queued or running; returns each
+    task's final status."""
+    while True:
+        out = subprocess.run([dvc, "queue", "status"], capture_output=True, text=True).stdout
+        status = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[-1] in ("Queued", "Running", "Success", "Failed"):
+                status[parts[1]] = parts[-1]
+        if not any(v in ("Queued", "Running") for v in status.values()):
+            return status
+        time.sleep(poll_s)
+
+
+# ---------------------------------------------------------------- report
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
+
+
+def experiments(names: list[str], dvc: str = "dvc") -> tuple[dict, list[dict]]:
+    """The baseline's params and, per named experiment found, its name, revision,
+    params (``dvc exp show --json``) and metrics (:func:`read_metrics`)."""
+    proc = subprocess.run([dvc, "exp", "show", "--json"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise InputError("dvc exp show", proc.stderr.strip().splitlines()[-1])
+    rows = json.loads(proc.stdout)
+    base = next(r for r in rows if r["rev"] != "workspace")
+    base_params = base["data"]["params"]["params.yaml"]["data"]
+    found = []
+    for exp in base.get("experiments") or []:
+        rev = (exp.get("revs") or [{}])[0]
+        data = rev.get("data") or {}
+        if rev.get("name") in names and not rev.get("error") and data.get("metrics"):
+            found.append(
+                {
+                    "name": rev["name"],
+                    "rev": rev["rev"],
+                    "params": data["params"]["params.yaml"]["data"],
+                    "metrics": read_metrics(rev["rev"]),
+                }
+            )
+    return base_params, sorted(found, key=lambda e: names.index(e["name"]))
+
+
+def read_metrics(rev: str) -> dict[str, Any]:
+    """The evaluate and decision metrics of an experiment, whole (``dvc exp show`` keeps
+    only their numbers, not the intervals)."""
+    import dvc.api
+
+    fs = dvc.api.DVCFileSystem(".", rev=rev)
+    return {
+        f: json.loads(fs.read_text(f))
+        for f in (paths.metrics("evaluate").as_posix(), paths.metrics("decision").as_posix())
+    }
+
+
+def read_predictions(rev: str, ensemble_method: str) -> pd.DataFrame:
+    """An experiment's test predictions (every model), from the DVC cache."""
+    import dvc.api
+
+    fs = dvc.api.DVCFileSystem(".", rev=rev)
+    parts = []
+    for f in sorted(fs.find(paths.PREDICTIONS.as_posix())):
+        if f.endswith(".parquet"):
+            parts.append(pd.read_parquet(io.BytesIO(fs.read_bytes(f))))
+    preds = pd.concat(parts, ignore_index=True)
+    preds = preds[preds["segment"] == "test"]
+    alias = preds[preds["model"] == f"ensemble_{ensemble_method}"].assign(model="ensemble")
+    return pd.concat([preds, alias], ignore_index=True)
+
+
+def changed(params: dict, base: dict) -> dict[str, Any]:
+    """The params an experiment changed from the baseline (``evaluate.trials`` aside)."""
+    a, b = _flatten(params), _flatten(base)
+    return {k: v for k, v in a.items() if b.get(k) != v and k != "evaluate.trials"}
+
+
+def grid_report(
+    exps: list[dict], base: dict, preds: dict[str, pd.DataFrame], bars: dict, minutes: np.ndarray
+) -> dict:
+    """Per-experiment rows and the selection-bias figures over every (experiment,
+    model) pair on the test decisions all experiments share."""
+    from gafcnn.comparison import compare
+    from gafcnn.evaluation import block_length
+
+    rows = []
+    for e in exps:
+        ev, dec = e["metrics"]["metrics/evaluate.json"], e["metrics"]["metrics/decision.json"]
+        best_bt = max(ev["backtest"], key=lambda m: ev["backtest"][m]["mean_net_return"])
+        rows.append(
+            {
+                "experiment": e["name"],
+                "changed": changed(e["params"], base),
+                "from_scratch": e["params"].get("arch") == "resnet18"
+                and not e["params"].get("pretrained"),
+                "accuracy": {
+                    m: [ev["table"][m]["accuracy"], *ev["table"][m]["accuracy_ci"]]
+                    for m in MAIN_MODELS
+                    if m in ev["table"]
+                },
+                "majority_rate": ev["table"]["majority"]["majority_rate"],
+                "best_backtest": [best_bt, ev["backtest"][best_bt]["mean_net_return"]],
+                "decision": dec["decision"],
+            }
+        )
+    common = None
+    for e in exps:
+        stamps = set(preds[e["name"]]["timestamp"])
+        common = stamps if common is None else common & stamps
+    ts_index = pd.DatetimeIndex(sorted(common))
+    probs, y = {}, None
+    for e in exps:
+        p = preds[e["name"]]
+        for model, g in p.groupby("model", sort=True):
+            if model == "oracle":
+                continue
+            g = g.set_index("timestamp").reindex(ts_index)
+            probs[f"{e['name']}/{model}"] = g["p_up"].to_numpy(dtype=np.float64)
+            if y is None:
+                y = g["label"].to_numpy().astype(np.int64)
+    ts = ts_index.as_unit("ms").asi8
+    params = exps[0]["params"]
+    block = block_length(
+        max(int(w) for w in params["gaf"]["windows"]),
+        int(params["label"]["horizon"]),
+        int(params["gaf"]["stride"]),
+    )
+    result = compare(ts, y, probs, bars, minutes, params, block, 1,
+                     int(params["evaluate"].get("pbo_partitions", 8)))  # fmt: skip
+    sel = result["selection"]
+    sel["trials"] = len(exps)
+    return {"experiments": rows, "pairs": len(probs), "test_samples": len(ts), "selection": sel}
+
+
+def report_markdown(report: dict) -> str:
+    """The grid report as markdown: one row per experiment, then the corrected figures."""
+    models = [m for m in MAIN_MODELS if any(m in r["accuracy"] for r in report["experiments"])]
+    lines = [
+        "| experiment | changed | "
+        + " | ".join(models)
+        + " | best backtest (net/trade) | decision |",
+        "|" + "---|" * (len(models) + 4),
+    ]
+    for r in report["experiments"]:
+        changed_text = ", ".join(f"{k}={v}" for k, v in r["changed"].items()) or "(baseline)"
+        if r["from_scratch"]:
+            changed_text += " (no local weights: from scratch)"
+        cells = []
+        for m in models:
+            a = r["accuracy"].get(m)
+            cells.append(f"{a[0]:.3f} [{a[1]:.3f}, {a[2]:.3f}]" if a else "")
+        bt = f"{r['best_backtest'][0]} {r['best_backtest'][1]:+.5f}"
+        lines.append(f"| {r['experiment']} | {changed_text} | " + " | ".join(cells)
+                     + f" | {bt} | {r['decision']} |")  # fmt: skip
+    s = report["selection"]
+    rc, ds = s["reality_check"], s["deflated_sharpe"]
+    lines += [
+        "",
+        f"Selection bias over all {report['pairs']} (experiment, model) pairs on the "
+        f"{report['test_samples']} test decisions every experiment shares:",
+        "",
+        f"- best: {rc['best']}, {rc['excess_accuracy']:+.3f} over the majority rate; "
+        f"reality-check p-value {rc['p_value']:.3f}, SPA p-value {rc['p_value_spa']:.3f}",
+        f"- best backtest: {ds['best']}, Sharpe {ds['sharpe_per_trade']:+.3f} per trade over "
+        f"{ds['trades']} trades; deflated Sharpe ratio {ds['dsr']:.3f} (expected maximum "
+        f"of {report['pairs']} skill-less trials {ds['expected_max_sharpe']:.3f})",
+        f"- probability of backtest overfitting: {s['pbo']['pbo']:.2f} "
+        f"({s['pbo']['partitions']} time slices)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    q = sub.add_parser("queue", help="queue the grid's experiments")
+    q.add_argument("--only", default="", help="comma-separated config names (default: all)")
+    q.add_argument("--weights", default=WEIGHTS)
+    r = sub.add_parser("report", help="write the grid report from the finished experiments")
+    r.add_argument("--only", default="")
+    r.add_argument("--out", default=str(paths.REPORTS / "grid.md"))
+    g = sub.add_parser("run", help="queue, run (`dvc queue start -j`) and report")
+    g.add_argument("--only", default="")
+    g.add_argument("--weights", default=WEIGHTS)
+    g.add_argument("-j", "--jobs", type=int, default=1)
+    g.add_argument("--out", default=str(paths.REPORTS / "grid.md"))
+    a = ap.parse_args()
+    names = [n for n in a.only.split(",") if n] or list(configs(None))
+    if a.cmd in ("queue", "run"):
+        for cmd in queue(names, a.weights):
+            print(" ".join(cmd))
+        if a.cmd == "queue":
+            return
+        subprocess.run(["dvc", "queue", "start", "-j", str(a.jobs)], check=True)
+        status = wait_for_queue()
+        print("grid: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
+    base, exps = experiments(names)
+    if len(exps) < 2:
+        raise InputError("dvc exp show", f"found {len(exps)} finished grid experiments; need 2")
+    preds = {e["name"]: read_predictions(e["rev"], e["params"]["ensemble"]["method"]) for e in exps}
+    from gafcnn.stages.common import load_bars
+
+    bars, minutes = load_bars()
+    report = grid_report(exps, base, preds, bars, minutes)
+    out = Path(a.out)
+    write_bytes(out, report_markdown(report).encode())
+    write_json(out.with_suffix(".json"), report)
+    print(report_markdown(report))
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,119 @@
+"""The guide's grid as queued experiments, and the report across them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from pipeline import metrics, run, scratch_project
+
+from gafcnn import predictions
+from gafcnn.bars import MINUTE_MS
+from gafcnn.grid import (
+    EPOCHS_PER_PATIENCE,
+    GUIDE,
+    changed,
+    configs,
+    grid_report,
+    report_markdown,
+    set_args,
+)
+from gafcnn.synthetic import SyntheticConfig, generate
+
+
+def test_configs_are_the_guides_five_and_the_alternatives(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    grid = configs()
+    assert list(grid)[:5] == ["guide1", "guide2", "guide3", "guide4", "guide5"]
+    assert {"mtf", "recurrence", "conv1d", "resnet18_scratch"} <= set(grid)
+    for name, sets in GUIDE.items():  # patience is never capped by the default epochs
+        assert grid[name]["epochs"] == EPOCHS_PER_PATIENCE * sets["patience"] > sets["patience"]
+    assert grid["guide1"]["pretrained"] is None  # no local weights: from scratch
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "resnet18.pth").write_bytes(b"x")
+    assert configs()["guide5"]["pretrained"] == "weights/resnet18.pth"
+
+
+def test_set_args_keep_lists_and_null():
+    args = set_args({"gaf.channels": ["gasf", "mtf"], "pretrained": None, "lr": 1e-05})
+    assert args == ["-S", 'gaf.channels=["gasf", "mtf"]', "-S", "pretrained=null",
+                    "-S", "lr=1e-05"]  # fmt: skip
+
+
+def test_changed_params_leave_out_the_grid_size():
+    base = {"lr": 0.001, "gaf": {"channels": ["gasf"]}, "evaluate": {"trials": 1}}
+    exp = {"lr": 1e-5, "gaf": {"channels": ["gasf"]}, "evaluate": {"trials": 9}}
+    assert changed(exp, base) == {"lr": 1e-5}
+
+
+def _fake_grid(n_exps: int, edge_exp: int | None):
+    """Experiments whose models are coin flips, except one model of ``edge_exp`` that
+    sees the label 70% of the time."""
+    market = generate(SyntheticConfig(n_bars=6000, signal=0.0, seed=3))
+    bars = {k: market.bars[k].to_numpy() for k in ("open", "high", "low", "close", "volume")}
+    minutes = market.minutes
+    ts = minutes[100:5900:2] * MINUTE_MS
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, len(ts))
+    params = {"gaf": {"windows": [15], "stride": 2}, "label": {"horizon": 5},
+              "evaluate": {"bootstrap_reps": 299, "fee_bps": 5.0, "pbo_partitions": 8},
+              "seed": 0, "ensemble": {"method": "weighted"}}  # fmt: skip
+    exps, preds = [], {}
+    for k in range(n_exps):
+        frames, table, bt = [], {}, {}
+        for model in ("majority", "cnn_w15", "phase1", "hybrid", "ensemble"):
+            p = rng.uniform(0, 1, len(ts))
+            if model == "majority":
+                p = np.full(len(ts), 0.6)
+            if k == edge_exp and model == "hybrid":
+                p = np.where(rng.uniform(size=len(ts)) < 0.7, y, 1 - y) * 0.2 + 0.4
+            frames.append(predictions.frame(ts, "test", y, p, model))
+            acc = float(np.mean((p >= 0.5) == y))
+            table[model] = {"accuracy": acc, "accuracy_ci": [acc - 0.02, acc + 0.02],
+                            "majority_rate": 0.5}  # fmt: skip
+            bt[model] = {"mean_net_return": -0.001}
+        found = {"metrics/evaluate.json": {"table": table, "backtest": bt},
+                 "metrics/decision.json": {"decision": "deploy nothing"}}  # fmt: skip
+        exps.append({"name": f"e{k}", "rev": "x", "params": {**params, "lr": 10.0**-k},
+                     "metrics": found})  # fmt: skip
+        preds[f"e{k}"] = pd.concat(frames, ignore_index=True)
+    return exps, params, preds, bars, minutes
+
+
+def test_grid_report_over_noise_finds_nothing_and_over_an_edge_finds_it():
+    exps, base, preds, bars, minutes = _fake_grid(6, edge_exp=None)
+    noise = grid_report(exps, base, preds, bars, minutes)
+    assert noise["pairs"] == 6 * 5 and len(noise["experiments"]) == 6
+    assert noise["selection"]["reality_check"]["p_value"] > 0.05
+    assert noise["experiments"][1]["changed"] == {"lr": 0.1}
+    md = report_markdown(noise)
+    assert md.count("\n| e") == 6 and "reality-check p-value" in md
+    exps, base, preds, bars, minutes = _fake_grid(6, edge_exp=4)
+    edge = grid_report(exps, base, preds, bars, minutes)
+    assert edge["selection"]["reality_check"]["best"] == "e4/hybrid"
+    assert edge["selection"]["reality_check"]["p_value"] < 0.01
+
+
+@pytest.mark.slow
+def test_make_grid_end_to_end(tmp_path):
+    """Two configs queued, run by the DVC queue and reported, on a small market."""
+    root = scratch_project(
+        tmp_path,
+        **{"data.synthetic.n_bars": 8000, "gaf.windows": [15, 30], "epochs": 2, "width": 8,
+           "patterns.synthetic.n_bars": 60000, "patterns.per_class": 200,
+           "patterns.real_per_class": 100, "patterns.epochs": 1, "patterns.width": 8},
+    )  # fmt: skip
+    run(["dvc", "repro"], root)
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "baseline"], root)
+    proc = run(["python", "-m", "gafcnn.grid", "run", "--only", "conv1d,mtf"], root)
+    print(proc.stdout[-3000:])
+    report = json.loads((root / "reports" / "grid.json").read_text())
+    assert [r["experiment"] for r in report["experiments"]] == ["conv1d", "mtf"]
+    assert report["experiments"][0]["changed"] == {"arch": "conv1d"}
+    assert report["pairs"] >= 2 * 16
+    assert 0 < report["selection"]["reality_check"]["p_value"] <= 1
+    assert "| conv1d | arch=conv1d |" in (root / "reports" / "grid.md").read_text()
+    assert metrics(root, "decision")["trials"] == 1  # the workspace is the baseline again
