@@ -113,7 +113,7 @@ def test_make_grid_end_to_end(tmp_path):
     report = json.loads((root / "reports" / "grid.json").read_text())
     assert [r["experiment"] for r in report["experiments"]] == ["conv1d", "mtf"]
     assert report["experiments"][0]["changed"] == {"arch": "conv1d"}
-    assert report["pairs"] >= 2 * 16
+    assert report["pairs"] >= 2 * 12 and report["pairs"] % 2 == 0  # every model of both
     assert 0 < report["selection"]["reality_check"]["p_value"] <= 1
     assert "| conv1d | arch=conv1d |" in (root / "reports" / "grid.md").read_text()
     assert metrics(root, "decision")["trials"] == 1  # the workspace is the baseline again
