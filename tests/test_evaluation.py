@@ -181,6 +181,10 @@ def test_evaluate_stage_outputs(project):
     assert 0 < sel["reality_check"]["p_value"] <= 1 and 0 < sel["reality_check"]["p_value_spa"] <= 1
     assert 0 <= sel["deflated_sharpe"]["dsr"] <= 1 and 0 <= sel["pbo"]["pbo"] <= 1
     assert set(dec["selection"]) == {"reality_check_p", "spa_p", "deflated_sharpe", "pbo"}
+    # walk-forward is off by default: the decision rests on the single split and says so
+    assert metrics(project, "walkforward")["folds"] == 0
+    assert dec["evaluation"] == "single split" and ev["evaluation"] == {"method": "single split"}
+    assert "single_split" not in ev
     assert any(r.startswith("selection bias over") for r in dec["reasons"])
     inf = json.loads((project / "reports" / "timings.json").read_text())["evaluate"]["inference"]
     assert inf["latency_ms_p99"] > 0 and inf["peak_rss_mb"] > 0

@@ -182,6 +182,3 @@ def test_walkforward_end_to_end(tmp_path):
     assert sum(f["samples"] for f in folds) == len(ts) == ev["test_samples"]
     md = (root / "reports" / "report.md").read_text()
     assert "## Walk-forward folds" in md and "forest.png" in md
-    off = dvc(root, "exp", "run", "evaluate", "-S", "walkforward.folds=0").stdout
-    assert "off (walkforward.folds: 0)" in off
-    assert metrics(root, "decision")["evaluation"] == "single split"
