@@ -63,7 +63,7 @@ def _fake_grid(n_exps: int, edge_exp: int | None):
     exps, preds = [], {}
     for k in range(n_exps):
         frames, table, bt = [], {}, {}
-        for model in ("majority", "cnn_w15", "phase1", "hybrid", "ensemble"):
+        for model in ("majority", "cnn_w15", "phase1", "hybrid", "ensemble_weighted"):
             p = rng.uniform(0, 1, len(ts))
             if model == "majority":
                 p = np.full(len(ts), 0.6)
@@ -74,6 +74,9 @@ def _fake_grid(n_exps: int, edge_exp: int | None):
             table[model] = {"accuracy": acc, "accuracy_ci": [acc - 0.02, acc + 0.02],
                             "majority_rate": 0.5}  # fmt: skip
             bt[model] = {"mean_net_return": -0.001}
+        alias = frames[-1].assign(model="ensemble")  # as read_predictions adds it
+        frames.append(alias)
+        table["ensemble"], bt["ensemble"] = table["ensemble_weighted"], bt["ensemble_weighted"]
         found = {"metrics/evaluate.json": {"table": table, "backtest": bt},
                  "metrics/decision.json": {"decision": "deploy nothing"}}  # fmt: skip
         exps.append({"name": f"e{k}", "rev": "x", "params": {**params, "lr": 10.0**-k},
@@ -85,7 +88,7 @@ def _fake_grid(n_exps: int, edge_exp: int | None):
 def test_grid_report_over_noise_finds_nothing_and_over_an_edge_finds_it():
     exps, base, preds, bars, minutes = _fake_grid(6, edge_exp=None)
     noise = grid_report(exps, base, preds, bars, minutes)
-    assert noise["pairs"] == 6 * 5 and len(noise["experiments"]) == 6
+    assert noise["pairs"] == 6 * 5 and len(noise["experiments"]) == 6  # alias not counted
     assert noise["selection"]["reality_check"]["p_value"] > 0.05
     assert noise["experiments"][1]["changed"] == {"lr": 0.1}
     md = report_markdown(noise)
@@ -111,9 +114,9 @@ def test_make_grid_end_to_end(tmp_path):
     proc = run(["python", "-m", "gafcnn.grid", "run", "--only", "conv1d,mtf"], root)
     print(proc.stdout[-3000:])
     report = json.loads((root / "reports" / "grid.json").read_text())
-    assert [r["experiment"] for r in report["experiments"]] == ["conv1d", "mtf"]
-    assert report["experiments"][0]["changed"] == {"arch": "conv1d"}
-    assert report["pairs"] >= 2 * 12 and report["pairs"] % 2 == 0  # every model of both
+    assert [r["experiment"] for r in report["experiments"]] == ["baseline", "conv1d", "mtf"]
+    assert report["experiments"][1]["changed"] == {"arch": "conv1d"}
+    assert report["pairs"] >= 3 * 12 and report["pairs"] % 3 == 0  # every model of each
     assert 0 < report["selection"]["reality_check"]["p_value"] <= 1
     assert "| conv1d | arch=conv1d |" in (root / "reports" / "grid.md").read_text()
     assert metrics(root, "decision")["trials"] == 1  # the workspace is the baseline again

@@ -11,13 +11,13 @@ it. ``epochs`` is raised to ``EPOCHS_PER_PATIENCE`` x ``patience`` so a patience
 30-50 is not silently capped. The ResNet-18 configs use ImageNet weights when the
 local file exists and train from scratch otherwise (the report says which).
 
-``report`` reads every experiment of the grid from ``dvc exp show --json`` and its
-test predictions from the DVC cache, puts every (experiment, model) pair on the
-shared test decisions, and writes one row per experiment (params it changed, each
-main model's accuracy with its interval, the best backtest, its decision) and the
-corrected figures across all pairs: the reality check and SPA p-values of the best,
-the deflated Sharpe ratio of the best backtest, and the probability of backtest
-overfitting (:mod:`gafcnn.selection`).
+``report`` reads the baseline (HEAD) and every experiment of the grid from
+``dvc exp show --json`` and their test predictions from the DVC cache, puts every
+(experiment, model) pair on the shared test decisions, and writes one row per config
+(params it changed, each main model's accuracy with its interval, the best backtest,
+its decision) and the corrected figures across all pairs: the reality check and SPA
+p-values of the best, the deflated Sharpe ratio of the best backtest, and the
+probability of backtest overfitting (:mod:`gafcnn.selection`).
 """
 
 from __future__ import annotations
@@ -134,7 +134,10 @@ def experiments(names: list[str], dvc: str = "dvc") -> tuple[dict, list[dict]]:
     rows = json.loads(proc.stdout)
     base = next(r for r in rows if r["rev"] != "workspace")
     base_params = base["data"]["params"]["params.yaml"]["data"]
-    found = []
+    found = [  # the baseline is one of the configs tried
+        {"name": "baseline", "rev": base["rev"], "params": base_params,
+         "metrics": read_metrics(base["rev"])}
+    ]  # fmt: skip
     for exp in base.get("experiments") or []:
         rev = (exp.get("revs") or [{}])[0]
         data = rev.get("data") or {}
@@ -147,7 +150,8 @@ def experiments(names: list[str], dvc: str = "dvc") -> tuple[dict, list[dict]]:
                     "metrics": read_metrics(rev["rev"]),
                 }
             )
-    return base_params, sorted(found, key=lambda e: names.index(e["name"]))
+    order = ["baseline", *names]
+    return base_params, sorted(found, key=lambda e: order.index(e["name"]))
 
 
 def read_metrics(rev: str) -> dict[str, Any]:
@@ -194,7 +198,8 @@ def grid_report(
     rows = []
     for e in exps:
         ev, dec = e["metrics"]["metrics/evaluate.json"], e["metrics"]["metrics/decision.json"]
-        best_bt = max(ev["backtest"], key=lambda m: ev["backtest"][m]["mean_net_return"])
+        tried = [m for m in ev["backtest"] if m != "oracle"]
+        best_bt = max(tried, key=lambda m: ev["backtest"][m]["mean_net_return"])
         rows.append(
             {
                 "experiment": e["name"],
@@ -220,7 +225,7 @@ def grid_report(
     for e in exps:
         p = preds[e["name"]]
         for model, g in p.groupby("model", sort=True):
-            if model == "oracle":
+            if model in ("oracle", "ensemble"):  # the alias repeats ensemble_<method>
                 continue
             g = g.set_index("timestamp").reindex(ts_index)
             probs[f"{e['name']}/{model}"] = g["p_up"].to_numpy(dtype=np.float64)
@@ -304,7 +309,7 @@ def main() -> None:
         print("grid: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
     base, exps = experiments(names)
     if len(exps) < 2:
-        raise InputError("dvc exp show", f"found {len(exps)} finished grid experiments; need 2")
+        raise InputError("dvc exp show", "found no finished grid experiment beside the baseline")
     preds = {e["name"]: read_predictions(e["rev"], e["params"]["ensemble"]["method"]) for e in exps}
     from gafcnn.stages.common import load_bars
 
