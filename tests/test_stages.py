@@ -157,7 +157,7 @@ def test_walkforward_end_to_end(tmp_path):
 
     root = scratch_project(
         tmp_path,
-        **{"data.synthetic.n_bars": 8000, "gaf.windows": [15, 30], "epochs": 2, "patience": 1,
+        **{"data.synthetic.n_bars": 7000, "gaf.windows": [15, 30], "epochs": 1, "patience": 1,
            "width": 8, "walkforward.folds": 2, "evaluate.bootstrap_reps": 200},
     )  # fmt: skip
     dvc(root, "repro", "evaluate")
