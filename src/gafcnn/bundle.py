@@ -34,7 +34,7 @@ from gafcnn.encodings import Encoder, window_series
 from gafcnn.features import INDICATORS, indicators, window_bar_features
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
 from gafcnn.predictions import logit
-from gafcnn.runtime import OnnxCnn
+from gafcnn.runtime import OnnxCnn, sigmoid
 
 BUNDLE_FILE = "bundle.json"
 FORMAT = 2  # 2: the CNNs are ONNX graphs
@@ -202,7 +202,7 @@ class Bundle:
         out["ensemble_mean"] = cnn.mean(axis=1)
         out["ensemble_weighted"] = cnn @ np.asarray(comb["weights"])
         z = logit(cnn) @ np.asarray(comb["stacking_coef"]) + comb["stacking_intercept"]
-        out["ensemble_stacking"] = 1.0 / (1.0 + np.exp(-z))
+        out["ensemble_stacking"] = sigmoid(z)
         out["ensemble"] = out[f"ensemble_{comb['method']}"]
         feats = indicators(bars, minutes, positions)
         out["phase1"] = self._xgb("phase1", feats)

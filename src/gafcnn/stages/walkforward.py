@@ -26,12 +26,13 @@ import pandas as pd
 import yaml
 
 from gafcnn import paths, predictions
-from gafcnn.bars import MINUTE_MS, minute_index
+from gafcnn.bars import minute_index
 from gafcnn.io import InputError, load_params, read_json, run_stage, write_json
 from gafcnn.metrics import majority_rate
 from gafcnn.split import Split, SplitSpec, _purge
 from gafcnn.stages import baseline, ensemble, gaf, hybrid, phase1, train
 from gafcnn.stages import split as split_stage
+from gafcnn.stages.common import positions
 from gafcnn.stages.common import windows as param_windows
 from gafcnn.walkforward import Fold, WalkForwardSpec, fold_split_params, make_folds
 
@@ -51,9 +52,15 @@ def fold_stages(windows: list[int]) -> list[list[str]]:
     ]
 
 
-def run_fold(fold: Fold, bars: pd.DataFrame, params: dict, windows: list[int], work: Path) -> None:
+def run_fold(
+    fold: Fold,
+    bars: pd.DataFrame,
+    minutes: np.ndarray,
+    params: dict,
+    windows: list[int],
+    work: Path,
+) -> None:
     """Run the fold's pipeline in ``work`` (its own params.yaml and bars)."""
-    minutes = minute_index(bars)
     fold_params = dict(params, split=fold_split_params(params["split"], fold, minutes))
     fold_params["walkforward"] = {**params.get("walkforward", {}), "folds": 0}
     (work / "params.yaml").write_text(yaml.safe_dump(fold_params, sort_keys=False))
@@ -72,6 +79,10 @@ def run_fold(fold: Fold, bars: pd.DataFrame, params: dict, windows: list[int], w
         last = (proc.stdout.strip().splitlines() or [""])[-1]
         name = " ".join([cmd[0].rsplit(".", 1)[-1], *cmd[1:]])
         print(f"  fold {fold.index} {name} ({time.perf_counter() - t0:.0f} s) {last}", flush=True)
+
+
+def _accuracy(y: np.ndarray, p_up: np.ndarray) -> float:
+    return float(np.mean((np.asarray(p_up) >= 0.5).astype(int) == np.asarray(y)))
 
 
 def check_no_leak(fold: Fold, work: Path, minutes: np.ndarray, test_ts: np.ndarray) -> None:
@@ -119,34 +130,29 @@ def main() -> None:
     pooled, rows = [], []
     for fold in folds:
         t0 = time.perf_counter()
-        print(
-            f"walkforward: fold {fold.index + 1}/{len(folds)}: {fold.to_dict(minutes)}", flush=True
-        )
+        row = fold.to_dict(minutes)
+        print(f"walkforward: fold {fold.index + 1}/{len(folds)}: {row}", flush=True)
         with tempfile.TemporaryDirectory(prefix=f"gafcnn-wf{fold.index}.") as tmp:
             work = Path(tmp)
-            run_fold(fold, bars, params, windows, work)
+            run_fold(fold, bars, minutes, params, windows, work)
             preds = predictions.read(work / paths.PREDICTIONS)
             preds = preds[preds["segment"] == "test"]
-            ts = predictions.ms(preds["timestamp"])
-            pos = np.searchsorted(minutes, ts // MINUTE_MS)
+            pos = positions(minutes, predictions.ms(preds["timestamp"]))
             preds = preds[(pos >= fold.test_start) & (pos < fold.test_stop)]
             test_ts = predictions.ms(preds["timestamp"])
             check_no_leak(fold, work, minutes, test_ts)
         pooled.append(preds)
-        row = fold.to_dict(minutes)
-        accs = {}
-        for model, g in preds.groupby("model", sort=True):
-            hit = (g["p_up"].to_numpy() >= 0.5).astype(int) == g["label"].to_numpy()
-            accs[model] = float(hit.mean())
         any_model = preds[preds["model"] == preds["model"].iloc[0]]
+        y = any_model["label"].to_numpy()
         row["samples"] = len(any_model)
-        row["majority_rate"] = majority_rate(any_model["label"].to_numpy())
+        row["majority_rate"] = majority_rate(y)
         if oracle_p is not None:
             p = oracle_p.reindex(predictions.ms(any_model["timestamp"])).to_numpy()
-            row["oracle_accuracy"] = float(
-                np.mean((p >= 0.5).astype(int) == any_model["label"].to_numpy())
-            )
-        row["accuracy"] = accs
+            row["oracle_accuracy"] = _accuracy(y, p)
+        row["accuracy"] = {
+            model: _accuracy(g["label"].to_numpy(), g["p_up"].to_numpy())
+            for model, g in preds.groupby("model", sort=True)
+        }
         rows.append(row)
         print(f"walkforward: fold {fold.index} done in {time.perf_counter() - t0:.0f} s "
               f"({row['samples']} test samples)", flush=True)  # fmt: skip
