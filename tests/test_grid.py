@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -59,7 +60,8 @@ def _fake_grid(n_exps: int, edge_exp: int | None):
     y = rng.integers(0, 2, len(ts))
     params = {"gaf": {"windows": [15], "stride": 2}, "label": {"horizon": 5},
               "evaluate": {"bootstrap_reps": 299, "fee_bps": 5.0, "pbo_partitions": 8},
-              "seed": 0, "ensemble": {"method": "weighted"}}  # fmt: skip
+              "seed": 0, "ensemble": {"method": "weighted"}, "epochs": 9,
+              "patience": 3}  # fmt: skip
     exps, preds = [], {}
     for k in range(n_exps):
         frames, table, bt = [], {}, {}
@@ -78,7 +80,10 @@ def _fake_grid(n_exps: int, edge_exp: int | None):
         frames.append(alias)
         table["ensemble"], bt["ensemble"] = table["ensemble_weighted"], bt["ensemble_weighted"]
         found = {"metrics/evaluate.json": {"table": table, "backtest": bt},
-                 "metrics/decision.json": {"decision": "deploy nothing"}}  # fmt: skip
+                 "metrics/decision.json": {"decision": "deploy nothing"},
+                 # e0 still improving at the epoch limit; the others stopped by patience
+                 "metrics/train_w15.json": {"epochs_run": 9 if k == 0 else 5,
+                                            "best_epoch": 9 if k == 0 else 2}}  # fmt: skip
         exps.append({"name": f"e{k}", "rev": "x", "params": {**params, "lr": 10.0**-k},
                      "metrics": found})  # fmt: skip
         preds[f"e{k}"] = pd.concat(frames, ignore_index=True)
@@ -92,7 +97,9 @@ def test_grid_report_over_noise_finds_nothing_and_over_an_edge_finds_it():
     assert noise["selection"]["reality_check"]["p_value"] > 0.05
     assert noise["experiments"][1]["changed"] == {"lr": 0.1}
     md = report_markdown(noise)
-    assert md.count("\n| e") == 6 and "reality-check p-value" in md
+    assert len(re.findall(r"\n\| e\d ", md)) == 2 * 6 and "reality-check p-value" in md
+    assert [r["training"]["15"]["stopped"] for r in noise["experiments"][:2]] == ["cap", "patience"]
+    assert "| e0 | 9, 3 | 9 (9, cap) |" in md and "| e1 | 9, 3 | 5 (2) |" in md
     exps, base, preds, bars, minutes = _fake_grid(6, edge_exp=4)
     edge = grid_report(exps, base, preds, bars, minutes)
     assert edge["selection"]["reality_check"]["best"] == "e4/hybrid"

@@ -160,10 +160,23 @@ def read_metrics(rev: str) -> dict[str, Any]:
     import dvc.api
 
     fs = dvc.api.DVCFileSystem(".", rev=rev)
-    return {
-        f: json.loads(fs.read_text(f))
-        for f in (paths.metrics("evaluate").as_posix(), paths.metrics("decision").as_posix())
-    }
+    names = [paths.metrics("evaluate").as_posix(), paths.metrics("decision").as_posix()]
+    names += sorted(f for f in fs.find(paths.METRICS.as_posix()) if "/train_w" in f)
+    return {f: json.loads(fs.read_text(f)) for f in names}
+
+
+def training_rows(found: dict[str, Any], params: dict) -> dict[str, dict[str, Any]]:
+    """Per window: epochs run, best epoch, and what ended training (``patience`` when
+    the val loss stopped improving, ``cap`` when the epoch limit did first)."""
+    out = {}
+    for f, m in sorted(found.items()):
+        if "/train_w" not in f:
+            continue
+        w = f.rsplit("/train_w", 1)[1].removesuffix(".json")
+        run, best = int(m["epochs_run"]), int(m["best_epoch"])
+        stopped = "patience" if run - best >= int(params["patience"]) else "cap"
+        out[w] = {"epochs_run": run, "best_epoch": best, "stopped": stopped}
+    return out
 
 
 def read_predictions(rev: str, ensemble_method: str) -> pd.DataFrame:
@@ -214,6 +227,8 @@ def grid_report(
                 "majority_rate": ev["table"]["majority"]["majority_rate"],
                 "best_backtest": [best_bt, ev["backtest"][best_bt]["mean_net_return"]],
                 "decision": dec["decision"],
+                "training": training_rows(e["metrics"], e["params"]),
+                "epochs": [int(e["params"]["epochs"]), int(e["params"]["patience"])],
             }
         )
     common = None
@@ -265,6 +280,24 @@ def report_markdown(report: dict) -> str:
         bt = f"{r['best_backtest'][0]} {r['best_backtest'][1]:+.5f}"
         lines.append(f"| {r['experiment']} | {changed_text} | " + " | ".join(cells)
                      + f" | {bt} | {r['decision']} |")  # fmt: skip
+    windows = sorted({w for r in report["experiments"] for w in r.get("training", {})}, key=int)
+    if windows:
+        lines += [
+            "",
+            "Training per window: epochs run (best epoch); *cap* where the epoch limit "
+            "ended training before the patience did.",
+            "",
+            "| experiment | epochs, patience | " + " | ".join(f"w{w}" for w in windows) + " |",
+            "|" + "---|" * (len(windows) + 2),
+        ]
+        for r in report["experiments"]:
+            cells = []
+            for w in windows:
+                t = r["training"].get(w)
+                cap = ", cap" if t and t["stopped"] == "cap" else ""
+                cells.append(f"{t['epochs_run']} ({t['best_epoch']}{cap})" if t else "")
+            lines.append(f"| {r['experiment']} | {r['epochs'][0]}, {r['epochs'][1]} | "
+                         + " | ".join(cells) + " |")  # fmt: skip
     s = report["selection"]
     rc, ds = s["reality_check"], s["deflated_sharpe"]
     lines += [
