@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import REAL_CSV, binance_rows, kraken_rows, make_bars, write_layout
 
-from gafcnn.bars import OHLCV, gap_summary
+from gafcnn.bars import MINUTE_MS, OHLCV, gap_summary, positions
 from gafcnn.io import InputError
 from gafcnn.readers import read_bars, read_file
 
@@ -310,3 +310,11 @@ def test_thin_market_with_most_minutes_missing_is_read_as_1_minute_bars(tmp_path
     )
     filled, _ = read_bars(str(path), fill_gaps=True)
     assert filled["filled"].sum() == gap_summary(out)["minutes"]
+
+
+def test_positions_of_decision_times_and_a_missing_one():
+    minutes = np.array([10, 11, 12, 14, 15])  # minute 13 is a gap
+    assert positions(minutes, np.array([10, 14, 15]) * MINUTE_MS).tolist() == [0, 3, 4]
+    for missing in (13, 16, 9):
+        with pytest.raises(ValueError, match="not found among the bars"):
+            positions(minutes, np.array([10, missing]) * MINUTE_MS)

@@ -22,6 +22,15 @@ def minute_index(bars: pd.DataFrame) -> np.ndarray:
     return stamps // MINUTE_MS
 
 
+def positions(minutes: np.ndarray, stamps_ms: np.ndarray) -> np.ndarray:
+    """Bar positions of decision timestamps (epoch ms); every one must be a bar."""
+    stamps = np.asarray(stamps_ms) // MINUTE_MS
+    pos = np.searchsorted(minutes, stamps)
+    if np.any(minutes[np.minimum(pos, len(minutes) - 1)] != stamps):
+        raise ValueError("decision timestamps not found among the bars")
+    return pos
+
+
 def gap_summary(bars: pd.DataFrame) -> dict[str, int]:
     """Count holes in the minute grid and the minutes they miss."""
     minutes = minute_index(bars)

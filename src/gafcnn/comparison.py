@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gafcnn.bars import MINUTE_MS
+from gafcnn.bars import MINUTE_MS, positions
 from gafcnn.evaluation import backtest, bootstrap, bootstrap_indices
 from gafcnn.labels import forward_returns
 from gafcnn.metrics import classification_report
@@ -41,10 +41,7 @@ def compare(
         row["signal_detected"] = bool(b.accuracy_ci[0] > row["majority_rate"])
         table[name] = row
     test_minutes = np.asarray(ts) // MINUTE_MS
-    pos = np.searchsorted(minutes, test_minutes)
-    if np.any(minutes[np.minimum(pos, len(minutes) - 1)] != test_minutes):
-        raise ValueError("test decision timestamps not found among the bars")
-    fwd = forward_returns(bars["close"], minutes, horizon)[pos]
+    fwd = forward_returns(bars["close"], minutes, horizon)[positions(minutes, ts)]
     period = float(test_minutes[-1] - test_minutes[0] + horizon)
     tests = {
         name: backtest(test_minutes, p, fwd, horizon, float(cfg["fee_bps"]), period)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import numpy as np
 
 from gafcnn import paths, predictions
+from gafcnn.bars import positions
 from gafcnn.baselines import fit_logistic, flatten, majority_probability, predict_up, spread_subset
 from gafcnn.encodings import window_series
 from gafcnn.gafdata import GafSet
 from gafcnn.io import load_params, run_stage, write_json
 from gafcnn.metrics import classification_report
-from gafcnn.stages.common import gaf_sets, load_bars, positions
+from gafcnn.stages.common import gaf_sets, load_bars
 
 EVAL_SPLITS = ("val", "test")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import paths
-from gafcnn.bars import MINUTE_MS, minute_index
+from gafcnn.bars import minute_index
 from gafcnn.gafdata import GafSet
 from gafcnn.io import InputError
 from gafcnn.split import SEGMENTS, parse_windows
@@ -42,14 +42,6 @@ def load_bars() -> tuple[dict[str, np.ndarray], np.ndarray]:
         k: bars[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close", "volume")
     }
     return arrays, minute_index(bars)
-
-
-def positions(minutes: np.ndarray, stamps_ms: np.ndarray) -> np.ndarray:
-    """Bar positions of decision timestamps (epoch ms)."""
-    pos = np.searchsorted(minutes, stamps_ms // MINUTE_MS)
-    if np.any(minutes[np.minimum(pos, len(minutes) - 1)] != stamps_ms // MINUTE_MS):
-        raise ValueError("decision timestamps not found among the bars")
-    return pos
 
 
 def samples_frame(gs: GafSet) -> pd.DataFrame:

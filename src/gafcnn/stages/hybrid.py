@@ -13,13 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from gafcnn import paths, predictions
-from gafcnn.bars import MINUTE_MS
+from gafcnn.bars import MINUTE_MS, positions
 from gafcnn.ensemble import gain_importance, purged_folds, xgb_classifier
 from gafcnn.features import INDICATORS, indicators
 from gafcnn.io import load_params, run_stage, runtime_setting, save_xgb, write_json
 from gafcnn.metrics import classification_report
 from gafcnn.predictions import ms
-from gafcnn.stages.common import gaf_sets, load_bars, positions
+from gafcnn.stages.common import gaf_sets, load_bars
 from gafcnn.stages.members import joined_cnn_predictions
 
 

@@ -5,11 +5,12 @@ reported next to the majority rate."""
 from __future__ import annotations
 
 from gafcnn import paths, predictions
+from gafcnn.bars import positions
 from gafcnn.ensemble import gain_importance, xgb_classifier
 from gafcnn.features import INDICATORS, indicators
 from gafcnn.io import load_params, run_stage, runtime_setting, save_xgb, write_json
 from gafcnn.metrics import classification_report
-from gafcnn.stages.common import gaf_sets, load_bars, positions, samples_frame
+from gafcnn.stages.common import gaf_sets, load_bars, samples_frame
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import paths, predictions
+from gafcnn.bars import positions
 from gafcnn.encodings import Encoder, window_series
 from gafcnn.features import BAR_FEATURES, feature_scale, window_bar_features
 from gafcnn.gafdata import GafSet
@@ -33,7 +34,7 @@ from gafcnn.io import (
 from gafcnn.metrics import classification_report
 from gafcnn.models import PretrainedError, build_model
 from gafcnn.runtime import OnnxCnn, to_onnx
-from gafcnn.stages.common import load_bars, positions
+from gafcnn.stages.common import load_bars
 from gafcnn.training import (
     ArraySource,
     ImageSource,

@@ -26,13 +26,12 @@ import pandas as pd
 import yaml
 
 from gafcnn import paths, predictions
-from gafcnn.bars import minute_index
+from gafcnn.bars import minute_index, positions
 from gafcnn.io import InputError, load_params, read_json, run_stage, write_json
 from gafcnn.metrics import majority_rate
 from gafcnn.split import Split, SplitSpec, _purge
 from gafcnn.stages import baseline, ensemble, gaf, hybrid, phase1, train
 from gafcnn.stages import split as split_stage
-from gafcnn.stages.common import positions
 from gafcnn.stages.common import windows as param_windows
 from gafcnn.walkforward import Fold, WalkForwardSpec, fold_split_params, make_folds
 
