@@ -17,6 +17,7 @@ from gafcnn.grid import (
     GUIDE,
     changed,
     configs,
+    experiments,
     grid_report,
     report_markdown,
     set_args,
@@ -47,6 +48,36 @@ def test_changed_params_leave_out_the_grid_size():
     base = {"lr": 0.001, "gaf": {"channels": ["gasf"]}, "evaluate": {"trials": 1}}
     exp = {"lr": 1e-5, "gaf": {"channels": ["gasf"]}, "evaluate": {"trials": 9}}
     assert changed(exp, base) == {"lr": 1e-5}
+
+
+def test_experiments_read_only_finished_runs(tmp_path, monkeypatch):
+    """A queued or running experiment is listed by ``dvc exp show`` with the baseline's
+    metrics; only finished ones are read, the rest are named with their state."""
+
+    def exp(name, state, error=None):
+        data = {"params": {"params.yaml": {"data": {"lr": 0.1}}}, "metrics": {"m": {}}}
+        rev = {"rev": f"rev-{name}", "name": name, "error": error, "data": data}
+        return {"name": name, "executor": state and {"state": state}, "revs": [rev]}
+
+    shown = [
+        {"rev": "workspace", "data": {}},
+        {"rev": "base", "data": {"params": {"params.yaml": {"data": {"lr": 0.001}}}},
+         "experiments": [exp("done", "success"), exp("here", None), exp("busy", "running"),
+                         exp("later", "queued"), exp("broke", "failed", {"msg": "x"}),
+                         exp("other", "success")]},
+    ]  # fmt: skip
+    (tmp_path / "shown.json").write_text(json.dumps(shown))
+    fake = tmp_path / "dvc"
+    fake.write_text(f"#!/bin/sh\ncat {tmp_path / 'shown.json'}\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr("gafcnn.grid.read_metrics", lambda rev: {"rev": rev})
+    names = ["done", "here", "busy", "later", "broke", "never"]
+    base, found, missing = experiments(names, dvc=str(fake))
+    assert base == {"lr": 0.001}
+    assert [e["name"] for e in found] == ["baseline", "done", "here"]
+    assert found[1]["metrics"] == {"rev": "rev-done"}
+    assert missing == {"busy": "running", "later": "queued", "broke": "failed",
+                       "never": "not found"}  # fmt: skip
 
 
 def _fake_grid(n_exps: int, edge_exp: int | None):
@@ -93,7 +124,9 @@ def _fake_grid(n_exps: int, edge_exp: int | None):
 def test_grid_report_over_noise_finds_nothing_and_over_an_edge_finds_it():
     exps, base, preds, bars, minutes = _fake_grid(6, edge_exp=None)
     noise = grid_report(exps, base, preds, bars, minutes)
-    assert noise["pairs"] == 6 * 5 and len(noise["experiments"]) == 6  # alias not counted
+    assert len(noise["experiments"]) == 6
+    # the alias is not a pair; the majority model, the same in every experiment, is one
+    assert noise["pairs"] == 6 * 4 + 1 and noise["repeated_pairs"] == 5
     assert noise["selection"]["reality_check"]["p_value"] > 0.05
     assert noise["experiments"][1]["changed"] == {"lr": 0.1}
     md = report_markdown(noise)
@@ -101,7 +134,9 @@ def test_grid_report_over_noise_finds_nothing_and_over_an_edge_finds_it():
     assert [r["training"]["15"]["stopped"] for r in noise["experiments"][:2]] == ["cap", "patience"]
     assert "| e0 | 9, 3 | 9 (9, cap) |" in md and "| e1 | 9, 3 | 5 (2) |" in md
     exps, base, preds, bars, minutes = _fake_grid(6, edge_exp=4)
-    edge = grid_report(exps, base, preds, bars, minutes)
+    edge = grid_report(exps, base, preds, bars, minutes, {"e9": "running"})
+    assert "Not in this report (no finished experiment): e9 (running)." in report_markdown(edge)
+    assert "Not in this report" not in md
     assert edge["selection"]["reality_check"]["best"] == "e4/hybrid"
     assert edge["selection"]["reality_check"]["p_value"] < 0.01
 
@@ -123,7 +158,9 @@ def test_make_grid_end_to_end(tmp_path):
     report = json.loads((root / "reports" / "grid.json").read_text())
     assert [r["experiment"] for r in report["experiments"]] == ["baseline", "conv1d", "mtf"]
     assert report["experiments"][1]["changed"] == {"arch": "conv1d"}
-    assert report["pairs"] >= 3 * 12 and report["pairs"] % 3 == 0  # every model of each
+    every = report["pairs"] + report["repeated_pairs"]  # every model of each experiment
+    assert every >= 3 * 12 and every % 3 == 0
+    assert report["repeated_pairs"] >= 2 * 3  # Phase 1, majority, return baselines: once
     assert 0 < report["selection"]["reality_check"]["p_value"] <= 1
     assert "| conv1d | arch=conv1d |" in (root / "reports" / "grid.md").read_text()
     assert metrics(root, "decision")["trials"] == 1  # the workspace is the baseline again

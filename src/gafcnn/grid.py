@@ -125,9 +125,11 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def experiments(names: list[str], dvc: str = "dvc") -> tuple[dict, list[dict]]:
-    """The baseline's params and, per named experiment found, its name, revision,
-    params (``dvc exp show --json``) and metrics (:func:`read_metrics`)."""
+def experiments(names: list[str], dvc: str = "dvc") -> tuple[dict, list[dict], dict[str, str]]:
+    """The baseline's params; per finished named experiment, its name, revision, params
+    (``dvc exp show --json``) and metrics (:func:`read_metrics`); and the named ones
+    left out, with why (queued, running, failed, not found). A queued or running
+    experiment is listed with the baseline's metrics, so it must not be read."""
     proc = subprocess.run([dvc, "exp", "show", "--json"], capture_output=True, text=True)
     if proc.returncode != 0:
         raise InputError("dvc exp show", proc.stderr.strip().splitlines()[-1])
@@ -138,20 +140,28 @@ def experiments(names: list[str], dvc: str = "dvc") -> tuple[dict, list[dict]]:
         {"name": "baseline", "rev": base["rev"], "params": base_params,
          "metrics": read_metrics(base["rev"])}
     ]  # fmt: skip
+    missing = {n: "not found" for n in names}
     for exp in base.get("experiments") or []:
         rev = (exp.get("revs") or [{}])[0]
         data = rev.get("data") or {}
-        if rev.get("name") in names and not rev.get("error") and data.get("metrics"):
-            found.append(
-                {
-                    "name": rev["name"],
-                    "rev": rev["rev"],
-                    "params": data["params"]["params.yaml"]["data"],
-                    "metrics": read_metrics(rev["rev"]),
-                }
-            )
+        name = rev.get("name")
+        if name not in missing:  # not asked for, or already found
+            continue
+        state = (exp.get("executor") or {}).get("state") or "success"  # None: run in place
+        if rev.get("error") or not data.get("metrics") or state != "success":
+            missing[name] = "failed" if rev.get("error") else state
+            continue
+        del missing[name]
+        found.append(
+            {
+                "name": name,
+                "rev": rev["rev"],
+                "params": data["params"]["params.yaml"]["data"],
+                "metrics": read_metrics(rev["rev"]),
+            }
+        )
     order = ["baseline", *names]
-    return base_params, sorted(found, key=lambda e: order.index(e["name"]))
+    return base_params, sorted(found, key=lambda e: order.index(e["name"])), missing
 
 
 def read_metrics(rev: str) -> dict[str, Any]:
@@ -201,10 +211,16 @@ def changed(params: dict, base: dict) -> dict[str, Any]:
 
 
 def grid_report(
-    exps: list[dict], base: dict, preds: dict[str, pd.DataFrame], bars: dict, minutes: np.ndarray
+    exps: list[dict],
+    base: dict,
+    preds: dict[str, pd.DataFrame],
+    bars: dict,
+    minutes: np.ndarray,
+    missing: dict[str, str] | None = None,
 ) -> dict:
     """Per-experiment rows and the selection-bias figures over every (experiment,
-    model) pair on the test decisions all experiments share."""
+    model) pair on the test decisions all experiments share; ``missing`` names the
+    configs asked for that have no finished experiment (and why)."""
     from gafcnn.comparison import compare
     from gafcnn.evaluation import block_length
 
@@ -236,14 +252,21 @@ def grid_report(
         stamps = set(preds[e["name"]]["timestamp"])
         common = stamps if common is None else common & stamps
     ts_index = pd.DatetimeIndex(sorted(common))
-    probs, y = {}, None
+    # A model no config touches (Phase 1, the return baselines) predicts the same in
+    # every experiment: one trial, counted once, under its first name.
+    probs, y, seen, repeats = {}, None, {}, {}
     for e in exps:
         p = preds[e["name"]]
         for model, g in p.groupby("model", sort=True):
             if model in ("oracle", "ensemble"):  # the alias repeats ensemble_<method>
                 continue
             g = g.set_index("timestamp").reindex(ts_index)
-            probs[f"{e['name']}/{model}"] = g["p_up"].to_numpy(dtype=np.float64)
+            name, values = f"{e['name']}/{model}", g["p_up"].to_numpy(dtype=np.float64)
+            first = seen.setdefault(values.tobytes(), name)
+            if first != name:
+                repeats[name] = first
+                continue
+            probs[name] = values
             if y is None:
                 y = g["label"].to_numpy().astype(np.int64)
     ts = ts_index.as_unit("ms").asi8
@@ -257,7 +280,8 @@ def grid_report(
                      int(params["evaluate"].get("pbo_partitions", 8)))  # fmt: skip
     sel = result["selection"]
     sel["trials"] = len(exps)
-    return {"experiments": rows, "pairs": len(probs), "test_samples": len(ts), "selection": sel}
+    return {"experiments": rows, "pairs": len(probs), "repeated_pairs": len(repeats),
+            "test_samples": len(ts), "selection": sel, "missing": dict(missing or {})}  # fmt: skip
 
 
 def report_markdown(report: dict) -> str:
@@ -280,6 +304,9 @@ def report_markdown(report: dict) -> str:
         bt = f"{r['best_backtest'][0]} {r['best_backtest'][1]:+.5f}"
         lines.append(f"| {r['experiment']} | {changed_text} | " + " | ".join(cells)
                      + f" | {bt} | {r['decision']} |")  # fmt: skip
+    if report.get("missing"):
+        left = ", ".join(f"{k} ({v})" for k, v in report["missing"].items())
+        lines += ["", f"Not in this report (no finished experiment): {left}."]
     windows = sorted({w for r in report["experiments"] for w in r.get("training", {})}, key=int)
     if windows:
         lines += [
@@ -302,8 +329,10 @@ def report_markdown(report: dict) -> str:
     rc, ds = s["reality_check"], s["deflated_sharpe"]
     lines += [
         "",
-        f"Selection bias over all {report['pairs']} (experiment, model) pairs on the "
-        f"{report['test_samples']} test decisions every experiment shares:",
+        f"Selection bias over all {report['pairs']} distinct (experiment, model) pairs on "
+        f"the {report['test_samples']} test decisions every experiment shares "
+        f"({report.get('repeated_pairs', 0)} pairs that repeat another's predictions "
+        "exactly, e.g. Phase 1 in every experiment, counted once):",
         "",
         f"- best: {rc['best']}, {rc['excess_accuracy']:+.3f} over the majority rate; "
         f"reality-check p-value {rc['p_value']:.3f}, SPA p-value {rc['p_value_spa']:.3f}",
@@ -340,14 +369,14 @@ def main() -> None:
         subprocess.run(["dvc", "queue", "start", "-j", str(a.jobs)], check=True)
         status = wait_for_queue()
         print("grid: " + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
-    base, exps = experiments(names)
+    base, exps, missing = experiments(names)
     if len(exps) < 2:
         raise InputError("dvc exp show", "found no finished grid experiment beside the baseline")
     preds = {e["name"]: read_predictions(e["rev"], e["params"]["ensemble"]["method"]) for e in exps}
     from gafcnn.stages.common import load_bars
 
     bars, minutes = load_bars()
-    report = grid_report(exps, base, preds, bars, minutes)
+    report = grid_report(exps, base, preds, bars, minutes, missing)
     out = Path(a.out)
     write_bytes(out, report_markdown(report).encode())
     write_json(out.with_suffix(".json"), report)
