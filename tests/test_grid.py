@@ -77,7 +77,7 @@ def test_experiments_read_only_finished_runs(tmp_path, monkeypatch):
     assert [e["name"] for e in found] == ["baseline", "done", "here"]
     assert found[1]["metrics"] == {"rev": "rev-done"}
     assert missing == {"busy": "running", "later": "queued", "broke": "failed",
-                       "never": "not found"}  # fmt: skip
+                       "never": "not run"}  # fmt: skip
 
 
 def _fake_grid(n_exps: int, edge_exp: int | None):

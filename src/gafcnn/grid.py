@@ -128,7 +128,7 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
 def experiments(names: list[str], dvc: str = "dvc") -> tuple[dict, list[dict], dict[str, str]]:
     """The baseline's params; per finished named experiment, its name, revision, params
     (``dvc exp show --json``) and metrics (:func:`read_metrics`); and the named ones
-    left out, with why (queued, running, failed, not found). A queued or running
+    left out, with why (queued, running, failed, not run). A queued or running
     experiment is listed with the baseline's metrics, so it must not be read."""
     proc = subprocess.run([dvc, "exp", "show", "--json"], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -140,7 +140,7 @@ def experiments(names: list[str], dvc: str = "dvc") -> tuple[dict, list[dict], d
         {"name": "baseline", "rev": base["rev"], "params": base_params,
          "metrics": read_metrics(base["rev"])}
     ]  # fmt: skip
-    missing = {n: "not found" for n in names}
+    missing = {n: "not run" for n in names}
     for exp in base.get("experiments") or []:
         rev = (exp.get("revs") or [{}])[0]
         data = rev.get("data") or {}
