@@ -4,6 +4,12 @@ Batches are read from the gaf stage's memmaps (or from in-memory raw features fo
 the 1-D CNN) one batch at a time, so whole arrays are never loaded. Early stopping
 watches validation loss and restores the best epoch's weights.
 
+Under ``torchrun`` (``nproc`` > 1) the same loop runs as PyTorch DDP: every rank
+draws the same global order, trains on its own slice of it, and validation
+predictions are gathered so that every rank sees the same validation loss and stops
+at the same epoch. On CUDA, batches go through pinned memory and the forward pass
+runs under bf16 autocast where the GPU supports it.
+
 Augmentation (``augment: noise``) adds Gaussian noise to the *raw* window before it
 is encoded, scaled by the window's own bar-to-bar variability. It never rotates or
 warps images: a GAF's main diagonal is the (scaled) series itself and its
@@ -21,8 +27,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from sklearn.metrics import roc_auc_score
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from gafcnn.encodings import Encoder
 from gafcnn.io import typed_fields
@@ -50,6 +58,7 @@ class TrainConfig:
     pretrained: str | None = None
     seed: int = 42
     device: str = "auto"
+    nproc: int = 1
 
     @classmethod
     def from_params(cls, params: dict) -> TrainConfig:
@@ -61,8 +70,8 @@ class TrainConfig:
             raise ValueError(f"imbalance must be one of {IMBALANCE}")
         if cfg.augment not in AUGMENT:
             raise ValueError(f"augment must be one of {AUGMENT}")
-        if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.patience < 1:
-            raise ValueError("batch_size, epochs and patience must be >= 1")
+        if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.patience < 1 or cfg.nproc < 1:
+            raise ValueError("batch_size, epochs, patience and nproc must be >= 1")
         return cfg
 
 
@@ -75,12 +84,54 @@ def seed_everything(seed: int, threads: int = 2) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` is CUDA when torch sees a GPU (``CUDA_VISIBLE_DEVICES`` decides which);
+    under DDP each process takes the GPU of its local rank."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device=cuda but no CUDA device is available")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("device=cuda but no CUDA device is available")
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
     return torch.device(name)
+
+
+def rank_world() -> tuple[int, int]:
+    """(rank, world size) of the DDP process group, or (0, 1) outside one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def shard(order: np.ndarray, world: int) -> np.ndarray:
+    """``order`` cut to a multiple of ``world`` (at most world - 1 samples of an epoch
+    are left out), so every rank gets as many batches; rank r trains on ``[r::world]``."""
+    return order[: len(order) // world * world]
+
+
+def gather(values: np.ndarray, device: torch.device) -> np.ndarray:
+    """Rows of every rank's equal-length ``values``: shape (world, len(values))."""
+    _, world = rank_world()
+    if world == 1:
+        return values[None, :]
+    t = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64)).to(device)
+    parts = [torch.empty_like(t) for _ in range(world)]
+    dist.all_gather(parts, t)
+    return torch.stack(parts).cpu().numpy()
+
+
+def to_device(x: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A host batch on ``device``; through pinned memory, asynchronously, on CUDA."""
+    t = torch.from_numpy(x)
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t
+
+
+def autocast(device: torch.device) -> torch.autocast:
+    """bf16 autocast on a GPU that supports it; a no-op context elsewhere."""
+    enabled = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 class Source:
@@ -193,21 +244,36 @@ def train_epoch(
     rng: np.random.Generator,
 ) -> tuple[float, int, np.ndarray]:
     """One pass over ``order``; returns (mean loss, samples seen, P(up) in ``order``'s
-    order as seen during training - running, with dropout active)."""
+    order as seen during training - running, with dropout active).
+
+    Under DDP, ``order`` is the global order (a multiple of the world size long, see
+    :func:`shard`): this rank trains on ``order[rank::world]`` in batches of
+    ``ceil(batch_size / world)``, so one optimiser step still sees about
+    ``batch_size`` samples; loss and P(up) are gathered from every rank."""
+    rank, world = rank_world()
+    local = order[rank::world]
+    size = -(-batch_size // world)
     model.train()
     total, seen = 0.0, 0
-    probs = np.empty(len(order), dtype=np.float64)
-    for idx in batches(order, batch_size):
-        x = torch.from_numpy(source.batch(idx, augment, rng)).to(device)
-        y = torch.from_numpy(source.labels[idx].astype(np.float32)).to(device)
+    probs = np.empty(len(local), dtype=np.float64)
+    for idx in batches(local, size):
+        x = to_device(source.batch(idx, augment, rng), device)
+        y = to_device(source.labels[idx].astype(np.float32), device)
         optimizer.zero_grad(set_to_none=True)
-        logits = model(x)
-        loss = loss_fn(logits, y)
+        with autocast(device):
+            logits = model(x)
+        loss = loss_fn(logits.float(), y)
         loss.backward()
         optimizer.step()
-        probs[seen : seen + len(idx)] = torch.sigmoid(logits.detach()).double().cpu().numpy()
+        probs[seen : seen + len(idx)] = (
+            torch.sigmoid(logits.detach().float()).double().cpu().numpy()
+        )
         total += float(loss.detach()) * len(idx)
         seen += len(idx)
+    if world > 1:
+        sums = gather(np.array([total, seen], dtype=np.float64), device).sum(axis=0)
+        total, seen = float(sums[0]), int(sums[1])
+        probs = gather(probs, device).T.reshape(-1)  # back to ``order``'s order
     return total / max(seen, 1), seen, probs
 
 
@@ -224,13 +290,40 @@ def predict_with(
 
 @torch.no_grad()
 def predict(model: nn.Module, source: Source, batch_size: int, device: torch.device) -> np.ndarray:
-    """P(up) for every sample of ``source``, in order, from the torch ``model``."""
+    """P(up) for every sample of ``source``, in order, from the torch ``model`` (float32:
+    what the ONNX export is checked against)."""
     model.eval()
     return predict_with(
-        lambda x: torch.sigmoid(model(torch.from_numpy(x).to(device))).double().cpu().numpy(),
+        lambda x: torch.sigmoid(model(to_device(x, device)).float()).double().cpu().numpy(),
         source,
         batch_size,
     )
+
+
+class _Block(Source):
+    """Samples ``start:stop`` of a source (one rank's share of a prediction)."""
+
+    def __init__(self, source: Source, start: int, stop: int):
+        self.source, self.start = source, start
+        self.labels = source.labels[start:stop]
+
+    def batch(self, idx: np.ndarray, augment: bool, rng: np.random.Generator) -> np.ndarray:
+        return self.source.batch(idx + self.start, augment, rng)
+
+
+def predict_shared(
+    model: nn.Module, source: Source, batch_size: int, device: torch.device
+) -> np.ndarray:
+    """:func:`predict` with the samples split into one contiguous block per DDP rank and
+    the results gathered, so every rank returns the same full array."""
+    rank, world = rank_world()
+    if world == 1:
+        return predict(model, source, batch_size, device)
+    per = -(-len(source) // world)
+    start, stop = min(rank * per, len(source)), min((rank + 1) * per, len(source))
+    part = np.zeros(per, dtype=np.float64)
+    part[: stop - start] = predict(model, _Block(source, start, stop), batch_size, device)
+    return gather(part, device).reshape(-1)[: len(source)]
 
 
 def bce(labels: np.ndarray, p: np.ndarray) -> float:
@@ -251,21 +344,32 @@ def fit(
     on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Train with early stopping on validation loss; leaves the best epoch's weights
-    in ``model``."""
+    in ``model``. Inside a DDP process group every rank calls this with the same
+    arguments; the model is wrapped in DistributedDataParallel here, and the stopping
+    decision is rank 0's, broadcast, so every rank stops at and restores the same epoch."""
+    rank, world = rank_world()
     model.to(device)
+    net = model
+    if world > 1:
+        net = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     rng = np.random.default_rng(cfg.seed)
+    # one stream for orders and noise in one process; under DDP the orders stay common
+    # to all ranks while each rank draws its own noise
+    noise_rng = rng if world == 1 else np.random.default_rng([cfg.seed, rank])
     loss_fn = loss_function(train.labels, cfg.imbalance, device)
-    optimizer = make_optimizer(model, cfg)
+    optimizer = make_optimizer(net, cfg)
     best = copy.deepcopy(model.state_dict())
     best_loss, best_epoch, waited = np.inf, 0, 0
     history, train_time, train_seen = [], 0.0, 0
     t_start = time.perf_counter()
     epoch = 0
     for epoch in range(1, cfg.epochs + 1):
-        order = _epoch_order(train.labels, cfg.imbalance, rng)
+        order = shard(_epoch_order(train.labels, cfg.imbalance, rng), world)
         t0 = time.perf_counter()
         train_loss, seen, p_train = train_epoch(
-            model,
+            net,
             train,
             order,
             loss_fn,
@@ -273,13 +377,13 @@ def fit(
             cfg.batch_size,
             device,
             cfg.augment == "noise",
-            rng,
+            noise_rng,
         )
         dt = time.perf_counter() - t0
         train_time += dt
         train_seen += seen
-        p_val = predict(model, val, cfg.batch_size, device)
-        val_loss = bce(val.labels, p_val)
+        p_val = predict_shared(model, val, cfg.batch_size, device)
+        val_loss = float(gather(np.array([bce(val.labels, p_val)]), device)[0, 0])
         row = {
             "epoch": epoch,
             "train_loss": train_loss,

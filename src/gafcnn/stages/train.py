@@ -6,11 +6,21 @@ dvclive to ``plots/train/w{W}/``, exports the network to ONNX (the served model,
 :mod:`gafcnn.runtime`), and writes ``models/cnn/w{W}.pt`` + ``.onnx`` + ``.json``,
 ``data/predictions/cnn/w{W}.parquet`` (the ONNX model's P(up) on val and test, keyed
 by decision timestamp) and ``metrics/train_w{W}.json``.
+
+With ``nproc`` > 1 the stage starts itself again under ``torchrun`` (one machine,
+``nproc`` processes: DDP over gloo on CPU, NCCL on GPUs) and waits for it. Rank 0
+alone logs and writes the outputs. For several machines, set ``GAFCNN_TORCHRUN`` to
+torchrun's node options (``--nnodes 2 --node-rank 0 --rdzv-endpoint host:29400``) on
+each machine; the ranks of other machines train and write nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -44,6 +54,7 @@ from gafcnn.training import (
     pick_device,
     predict,
     predict_with,
+    rank_world,
     seed_everything,
 )
 
@@ -90,6 +101,32 @@ def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]
     return sources, info
 
 
+def torchrun_command(window: int, nproc: int, node_options: str = "") -> list[str]:
+    """This stage under torchrun: ``nproc`` processes on this machine, rendezvous on
+    localhost unless ``node_options`` names the nodes."""
+    nodes = shlex.split(node_options) if node_options.strip() else ["--standalone"]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        *nodes,
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "gafcnn.stages.train",
+        "--window",
+        str(window),
+    ]
+
+
+def join_process_group(device_name: str) -> None:
+    """Inside torchrun (``WORLD_SIZE`` set): join the group, NCCL on GPUs, else gloo."""
+    import torch
+    import torch.distributed as dist
+
+    cuda = device_name == "cuda" or (device_name == "auto" and torch.cuda.is_available())
+    dist.init_process_group(backend="nccl" if cuda else "gloo")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--window", type=int, required=True)
@@ -100,15 +137,39 @@ def main() -> None:
     except (TypeError, ValueError) as exc:
         raise InputError("params.yaml", str(exc)) from None
     w = args.window
+    if cfg.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        cmd = torchrun_command(w, cfg.nproc, os.environ.get("GAFCNN_TORCHRUN", ""))
+        print("train: " + " ".join(cmd[1:]), flush=True)
+        sys.exit(subprocess.run(cmd, check=False).returncode)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        join_process_group(cfg.device)
+    try:
+        train_window(w, params, cfg)
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def train_window(w: int, params: dict, cfg: TrainConfig) -> None:
+    """Train the window's CNN (every rank, under DDP) and write its outputs (rank 0)."""
+    rank, world = rank_world()
     gs = GafSet(paths.gaf_dir(w))
-    seed_everything(cfg.seed, int(runtime_setting(params, "threads", 2)))
-    device = pick_device(cfg.device)
+    # the machine's threads are shared by the ranks on it
+    threads = int(runtime_setting(params, "threads", 2))
+    seed_everything(cfg.seed, max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    device = pick_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
     sources, info = make_sources(gs, cfg)
     in_shape = sources["train"].input_shape
     try:
         model = build_model(cfg.arch, in_shape[0], cfg.width, cfg.dropout, cfg.pretrained)
     except (PretrainedError, ValueError) as exc:
         raise InputError("params.yaml", str(exc)) from None
+
+    if rank != 0:  # other ranks train in step with rank 0 and write nothing
+        fit(model, sources["train"], sources["val"], cfg, device)
+        return
 
     from dvclive import Live
 
@@ -131,7 +192,8 @@ def main() -> None:
             print(
                 f"train w{w} epoch {row['epoch']:3d} loss {row['train_loss']:.4f} "
                 f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f} "
-                f"({row['train_samples_per_s']:,.0f} samples/s)",
+                f"({row['train_samples_per_s']:,.0f} samples/s"
+                + (f" on {world} processes)" if world > 1 else ")"),
                 flush=True,
             )
 
@@ -190,6 +252,8 @@ def main() -> None:
         f"train@{w}",
         {
             "train_samples_per_s": result.train_samples_per_s,
+            "processes": world,
+            "device": str(device),
             "fit_wall_s": train_time,
             "epochs": [
                 {"epoch": r["epoch"], "train_samples_per_s": r["train_samples_per_s"]}
