@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Stage commands call `python`; put the venv first so DVC runs them with it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install install-dev repro test test-slow lint format bench review remote-serve clean-venv walkforward grid
+.PHONY: install install-dev repro test test-slow lint format bench review remote-serve clean-venv walkforward grid worker collect
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,18 @@ walkforward: install
 JOBS ?= 1
 grid: install
 	$(BIN)/python -m gafcnn.grid run -j $(JOBS)
+
+# The grid on several machines: each clones the repo and runs its share (one DVC
+# worker per machine), pushing to the git remote ORIGIN and the DVC remote; then
+# the coordinator pulls them all and writes the report (README: Scaling up).
+EXPS ?=
+ORIGIN ?= origin
+worker: install
+	@test -n "$(EXPS)" || { echo 'usage: make worker EXPS="guide1 guide3"' >&2; exit 2; }
+	$(BIN)/python -m gafcnn.grid worker --only "$(EXPS)" --remote $(ORIGIN)
+
+collect: install
+	$(BIN)/python -m gafcnn.grid collect --remote $(ORIGIN)
 
 # What a change did: params diff, headline, changed metrics, plots diff, against BASE.
 BASE ?= main

@@ -118,3 +118,36 @@ def test_meta_records_what_was_written(project):
     assert meta["layout"] == "N,C,H,W" and meta["dtype"] == "float16"
     assert meta["horizon"] == 5 and meta["windows"] == list(WINDOWS)
     assert (project / "plots" / "gaf" / "w60_samples.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        3,
+        -1,
+        slice(None),
+        slice(2, 9),
+        slice(9, 2),
+        slice(1, 20, 3),
+        np.array([7, 2, 3, 4, 19, 0, 3]),
+        np.array([], dtype=np.int64),
+        np.arange(20) % 3 == 0,
+    ],
+)
+def test_image_file_reads_what_numpy_reads(tmp_path, key):
+    from gafcnn.gafdata import ImageFile
+
+    arr = np.random.default_rng(0).normal(size=(20, 2, 3, 3)).astype(np.float16)
+    np.save(tmp_path / "x.npy", arr)
+    f = ImageFile(tmp_path / "x.npy")
+    assert len(f) == 20 and f.shape == arr.shape and f.dtype == arr.dtype
+    np.testing.assert_array_equal(f[key], arr[key])
+    np.testing.assert_array_equal(np.asarray(f, np.float32), arr.astype(np.float32))
+
+
+def test_image_file_rejects_rows_past_the_end(tmp_path):
+    from gafcnn.gafdata import ImageFile
+
+    np.save(tmp_path / "x.npy", np.zeros((4, 2), np.float16))
+    with pytest.raises(IndexError, match="x.npy"):
+        ImageFile(tmp_path / "x.npy")[np.array([1, 4])]

@@ -4,6 +4,7 @@ and experiments shared through a bare git repository plus the same remote."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from pipeline import REPO, dvc, run, scratch_project
+from pipeline import REPO, dvc, env, run, scratch_project
 
 KEY, SECRET = "gafcnn-test", "gafcnn-test-secret"
 
@@ -154,3 +155,65 @@ def test_large_files_round_trip(s3, tmp_path):
         run(["git", "pull", "-q"], b)
         dvc(b, "pull")
         assert (b / "big.bin").read_bytes() == (a / "big.bin").read_bytes()
+
+
+@pytest.mark.slow
+def test_two_workers_and_a_coordinator(s3, tmp_path):
+    """The grid on several machines: a bare git origin and the S3 remote, two worker
+    clones running different configs at the same time (`gafcnn.grid worker`, as
+    `make worker EXPS=...` runs it), and a coordinator that pulls both
+    (`gafcnn.grid collect`) and lists them in `dvc exp show` and the grid report."""
+    endpoint, _ = s3
+    root = scratch_project(
+        tmp_path,
+        **{"data.synthetic.n_bars": 8000, "gaf.windows": [15, 30], "epochs": 2, "width": 8,
+           "patterns.synthetic.n_bars": 60000, "patterns.per_class": 200,
+           "patterns.real_per_class": 100, "patterns.epochs": 1, "patterns.width": 8},
+    )  # fmt: skip
+    bare = tmp_path / "origin.git"
+    run(["git", "init", "-q", "--bare", str(bare)], tmp_path)
+    run(["git", "remote", "add", "origin", str(bare)], root)
+    use_remote(root, endpoint)
+    dvc(root, "repro")
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "baseline"], root)
+    run(["git", "push", "-q", "origin", "HEAD:main"], root)
+    dvc(root, "push")
+
+    def clone(name: str) -> Path:
+        path = tmp_path / name
+        run(["git", "clone", "-q", "-b", "main", str(bare), str(path)], tmp_path)
+        run(["git", "config", "user.email", "test@example.com"], path)
+        run(["git", "config", "user.name", name], path)
+        use_remote(path, endpoint)
+        return path
+
+    workers = {"conv1d": clone("worker1"), "mtf": clone("worker2")}
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "gafcnn.grid", "worker", "--only", name],
+            cwd=path,
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        for name, path in workers.items()
+    }
+    for name, proc in procs.items():  # both run at once, each in its own clone
+        out, _ = proc.communicate(timeout=900)
+        assert proc.returncode == 0, f"worker {name}:\n{out[-3000:]}"
+        assert f"dvc exp push origin {name}" in out
+    for path in workers.values():  # a worker's workspace stays the baseline
+        assert run(["git", "status", "--porcelain", "params.yaml"], path).stdout == ""
+
+    coord = clone("coordinator")
+    out = run([sys.executable, "-m", "gafcnn.grid", "collect", "--only", "conv1d,mtf"], coord)
+    shown = dvc(coord, "exp", "show", "--md", "--drop", ".*", "--keep", "Experiment").stdout
+    assert "conv1d" in shown and "mtf" in shown
+    report = json.loads((coord / "reports" / "grid.json").read_text())
+    assert [r["experiment"] for r in report["experiments"]] == ["baseline", "conv1d", "mtf"]
+    assert report["missing"] == {}
+    assert report["experiments"][1]["changed"] == {"arch": "conv1d"}
+    assert report["experiments"][2]["changed"] == {"gaf.channels": ["gasf", "gadf", "mtf"]}
+    assert "| mtf |" in out.stdout

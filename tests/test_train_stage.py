@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -63,3 +64,36 @@ def test_lr_change_reruns_only_train_and_after(project):
         assert "Running stage 'train@15'" in dry and "Running stage 'gaf@15'" not in dry
     finally:
         params_path.write_text(original)
+
+
+def _keys(tree: object) -> object:
+    """The nested key structure of a metrics file (values dropped)."""
+    if isinstance(tree, dict):
+        return {k: _keys(v) for k, v in tree.items()}
+    return type(tree).__name__
+
+
+def test_ddp_stage_learns_and_writes_what_one_process_writes(project, tmp_path):
+    """`nproc: 2`: the stage runs itself under torchrun (gloo, 2 CPU processes)."""
+    copy = tmp_path / "ddp"
+    shutil.copytree(project, copy, symlinks=True)
+    params = yaml.safe_load((copy / "params.yaml").read_text())
+    params.update(nproc=2, epochs=10, patience=4)
+    (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = dvc(copy, "repro", "-s", "train@15").stdout
+    assert "torch.distributed.run --standalone --nproc-per-node=2" in out
+    assert "on 2 processes" in out
+    one, two = metrics(project, "train_w15"), metrics(copy, "train_w15")
+    assert _keys(one) == _keys(two)
+    # the planted signal (oracle accuracy ~0.62 on this market) is learnt
+    assert two["test"]["roc_auc"] > 0.56 and two["test"]["accuracy"] > 0.54
+    p1 = pd.read_parquet(project / "data" / "predictions" / "cnn" / "w15.parquet")
+    p2 = pd.read_parquet(copy / "data" / "predictions" / "cnn" / "w15.parquet")
+    assert list(p1.columns) == list(p2.columns)
+    pd.testing.assert_series_equal(p1["timestamp"], p2["timestamp"])
+    meta = json.loads((copy / "models" / "cnn" / "w15.json").read_text())
+    assert meta["params"]["nproc"] == 2 and meta["best_epoch"] == two["best_epoch"]
+    timing = json.loads((copy / "reports" / "timings.json").read_text())["train@15"]
+    assert timing["processes"] == 2
+    assert (copy / "plots" / "train" / "w15" / "plots" / "metrics" / "val" / "loss.tsv").exists()
+    assert "train@15" not in json.loads(dvc(copy, "status", "--json").stdout)

@@ -48,6 +48,17 @@ def predict_up(model, x: np.ndarray) -> np.ndarray:
     return model.predict_proba(x)[:, classes.index(1)]
 
 
+def predict_images(model, images: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """P(up) of every row of ``images`` (an :class:`~gafcnn.gafdata.ImageFile` allowed),
+    flattened and predicted a chunk at a time, so memory does not grow with the rows."""
+    n = len(images)
+    parts = [
+        predict_up(model, flatten(images, np.arange(a, min(a + chunk, n))))
+        for a in range(0, n, chunk)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 def majority_probability(y_train: np.ndarray, n: int) -> np.ndarray:
     """The majority-class model: always the train base rate of up."""
     return np.full(n, float(np.mean(y_train == 1)))

@@ -10,13 +10,16 @@ plus ``meta.json`` (window, channels, image size, dtype, counts, label band and 
 fingerprint of timestamps + labels per split). Whether windows share their samples
 is the audit's ``alignment`` check (:func:`gafcnn.audit.check_alignment`). Images
 are written chunk by chunk to a plain ``.npy`` file, so memory stays bounded by the
-chunk; readers open them as read-only memmaps.
+chunk; readers get an :class:`ImageFile`, which reads the rows asked for with
+``pread`` - unlike a memmap, whose touched pages stay in the process's resident set,
+so that one pass over a year of images would hold all of them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +56,86 @@ class NpyWriter:
             raise ValueError(f"{self.path}: wrote {self._written} rows, expected {self.shape[0]}")
 
 
+class ImageFile:
+    """Read-only rows of an ``.npy`` array, read from the file on each access.
+
+    Supports what the stages do with image arrays: ``len``, ``shape``, ``dtype``,
+    ``ndim`` and indexing by an int, a slice (step 1) or an array of row indices (each
+    run of consecutive rows is one read). Every access returns a new ndarray; nothing
+    is kept, so memory is bounded by what the caller asks for at once.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        with open(self.path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read(fh)
+            self.offset = fh.tell()
+        if fortran:
+            raise ValueError(f"{self.path}: Fortran-ordered arrays are not supported")
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self.ndim = len(self.shape)
+        self.row_shape = self.shape[1:]
+        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+        self._fd = os.open(self.path, os.O_RDONLY)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _read(self, start: int, stop: int, out: np.ndarray) -> None:
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        want, pos, got = (stop - start) * self.row_bytes, self.offset + start * self.row_bytes, 0
+        while got < want:
+            n = os.preadv(self._fd, [view[got:want]], pos + got)
+            if n <= 0:
+                raise OSError(f"{self.path}: file ends before row {stop}")
+            got += n
+
+    def __getitem__(self, key: int | slice | np.ndarray) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            i = int(key) + (len(self) if key < 0 else 0)
+            return self[i : i + 1][0]
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step != 1:
+                return self[np.arange(start, stop, step)]
+            out = np.empty((max(stop - start, 0), *self.row_shape), dtype=self.dtype)
+            if len(out):
+                self._read(start, stop, out)
+            return out
+        idx = np.asarray(key)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        idx = np.where(idx < 0, idx + len(self), idx).astype(np.int64).reshape(-1)
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"{self.path}: row index out of range 0..{len(self) - 1}")
+        out = np.empty((len(idx), *self.row_shape), dtype=self.dtype)
+        order = np.argsort(idx, kind="stable")
+        rows = idx[order]
+        tmp = np.empty_like(out)
+        # runs of consecutive rows (after sorting) are read at once
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(rows)], strict=True):
+            if b > a:
+                self._read(int(rows[a]), int(rows[b - 1]) + 1, tmp[a:b])
+        out[order] = tmp
+        return out
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        whole = self[:]
+        return whole if dtype is None else whole.astype(dtype)
+
+
 def fingerprint(timestamps: np.ndarray, labels: np.ndarray) -> str:
     """SHA-256 of the sample keys and labels, in order."""
     h = hashlib.sha256()
@@ -62,7 +145,8 @@ def fingerprint(timestamps: np.ndarray, labels: np.ndarray) -> str:
 
 
 class GafSet:
-    """Read access to one window's image set (arrays opened lazily, images memmapped)."""
+    """Read access to one window's image set (arrays opened lazily; images read by row
+    on each access, see :class:`ImageFile`)."""
 
     def __init__(self, directory: str | Path):
         self.dir = Path(directory)
@@ -75,8 +159,8 @@ class GafSet:
     def window(self) -> int:
         return int(self.meta["window"])
 
-    def images(self, split: str) -> np.ndarray:
-        return np.load(self.dir / f"{split}_images.npy", mmap_mode="r")
+    def images(self, split: str) -> ImageFile:
+        return ImageFile(self.dir / f"{split}_images.npy")
 
     def labels(self, split: str) -> np.ndarray:
         return np.load(self.dir / f"{split}_labels.npy")

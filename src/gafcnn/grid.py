@@ -5,6 +5,20 @@ experiments, and one report over all of them with selection bias corrected.
     dvc queue start -j 1                 # or `make grid`, which does all three
     python -m gafcnn.grid report --out reports/grid.md
 
+On several machines (one DVC worker each; DVC's queue has open races with more than
+one worker, treeverse/dvc#10673), every machine clones the repository and runs its
+share, then one coordinator collects them:
+
+    python -m gafcnn.grid worker --only guide1,guide3      # `make worker EXPS=...`
+    python -m gafcnn.grid collect --out reports/grid.md    # `make collect`
+
+``worker`` pulls the baseline's outputs from the DVC remote (so an experiment
+reruns only the stages its params change), runs each named config with
+``dvc exp run --temp`` (a temporary copy: the workspace's params stay the
+baseline's), and pushes each finished experiment with ``dvc exp push origin``
+(git refs to origin, outputs to the DVC remote). ``collect`` pulls every
+experiment of HEAD from origin (``dvc exp pull origin``) and writes the report.
+
 ``queue`` adds one experiment per config (``dvc exp run --queue -n <name> -S ...``),
 each told the grid's size (``evaluate.trials``) so its own decision is corrected for
 it. ``epochs`` is raised to ``EPOCHS_PER_PATIENCE`` x ``patience`` so a patience of
@@ -81,12 +95,16 @@ def set_args(sets: dict[str, Any]) -> list[str]:
     return args
 
 
-def queue(names: list[str], weights: str | None, dvc: str = "dvc") -> list[list[str]]:
-    """Queue the named configs as DVC experiments; returns the commands run."""
-    grid = configs(weights)
+def _known(names: list[str], grid: dict[str, Any]) -> None:
     unknown = sorted(set(names) - set(grid))
     if unknown:
         raise InputError("grid", f"unknown configs {unknown}; known: {sorted(grid)}")
+
+
+def queue(names: list[str], weights: str | None, dvc: str = "dvc") -> list[list[str]]:
+    """Queue the named configs as DVC experiments; returns the commands run."""
+    grid = configs(weights)
+    _known(names, grid)
     cmds = []
     for name in names:
         cmd = [dvc, "exp", "run", "--queue", "-n", name,
@@ -94,6 +112,40 @@ def queue(names: list[str], weights: str | None, dvc: str = "dvc") -> list[list[
         subprocess.run(cmd, check=True)
         cmds.append(cmd)
     return cmds
+
+
+def worker(
+    names: list[str],
+    weights: str | None,
+    trials: int,
+    remote: str = "origin",
+    push: bool = True,
+    dvc: str = "dvc",
+) -> list[list[str]]:
+    """One machine's share of the grid: pull the baseline's outputs, run each config in
+    a temporary directory, push it to the git remote ``remote`` (and its outputs to
+    the DVC remote). ``trials`` is the whole grid's size, not this share's. Returns
+    the commands run; stops at the first that fails."""
+    grid = configs(weights)
+    _known(names, grid)
+    cmds = [[dvc, "pull", "--allow-missing"]]
+    for name in names:
+        sets = {**grid[name], "evaluate.trials": trials}
+        cmds.append([dvc, "exp", "run", "--temp", "-n", name, *set_args(sets)])
+        if push:
+            cmds.append([dvc, "exp", "push", remote, name])
+    for cmd in cmds:
+        print(" ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+    return cmds
+
+
+def collect(remote: str = "origin", dvc: str = "dvc") -> None:
+    """Pull every experiment of HEAD that the workers pushed to ``remote``, and the
+    baseline's bars (the report's backtests read them)."""
+    for cmd in ([dvc, "exp", "pull", remote], [dvc, "pull", "ingest"]):
+        print(" ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
 
 
 def wait_for_queue(dvc: str = "dvc", poll_s: float = 30.0) -> dict[str, str]:
@@ -359,8 +411,23 @@ def main() -> None:
     g.add_argument("--weights", default=WEIGHTS)
     g.add_argument("-j", "--jobs", type=int, default=1)
     g.add_argument("--out", default=str(paths.REPORTS / "grid.md"))
+    w = sub.add_parser("worker", help="run configs here and push them (one machine's share)")
+    w.add_argument("--only", required=True, help="config names, comma- or space-separated")
+    w.add_argument("--weights", default=WEIGHTS)
+    w.add_argument("--trials", type=int, default=0, help="the grid's size (default: all)")
+    w.add_argument("--remote", default="origin", help="git remote for `dvc exp push`")
+    w.add_argument("--no-push", action="store_true")
+    c = sub.add_parser("collect", help="pull every pushed experiment, then report")
+    c.add_argument("--only", default="")
+    c.add_argument("--remote", default="origin")
+    c.add_argument("--out", default=str(paths.REPORTS / "grid.md"))
     a = ap.parse_args()
-    names = [n for n in a.only.split(",") if n] or list(configs(None))
+    names = [n for n in a.only.replace(" ", ",").split(",") if n] or list(configs(None))
+    if a.cmd == "worker":
+        worker(names, a.weights, a.trials or len(configs(None)), a.remote, not a.no_push)
+        return
+    if a.cmd == "collect":
+        collect(a.remote)
     if a.cmd in ("queue", "run"):
         for cmd in queue(names, a.weights):
             print(" ".join(cmd))

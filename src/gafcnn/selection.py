@@ -26,6 +26,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from gafcnn.evaluation import Resamples, per_resample
+
 EULER_GAMMA = 0.5772156649015329
 _N = NormalDist()
 
@@ -38,7 +40,9 @@ class RealityCheck:
     statistic: float  # sqrt(n) x best mean (RC) or the best t-statistic (SPA)
 
 
-def reality_check(excess: np.ndarray, idx: np.ndarray, studentize: bool = False) -> RealityCheck:
+def reality_check(
+    excess: np.ndarray, idx: np.ndarray | Resamples, studentize: bool = False
+) -> RealityCheck:
     """Family-wise p-value that the best of ``K`` candidates beats its benchmark.
 
     ``excess`` is ``(n, K)``: per sample, each candidate's performance minus the
@@ -59,7 +63,8 @@ def reality_check(excess: np.ndarray, idx: np.ndarray, studentize: bool = False)
     mean = x.mean(axis=0)
     boot = np.empty((idx.shape[0], k))
     for j in range(k):  # one candidate at a time: (B, n) floats, not (B, n, K)
-        boot[:, j] = x[:, j][idx].mean(axis=1)
+        col = x[:, j]
+        boot[:, j] = per_resample(idx, lambda rows, col=col: col[rows].mean(axis=1))
     if studentize:
         sd = np.sqrt(n) * boot.std(axis=0, ddof=1)  # bootstrap sd of sqrt(n) x mean
         sd = np.where(sd > 0, sd, np.inf)

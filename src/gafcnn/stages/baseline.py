@@ -8,7 +8,14 @@ import numpy as np
 
 from gafcnn import paths, predictions
 from gafcnn.bars import positions
-from gafcnn.baselines import fit_logistic, flatten, majority_probability, predict_up, spread_subset
+from gafcnn.baselines import (
+    fit_logistic,
+    flatten,
+    majority_probability,
+    predict_images,
+    predict_up,
+    spread_subset,
+)
 from gafcnn.encodings import window_series
 from gafcnn.gafdata import GafSet
 from gafcnn.io import load_params, run_stage, write_json
@@ -38,7 +45,7 @@ def evaluate_window(
     ret_model = fit_logistic(ret_tr, y_tr[idx], c=c, seed=seed)
     probs = {
         "majority": {s: majority_probability(y_tr, len(ys[s])) for s in EVAL_SPLITS},
-        "logreg_images": {s: predict_up(img_model, flatten(gs.images(s))) for s in EVAL_SPLITS},
+        "logreg_images": {s: predict_images(img_model, gs.images(s)) for s in EVAL_SPLITS},
         "logreg_returns": {
             s: predict_up(ret_model, logret_windows(bars, minutes, gs.timestamps(s), gs.window))
             for s in EVAL_SPLITS
