@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from pipeline import metrics, run, scratch_project
 
 from gafcnn import predictions
@@ -22,6 +25,7 @@ from gafcnn.grid import (
     report_markdown,
     set_args,
 )
+from gafcnn.io import InputError
 from gafcnn.synthetic import SyntheticConfig, generate
 
 
@@ -164,3 +168,41 @@ def test_make_grid_end_to_end(tmp_path):
     assert 0 < report["selection"]["reality_check"]["p_value"] <= 1
     assert "| conv1d | arch=conv1d |" in (root / "reports" / "grid.md").read_text()
     assert metrics(root, "decision")["trials"] == 1  # the workspace is the baseline again
+
+
+def test_worker_runs_its_share_in_temp_dirs_and_pushes_each(tmp_path):
+    """`gafcnn.grid worker`: baseline pulled, each config run with --temp (the
+    workspace stays the baseline) and told the whole grid's size, each pushed; it
+    stops at the first failure."""
+    log = tmp_path / "calls"
+    fake = tmp_path / "dvc"
+    fake.write_text(
+        f'#!/bin/sh\necho "$@" >> {log}\n'
+        'case "$*" in *"-n mtf"*) exit 3;; esac\n'
+    )  # fmt: skip
+    fake.chmod(0o755)
+    from gafcnn.grid import worker
+
+    worker(["conv1d", "recurrence"], None, trials=9, remote="up", dvc=str(fake))
+    calls = log.read_text().splitlines()
+    assert calls[0] == "pull --allow-missing"
+    assert calls[1].startswith("exp run --temp -n conv1d -S arch=conv1d")
+    assert "-S evaluate.trials=9" in calls[1]
+    assert calls[2] == "exp push up conv1d" and calls[4] == "exp push up recurrence"
+    log.unlink()
+    with pytest.raises(subprocess.CalledProcessError):
+        worker(["mtf", "conv1d"], None, trials=9, dvc=str(fake))
+    assert not any("conv1d" in c for c in log.read_text().splitlines())
+    with pytest.raises(InputError, match="unknown configs"):
+        worker(["nope"], None, trials=9, dvc=str(fake))
+
+
+def test_grid_workflow_runs_the_tested_commands():
+    """The cloud workflow's steps are the make targets the two-worker test exercises."""
+    root = Path(__file__).resolve().parents[1]
+    flow = yaml.safe_load((root / ".github" / "workflows" / "grid.yml").read_text())
+    steps = lambda job: " ".join(s.get("run", "") for s in flow["jobs"][job]["steps"])  # noqa: E731
+    assert 'make worker EXPS="${{ matrix.exp }}"' in steps("worker")
+    assert "make collect" in steps("collect") and flow["jobs"]["collect"]["needs"] == "worker"
+    make = (root / "Makefile").read_text()
+    assert "-m gafcnn.grid worker --only" in make and "-m gafcnn.grid collect" in make

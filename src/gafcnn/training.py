@@ -32,7 +32,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from gafcnn.encodings import Encoder
+from gafcnn.encodings import Encoder, window_series
 from gafcnn.io import typed_fields
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -177,6 +177,35 @@ class ImageSource(Source):
         out = np.empty((len(idx), *self.images.shape[1:]), dtype=np.float32)
         out[order] = self.images[idx[order]]
         return out
+
+
+class EncodedSource(Source):
+    """Images encoded from the bars for each batch, instead of read from a stored set:
+    the windows ending at ``positions`` are encoded, cast to ``store_dtype`` (so the
+    inputs equal the stored images bit for bit) and returned as float32. With
+    ``augment``, noise is added to the raw windows first, as :class:`ImageSource` does."""
+
+    def __init__(
+        self,
+        bars: dict[str, np.ndarray],
+        positions: np.ndarray,
+        window: int,
+        encoder: Encoder,
+        labels: np.ndarray,
+        store_dtype: np.dtype | str = np.float16,
+        noise: float = 0.0,
+    ):
+        self.bars, self.positions, self.window = bars, np.asarray(positions), window
+        self.encoder, self.labels, self.noise = encoder, np.asarray(labels), noise
+        self.store_dtype = np.dtype(store_dtype)
+
+    def batch(self, idx: np.ndarray, augment: bool, rng: np.random.Generator) -> np.ndarray:
+        raw = window_series(self.bars, self.positions[idx], self.window, self.encoder.series_needed)
+        if augment and self.noise > 0:
+            for name, w in raw.items():
+                scale = np.diff(w, axis=1).std(axis=1, keepdims=True)
+                raw[name] = w + rng.standard_normal(w.shape) * scale * self.noise
+        return self.encoder.encode(raw, dtype=self.store_dtype).astype(np.float32)
 
 
 class ArraySource(Source):
