@@ -37,8 +37,9 @@ def run_child(cmd: str, cwd: Path, log: Path) -> tuple[float, float]:
     if args[0] == "python":
         args[0] = sys.executable
     t0 = time.perf_counter()
+    env = dict(os.environ, PYTHONPATH=str(cwd / "src"))  # the project's copy of the code
     with open(log, "ab") as fh:
-        proc = subprocess.Popen(args, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{cmd} failed in {cwd}; see {log}")

@@ -72,6 +72,9 @@ def ema(x: np.ndarray, span: int) -> np.ndarray:
     return (part + carry[:, None] * decay).reshape(m * c, -1)[:n].reshape(x.shape)
 
 
+ROLLING_CHUNK = 1 << 20  # window values gathered at once by rolling()
+
+
 def rolling(x: np.ndarray, n: int, how: str, positions: np.ndarray | None = None) -> np.ndarray:
     """Trailing ``n``-bar mean or sample std (ddof 1) of ``x`` at ``positions`` (every
     position when None); NaN until ``n`` values are seen and wherever the window holds a
@@ -81,9 +84,12 @@ def rolling(x: np.ndarray, n: int, how: str, positions: np.ndarray | None = None
     x = np.asarray(x, dtype=np.float64)
     p = np.arange(len(x)) if positions is None else np.asarray(positions, dtype=np.int64)
     out = np.full(len(p), np.nan)
-    ok = p >= n - 1
-    w = x[p[ok, None] + np.arange(1 - n, 1)]
-    out[ok] = w.mean(axis=1) if how == "mean" else w.std(axis=1, ddof=1)
+    rows = np.flatnonzero(p >= n - 1)
+    step = max(1, ROLLING_CHUNK // n)  # (step, n) windows at a time: bounded memory
+    for a in range(0, len(rows), step):
+        r = rows[a : a + step]
+        w = x[p[r, None] + np.arange(1 - n, 1)]
+        out[r] = w.mean(axis=1) if how == "mean" else w.std(axis=1, ddof=1)
     return out
 
 

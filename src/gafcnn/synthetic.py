@@ -25,6 +25,7 @@ accuracy is the hit rate of ``P(up) > 0.5`` against the realised labels.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +99,25 @@ class SyntheticMarket:
     minutes: np.ndarray  # minute index since epoch
 
 
+CHUNK = 65_536  # bars whose sub-minute paths are held at once
+
+
+def _bridge(
+    rng: np.random.Generator,
+    cfg: SyntheticConfig,
+    sig: np.ndarray,
+    r: np.ndarray,
+    log_open: np.ndarray,
+) -> np.ndarray:
+    """``(m, substeps)`` log-price paths inside m minutes, each a Brownian bridge from
+    its open to its close (``log_open + r``)."""
+    k = cfg.substeps
+    steps = rng.standard_normal((len(r), k)) * (sig[:, None] / np.sqrt(k))
+    walk = np.cumsum(steps, axis=1)
+    frac = np.arange(1, k + 1) / k
+    return log_open[:, None] + (walk - frac[None, :] * (walk[:, -1:] - r[:, None]))
+
+
 def generate(cfg: SyntheticConfig) -> SyntheticMarket:
     """Generate ``cfg.n_bars`` 1-minute bars; same config and seed give the same bars."""
     if cfg.n_bars < 2:
@@ -122,30 +142,39 @@ def generate(cfg: SyntheticConfig) -> SyntheticMarket:
 
     log_close = np.log(cfg.price0) + np.cumsum(r)
     log_open = np.r_[np.log(cfg.price0), log_close[:-1]]
-    # Brownian bridge inside each minute from log_open to log_close.
-    k = cfg.substeps
-    steps = rng.standard_normal((n, k)) * (sig[:, None] / np.sqrt(k))
-    walk = np.cumsum(steps, axis=1)
-    frac = np.arange(1, k + 1) / k
-    bridge = walk - frac[None, :] * (walk[:, -1:] - r[:, None])
-    path = log_open[:, None] + bridge
-    tick = cfg.tick
-    close = np.round(np.exp(log_close) / tick) * tick
+    # Brownian bridge inside each minute from log_open to log_close, built CHUNK bars
+    # at a time (the (n, substeps) path would grow with the history). Chunked draws
+    # give the same numbers as one draw of the whole array.
+    close = np.round(np.exp(log_close) / cfg.tick) * cfg.tick
     if cfg.trade_prob > 0:
         # Discrete trades: each substep but the last holds a trade with probability
         # trade_prob; the close is a trade at the end of the minute. Open, high and low
         # come from the traded prices only, so the open need not equal the previous
         # close and a minute with one trade has no range - as on a thin exchange.
-        traded = rng.random((n, k)) < cfg.trade_prob
-        traded[:, -1] = True
-        first = traded.argmax(axis=1)
-        open_ = np.round(np.exp(path[np.arange(n), first]) / tick) * tick
-        high = np.round(np.exp(np.where(traded, path, -np.inf).max(axis=1)) / tick) * tick
-        low = np.round(np.exp(np.where(traded, path, np.inf).min(axis=1)) / tick) * tick
+        # The trade draws follow all the path draws: a copy of the generator replays
+        # the path while the original, moved past it, draws the trades.
+        replay = copy.deepcopy(rng)
+        for a in range(0, n, CHUNK):
+            rng.standard_normal((min(a + CHUNK, n) - a, cfg.substeps))
+        open_, high, low = np.empty(n), np.empty(n), np.empty(n)
+        for a in range(0, n, CHUNK):
+            b = min(a + CHUNK, n)
+            path = _bridge(replay, cfg, sig[a:b], r[a:b], log_open[a:b])
+            traded = rng.random(path.shape) < cfg.trade_prob
+            traded[:, -1] = True
+            first = traded.argmax(axis=1)
+            tick = cfg.tick
+            open_[a:b] = np.round(np.exp(path[np.arange(b - a), first]) / tick) * tick
+            high[a:b] = np.round(np.exp(np.where(traded, path, -np.inf).max(axis=1)) / tick) * tick
+            low[a:b] = np.round(np.exp(np.where(traded, path, np.inf).min(axis=1)) / tick) * tick
     else:
-        open_ = np.r_[np.round(cfg.price0 / tick) * tick, close[:-1]]
-        high = np.ceil(np.exp(path.max(axis=1)) / tick) * tick
-        low = np.floor(np.exp(path.min(axis=1)) / tick) * tick
+        open_ = np.r_[np.round(cfg.price0 / cfg.tick) * cfg.tick, close[:-1]]
+        high, low = np.empty(n), np.empty(n)
+        for a in range(0, n, CHUNK):
+            b = min(a + CHUNK, n)
+            path = _bridge(rng, cfg, sig[a:b], r[a:b], log_open[a:b])
+            high[a:b] = np.ceil(np.exp(path.max(axis=1)) / cfg.tick) * cfg.tick
+            low[a:b] = np.floor(np.exp(path.min(axis=1)) / cfg.tick) * cfg.tick
     high = np.round(np.maximum(high, np.maximum(open_, close)), 8)
     low = np.round(np.minimum(low, np.minimum(open_, close)), 8)
     close = np.round(close, 8)
