@@ -10,6 +10,7 @@ every stage's peak RSS ratio (4N / N) <= 1.3x, every peak <= 1.5 GB at 4N, and w
 time ratio <= 4.5x (linear, with a margin).
 
     python benchmarks/pipeline_scale.py [--bars 131400] [--epochs 2] [--keep DIR]
+                                        [--stop-after STAGE]
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def main() -> None:
     ap.add_argument("--bars", type=int, default=131_400, help="N; the second run has 4N")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--keep", type=Path, default=None, help="work here and keep the outputs")
+    ap.add_argument("--stop-after", default=None, help="the last stage to run (e.g. gaf@60)")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="pipeline_scale."))
     work.mkdir(parents=True, exist_ok=True)
@@ -91,6 +93,8 @@ def main() -> None:
                 rss, wall = run_child(cmd, root, work / f"n{n}.log")
                 results[n][name] = (rss, wall)
                 print(f"{n:>9,} bars  {name:<12} {rss / 1e6:7,.0f} MB {wall:8.1f} s", flush=True)
+                if name == args.stop_after:
+                    break
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

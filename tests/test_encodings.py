@@ -7,6 +7,7 @@ import pytest
 from pyts.image import GramianAngularField, MarkovTransitionField, RecurrencePlot
 
 from gafcnn.encodings import (
+    SERIES,
     Channel,
     Encoder,
     gadf,
@@ -125,3 +126,20 @@ def test_channel_parsing():
         Channel.parse("rot90")
     with pytest.raises(ValueError, match="unknown channel series"):
         Channel.parse("gasf:rsi")
+
+
+@pytest.mark.parametrize("series", list(SERIES))
+def test_bar_columns_are_all_window_series_reads(series):
+    """A stage that loads only bar_columns(series) can build the series."""
+    from gafcnn.encodings import bar_columns
+
+    rng = np.random.default_rng(0)
+    full = {k: 100 + rng.random(40) for k in ("open", "high", "low", "close", "volume")}
+    cols = bar_columns({series})
+    only = {k: full[k] for k in cols}
+    pos = np.array([20, 39])
+    np.testing.assert_array_equal(
+        window_series(only, pos, 10, {series})[series],
+        window_series(full, pos, 10, {series})[series],
+    )
+    assert "volume" not in cols or series == "volume"

@@ -15,7 +15,14 @@ from gafcnn.samples import (
     shortfalls,
     window_complete,
 )
-from gafcnn.split import SplitSpec, make_split, required_purge, sample_segments, segment_shares
+from gafcnn.split import (
+    SplitSpec,
+    bar_segments,
+    make_split,
+    required_purge,
+    sample_segments,
+    segment_shares,
+)
 
 
 def _bars_used(segment_of, positions, window, horizon, k):
@@ -55,6 +62,7 @@ def test_no_window_or_label_shared_between_segments(windows, horizon, extra, fra
     positions = np.arange(n)
     for w in windows:
         seg = sample_segments(positions, w, horizon, segs)
+        np.testing.assert_array_equal(bar_segments(n, w, horizon, segs), seg)
         used = [_bars_used(seg, positions, w, horizon, k) for k in range(3)]
         for i in range(3):
             assert used[i].size == 0 or (

@@ -169,6 +169,25 @@ class Channel:
         return f"{self.method}:{self.series}"
 
 
+_CANDLE = frozenset({"open", "high", "low", "close"})
+SERIES_COLUMNS: dict[str, frozenset[str]] = {
+    "close": frozenset({"close"}),
+    "logret": frozenset({"open", "close"}),
+    "volume": frozenset({"volume"}),
+    "upper": frozenset({"high", "open", "close"}),
+    "lower": frozenset({"low", "open", "close"}),
+    "body": frozenset({"open", "close"}),
+    **{name: _CANDLE for name in ("close_rel", "upper_rel", "lower_rel", "body_rel")},
+}
+
+
+def bar_columns(series: set[str]) -> tuple[str, ...]:
+    """The bar columns :func:`window_series` reads for ``series`` (so a stage loads
+    only those)."""
+    need = set().union(*(SERIES_COLUMNS[s] for s in series))
+    return tuple(c for c in ("open", "high", "low", "close", "volume") if c in need)
+
+
 def window_series(
     bars: dict[str, np.ndarray], positions: np.ndarray, window: int, needed: set[str]
 ) -> dict[str, np.ndarray]:

@@ -57,22 +57,28 @@ def ema(x: np.ndarray, span: int) -> np.ndarray:
     alpha = 2.0 / (span + 1.0)
     d = 1.0 - alpha
     c = int(min(n, max(1, np.log(1e3) // -np.log(d)))) if d > 0 else 1
-    m = -(-n // c)
-    chunks = np.zeros((m * c, flat.shape[1]))
-    chunks[:n] = flat
-    chunks = chunks.reshape(m, c, -1)
     pw = np.cumprod(np.r_[1.0, np.full(c - 1, d)])[:, None]  # d**i within a chunk
-    part = alpha * pw * np.cumsum(chunks / pw, axis=1)  # each chunk's EMA from 0
     decay = d * pw  # weight of the carry (the previous chunk's last EMA value) at i
-    carry = np.empty((m, flat.shape[1]))
+    out = np.empty_like(flat)
+    block = c * max(1, EMA_BLOCK // c)  # rows at once; a multiple of c: same chunks
     last = flat[0]  # the seed: y[-1] = x[0] makes y[0] = x[0]
-    for k in range(m):
-        carry[k] = last
-        last = part[k, -1] + decay[-1] * last
-    return (part + carry[:, None] * decay).reshape(m * c, -1)[:n].reshape(x.shape)
+    for a in range(0, n, block):
+        seg = flat[a : a + block]
+        m = -(-len(seg) // c)
+        chunks = np.zeros((m * c, flat.shape[1]))
+        chunks[: len(seg)] = seg
+        chunks = chunks.reshape(m, c, -1)
+        part = alpha * pw * np.cumsum(chunks / pw, axis=1)  # each chunk's EMA from 0
+        carry = np.empty((m, flat.shape[1]))
+        for k in range(m):
+            carry[k] = last
+            last = part[k, -1] + decay[-1] * last
+        out[a : a + len(seg)] = (part + carry[:, None] * decay).reshape(m * c, -1)[: len(seg)]
+    return out.reshape(x.shape)
 
 
 ROLLING_CHUNK = 1 << 20  # window values gathered at once by rolling()
+EMA_BLOCK = 1 << 16  # rows of an EMA computed at once
 
 
 def rolling(x: np.ndarray, n: int, how: str, positions: np.ndarray | None = None) -> np.ndarray:
@@ -118,9 +124,14 @@ def indicators(
         cols[f"ret_{lag}"] = r
     diff = np.r_[np.nan, np.diff(c)]
     prev_c = np.r_[np.nan, c[:-1]]
-    tr = np.nanmax(np.stack([h - lo, np.abs(h - prev_c), np.abs(lo - prev_c)]), axis=0)
-    up, down = np.nan_to_num(np.maximum(diff, 0)), np.nan_to_num(np.maximum(-diff, 0))
-    gain, loss, atr = ema(np.column_stack([up, down, tr]), 27)[p].T  # Wilder's 14 ~ span 27
+    # true range; fmax skips NaN as nanmax does, without a (3, n) stack
+    tr = np.fmax(np.fmax(h - lo, np.abs(h - prev_c)), np.abs(lo - prev_c))
+    del prev_c
+    # Wilder's 14 ~ span 27; an EMA's columns are independent, so one at a time
+    gain = ema(np.nan_to_num(np.maximum(diff, 0)), 27)[p]
+    loss = ema(np.nan_to_num(np.maximum(-diff, 0)), 27)[p]
+    atr = ema(tr, 27)[p]
+    del diff, tr
     cols["rsi_14"] = 100 - 100 / (1 + gain / np.where(loss > 0, loss, np.nan))
     cols["rsi_14"] = np.where((loss == 0) & (gain > 0), 100.0, cols["rsi_14"])
     macd = ema(c, 12) - ema(c, 26)

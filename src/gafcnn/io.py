@@ -148,10 +148,14 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text())
 
 
+PARQUET_ROW_GROUP = 1 << 16  # rows per row group: a reader decodes one group at a time
+
+
 def write_parquet(df: Any, path: str | os.PathLike[str]) -> None:
-    """Write a DataFrame to parquet atomically, without the pandas index."""
+    """Write a DataFrame to parquet atomically, without the pandas index, in row groups
+    of ``PARQUET_ROW_GROUP`` rows (so reading a batch never decodes the whole file)."""
     with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False, engine="pyarrow")
+        df.to_parquet(tmp, index=False, engine="pyarrow", row_group_size=PARQUET_ROW_GROUP)
 
 
 def load_params(path: str | os.PathLike[str] = "params.yaml") -> dict[str, Any]:

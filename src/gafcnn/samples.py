@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gafcnn.labels import LabelSpec, direction_labels, fit_dead_zone, forward_returns
-from gafcnn.split import SEGMENTS, Split, sample_segments
+from gafcnn.split import SEGMENTS, Split, bar_segments
 
 
 def window_complete(minutes: np.ndarray, window: int) -> np.ndarray:
@@ -58,8 +58,7 @@ def build_samples(
         raise ValueError(f"gaf.stride must be >= 1, got {stride}")
     minutes = np.asarray(minutes, dtype=np.int64)
     n = len(minutes)
-    pos = np.arange(n)
-    seg = sample_segments(pos, max(windows), spec.horizon, split.segments)
+    seg = bar_segments(n, max(windows), spec.horizon, split.segments)
     ok = seg >= 0
     for w in windows:
         ok &= window_complete(minutes, w)
@@ -75,7 +74,7 @@ def build_samples(
     candidates = {name: int((ok & (seg == k)).sum()) for k, name in enumerate(SEGMENTS)}
     dropped = {name: int((ok & (seg == k) & (y < 0)).sum()) for k, name in enumerate(SEGMENTS)}
     return Samples(
-        position=pos[keep],
+        position=np.flatnonzero(keep),
         minute=minutes[keep],
         segment=seg[keep],
         label=y[keep],

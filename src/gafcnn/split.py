@@ -181,3 +181,14 @@ def segment_shares(mask: np.ndarray, split: Split) -> dict[str, float]:
     return {
         s.name: float(mask[s.start : s.stop].mean()) if s.size > 0 else 0.0 for s in split.segments
     }
+
+
+def bar_segments(n: int, window: int, horizon: int, segments: list[Segment]) -> np.ndarray:
+    """:func:`sample_segments` of every bar position ``0..n-1`` as int8, by slices: a
+    segment holds the samples at ``start + window - 1 <= t < stop - horizon``."""
+    out = np.full(n, -1, dtype=np.int8)
+    for k, s in enumerate(segments):
+        a, b = max(s.start + window - 1, 0), min(s.stop - horizon, n)
+        if b > a:
+            out[a:b] = k
+    return out

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import paths
-from gafcnn.bars import minute_index
+from gafcnn.bars import MINUTE_MS
 from gafcnn.gafdata import GafSet
 from gafcnn.io import InputError
 from gafcnn.split import SEGMENTS, parse_windows
@@ -36,12 +36,30 @@ def gaf_sets(params: dict) -> dict[int, GafSet]:
     return {w: GafSet(paths.gaf_dir(w)) for w in windows(params)}
 
 
-def load_bars() -> tuple[dict[str, np.ndarray], np.ndarray]:
-    bars = pd.read_parquet(paths.BARS)
-    arrays = {
-        k: bars[k].to_numpy(dtype=np.float64) for k in ("open", "high", "low", "close", "volume")
-    }
-    return arrays, minute_index(bars)
+OHLCV = ("open", "high", "low", "close", "volume")
+
+
+def load_bars(columns: tuple[str, ...] = OHLCV) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The bars' ``columns`` as arrays (float64; ``filled`` bool) and their minutes since
+    the epoch, read from parquet a batch at a time into arrays allocated once, so
+    reading holds one batch beyond the columns themselves (no DataFrame, no table)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(paths.BARS) as pf:
+        n = pf.metadata.num_rows
+        arrays = {k: np.empty(n, dtype=bool if k == "filled" else np.float64) for k in columns}
+        minutes = np.empty(n, dtype=np.int64)
+        a = 0
+        for batch in pf.iter_batches(batch_size=1 << 16, columns=["timestamp", *columns]):
+            b = a + batch.num_rows
+            ts = batch.column("timestamp")
+            ms = ts.cast(pa.timestamp("ms", tz=ts.type.tz)).cast(pa.int64())
+            minutes[a:b] = ms.to_numpy() // MINUTE_MS
+            for k in columns:
+                arrays[k][a:b] = batch.column(k).to_numpy(zero_copy_only=False)
+            a = b
+    return arrays, minutes
 
 
 def samples_frame(gs: GafSet) -> pd.DataFrame:

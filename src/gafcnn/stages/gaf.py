@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from gafcnn import paths
 from gafcnn.bars import MINUTE_MS
-from gafcnn.encodings import Channel, Encoder, window_series
+from gafcnn.encodings import Channel, Encoder, bar_columns, window_series
 from gafcnn.gafdata import NpyWriter, fingerprint
 from gafcnn.io import (
     InputError,
@@ -116,7 +116,8 @@ def build_window(params: dict, window: int, out_dir: Path, progress: bool = True
     size = image_size_for(window, gaf)
     encoder = make_encoder(params, size)
     dtype = storage_dtype(gaf)
-    arrays, minutes = load_bars()
+    # only the columns the channels read, and the close the labels need
+    arrays, minutes = load_bars(bar_columns(encoder.series_needed | {"close"}))
     split = Split.from_dict(read_json(paths.SPLIT))
     samples = build_samples(
         minutes, arrays["close"], windows, spec, split, stride=common.stride(params)

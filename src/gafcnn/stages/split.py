@@ -10,11 +10,7 @@ line per such segment; nothing is written.
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from gafcnn import paths
-from gafcnn.bars import minute_index
 from gafcnn.io import InputError, InputErrors, load_params, run_stage, write_json
 from gafcnn.labels import LabelSpec
 from gafcnn.samples import build_samples, segment_coverage, shortfalls
@@ -68,23 +64,20 @@ def main() -> None:
     windows = common.windows(params)
     stride = common.stride(params)
     spec = LabelSpec.from_params(params["label"])
-    bars = pd.read_parquet(paths.BARS, columns=["timestamp", "close", "filled"])
-    minutes = minute_index(bars)
+    bars, minutes = common.load_bars(("close", "filled"))
     split_spec = SplitSpec.from_params(params["split"])
     try:
         split = make_split(minutes, split_spec, windows, spec.horizon)
     except (TypeError, ValueError) as exc:
         raise InputError("params.yaml", f"split: {exc}") from None
-    samples = build_samples(
-        minutes, bars["close"].to_numpy(dtype=np.float64), windows, spec, split, stride=stride
-    )
+    samples = build_samples(minutes, bars["close"], windows, spec, split, stride=stride)
     coverage = segment_coverage(minutes, samples, split)
     short = shortfalls(coverage, windows, spec.horizon, stride, split_spec.min_samples)
     if short:
         raise InputErrors([InputError(data_source(params), msg) for msg in short])
     d = split.to_dict(minutes)
     write_json(paths.SPLIT, d)
-    filled = segment_shares(bars["filled"].to_numpy(dtype=bool), split)
+    filled = segment_shares(bars["filled"], split)
     m = split_metrics(d, windows, spec.horizon, coverage, filled)
     write_json(paths.metrics("split"), m)
     counts = ", ".join(f"{k} {v['samples']:,}" for k, v in coverage.items())
