@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from gafcnn.encodings import window_series
@@ -50,35 +52,53 @@ def ema(x: np.ndarray, span: int) -> np.ndarray:
     so 300 bars take microseconds. Row t depends on ``x[:t+1]`` only, exactly.
     """
     x = np.asarray(x, dtype=np.float64)
-    n = len(x)
-    if n == 0:
+    if len(x) == 0:
         return x.copy()
-    flat = x.reshape(n, -1)
+    flat = x.reshape(len(x), -1)
+    return ema_rows(lambda a, b: flat[a:b], len(x), span).reshape(x.shape)
+
+
+def ema_rows(
+    rows: Callable[[int, int], np.ndarray], n: int, span: int, at: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`ema` of an ``n``-row series given as ``rows(a, b)`` (its rows a..b-1, 1-D
+    or 2-D), computed ``EMA_BLOCK`` rows at a time; only the rows at positions ``at``
+    (sorted; every row when None) are kept. Neither the input nor the output need
+    ever be whole, so memory is bounded by the block (and ``len(at)``)."""
+    first = np.asarray(rows(0, 1), dtype=np.float64)
+    cols = 1 if first.ndim == 1 else first.shape[1]
     alpha = 2.0 / (span + 1.0)
     d = 1.0 - alpha
     c = int(min(n, max(1, np.log(1e3) // -np.log(d)))) if d > 0 else 1
     pw = np.cumprod(np.r_[1.0, np.full(c - 1, d)])[:, None]  # d**i within a chunk
     decay = d * pw  # weight of the carry (the previous chunk's last EMA value) at i
-    out = np.empty_like(flat)
-    block = c * max(1, EMA_BLOCK // c)  # rows at once; a multiple of c: same chunks
-    last = flat[0]  # the seed: y[-1] = x[0] makes y[0] = x[0]
+    at = None if at is None else np.asarray(at, dtype=np.int64)
+    out = np.empty((n if at is None else len(at), cols))
+    block = c * max(1, EMA_BLOCK // c)  # a multiple of c: chunks fall where they would at once
+    last = first.reshape(1, cols)[0]  # the seed: y[-1] = x[0] makes y[0] = x[0]
     for a in range(0, n, block):
-        seg = flat[a : a + block]
+        seg = np.asarray(rows(a, min(a + block, n)), dtype=np.float64).reshape(-1, cols)
         m = -(-len(seg) // c)
-        chunks = np.zeros((m * c, flat.shape[1]))
+        chunks = np.zeros((m * c, cols))
         chunks[: len(seg)] = seg
         chunks = chunks.reshape(m, c, -1)
         part = alpha * pw * np.cumsum(chunks / pw, axis=1)  # each chunk's EMA from 0
-        carry = np.empty((m, flat.shape[1]))
+        carry = np.empty((m, cols))
         for k in range(m):
             carry[k] = last
             last = part[k, -1] + decay[-1] * last
-        out[a : a + len(seg)] = (part + carry[:, None] * decay).reshape(m * c, -1)[: len(seg)]
-    return out.reshape(x.shape)
+        y = (part + carry[:, None] * decay).reshape(m * c, -1)[: len(seg)]
+        if at is None:
+            out[a : a + len(seg)] = y
+        else:
+            lo, hi = np.searchsorted(at, [a, a + len(seg)])
+            out[lo:hi] = y[at[lo:hi] - a]
+    return out if first.ndim > 1 else out[:, 0]
 
 
 ROLLING_CHUNK = 1 << 20  # window values gathered at once by rolling()
 EMA_BLOCK = 1 << 16  # rows of an EMA computed at once
+POSITION_BLOCK = 1 << 15  # positions whose indicators are computed at once
 
 
 def rolling(x: np.ndarray, n: int, how: str, positions: np.ndarray | None = None) -> np.ndarray:
@@ -100,7 +120,10 @@ def rolling(x: np.ndarray, n: int, how: str, positions: np.ndarray | None = None
 
 
 def indicators(
-    bars: dict[str, np.ndarray], minutes: np.ndarray, positions: np.ndarray | None = None
+    bars: dict[str, np.ndarray],
+    minutes: np.ndarray,
+    positions: np.ndarray | None = None,
+    dtype: np.dtype | type = np.float64,
 ) -> np.ndarray:
     """``(len(positions), len(INDICATORS))`` features at bar ``positions`` (every bar when
     None); the row of bar t uses bars ``<= t`` only, and is the same whichever other
@@ -109,50 +132,72 @@ def indicators(
     Price-level indicators are divided by the close so they are comparable across
     price levels. Rows without enough history are NaN (XGBoost handles missing values).
     Computed over bar positions: a gap in the data is treated as adjacent bars.
+    ``dtype`` is the result's (XGBoost reads float32 anyway: float32 halves it).
+
+    The recursions (EMAs) run over every bar a block at a time (:func:`ema_rows`); the
+    rest is computed ``POSITION_BLOCK`` positions at a time, so memory beyond the
+    bars and the result does not grow with the history.
     """
     h, lo, c, v = (
         np.asarray(bars[k], dtype=np.float64) for k in ("high", "low", "close", "volume")
     )
-    p = np.arange(len(c)) if positions is None else np.asarray(positions, dtype=np.int64)
+    n = len(c)
+    p_all = np.arange(n) if positions is None else np.asarray(positions, dtype=np.int64)
+    out = np.empty((len(p_all), len(INDICATORS)), dtype=dtype)  # each feature in place
+    col = {k: j for j, k in enumerate(INDICATORS)}
+
+    def prev(x: np.ndarray, a: int, b: int) -> np.ndarray:  # x[t-1] for t in a..b-1
+        return np.r_[np.nan, x[: b - 1]] if a == 0 else x[a - 1 : b - 1]
+
+    def up(a: int, b: int) -> np.ndarray:
+        return np.nan_to_num(np.maximum(c[a:b] - prev(c, a, b), 0))
+
+    def down(a: int, b: int) -> np.ndarray:
+        return np.nan_to_num(np.maximum(-(c[a:b] - prev(c, a, b)), 0))
+
+    def true_range(a: int, b: int) -> np.ndarray:  # fmax skips NaN as nanmax does
+        pc = prev(c, a, b)
+        return np.fmax(np.fmax(h[a:b] - lo[a:b], np.abs(h[a:b] - pc)), np.abs(lo[a:b] - pc))
+
+    # recursions over every bar, kept at the positions only; Wilder's 14 ~ span 27
+    gain, loss, atr = (ema_rows(f, n, 27, p_all) for f in (up, down, true_range))
+
+    def macd_and_signal() -> tuple[np.ndarray, np.ndarray]:  # the full EMAs end here
+        ema12, ema26 = ema(c, 12), ema(c, 26)
+        signal = ema_rows(lambda a, b: ema12[a:b] - ema26[a:b], n, 9, p_all)
+        return ema12[p_all] - ema26[p_all], signal
+
+    macd, signal = macd_and_signal()
     logc = np.log(c)
-    cp = c[p]
-    cols = {}
-    for lag in (1, 5, 15, 30, 60):
-        r = np.full(len(p), np.nan)
-        ok = p >= lag
-        r[ok] = logc[p[ok]] - logc[p[ok] - lag]
-        cols[f"ret_{lag}"] = r
-    diff = np.r_[np.nan, np.diff(c)]
-    prev_c = np.r_[np.nan, c[:-1]]
-    # true range; fmax skips NaN as nanmax does, without a (3, n) stack
-    tr = np.fmax(np.fmax(h - lo, np.abs(h - prev_c)), np.abs(lo - prev_c))
-    del prev_c
-    # Wilder's 14 ~ span 27; an EMA's columns are independent, so one at a time
-    gain = ema(np.nan_to_num(np.maximum(diff, 0)), 27)[p]
-    loss = ema(np.nan_to_num(np.maximum(-diff, 0)), 27)[p]
-    atr = ema(tr, 27)[p]
-    del diff, tr
-    cols["rsi_14"] = 100 - 100 / (1 + gain / np.where(loss > 0, loss, np.nan))
-    cols["rsi_14"] = np.where((loss == 0) & (gain > 0), 100.0, cols["rsi_14"])
-    macd = ema(c, 12) - ema(c, 26)
-    signal = ema(macd, 9)[p]
-    macd = macd[p]
-    cols["macd"], cols["macd_signal"], cols["macd_hist"] = (
-        macd / cp,
-        signal / cp,
-        (macd - signal) / cp,
-    )
-    mean20, sd20 = rolling(c, 20, "mean", p), rolling(c, 20, "std", p)
-    band = 2 * sd20
-    cols["bb_pctb"] = (cp - (mean20 - band)) / np.where(band > 0, 2 * band, np.nan)
-    cols["bb_width"] = 2 * band / mean20
-    cols["atr_14"] = atr / cp
     r1 = np.r_[np.nan, np.diff(logc)]
-    cols["rv_15"] = rolling(r1, 15, "std", p)
-    cols["rv_60"] = rolling(r1, 60, "std", p)
+    del logc
     lv = np.log1p(v)
-    vm, vs = rolling(lv, 60, "mean", p), rolling(lv, 60, "std", p)
-    cols["volume_z"] = (lv[p] - vm) / np.where(vs > 0, vs, np.nan)
-    phase = 2 * np.pi * (np.asarray(minutes)[p] % 1440) / 1440.0
-    cols["tod_sin"], cols["tod_cos"] = np.sin(phase), np.cos(phase)
-    return np.stack([cols[k] for k in INDICATORS], axis=1)
+    for a in range(0, len(p_all), POSITION_BLOCK):
+        blk = slice(a, a + POSITION_BLOCK)
+        p, cp = p_all[blk], c[p_all[blk]]
+        put = out[blk]
+        for lag in (1, 5, 15, 30, 60):
+            r = np.full(len(p), np.nan)
+            ok = p >= lag
+            r[ok] = np.log(c[p[ok]]) - np.log(c[p[ok] - lag])
+            put[:, col[f"ret_{lag}"]] = r
+        g, lo_ = gain[blk], loss[blk]
+        rsi = 100 - 100 / (1 + g / np.where(lo_ > 0, lo_, np.nan))
+        put[:, col["rsi_14"]] = np.where((lo_ == 0) & (g > 0), 100.0, rsi)
+        m, sg = macd[blk], signal[blk]
+        put[:, col["macd"]] = m / cp
+        put[:, col["macd_signal"]] = sg / cp
+        put[:, col["macd_hist"]] = (m - sg) / cp
+        mean20, sd20 = rolling(c, 20, "mean", p), rolling(c, 20, "std", p)
+        band = 2 * sd20
+        put[:, col["bb_pctb"]] = (cp - (mean20 - band)) / np.where(band > 0, 2 * band, np.nan)
+        put[:, col["bb_width"]] = 2 * band / mean20
+        put[:, col["atr_14"]] = atr[blk] / cp
+        put[:, col["rv_15"]] = rolling(r1, 15, "std", p)
+        put[:, col["rv_60"]] = rolling(r1, 60, "std", p)
+        vm, vs = rolling(lv, 60, "mean", p), rolling(lv, 60, "std", p)
+        put[:, col["volume_z"]] = (lv[p] - vm) / np.where(vs > 0, vs, np.nan)
+        phase = 2 * np.pi * (np.asarray(minutes)[p] % 1440) / 1440.0
+        put[:, col["tod_sin"]] = np.sin(phase)
+        put[:, col["tod_cos"]] = np.cos(phase)
+    return out

@@ -41,8 +41,8 @@ OHLCV = ("open", "high", "low", "close", "volume")
 
 def load_bars(columns: tuple[str, ...] = OHLCV) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The bars' ``columns`` as arrays (float64; ``filled`` bool) and their minutes since
-    the epoch, read from parquet a batch at a time into arrays allocated once, so
-    reading holds one batch beyond the columns themselves (no DataFrame, no table)."""
+    the epoch, read from parquet a row group at a time into arrays allocated once, so
+    reading holds one row group beyond the columns themselves (no DataFrame, no table)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -51,13 +51,14 @@ def load_bars(columns: tuple[str, ...] = OHLCV) -> tuple[dict[str, np.ndarray], 
         arrays = {k: np.empty(n, dtype=bool if k == "filled" else np.float64) for k in columns}
         minutes = np.empty(n, dtype=np.int64)
         a = 0
-        for batch in pf.iter_batches(batch_size=1 << 16, columns=["timestamp", *columns]):
-            b = a + batch.num_rows
-            ts = batch.column("timestamp")
+        for g in range(pf.metadata.num_row_groups):  # one row group decoded at a time
+            group = pf.read_row_group(g, columns=["timestamp", *columns], use_threads=False)
+            b = a + group.num_rows
+            ts = group.column("timestamp")
             ms = ts.cast(pa.timestamp("ms", tz=ts.type.tz)).cast(pa.int64())
             minutes[a:b] = ms.to_numpy() // MINUTE_MS
             for k in columns:
-                arrays[k][a:b] = batch.column(k).to_numpy(zero_copy_only=False)
+                arrays[k][a:b] = group.column(k).to_numpy()
             a = b
     return arrays, minutes
 
