@@ -97,3 +97,24 @@ def test_ddp_stage_learns_and_writes_what_one_process_writes(project, tmp_path):
     assert timing["processes"] == 2
     assert (copy / "plots" / "train" / "w15" / "plots" / "metrics" / "val" / "loss.tsv").exists()
     assert "train@15" not in json.loads(dvc(copy, "status", "--json").stdout)
+
+
+def test_encoded_inputs_are_the_stored_images(project, monkeypatch):
+    """`inputs: encode` (the default) gives the model exactly the images `inputs: stored`
+    reads from data/gaf, for every split and window."""
+    from gafcnn.stages.train import make_sources
+    from gafcnn.training import EncodedSource, ImageSource, TrainConfig
+
+    monkeypatch.chdir(project)
+    rng = np.random.default_rng(0)
+    for w in (15, 60):
+        gs = GafSet(project / "data" / "gaf" / f"w{w}")
+        enc, _ = make_sources(gs, TrainConfig(inputs="encode"))
+        sto, _ = make_sources(gs, TrainConfig(inputs="stored"))
+        for s in ("train", "val", "test"):
+            assert isinstance(enc[s], EncodedSource) and isinstance(sto[s], ImageSource)
+            idx = np.sort(rng.choice(len(sto[s]), min(300, len(sto[s])), replace=False))
+            np.testing.assert_array_equal(
+                enc[s].batch(idx, False, rng), sto[s].batch(idx, False, rng)
+            )
+            np.testing.assert_array_equal(enc[s].labels, sto[s].labels)

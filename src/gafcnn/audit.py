@@ -35,7 +35,7 @@ class WindowData:
     channels: list[str]
     timestamps: dict[str, np.ndarray]  # epoch ms
     labels: dict[str, np.ndarray]
-    images: dict[str, np.ndarray]  # (N, C, S, S), memmaps allowed
+    images: dict[str, np.ndarray]  # (N, C, S, S); ImageFiles allowed
 
 
 @dataclass

@@ -20,7 +20,7 @@ def spread_subset(n: int, size: int) -> np.ndarray:
 
 
 def flatten(images: np.ndarray, index: np.ndarray | None = None, chunk: int = 4096) -> np.ndarray:
-    """Rows of ``images`` (memmap allowed) flattened to float32 features, read in chunks."""
+    """Rows of ``images`` (an ImageFile allowed) flattened to float32 features, read in chunks."""
     idx = np.arange(len(images)) if index is None else np.asarray(index)
     out = np.empty((len(idx), int(np.prod(images.shape[1:]))), dtype=np.float32)
     for a in range(0, len(idx), chunk):

@@ -1,6 +1,6 @@
 """Training loop shared by every architecture: seeded, early-stopped, streamed.
 
-Batches are read from the gaf stage's memmaps (or from in-memory raw features for
+Batches are read from the gaf stage's image files (or from in-memory raw features for
 the 1-D CNN) one batch at a time, so whole arrays are never loaded. Early stopping
 watches validation loss and restores the best epoch's weights.
 
@@ -38,6 +38,7 @@ from gafcnn.io import typed_fields
 OPTIMIZERS = ("adamw", "sgd")
 IMBALANCE = ("none", "weights", "sampler")
 AUGMENT = ("none", "noise")
+INPUTS = ("encode", "stored")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class TrainConfig:
     momentum: float = 0.9
     augment: str = "none"
     augment_noise: float = 0.1
+    inputs: str = "encode"
     imbalance: str = "weights"
     pretrained: str | None = None
     seed: int = 42
@@ -70,6 +72,8 @@ class TrainConfig:
             raise ValueError(f"imbalance must be one of {IMBALANCE}")
         if cfg.augment not in AUGMENT:
             raise ValueError(f"augment must be one of {AUGMENT}")
+        if cfg.inputs not in INPUTS:
+            raise ValueError(f"inputs must be one of {INPUTS}")
         if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.patience < 1 or cfg.nproc < 1:
             raise ValueError("batch_size, epochs, patience and nproc must be >= 1")
         return cfg
@@ -151,8 +155,9 @@ class Source:
 
 
 class ImageSource(Source):
-    """Images from a (memmapped) (N, C, S, S) array. With ``raw`` windows and an
-    ``encoder``, augmented batches are re-encoded from noisy raw windows."""
+    """Images from an (N, C, S, S) array or :class:`~gafcnn.gafdata.ImageFile`. With
+    ``raw`` windows and an ``encoder``, augmented batches are re-encoded from noisy raw
+    windows."""
 
     def __init__(
         self,
@@ -173,7 +178,7 @@ class ImageSource(Source):
                 scale = np.diff(w, axis=1).std(axis=1, keepdims=True)
                 noisy[name] = w + rng.standard_normal(w.shape) * scale * self.noise
             return self.encoder.encode(noisy, dtype=np.float32)
-        order = np.argsort(idx)  # memmap reads in file order, then back
+        order = np.argsort(idx)  # rows read in file order, then back
         out = np.empty((len(idx), *self.images.shape[1:]), dtype=np.float32)
         out[order] = self.images[idx[order]]
         return out

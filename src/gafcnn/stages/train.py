@@ -1,7 +1,9 @@
 """`train` stage (one DVC matrix entry per window): a CNN per window.
 
-Reads the window's image set (or, for ``arch: conv1d``, the raw bars at the same
-decision timestamps), trains with early stopping, logs per-epoch curves with
+Reads the window's samples (timestamps, labels) and encodes each batch of images
+from the bars (``inputs: encode``, the default: bit-identical to the stored image
+set, which ``inputs: stored`` reads instead; for ``arch: conv1d``, the raw bars at
+the same decision timestamps), trains with early stopping, logs per-epoch curves with
 dvclive to ``plots/train/w{W}/``, exports the network to ONNX (the served model,
 :mod:`gafcnn.runtime`), and writes ``models/cnn/w{W}.pt`` + ``.onnx`` + ``.json``,
 ``data/predictions/cnn/w{W}.parquet`` (the ONNX model's P(up) on val and test, keyed
@@ -28,7 +30,7 @@ import pandas as pd
 
 from gafcnn import paths, predictions
 from gafcnn.bars import positions
-from gafcnn.encodings import Encoder, window_series
+from gafcnn.encodings import Encoder, bar_columns, window_series
 from gafcnn.features import BAR_FEATURES, feature_scale, window_bar_features
 from gafcnn.gafdata import GafSet
 from gafcnn.io import (
@@ -47,6 +49,7 @@ from gafcnn.runtime import OnnxCnn, to_onnx
 from gafcnn.stages.common import load_bars
 from gafcnn.training import (
     ArraySource,
+    EncodedSource,
     ImageSource,
     Source,
     TrainConfig,
@@ -78,6 +81,30 @@ def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]
         }
         info = {"channels": list(BAR_FEATURES), "normalisation": {"feature_scale": scale.tolist()}}
         return sources, info
+    info = {
+        "channels": gs.meta["channels"],
+        "mtf_bins": gs.meta["mtf_bins"],
+        "image_dtype": gs.meta["dtype"],  # served images are cast to it, as trained
+        "normalisation": "none: GAF channels already in [-1, 1]",
+    }
+    if cfg.inputs == "encode":  # each batch encoded from the bars: the stored images, bit for bit
+        encoder = Encoder(
+            gs.meta["channels"], gs.meta["image_size"], gs.meta["mtf_bins"], threads=1
+        )
+        arrays, minutes = load_bars(bar_columns(encoder.series_needed))
+        sources = {
+            s: EncodedSource(
+                arrays,
+                positions(minutes, gs.timestamps(s)),
+                gs.window,
+                encoder,
+                labels[s],
+                gs.meta["dtype"],
+                cfg.augment_noise,
+            )
+            for s in SPLITS
+        }
+        return sources, info
     raw, encoder = None, None
     if cfg.augment == "noise":
         arrays, minutes = load_bars()
@@ -91,12 +118,6 @@ def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]
             gs.images(s), labels[s], raw if s == "train" else None, encoder, cfg.augment_noise
         )
         for s in SPLITS
-    }
-    info = {
-        "channels": gs.meta["channels"],
-        "mtf_bins": gs.meta["mtf_bins"],
-        "image_dtype": gs.meta["dtype"],  # served images are cast to it, as trained
-        "normalisation": "none: GAF channels already in [-1, 1]",
     }
     return sources, info
 
