@@ -188,7 +188,9 @@ class EncodedSource(Source):
     """Images encoded from the bars for each batch, instead of read from a stored set:
     the windows ending at ``positions`` are encoded, cast to ``store_dtype`` (so the
     inputs equal the stored images bit for bit) and returned as float32. With
-    ``augment``, noise is added to the raw windows first, as :class:`ImageSource` does."""
+    ``augment``, noise is added to the raw windows first, as :class:`ImageSource` does;
+    the noisy images are rounded to ``store_dtype`` like every other batch (ImageSource
+    passes its augmented batches on in float32)."""
 
     def __init__(
         self,
