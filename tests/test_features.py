@@ -88,3 +88,13 @@ def test_ema_of_columns_is_each_column_alone():
     both = ema(x, 27)
     for j in range(3):
         np.testing.assert_array_equal(both[:, j], ema(x[:, j], 27))
+
+
+def test_ema_rows_at_any_positions_equals_the_full_ema():
+    from gafcnn.features import ema, ema_rows
+
+    x = np.random.default_rng(3).normal(size=(5000, 2))
+    full = ema(x, 27)
+    at = np.array([4999, 0, 17, 17, 2500, 1])  # unsorted, repeated
+    np.testing.assert_array_equal(ema_rows(lambda a, b: x[a:b], len(x), 27, at), full[at])
+    np.testing.assert_array_equal(ema_rows(lambda a, b: x[a:b, 0], len(x), 9), ema(x[:, 0], 9))

@@ -63,7 +63,7 @@ def ema_rows(
 ) -> np.ndarray:
     """:func:`ema` of an ``n``-row series given as ``rows(a, b)`` (its rows a..b-1, 1-D
     or 2-D), computed ``EMA_BLOCK`` rows at a time; only the rows at positions ``at``
-    (sorted; every row when None) are kept. Neither the input nor the output need
+    (in their order; every row when None) are kept. Neither the input nor the output need
     ever be whole, so memory is bounded by the block (and ``len(at)``)."""
     first = np.asarray(rows(0, 1), dtype=np.float64)
     cols = 1 if first.ndim == 1 else first.shape[1]
@@ -72,7 +72,11 @@ def ema_rows(
     c = int(min(n, max(1, np.log(1e3) // -np.log(d)))) if d > 0 else 1
     pw = np.cumprod(np.r_[1.0, np.full(c - 1, d)])[:, None]  # d**i within a chunk
     decay = d * pw  # weight of the carry (the previous chunk's last EMA value) at i
-    at = None if at is None else np.asarray(at, dtype=np.int64)
+    back = None
+    if at is not None:
+        at = np.asarray(at, dtype=np.int64)
+        if len(at) > 1 and np.any(np.diff(at) < 0):  # kept in order, computed sorted
+            back, at = np.argsort(at, kind="stable"), np.sort(at, kind="stable")
     out = np.empty((n if at is None else len(at), cols))
     block = c * max(1, EMA_BLOCK // c)  # a multiple of c: chunks fall where they would at once
     last = first.reshape(1, cols)[0]  # the seed: y[-1] = x[0] makes y[0] = x[0]
@@ -93,6 +97,8 @@ def ema_rows(
         else:
             lo, hi = np.searchsorted(at, [a, a + len(seg)])
             out[lo:hi] = y[at[lo:hi] - a]
+    if back is not None:
+        out[back] = out.copy()
     return out if first.ndim > 1 else out[:, 0]
 
 
