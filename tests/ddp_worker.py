@@ -17,7 +17,9 @@ from gafcnn.models import build_model
 from gafcnn.training import ImageSource, TrainConfig, fit, predict, seed_everything
 
 
-def data(n: int, signal: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def data(n: int = 600, signal: bool = True, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` noise images; the label is planted in channel 0's top-left 3x3 mean (or
+    random, without ``signal``). Shared with tests/test_training.py."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 2, 10, 10)).astype(np.float32)
     y = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ddp_worker import data as _data
 
 from gafcnn.models import build_model
 from gafcnn.training import (
@@ -15,17 +16,6 @@ from gafcnn.training import (
     predict,
     seed_everything,
 )
-
-
-def _data(n=600, signal=True, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 2, 10, 10)).astype(np.float32)
-    y = (
-        (x[:, 0, :3, :3].mean(axis=(1, 2)) > 0).astype(np.int8)
-        if signal
-        else rng.integers(0, 2, n).astype(np.int8)
-    )
-    return x, y
 
 
 def _run(cfg, signal=True):

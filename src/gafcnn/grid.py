@@ -114,6 +114,13 @@ def queue(names: list[str], weights: str | None, dvc: str = "dvc") -> list[list[
     return cmds
 
 
+def _run(cmds: list[list[str]]) -> None:
+    """Each command, printed then run; the first that fails stops the rest."""
+    for cmd in cmds:
+        print(" ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+
+
 def worker(
     names: list[str],
     weights: str | None,
@@ -134,18 +141,14 @@ def worker(
         cmds.append([dvc, "exp", "run", "--temp", "-n", name, *set_args(sets)])
         if push:
             cmds.append([dvc, "exp", "push", remote, name])
-    for cmd in cmds:
-        print(" ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
+    _run(cmds)
     return cmds
 
 
 def collect(remote: str = "origin", dvc: str = "dvc") -> None:
     """Pull every experiment of HEAD that the workers pushed to ``remote``, and the
     baseline's bars (the report's backtests read them)."""
-    for cmd in ([dvc, "exp", "pull", remote], [dvc, "pull", "ingest"]):
-        print(" ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True)
+    _run([[dvc, "exp", "pull", remote], [dvc, "pull", "ingest"]])
 
 
 def wait_for_queue(dvc: str = "dvc", poll_s: float = 30.0) -> dict[str, str]:

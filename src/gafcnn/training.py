@@ -154,6 +154,18 @@ class Source:
         return tuple(self.batch(np.arange(1), False, np.random.default_rng(0)).shape[1:])
 
 
+def add_noise(
+    windows: dict[str, np.ndarray], rng: np.random.Generator, noise: float
+) -> dict[str, np.ndarray]:
+    """Raw ``(N, W)`` windows plus Gaussian noise of ``noise`` times each window's own
+    bar-to-bar standard deviation (the ``augment: noise`` of every source)."""
+    out = {}
+    for name, w in windows.items():
+        scale = np.diff(w, axis=1).std(axis=1, keepdims=True)
+        out[name] = w + rng.standard_normal(w.shape) * scale * noise
+    return out
+
+
 class ImageSource(Source):
     """Images from an (N, C, S, S) array or :class:`~gafcnn.gafdata.ImageFile`. With
     ``raw`` windows and an ``encoder``, augmented batches are re-encoded from noisy raw
@@ -172,16 +184,9 @@ class ImageSource(Source):
 
     def batch(self, idx: np.ndarray, augment: bool, rng: np.random.Generator) -> np.ndarray:
         if augment and self.raw is not None and self.encoder is not None and self.noise > 0:
-            noisy = {}
-            for name, x in self.raw.items():
-                w = x[idx]
-                scale = np.diff(w, axis=1).std(axis=1, keepdims=True)
-                noisy[name] = w + rng.standard_normal(w.shape) * scale * self.noise
-            return self.encoder.encode(noisy, dtype=np.float32)
-        order = np.argsort(idx)  # rows read in file order, then back
-        out = np.empty((len(idx), *self.images.shape[1:]), dtype=np.float32)
-        out[order] = self.images[idx[order]]
-        return out
+            windows = {name: x[idx] for name, x in self.raw.items()}
+            return self.encoder.encode(add_noise(windows, rng, self.noise), dtype=np.float32)
+        return np.asarray(self.images[idx], dtype=np.float32)  # an ImageFile reads in file order
 
 
 class EncodedSource(Source):
@@ -209,9 +214,7 @@ class EncodedSource(Source):
     def batch(self, idx: np.ndarray, augment: bool, rng: np.random.Generator) -> np.ndarray:
         raw = window_series(self.bars, self.positions[idx], self.window, self.encoder.series_needed)
         if augment and self.noise > 0:
-            for name, w in raw.items():
-                scale = np.diff(w, axis=1).std(axis=1, keepdims=True)
-                raw[name] = w + rng.standard_normal(w.shape) * scale * self.noise
+            raw = add_noise(raw, rng, self.noise)
         return self.encoder.encode(raw, dtype=self.store_dtype).astype(np.float32)
 
 
