@@ -6,11 +6,12 @@ chunks) for the decision times of a synthetic market, then times the train stage
 loop over it two ways in the same run: batches read from the stored file
 (:class:`~gafcnn.training.ImageSource`) and batches encoded from the bar closes
 (:class:`~gafcnn.training.EncodedSource`, bit-identical inputs). Also times
-prediction over the same samples both ways, and encoding alone. Prints samples/s
-and the overhead of encoding (target for making it the default: < 10% of training
-time).
+prediction over the same samples both ways, and encoding alone, in interleaved
+rounds (``--rounds``). Prints median samples/s and the overhead of encoding
+(target for making it the default: < 10% of training time).
 
     python benchmarks/encode_on_the_fly.py [--bars 131400] [--windows 15 30 60]
+                                         [--rounds 5]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +41,23 @@ from gafcnn.training import (
 )
 
 
-def rate(fn, n: int, repeats: int = 1) -> float:
-    fn()  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return n * repeats / (time.perf_counter() - t0)
+def interleaved(fns: dict[str, Callable[[], None]], n: int, rounds: int) -> dict[str, float]:
+    """Median rate (items/s) of each function over ``rounds`` rounds, the functions
+    taking turns within a round (first place alternating), so that a slow spell of a
+    shared machine falls on both sides rather than on one."""
+    for fn in fns.values():
+        fn()  # warm-up
+    names = list(fns)
+    rates: dict[str, list[float]] = {k: [] for k in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            t0 = time.perf_counter()
+            fns[name]()
+            rates[name].append(n / (time.perf_counter() - t0))
+    return {k: float(np.median(v)) for k, v in rates.items()}
 
 
-def measure(bars: dict, w: int, n_samples: int, cfg: TrainConfig) -> dict[str, float]:
+def measure(bars: dict, w: int, n_samples: int, cfg: TrainConfig, rounds: int) -> dict[str, float]:
     """Training, prediction and encoding rates (samples/s) for window ``w``."""
     device = torch.device("cpu")
     n_bars = len(bars["close"])
@@ -73,6 +83,7 @@ def measure(bars: dict, w: int, n_samples: int, cfg: TrainConfig) -> dict[str, f
             sources["stored"].batch(probe, False, rng), sources["fly"].batch(probe, False, rng)
         )
         assert same, "on-the-fly inputs differ from the stored images"
+        epochs, predictions = {}, {}
         for name, src in sources.items():
             torch.manual_seed(0)
             model = build_model("simple_cnn", 2, cfg.width, cfg.dropout)
@@ -86,13 +97,16 @@ def measure(bars: dict, w: int, n_samples: int, cfg: TrainConfig) -> dict[str, f
             def predict_all(src=src, model=model) -> None:
                 predict(model, src, cfg.batch_size, device)
 
-            out[f"train_{name}"] = rate(one_epoch, len(pos))
-            out[f"predict_{name}"] = rate(predict_all, len(pos))
+            epochs[name], predictions[name] = one_epoch, predict_all
+        for name, r in interleaved(epochs, len(pos), rounds).items():
+            out[f"train_{name}"] = r
+        for name, r in interleaved(predictions, len(pos), rounds).items():
+            out[f"predict_{name}"] = r
 
         def encode_all() -> None:
             encoder.encode(window_series(bars, pos, w, encoder.series_needed), np.float16)
 
-        out["encode"] = rate(encode_all, len(pos))
+        out["encode"] = interleaved({"encode": encode_all}, len(pos), rounds)["encode"]
     return out
 
 
@@ -102,6 +116,7 @@ def main() -> None:
     ap.add_argument("--windows", type=int, nargs="+", default=[15, 30, 60])
     ap.add_argument("--samples", type=int, default=20_000, help="training samples timed")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5, help="timed rounds; medians printed")
     args = ap.parse_args()
     seed_everything(0, args.threads)
     cfg = TrainConfig()
@@ -113,7 +128,7 @@ def main() -> None:
     print(f"{'window':>6} | train: {'stored':>8} {'on the fly':>10} {'overhead':>8} | "
           f"predict: {'stored':>8} {'on the fly':>10} {'overhead':>8} | encode only")  # fmt: skip
     for w in args.windows:
-        r = measure({"close": closes}, w, args.samples, cfg)
+        r = measure({"close": closes}, w, args.samples, cfg, args.rounds)
         tr = 1 - r["train_fly"] / r["train_stored"]
         pr = 1 - r["predict_fly"] / r["predict_stored"]
         print(
@@ -121,7 +136,10 @@ def main() -> None:
             f"{r['predict_stored']:>17,.0f} {r['predict_fly']:>10,.0f} {pr:>8.1%} | "
             f"{r['encode']:,.0f} windows/s"
         )
-    print("samples/s; overhead = share of the stored rate lost by encoding each batch")
+    print(
+        f"samples/s, medians of {args.rounds} interleaved rounds; overhead = share of the "
+        "stored rate lost by encoding each batch"
+    )
 
 
 if __name__ == "__main__":
