@@ -20,9 +20,19 @@ from gafcnn.split import (
     bar_segments,
     make_split,
     required_purge,
-    sample_segments,
     segment_shares,
 )
+
+
+def sample_segments(positions, window, horizon, segments):
+    """Oracle for bar_segments: per sample, the segment holding its window and its label
+    bar (at most ``horizon`` positions later), or -1; one sample at a time by the rule."""
+    t = np.asarray(positions)
+    out = np.full(len(t), -1, dtype=np.int64)
+    for k, s in enumerate(segments):
+        inside = (t - window + 1 >= s.start) & (t + horizon < s.stop)
+        out[inside] = k
+    return out
 
 
 def _bars_used(segment_of, positions, window, horizon, k):

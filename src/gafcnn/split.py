@@ -4,7 +4,7 @@ Segments are half-open ranges of bar positions. Between consecutive segments
 lie ``purge`` bars that belong to no segment, at least ``max(windows) + horizon``
 of them, and a sample belongs to a segment only if every bar it touches - its
 window ``[t-W+1, t]`` and its label bar ``t+h`` - lies inside that segment
-(:func:`sample_segments`). So no window and no label of one segment touches a
+(:func:`bar_segments`). So no window and no label of one segment touches a
 bar of another.
 """
 
@@ -158,22 +158,6 @@ def make_split(minutes: np.ndarray, spec: SplitSpec, windows: list[int], horizon
     return Split(segments=segments, purge=purge)
 
 
-def sample_segments(
-    positions: np.ndarray, window: int, horizon: int, segments: list[Segment]
-) -> np.ndarray:
-    """Index into ``segments`` of the segment that holds every bar of each sample, or -1.
-
-    A sample at bar position t uses bars ``t-window+1 .. t`` and its label bar, which
-    lies at most ``horizon`` positions later (bars are at least a minute apart).
-    """
-    t = np.asarray(positions)
-    out = np.full(len(t), -1, dtype=np.int64)
-    for k, s in enumerate(segments):
-        inside = (t - window + 1 >= s.start) & (t + horizon < s.stop)
-        out[inside] = k
-    return out
-
-
 def segment_shares(mask: np.ndarray, split: Split) -> dict[str, float]:
     """Share of each segment's bars where ``mask`` is True (e.g. bars invented by
     ``data.fill_gaps``); 0.0 for an empty segment."""
@@ -184,8 +168,13 @@ def segment_shares(mask: np.ndarray, split: Split) -> dict[str, float]:
 
 
 def bar_segments(n: int, window: int, horizon: int, segments: list[Segment]) -> np.ndarray:
-    """:func:`sample_segments` of every bar position ``0..n-1`` as int8, by slices: a
-    segment holds the samples at ``start + window - 1 <= t < stop - horizon``."""
+    """Index into ``segments`` of the segment that holds every bar of the sample at each
+    bar position ``0..n-1``, or -1 (int8).
+
+    A sample at bar position t uses bars ``t-window+1 .. t`` and its label bar, which
+    lies at most ``horizon`` positions later (bars are at least a minute apart), so a
+    segment holds the samples at ``start + window - 1 <= t < stop - horizon``.
+    """
     out = np.full(n, -1, dtype=np.int8)
     for k, s in enumerate(segments):
         a, b = max(s.start + window - 1, 0), min(s.stop - horizon, n)
