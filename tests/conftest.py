@@ -103,7 +103,7 @@ def bars() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def project(tmp_path_factory):
+def pipeline_project(tmp_path_factory):
     """The default pipeline on a small synthetic market, reproduced once per session."""
     from pipeline import dvc, scratch_project
 
@@ -123,3 +123,18 @@ def project(tmp_path_factory):
     )
     dvc(root, "repro")
     return root
+
+
+SHARED_STATE = ("dvc.yaml", "params.yaml", "dvc.lock")
+
+
+@pytest.fixture
+def project(pipeline_project):
+    """The session's pipeline project. Every test that uses it sees it as the fixture
+    built it: a test that leaves its params, stages or lock changed (a workspace
+    `dvc exp run`, an unrestored edit) fails here, so it cannot change what later tests
+    read. Tests that change the project work on a copy."""
+    before = {name: (pipeline_project / name).read_bytes() for name in SHARED_STATE}
+    yield pipeline_project
+    changed = [n for n in SHARED_STATE if (pipeline_project / n).read_bytes() != before[n]]
+    assert not changed, f"the shared project's {', '.join(changed)} changed; use a copy"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 
@@ -80,14 +82,45 @@ def test_headerless_file_ingests_with_declared_columns(tmp_path):
     assert ing["rows"] == 5 and ing["files"][0]["layout"] == "declared"
 
 
-@pytest.mark.skipif(not REAL_CSV.exists(), reason=f"real data file not present at {REAL_CSV}")
-def test_exp_run_on_real_csv(project):
-    dvc(project, "exp", "run", "-S", "data.source=csv", "-S", f"data.path={REAL_CSV}")
-    ing = metrics(project, "ingest")
+real_file = pytest.mark.skipif(
+    not REAL_CSV.exists(), reason=f"real data file not present at {REAL_CSV}"
+)
+
+
+def _real_experiment(project, tmp_path, *targets: str):
+    """`dvc exp run` on the shared real file, in a copy: a workspace experiment leaves
+    its params and outputs behind, and the session's project must stay synthetic."""
+    copy = tmp_path / "real"
+    shutil.copytree(project, copy, symlinks=True)
+    dvc(copy, "exp", "run", "-S", "data.source=csv", "-S", f"data.path={REAL_CSV}", *targets)
+    return copy
+
+
+@real_file
+def test_exp_run_on_real_csv(project, tmp_path):
+    copy = _real_experiment(project, tmp_path, "split")
+    ing = metrics(copy, "ingest")
     assert ing["rows"] == 30_240
     assert ing["gaps"] == {"count": 0, "minutes": 0}
     assert ing["flat_bars"] == 1616
     assert "oracle_accuracy" not in ing
+    sp = metrics(copy, "split")
+    assert sp["train"]["bars"] + sp["val"]["bars"] + sp["test"]["bars"] + 2 * 65 == 30_240
+    assert sp["train"]["first_timestamp"].startswith("2023-03-01T00:00")
+    assert metrics(project, "ingest")["source"] == "synthetic"  # the shared one untouched
+
+
+@pytest.mark.slow
+@real_file
+def test_whole_pipeline_on_real_csv(project, tmp_path):
+    """Every stage on the real month: one test segment for every model, no leak found."""
+    copy = _real_experiment(project, tmp_path)
+    assert json.loads(dvc(copy, "status", "--json").stdout) == {}
+    table = metrics(copy, "evaluate")["table"]
+    assert {"cnn_w15", "cnn_w30", "cnn_w60", "ensemble", "phase1", "hybrid"} <= set(table)
+    assert len({row["n"] for row in table.values()}) == 1
+    decision = metrics(copy, "decision")
+    assert decision["checklist"]["no_leakage"] and decision["checklist"]["tested_out_of_sample"]
 
 
 def _gap_heavy_kraken(path, minutes: int = 10_000, keep: float = 0.45) -> tuple[int, int]:

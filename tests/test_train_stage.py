@@ -78,8 +78,9 @@ def test_ddp_stage_learns_and_writes_what_one_process_writes(project, tmp_path):
     copy = tmp_path / "ddp"
     shutil.copytree(project, copy, symlinks=True)
     params = yaml.safe_load((copy / "params.yaml").read_text())
-    # fitting takes seconds here; enough epochs and patience that the stopping point,
-    # not one CPU's rounding, decides what is learnt (val AUC plateaus near 0.6)
+    # fitting takes seconds here; the val loss of this small market is noisy, so enough
+    # epochs and patience that training reaches its plateau (val AUC near 0.6)
+    assert params["data"]["source"] == "synthetic"
     params.update(nproc=2, epochs=40, patience=12)
     (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = dvc(copy, "repro", "-s", "train@15").stdout
@@ -88,8 +89,9 @@ def test_ddp_stage_learns_and_writes_what_one_process_writes(project, tmp_path):
     one, two = metrics(project, "train_w15"), metrics(copy, "train_w15")
     assert _keys(one) == _keys(two)
     # the planted signal (oracle accuracy ~0.62 on this market) is learnt: over seeds
-    # 1-8 and 42 the test AUC ran 0.57-0.63 and accuracy 0.544-0.599
-    assert two["test"]["roc_auc"] > 0.55 and two["test"]["accuracy"] > 0.53
+    # 1-21 and 42 the test AUC ran 0.570-0.628 and accuracy 0.544-0.599
+    got = {k: two[k] for k in ("best_epoch", "epochs_run")} | two["test"]
+    assert two["test"]["roc_auc"] > 0.55 and two["test"]["accuracy"] > 0.53, got
     p1 = pd.read_parquet(project / "data" / "predictions" / "cnn" / "w15.parquet")
     p2 = pd.read_parquet(copy / "data" / "predictions" / "cnn" / "w15.parquet")
     assert list(p1.columns) == list(p2.columns)
