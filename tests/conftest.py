@@ -125,16 +125,21 @@ def pipeline_project(tmp_path_factory):
     return root
 
 
-SHARED_STATE = ("dvc.yaml", "params.yaml", "dvc.lock")
+def _shared_state(root: Path) -> dict[str, bytes]:
+    """What tests read from the shared project: its stages, params, lock and metrics."""
+    files = [root / n for n in ("dvc.yaml", "params.yaml", "dvc.lock")]
+    files += sorted((root / "metrics").glob("*.json"))
+    return {str(f.relative_to(root)): f.read_bytes() for f in files}
 
 
 @pytest.fixture
 def project(pipeline_project):
     """The session's pipeline project. Every test that uses it sees it as the fixture
-    built it: a test that leaves its params, stages or lock changed (a workspace
-    `dvc exp run`, an unrestored edit) fails here, so it cannot change what later tests
-    read. Tests that change the project work on a copy."""
-    before = {name: (pipeline_project / name).read_bytes() for name in SHARED_STATE}
+    built it: a test that leaves its stages, params, lock or metrics changed (a
+    workspace `dvc exp run`, an unrestored edit) fails here, so it cannot change what
+    later tests read. Tests that change the project work on a copy."""
+    before = _shared_state(pipeline_project)
     yield pipeline_project
-    changed = [n for n in SHARED_STATE if (pipeline_project / n).read_bytes() != before[n]]
+    after = _shared_state(pipeline_project)
+    changed = sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
     assert not changed, f"the shared project's {', '.join(changed)} changed; use a copy"
