@@ -58,7 +58,7 @@ grid: install
 
 # The grid on several machines: each clones the repo and runs its share (one DVC
 # worker per machine), pushing to the git remote ORIGIN and the DVC remote; then
-# the coordinator pulls them all and writes the report (README: Scaling up).
+# the coordinator pulls them all and writes the report (docs/scaling.md).
 EXPS ?=
 ORIGIN ?= origin
 worker: install

@@ -14,21 +14,29 @@ from gafcnn.baselines import fit_logistic, flatten, majority_probability, predic
 from gafcnn.encodings import Encoder, window_series
 from gafcnn.labels import LabelSpec, direction_labels, fit_dead_zone, forward_returns
 from gafcnn.metrics import classification_report
+from gafcnn.params import AuditParams
 from gafcnn.samples import build_samples
 from gafcnn.split import SEGMENTS, SplitSpec, make_split
 from gafcnn.synthetic import SyntheticConfig, generate
 
 WINDOWS = (15, 30, 60)
-CFG = {
-    "subset": 1500,
-    "max_imbalance": 0.1,
-    "max_dead_zone_share": 0.5,
-    "max_label_autocorr": 0.95,
-    "chance_alpha": 0.001,
-    "max_plausible_accuracy": 0.75,
-    "max_filled_share": 0.05,
-    "severity": {"label_balance": "warn", "dead_zone": "warn", "overlap": "warn"},
-}
+CFG = AuditParams.from_params(
+    {
+        "subset": 1500,
+        "max_imbalance": 0.1,
+        "max_dead_zone_share": 0.5,
+        "max_label_autocorr": 0.95,
+        "chance_alpha": 0.001,
+        "max_plausible_accuracy": 0.75,
+        "max_filled_share": 0.05,
+        "severity": {
+            "label_balance": "warn",
+            "dead_zone": "warn",
+            "overlap": "warn",
+            "filled_bars": "fail",
+        },  # fmt: skip
+    }
+)
 
 
 @dataclasses.dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gafcnn.depgraph import closure, direct_imports
+from gafcnn.depgraph import closure, direct_imports, stage_code
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
@@ -35,7 +35,7 @@ def covered(file: Path, deps: list[str]) -> bool:
 def test_stage_deps_cover_every_module_it_imports(name):
     stage = STAGES[name]
     deps = [str(d) for d in stage["deps"]]
-    needed = closure(SRC, stage_module(stage))
+    needed = stage_code(SRC, stage_module(stage))
     missing = sorted(f.relative_to(REPO).as_posix() for f in needed if not covered(f, deps))
     assert not missing, f"stage {name} imports modules missing from its deps: {missing}"
     listed = {d for d in deps if d.startswith("src/")}

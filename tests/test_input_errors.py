@@ -192,7 +192,7 @@ INGEST_PARAMS: dict[str, tuple[dict, str | None, str]] = {
     "unknown synthetic param": (
         {"data.synthetic.bars": 10},
         None,
-        "params.yaml: data.synthetic: unknown SyntheticConfig params: ['bars']",
+        "params.yaml: unknown key 'data.synthetic.bars' (did you mean 'data.synthetic.n_bars'?)",
     ),
     "non-numeric synthetic param": (
         {"data.synthetic.n_bars": "many"},
@@ -200,6 +200,22 @@ INGEST_PARAMS: dict[str, tuple[dict, str | None, str]] = {
         "params.yaml: data.synthetic:",
     ),
     "bad label": ({"label.dead_zone": "wide"}, None, "params.yaml: label:"),
+    # a misspelt key anywhere stops the first stage, naming the key and the closest one
+    "misspelt top-level key": (
+        {"learning_rate": 1e-5},
+        None,
+        "params.yaml: unknown key 'learning_rate' (did you mean 'lr'?)",
+    ),
+    "misspelt nested key": (
+        {"xgb.lerning_rate": 0.1},
+        None,
+        "params.yaml: unknown key 'xgb.lerning_rate' (did you mean 'xgb.learning_rate'?)",
+    ),
+    "key in the wrong section": (
+        {"gaf.horizon": 5},
+        None,
+        "params.yaml: unknown key 'gaf.horizon' (did you mean 'label.horizon'?)",
+    ),
 }
 
 
@@ -240,7 +256,7 @@ SPLIT_PARAMS: dict[str, tuple[dict, list[str]]] = {
         {"split.method": "date"},
         ["params.yaml: split: split.method=date needs split.val_start and split.test_start"],
     ),
-    "unknown split param": ({"split.folds": 5}, ["params.yaml: split: unknown SplitSpec params"]),
+    "unknown split param": ({"split.folds": 5}, ["params.yaml: unknown key 'split.folds'"]),
     "non-numeric min_samples": ({"split.min_samples": "lots"}, ["params.yaml: split:"]),
     "windows not a list of lengths": ({"gaf.windows": [15, 0]}, ["params.yaml: gaf.windows"]),
     "window repeated": ({"gaf.windows": [15, 15]}, ["params.yaml: gaf.windows must be"]),
@@ -336,3 +352,18 @@ def test_gaf_refuses_bad_params(split_done, tmp_path, monkeypatch, capsys, case)
     root = _copy(split_done, tmp_path / "w", **overrides)
     lines = refused(root, "gaf", monkeypatch, capsys, "--window", str(window), "--no-progress")
     assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_outputs_built_from_other_bars_are_named(split_done, tmp_path, monkeypatch, capsys):
+    # image sets from one market, then the bars of another (an experiment stopped at
+    # ingest): the train stage names both outputs instead of a traceback
+    root = _copy(split_done, tmp_path / "w")
+    stage(root, "gaf", monkeypatch, "--window", "15", "--no-progress")
+    write_params(root, **{"data.synthetic.start": "2024-03-01T00:00:00Z"})
+    stage(root, "ingest", monkeypatch)
+    lines = refused(root, "train", monkeypatch, capsys, "--window", "15")
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: data/gaf/w15: ")
+    assert "decision timestamps (the first 2024-01-" in lines[0]
+    assert "are not bars of data/interim/bars.parquet" in lines[0]
+    assert lines[0].endswith("`dvc repro` rebuilds them")

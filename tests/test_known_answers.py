@@ -92,7 +92,7 @@ def test_training_is_deterministic(runs):
 
 
 def test_write_summary(runs, tmp_path):
-    """The table the README quotes: each model against the oracle per strength."""
+    """The table docs/known-answers.md quotes: each model against the oracle per strength."""
     rows = {}
     for case, root in runs.items():
         ev = metrics(root, "evaluate")

@@ -60,7 +60,7 @@ def s3(tmp_path_factory):
 
 def use_remote(root: Path, endpoint: str) -> None:
     """The committed remote (.dvc/config, .dvc/s3-local.ini) with this server's port;
-    credentials only in config.local, as the README says."""
+    credentials only in config.local, as docs/review.md says."""
     shutil.copy(REPO / ".dvc" / "s3-local.ini", root / ".dvc" / "s3-local.ini")
     committed = (REPO / ".dvc" / "config").read_text()
     (root / ".dvc" / "config").write_text(committed.replace("http://127.0.0.1:9000", endpoint))

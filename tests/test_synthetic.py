@@ -66,7 +66,10 @@ def test_oracle_grows_with_signal():
 def test_bad_config():
     with pytest.raises(ValueError, match="signal"):
         generate(SyntheticConfig(signal=1.5))
-    with pytest.raises(InputError, match=r"params.yaml: data.synthetic: unknown .*\['nbars'\]"):
+    with pytest.raises(
+        InputError,
+        match=r"unknown key 'data.synthetic.nbars' \(did you mean 'data.synthetic.n_bars'\?\)",
+    ):
         SyntheticConfig.from_params({"nbars": 3})
     with pytest.raises(ValueError, match="trade_prob"):
         generate(SyntheticConfig(trade_prob=1.5))

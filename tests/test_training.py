@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from ddp_worker import data as _data
 
+from gafcnn.io import InputError
 from gafcnn.models import build_model
 from gafcnn.training import (
     ArraySource,
@@ -74,7 +75,9 @@ def test_array_source_noise_only_when_augmenting():
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="optimizer"):
+    with pytest.raises(InputError, match="params.yaml: optimizer must be one of"):
         TrainConfig.from_params({"optimizer": "adam2"})
-    cfg = TrainConfig.from_params({"lr": 1e-5, "other_stage": 1})
+    cfg = TrainConfig.from_params({"lr": "1e-5", "xgb": {"max_depth": 2}})  # sections read apart
     assert cfg.lr == 1e-5
+    with pytest.raises(InputError, match="unknown key 'learning_rate' \\(did you mean 'lr'\\?\\)"):
+        TrainConfig.from_params({"learning_rate": 1e-5})

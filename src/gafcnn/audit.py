@@ -10,6 +10,7 @@ had and see the right check fail.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,7 @@ from gafcnn.bars import MINUTE_MS
 from gafcnn.baselines import fit_logistic, flatten, predict_up, spread_subset
 from gafcnn.labels import LabelSpec, direction_labels, forward_returns
 from gafcnn.metrics import effective_n, lag1_autocorr
+from gafcnn.params import AuditParams
 from gafcnn.samples import build_samples
 from gafcnn.split import SEGMENTS, Split, segment_shares
 
@@ -372,17 +374,17 @@ def check_overlap(inp: AuditInput, max_autocorr: float) -> Check:
     )
 
 
-def run_audit(inp: AuditInput, cfg: dict, seed: int = 0) -> list[Check]:
+def run_audit(inp: AuditInput, cfg: AuditParams, seed: int = 0) -> list[Check]:
     """Run every check; apply each check's severity (fail / warn / off) from ``cfg``."""
-    sev = cfg.get("severity", {})
+    sev = dataclasses.asdict(cfg.severity)
     # one re-derivation from bars + split + params serves two checks
     rebuilt = build_samples(
         inp.minutes, inp.close, sorted(inp.windows), inp.spec, inp.split, stride=inp.stride
     )
     candidates = rebuilt.candidates
     runners = {
-        "label_balance": lambda: check_label_balance(inp, cfg["max_imbalance"]),
-        "dead_zone": lambda: check_dead_zone(inp, candidates, cfg["max_dead_zone_share"]),
+        "label_balance": lambda: check_label_balance(inp, cfg.max_imbalance),
+        "dead_zone": lambda: check_dead_zone(inp, candidates, cfg.max_dead_zone_share),
         "finite": lambda: check_finite(inp),
         "image_range": lambda: check_image_range(inp),
         "chronology": lambda: check_chronology(inp),
@@ -390,13 +392,13 @@ def run_audit(inp: AuditInput, cfg: dict, seed: int = 0) -> list[Check]:
         "dead_zone_fit": lambda: check_dead_zone_fit(inp, rebuilt.band),
         "alignment": lambda: check_alignment(inp),
         "shuffled_label_control": lambda: check_shuffled_labels(
-            inp, cfg["subset"], cfg["chance_alpha"], seed
+            inp, cfg.subset, cfg.chance_alpha, seed
         ),
         "leakage_ceiling": lambda: check_leakage_ceiling(
-            inp, cfg["subset"], cfg["max_plausible_accuracy"], seed
+            inp, cfg.subset, cfg.max_plausible_accuracy, seed
         ),
-        "overlap": lambda: check_overlap(inp, cfg["max_label_autocorr"]),
-        "filled_bars": lambda: check_filled_bars(inp, cfg["max_filled_share"]),
+        "overlap": lambda: check_overlap(inp, cfg.max_label_autocorr),
+        "filled_bars": lambda: check_filled_bars(inp, cfg.max_filled_share),
     }
     checks = []
     for name, run in runners.items():

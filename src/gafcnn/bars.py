@@ -8,8 +8,12 @@ for; :func:`gap_summary` counts them. Files are read by :mod:`gafcnn.readers`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+from gafcnn import paths
 
 OHLCV = ["open", "high", "low", "close", "volume"]
 COLUMNS = ["timestamp", *OHLCV, "filled"]
@@ -22,13 +26,52 @@ def minute_index(bars: pd.DataFrame) -> np.ndarray:
     return stamps // MINUTE_MS
 
 
+class NotABar(ValueError):
+    """Decision timestamps that are not bars: the samples come from other bars."""
+
+    def __init__(self, missing: int, total: int, first: str):
+        self.missing, self.total, self.first = missing, total, first
+        super().__init__(
+            f"decision timestamps not found among the bars: {missing} of {total}, the first {first}"
+        )
+
+
 def positions(minutes: np.ndarray, stamps_ms: np.ndarray) -> np.ndarray:
     """Bar positions of decision timestamps (epoch ms); every one must be a bar."""
     stamps = np.asarray(stamps_ms) // MINUTE_MS
     pos = np.searchsorted(minutes, stamps)
-    if np.any(minutes[np.minimum(pos, len(minutes) - 1)] != stamps):
-        raise ValueError("decision timestamps not found among the bars")
+    found = pos < len(minutes)
+    found[found] = minutes[pos[found]] == stamps[found]
+    if not found.all():
+        when = pd.Timestamp(int(stamps[~found][0]) * MINUTE_MS, unit="ms", tz="UTC").isoformat()
+        raise NotABar(int((~found).sum()), len(stamps), when)
     return pos
+
+
+def load_bars(
+    columns: tuple[str, ...] = tuple(OHLCV), path: str | Path = paths.BARS
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The bars' ``columns`` as arrays (float64; ``filled`` bool) and their minutes since
+    the epoch, read from parquet a row group at a time into arrays allocated once, so
+    reading holds one row group beyond the columns themselves (no DataFrame, no table)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as pf:
+        n = pf.metadata.num_rows
+        arrays = {k: np.empty(n, dtype=bool if k == "filled" else np.float64) for k in columns}
+        minutes = np.empty(n, dtype=np.int64)
+        a = 0
+        for g in range(pf.metadata.num_row_groups):  # one row group decoded at a time
+            group = pf.read_row_group(g, columns=["timestamp", *columns], use_threads=False)
+            b = a + group.num_rows
+            ts = group.column("timestamp")
+            ms = ts.cast(pa.timestamp("ms", tz=ts.type.tz)).cast(pa.int64())
+            minutes[a:b] = ms.to_numpy() // MINUTE_MS
+            for k in columns:
+                arrays[k][a:b] = group.column(k).to_numpy()
+            a = b
+    return arrays, minutes
 
 
 def gap_summary(bars: pd.DataFrame) -> dict[str, int]:

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 
 import gafcnn
+from gafcnn import combine, paths, registry
 from gafcnn.encodings import Encoder, window_series
 from gafcnn.features import INDICATORS, indicators, window_bar_features
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
-from gafcnn.predictions import logit
-from gafcnn.runtime import OnnxCnn, sigmoid
+from gafcnn.runtime import OnnxCnn
 
 BUNDLE_FILE = "bundle.json"
 FORMAT = 2  # 2: the CNNs are ONNX graphs
@@ -62,7 +62,6 @@ def serving_code_digest() -> str:
 
 def write_bundle(
     target: str | Path,
-    models_dir: str | Path,
     *,
     label_horizon: int,
     fee_bps: float,
@@ -71,16 +70,16 @@ def write_bundle(
     params: dict,
 ) -> Path:
     """Write the bundle to ``target`` (a folder, replaced atomically) from the pipeline's
-    ``models_dir``; ``decision`` None marks a bundle built before the decision (the
-    evaluate stage measures such one's speed)."""
-    src, target = Path(models_dir), Path(target)
-    ens = read_json(src / "ensemble.json")
+    models; ``decision`` None marks a bundle built before the decision (the evaluate
+    stage measures such one's speed)."""
+    target = Path(target)
+    ens = read_json(paths.ENSEMBLE_MODEL)
     windows = [int(w) for w in ens["windows"]]
     with atomic_dir(target) as tmp:
         cnns = {}
         for w in windows:
-            meta = read_json(src / "cnn" / f"w{w}.json")
-            shutil.copyfile(src / "cnn" / f"w{w}.onnx", tmp / f"cnn_w{w}.onnx")
+            meta = read_json(paths.cnn_meta(w))
+            shutil.copyfile(paths.cnn_onnx(w), tmp / f"{registry.CNN.at(w)}.onnx")
             served = ("arch", "window", "input_shape", "image_size", "channels", "mtf_bins",
                       "image_dtype", "normalisation")  # fmt: skip
             cnns[f"w{w}"] = {k: meta[k] for k in served if k in meta} | {
@@ -88,8 +87,8 @@ def write_bundle(
                 "dropout": meta["params"]["dropout"],
                 "train_params": meta["params"],
             }
-        for name in ("phase1", "hybrid"):
-            shutil.copyfile(src / f"{name}.ubj", tmp / f"{name}.ubj")
+        for model, source in BOOSTERS:
+            shutil.copyfile(source, tmp / f"{model.name}.ubj")
         deployed = None if decision is None else decision.get("deployed_model")
         bundle: dict[str, Any] = {
             "format": FORMAT,
@@ -107,7 +106,7 @@ def write_bundle(
                 "stacking_intercept": ens["stacking_intercept"],
             },
             "indicators": list(INDICATORS),
-            "hybrid_inputs": [*INDICATORS, *[f"p_cnn_w{w}" for w in windows]],
+            "hybrid_inputs": combine.hybrid_inputs(windows),
             "label_horizon": int(label_horizon),
             "fee_bps": float(fee_bps),
             "history_bars": max(windows + [WARMUP_BARS]),
@@ -135,6 +134,10 @@ def _xgboost() -> Any:
     return xgboost
 
 
+# The XGBoost models the bundle ships, with the pipeline's file of each.
+BOOSTERS = ((registry.PHASE1, paths.PHASE1_MODEL), (registry.HYBRID, paths.HYBRID_MODEL))
+
+
 class Bundle:
     """A loaded bundle: every candidate's P(up) from raw bars."""
 
@@ -158,17 +161,17 @@ class Bundle:
         self.cnns = {}
         for w in self.windows:
             m = self.spec["cnns"][f"w{w}"]
-            model = OnnxCnn(self.path / f"cnn_w{w}.onnx")
+            model = OnnxCnn(self.path / f"{registry.CNN.at(w)}.onnx")
             enc = None
             if m["arch"] != "conv1d":
                 enc = Encoder(m["channels"], m["image_size"], m["mtf_bins"], threads=1)
             self.cnns[w] = (model, enc, m)
         self.boosters = {}
-        for name in ("phase1", "hybrid"):
+        for model, _ in BOOSTERS:
             b = xgboost.Booster()
-            b.load_model(bytearray((self.path / f"{name}.ubj").read_bytes()))
+            b.load_model(bytearray((self.path / f"{model.name}.ubj").read_bytes()))
             best = b.attr("best_iteration")
-            self.boosters[name] = (b, None if best is None else int(best) + 1)
+            self.boosters[model.name] = (b, None if best is None else int(best) + 1)
 
     def _cnn(self, bars: dict[str, np.ndarray], positions: np.ndarray) -> np.ndarray:
         out = np.empty((len(positions), len(self.windows)))
@@ -192,21 +195,22 @@ class Bundle:
     def predict_all(
         self, bars: dict[str, np.ndarray], minutes: np.ndarray, positions: np.ndarray
     ) -> dict[str, np.ndarray]:
-        """P(up) of every candidate at bar ``positions``: ``cnn_w{W}``, ``ensemble_mean``,
-        ``ensemble_weighted``, ``ensemble_stacking``, ``ensemble`` (the configured method),
-        ``phase1`` and ``hybrid``."""
+        """P(up) of every candidate at bar ``positions``, by registry name: each window's
+        CNN, each ensemble method and the configured one, Phase 1 and the hybrid - each
+        computed by the code its stage evaluated (:mod:`gafcnn.combine`)."""
         positions = np.asarray(positions)
         cnn = self._cnn(bars, positions)
         comb = self.spec["combiner"]
-        out = {f"cnn_w{w}": cnn[:, j] for j, w in enumerate(self.windows)}
-        out["ensemble_mean"] = cnn.mean(axis=1)
-        out["ensemble_weighted"] = cnn @ np.asarray(comb["weights"])
-        z = logit(cnn) @ np.asarray(comb["stacking_coef"]) + comb["stacking_intercept"]
-        out["ensemble_stacking"] = sigmoid(z)
-        out["ensemble"] = out[f"ensemble_{comb['method']}"]
+        out = {registry.CNN.at(w): cnn[:, j] for j, w in enumerate(self.windows)}
+        methods = combine.ensemble(
+            cnn, comb["weights"], comb["stacking_coef"], comb["stacking_intercept"]
+        )
+        out.update({registry.configured_ensemble(m): p for m, p in methods.items()})
+        out[registry.ENSEMBLE.name] = methods[comb["method"]]
         feats = indicators(bars, minutes, positions)
-        out["phase1"] = self._xgb("phase1", feats)
-        out["hybrid"] = self._xgb("hybrid", np.column_stack([feats, cnn]))
+        out[registry.PHASE1.name] = self._xgb(registry.PHASE1.name, feats)
+        hybrid = combine.hybrid_features(feats, cnn)
+        out[registry.HYBRID.name] = self._xgb(registry.HYBRID.name, hybrid)
         return out
 
     def predict(

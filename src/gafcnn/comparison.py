@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from gafcnn import registry
 from gafcnn.bars import MINUTE_MS, positions
 from gafcnn.evaluation import backtest, bootstrap, bootstrap_indices
 from gafcnn.labels import forward_returns
 from gafcnn.metrics import classification_report
+from gafcnn.params import Params
 from gafcnn.selection import assess
 
 BACKTEST_FIELDS = ("trades", "win_rate", "mean_net_return", "sharpe", "max_drawdown", "exposure")
@@ -20,7 +22,7 @@ def compare(
     probs: dict[str, np.ndarray],
     bars: dict[str, np.ndarray],
     minutes: np.ndarray,
-    params: dict,
+    params: Params,
     block: int,
     trials: int,
     partitions: int,
@@ -28,9 +30,8 @@ def compare(
     """Every model in ``probs`` on the test decisions ``ts`` (epoch ms, labels ``y``):
     the table (block-bootstrap intervals, paired resamples), the backtest on the bars'
     forward returns, and the selection-bias figures over every model but the oracle."""
-    cfg = params["evaluate"]
-    horizon = int(params["label"]["horizon"])
-    idx = bootstrap_indices(len(y), block, int(cfg["bootstrap_reps"]), int(params.get("seed", 0)))
+    cfg, horizon = params.evaluate, params.label.horizon
+    idx = bootstrap_indices(len(y), block, cfg.bootstrap_reps, params.seed)
     table = {}
     for name, p in probs.items():
         row = classification_report(y, p)
@@ -44,11 +45,11 @@ def compare(
     fwd = forward_returns(bars["close"], minutes, horizon)[positions(minutes, ts)]
     period = float(test_minutes[-1] - test_minutes[0] + horizon)
     tests = {
-        name: backtest(test_minutes, p, fwd, horizon, float(cfg["fee_bps"]), period)
+        name: backtest(test_minutes, p, fwd, horizon, cfg.fee_bps, period)
         for name, p in probs.items()
     }
     bt = {name: {k: getattr(r, k) for k in BACKTEST_FIELDS} for name, r in tests.items()}
-    models = [m for m in probs if m != "oracle"]
+    models = [m for m in probs if m != registry.ORACLE]
     selection = assess(
         y,
         {m: probs[m] for m in models},

@@ -46,6 +46,17 @@ def direct_imports(src: Path, module: str) -> set[str]:
     return {m for m in found if m.split(".")[0] == PACKAGE and module_file(src, m) is not None}
 
 
+def stage_code(src: Path, module: str) -> set[Path]:
+    """Every file a stage runs: :func:`closure` of its module and, for a stage that runs
+    other stages (:data:`gafcnn.registry.RUNNERS`), of theirs."""
+    from gafcnn.registry import RUNNERS
+
+    files = closure(src, module)
+    for stage in RUNNERS.get(module, ()):
+        files |= closure(src, stage.module)
+    return files
+
+
 def closure(src: Path, module: str) -> set[Path]:
     """Files of ``module`` and of every ``gafcnn`` module it reaches, with each
     package ``__init__`` on the way."""

@@ -64,5 +64,5 @@ def download_months(
     base_url: str, symbol: str, interval: str, months: list[str], raw_dir: str
 ) -> list[Path]:
     if not months:
-        raise InputError("params.yaml", "data.months is empty for data.source=binance")
+        raise InputError("params.yaml", "data.binance.months is empty for data.source=binance")
     return [download_month(base_url, symbol, interval, m, raw_dir) for m in months]

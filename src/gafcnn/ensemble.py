@@ -12,10 +12,11 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from gafcnn.combine import stacking
 from gafcnn.gafdata import AlignmentError
+from gafcnn.params import ENSEMBLE_METHODS as METHODS  # noqa: F401 - the combine methods
+from gafcnn.params import XgbParams
 from gafcnn.predictions import logit
-
-METHODS = ("mean", "weighted", "stacking")
 
 
 def join_predictions(frames: dict[str, pd.DataFrame], expected: dict[str, int]) -> pd.DataFrame:
@@ -76,7 +77,8 @@ class Stacker:
         return self
 
     def predict(self, p: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(logit(p))[:, 1]
+        """P(up) from the members' P(up), as the bundle serves it (:mod:`gafcnn.combine`)."""
+        return stacking(p, self.model.coef_[0], float(self.model.intercept_[0]))
 
 
 def error_correlation(y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -104,7 +106,7 @@ def purged_folds(timestamps: np.ndarray, k: int, purge: int) -> list[tuple[np.nd
 
 
 def xgb_classifier(
-    cfg: dict,
+    cfg: XgbParams,
     seed: int,
     n_estimators: int | None = None,
     early_stopping: bool = True,
@@ -115,14 +117,14 @@ def xgb_classifier(
     from xgboost import XGBClassifier
 
     return XGBClassifier(
-        n_estimators=n_estimators or int(cfg["n_estimators"]),
-        learning_rate=float(cfg["learning_rate"]),
-        max_depth=int(cfg["max_depth"]),
-        subsample=float(cfg["subsample"]),
-        colsample_bytree=float(cfg["colsample_bytree"]),
-        min_child_weight=float(cfg["min_child_weight"]),
-        reg_lambda=float(cfg["reg_lambda"]),
-        early_stopping_rounds=int(cfg["early_stopping_rounds"]) if early_stopping else None,
+        n_estimators=n_estimators or cfg.n_estimators,
+        learning_rate=cfg.learning_rate,
+        max_depth=cfg.max_depth,
+        subsample=cfg.subsample,
+        colsample_bytree=cfg.colsample_bytree,
+        min_child_weight=cfg.min_child_weight,
+        reg_lambda=cfg.reg_lambda,
+        early_stopping_rounds=cfg.early_stopping_rounds if early_stopping else None,
         eval_metric="logloss",
         tree_method="hist",
         n_jobs=int(n_jobs),

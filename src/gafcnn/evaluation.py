@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gafcnn.registry import ORACLE
+
 CHUNK_BYTES = 32 * 2**20  # index rows expanded at once: bounded, whatever the test length
 
 
@@ -192,7 +194,7 @@ def decide(
     ``trials`` is how many experiments (configs) this run was picked from: a winner
     of a grid must clear the bar corrected for every model of every experiment.
     """
-    candidates = {m: r for m, r in table.items() if m != "oracle"}
+    candidates = {m: r for m, r in table.items() if m != ORACLE}
     trials = max(int(trials), 1)
     k = len(candidates) * trials
     compared = f"{len(candidates)} models" + (f" x {trials} experiments" if trials > 1 else "")

@@ -24,6 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+META_FILE = "meta.json"
+
+
+def set_file(directory: str | Path, split: str, kind: str) -> Path:
+    """An image set's array ``{split}_{kind}.npy`` (kind: images, labels, timestamps);
+    the gaf stage writes these names and :class:`GafSet` reads them."""
+    return Path(directory) / f"{split}_{kind}.npy"
+
 
 class AlignmentError(ValueError):
     """Windows whose samples are not the same moments with the same labels."""
@@ -150,7 +158,7 @@ class GafSet:
 
     def __init__(self, directory: str | Path):
         self.dir = Path(directory)
-        meta_path = self.dir / "meta.json"
+        meta_path = self.dir / META_FILE
         if not meta_path.exists():
             raise FileNotFoundError(f"{meta_path}: missing; run the gaf stage first")
         self.meta = json.loads(meta_path.read_text())
@@ -160,10 +168,10 @@ class GafSet:
         return int(self.meta["window"])
 
     def images(self, split: str) -> ImageFile:
-        return ImageFile(self.dir / f"{split}_images.npy")
+        return ImageFile(set_file(self.dir, split, "images"))
 
     def labels(self, split: str) -> np.ndarray:
-        return np.load(self.dir / f"{split}_labels.npy")
+        return np.load(set_file(self.dir, split, "labels"))
 
     def timestamps(self, split: str) -> np.ndarray:
-        return np.load(self.dir / f"{split}_timestamps.npy")
+        return np.load(set_file(self.dir, split, "timestamps"))

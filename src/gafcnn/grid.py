@@ -47,8 +47,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gafcnn import paths
+from gafcnn import paths, registry
 from gafcnn.io import InputError, run_stage, write_bytes, write_json
+from gafcnn.params import Params
 
 WEIGHTS = "weights/resnet18.pth"
 EPOCHS_PER_PATIENCE = 3
@@ -67,7 +68,6 @@ ALTERNATIVES: dict[str, dict[str, Any]] = {
     "conv1d": {"arch": "conv1d"},
     "resnet18_scratch": {"arch": "resnet18"},
 }
-MAIN_MODELS = ("cnn_w15", "cnn_w30", "cnn_w60", "ensemble", "phase1", "hybrid")
 
 
 def configs(weights: str | None = WEIGHTS) -> dict[str, dict[str, Any]]:
@@ -255,7 +255,8 @@ def read_predictions(rev: str, ensemble_method: str) -> pd.DataFrame:
             parts.append(pd.read_parquet(io.BytesIO(fs.read_bytes(f))))
     preds = pd.concat(parts, ignore_index=True)
     preds = preds[preds["segment"] == "test"]
-    alias = preds[preds["model"] == f"ensemble_{ensemble_method}"].assign(model="ensemble")
+    ens = registry.ENSEMBLE.name
+    alias = preds[preds["model"] == registry.configured_ensemble(ensemble_method)].assign(model=ens)
     return pd.concat([preds, alias], ignore_index=True)
 
 
@@ -282,7 +283,7 @@ def grid_report(
     rows = []
     for e in exps:
         ev, dec = e["metrics"]["metrics/evaluate.json"], e["metrics"]["metrics/decision.json"]
-        tried = [m for m in ev["backtest"] if m != "oracle"]
+        tried = [m for m in ev["backtest"] if m != registry.ORACLE]
         best_bt = max(tried, key=lambda m: ev["backtest"][m]["mean_net_return"])
         rows.append(
             {
@@ -292,10 +293,10 @@ def grid_report(
                 and not e["params"].get("pretrained"),
                 "accuracy": {
                     m: [ev["table"][m]["accuracy"], *ev["table"][m]["accuracy_ci"]]
-                    for m in MAIN_MODELS
+                    for m in registry.expand(registry.GRID, e["params"]["gaf"]["windows"])
                     if m in ev["table"]
                 },
-                "majority_rate": ev["table"]["majority"]["majority_rate"],
+                "majority_rate": ev["table"][registry.MAJORITY.name]["majority_rate"],
                 "best_backtest": [best_bt, ev["backtest"][best_bt]["mean_net_return"]],
                 "decision": dec["decision"],
                 "training": training_rows(e["metrics"], e["params"]),
@@ -313,7 +314,7 @@ def grid_report(
     for e in exps:
         p = preds[e["name"]]
         for model, g in p.groupby("model", sort=True):
-            if model in ("oracle", "ensemble"):  # the alias repeats ensemble_<method>
+            if model in (registry.ORACLE, registry.ENSEMBLE.name):  # the alias repeats a method
                 continue
             g = g.set_index("timestamp").reindex(ts_index)
             name, values = f"{e['name']}/{model}", g["p_up"].to_numpy(dtype=np.float64)
@@ -325,14 +326,9 @@ def grid_report(
             if y is None:
                 y = g["label"].to_numpy().astype(np.int64)
     ts = ts_index.as_unit("ms").asi8
-    params = exps[0]["params"]
-    block = block_length(
-        max(int(w) for w in params["gaf"]["windows"]),
-        int(params["label"]["horizon"]),
-        int(params["gaf"]["stride"]),
-    )
-    result = compare(ts, y, probs, bars, minutes, params, block, 1,
-                     int(params["evaluate"].get("pbo_partitions", 8)))  # fmt: skip
+    params = Params.from_dict(exps[0]["params"])
+    block = block_length(max(params.gaf.windows), params.label.horizon, params.gaf.stride)
+    result = compare(ts, y, probs, bars, minutes, params, block, 1, params.evaluate.pbo_partitions)
     sel = result["selection"]
     sel["trials"] = len(exps)
     return {"experiments": rows, "pairs": len(probs), "repeated_pairs": len(repeats),
@@ -341,7 +337,10 @@ def grid_report(
 
 def report_markdown(report: dict) -> str:
     """The grid report as markdown: one row per experiment, then the corrected figures."""
-    models = [m for m in MAIN_MODELS if any(m in r["accuracy"] for r in report["experiments"])]
+    columns = []
+    for r in report["experiments"]:
+        columns += [m for m in r["accuracy"] if m not in columns]
+    models = [m for m in columns if registry.is_model(m, registry.GRID)]
     lines = [
         "| experiment | changed | "
         + " | ".join(models)
@@ -408,12 +407,12 @@ def main() -> None:
     q.add_argument("--weights", default=WEIGHTS)
     r = sub.add_parser("report", help="write the grid report from the finished experiments")
     r.add_argument("--only", default="")
-    r.add_argument("--out", default=str(paths.REPORTS / "grid.md"))
+    r.add_argument("--out", default=str(paths.GRID_REPORT))
     g = sub.add_parser("run", help="queue, run (`dvc queue start -j`) and report")
     g.add_argument("--only", default="")
     g.add_argument("--weights", default=WEIGHTS)
     g.add_argument("-j", "--jobs", type=int, default=1)
-    g.add_argument("--out", default=str(paths.REPORTS / "grid.md"))
+    g.add_argument("--out", default=str(paths.GRID_REPORT))
     w = sub.add_parser("worker", help="run configs here and push them (one machine's share)")
     w.add_argument("--only", required=True, help="config names, comma- or space-separated")
     w.add_argument("--weights", default=WEIGHTS)
@@ -423,7 +422,7 @@ def main() -> None:
     c = sub.add_parser("collect", help="pull every pushed experiment, then report")
     c.add_argument("--only", default="")
     c.add_argument("--remote", default="origin")
-    c.add_argument("--out", default=str(paths.REPORTS / "grid.md"))
+    c.add_argument("--out", default=str(paths.GRID_REPORT))
     a = ap.parse_args()
     names = [n for n in a.only.replace(" ", ",").split(",") if n] or list(configs(None))
     if a.cmd == "worker":
@@ -442,8 +441,11 @@ def main() -> None:
     base, exps, missing = experiments(names)
     if len(exps) < 2:
         raise InputError("dvc exp show", "found no finished grid experiment beside the baseline")
-    preds = {e["name"]: read_predictions(e["rev"], e["params"]["ensemble"]["method"]) for e in exps}
-    from gafcnn.stages.common import load_bars
+    preds = {
+        e["name"]: read_predictions(e["rev"], Params.from_dict(e["params"]).ensemble.method)
+        for e in exps
+    }
+    from gafcnn.bars import load_bars
 
     bars, minutes = load_bars()
     report = grid_report(exps, base, preds, bars, minutes, missing)

@@ -8,7 +8,6 @@ directory and is renamed into place only when complete.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import io
 import json
@@ -20,8 +19,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from gafcnn import paths
 
@@ -158,73 +155,6 @@ def write_parquet(df: Any, path: str | os.PathLike[str]) -> None:
         df.to_parquet(tmp, index=False, engine="pyarrow", row_group_size=PARQUET_ROW_GROUP)
 
 
-def load_params(path: str | os.PathLike[str] = "params.yaml") -> dict[str, Any]:
-    """Read params.yaml (the single home of every knob)."""
-    with open(path) as fh:
-        params = yaml.safe_load(fh)
-    if not isinstance(params, dict):
-        raise InputError(path, "params file is empty or not a mapping")
-    return params
-
-
-def typed_fields(cls: type, params: dict[str, Any], strict: bool = True) -> dict[str, Any]:
-    """Params for dataclass ``cls`` converted to its field types.
-
-    YAML 1.1 reads ``1e-5`` (what ``dvc exp run -S lr=1e-5`` writes) as a string;
-    numbers are converted here so every config accepts it. With ``strict``, unknown
-    keys are an error; otherwise they are ignored.
-    """
-    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
-    unknown = set(params) - set(types)
-    if strict and unknown:
-        raise ValueError(f"unknown {cls.__name__} params: {sorted(unknown)}")
-    out = {}
-    for name, value in params.items():
-        if name not in types:
-            continue
-        typ = types[name]
-        if value is None or isinstance(value, bool):
-            out[name] = value
-        elif typ.startswith("float"):
-            out[name] = _to_number(name, value, float)
-        elif typ.startswith("int | str"):  # a number or a keyword such as "auto"
-            out[name] = _to_number(name, value, int) if _numeric(value) else value
-        elif typ.startswith("int"):
-            out[name] = _to_number(name, value, int)
-        else:
-            out[name] = value
-    return out
-
-
-def from_section(cls: type, params: dict[str, Any], section: str, strict: bool = True) -> Any:
-    """Dataclass ``cls`` built from one params section; a bad key or value becomes one
-    InputError naming params.yaml and the section, never a traceback."""
-    try:
-        return cls(**typed_fields(cls, params, strict))
-    except (TypeError, ValueError) as exc:
-        raise InputError("params.yaml", f"{section}: {exc}") from None
-
-
-def _numeric(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _to_number(name: str, value: Any, kind: type) -> Any:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if kind is int:
-        if number != int(number):
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
-        return int(number)
-    return number
-
-
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's main; turn an InputError into one line on stderr (one per error of
     an :class:`InputErrors`) and exit code 1."""
@@ -250,19 +180,6 @@ def save_figure(fig: Any, path: str | os.PathLike[str], **kwargs: Any) -> Path:
         fig.savefig(tmp, format="png", dpi=kwargs.pop("dpi", 90), **kwargs)
     plt.close(fig)
     return Path(path)
-
-
-def runtime_setting(params: dict[str, Any], key: str, default: Any = None) -> Any:
-    """A speed-only knob: ``GAFCNN_<KEY>`` from the environment, else ``runtime.<key>``.
-
-    The ``runtime`` section is listed by no stage, so changing a thread count or a
-    chunk size reruns nothing. Outputs are byte-identical for the same values on the
-    same kind of machine; torch may round differently with another thread count.
-    """
-    env = os.environ.get(f"GAFCNN_{key.upper()}")
-    if env is not None:
-        return env
-    return (params.get("runtime") or {}).get(key, default)
 
 
 def record_timings(stage: str, values: dict[str, Any], path: str | None = None) -> None:

@@ -15,36 +15,11 @@ For a decision time t (the last bar of a window) the label is the direction of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from gafcnn.io import from_section
+from gafcnn.params import DEAD_ZONES, LabelSpec  # noqa: F401 - the label section's reader
 
 UP, DOWN, DROPPED = 1, 0, -1
-DEAD_ZONES = ("none", "fixed", "quantile")
-
-
-@dataclass(frozen=True)
-class LabelSpec:
-    horizon: int = 5
-    dead_zone: str = "none"
-    threshold: float = 0.0
-    quantile: float = 0.2
-
-    def __post_init__(self) -> None:
-        if self.dead_zone not in DEAD_ZONES:
-            raise ValueError(f"label.dead_zone must be one of {DEAD_ZONES}, got {self.dead_zone!r}")
-        if self.horizon < 1:
-            raise ValueError("label.horizon must be >= 1")
-        if self.threshold < 0:
-            raise ValueError("label.threshold must be >= 0")
-        if not 0 <= self.quantile < 1:
-            raise ValueError("label.quantile must be in [0, 1)")
-
-    @classmethod
-    def from_params(cls, params: dict) -> LabelSpec:
-        return from_section(cls, params, "label")
 
 
 def forward_returns(close: np.ndarray, minutes: np.ndarray, horizon: int) -> np.ndarray:

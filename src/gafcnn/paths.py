@@ -1,7 +1,10 @@
 """Where every stage reads and writes: each path is named once, here.
 
 Stages import these names instead of repeating string constants; dvc.yaml spells
-the same paths for DVC (a test checks that each stage's deps and outs agree).
+the same paths for DVC (a test checks that each stage's deps and outs agree). The
+files inside an output folder are named by the module that owns their format and
+both writes and reads them (:mod:`gafcnn.gafdata` for an image set,
+:mod:`gafcnn.bundle` for the deployment bundle).
 """
 
 from __future__ import annotations
@@ -18,9 +21,25 @@ MODELS = Path("models")
 CNN_MODELS = MODELS / "cnn"
 BUNDLE = MODELS / "bundle"  # the deployment bundle (export stage)
 WALKFORWARD = Path("data/walkforward")  # pooled out-of-sample predictions, folds
+ENSEMBLE_MODEL = MODELS / "ensemble.json"  # the combiner's coefficients
+PHASE1_MODEL = MODELS / "phase1.ubj"
+HYBRID_MODEL = MODELS / "hybrid.ubj"
+PATTERNS_MODELS = MODELS / "patterns"
+WALKFORWARD_PREDICTIONS = WALKFORWARD / "predictions.parquet"
+WALKFORWARD_FOLDS = WALKFORWARD / "folds.json"
 METRICS = Path("metrics")
 PLOTS = Path("plots")
+AUDIT_PLOT = PLOTS / "audit.png"
+EVAL_PLOTS = PLOTS / "eval"  # ROC, calibration and confusion data for `dvc plots`
+EQUITY_PLOT = PLOTS / "equity.png"
+PATTERNS_PLOTS = PLOTS / "patterns"
 REPORTS = Path("reports")
+REPORT_MD = REPORTS / "report.md"
+REPORT_HTML = REPORTS / "report.html"
+REPORT_FIGURES = REPORTS / "figures"
+REVIEW = REPORTS / "review.md"  # `make review` (untracked)
+PLOTS_DIFF = REPORTS / "plots_diff"
+GRID_REPORT = REPORTS / "grid.md"
 # Untracked and git-ignored: speed, wall time, latency and memory of the last run.
 TIMINGS = REPORTS / "timings.json"
 TIMINGS_MD = REPORTS / "timings.md"
@@ -45,6 +64,29 @@ def cnn_meta(window: int) -> Path:
 
 def cnn_predictions(window: int) -> Path:
     return CNN_PREDICTIONS / f"w{window}.parquet"
+
+
+def predictions_file(stage: str) -> Path:
+    """The predictions a stage writes (``baseline``, ``phase1``, ...), in the shared layout."""
+    return PREDICTIONS / f"{stage}.parquet"
+
+
+def train_live_dir(window: int) -> Path:
+    """dvclive's folder for the window's training curves."""
+    return PLOTS / "train" / f"w{window}"
+
+
+def train_curves(window: int) -> Path:
+    """The window's per-epoch curves (``{train,val}/{metric}.tsv``) under dvclive's folder."""
+    return train_live_dir(window) / "plots" / "metrics"
+
+
+def pattern_model(run: str) -> Path:
+    return PATTERNS_MODELS / f"{run}.pt"
+
+
+def pattern_confusion(run: str) -> Path:
+    return PATTERNS_PLOTS / f"confusion_{run}.csv"
 
 
 def gaf_samples_plot(window: int) -> Path:

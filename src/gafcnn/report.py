@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gafcnn import paths
+from gafcnn import paths, registry
 from gafcnn.io import read_json, save_figure, write_bytes
-
-MAIN_MODELS = ("majority", "ensemble", "phase1", "hybrid")
+from gafcnn.params import Params
 
 
 def _plt():
@@ -31,8 +30,8 @@ def _save(fig, path: Path) -> Path:
 
 
 def _curve_models(probs: dict) -> list[str]:
-    cnns = [m for m in probs if m.startswith("cnn_w")]
-    return [m for m in ("ensemble", "phase1", "hybrid", "oracle") if m in probs] + cnns
+    windows = registry.windows_of(probs, registry.CNN)
+    return [m for m in registry.expand(registry.CURVES, windows) if m in probs]
 
 
 def plot_roc_calibration(probs: dict, y: np.ndarray, out: Path) -> tuple[Path, Path]:
@@ -82,7 +81,7 @@ def plot_confusion(probs: dict, y: np.ndarray, out: Path) -> Path:
 def plot_equity(tests: dict, out: Path) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4))
-    for m in [m for m in ("ensemble", "phase1", "hybrid", "oracle", "majority") if m in tests]:
+    for m in [m for m in registry.expand(registry.EQUITY, []) if m in tests]:
         r = tests[m]
         if r.trades:
             t = pd.to_datetime(r.trade_times * 60_000, unit="ms", utc=True)
@@ -94,12 +93,12 @@ def plot_equity(tests: dict, out: Path) -> Path:
     return _save(fig, out)
 
 
-def plot_training(plots_dir: Path, windows: list[int], out: Path) -> Path | None:
+def plot_training(windows: list[int], out: Path) -> Path | None:
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     found = False
     for w in windows:
-        base = plots_dir / "train" / f"w{w}" / "plots" / "metrics"
+        base = paths.train_curves(w)
         for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
             for split, ls in (("train", "--"), ("val", "-")):
                 f = base / split / f"{metric}.tsv"
@@ -175,7 +174,7 @@ def plot_forest(evaluate: dict, out: Path) -> Path:
         runs.append(("walk-forward (pooled)", evaluate["table"], "C0"))
     else:
         runs.append(("single split", evaluate["table"], "C0"))
-    models = [m for m in evaluate["table"] if m != "oracle"]
+    models = [m for m in evaluate["table"] if m != registry.ORACLE]
     fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(models) + 2.4))
     for k, (label, table, colour) in enumerate(runs):
         shift = (k - (len(runs) - 1) / 2) * 0.3
@@ -187,8 +186,8 @@ def plot_forest(evaluate: dict, out: Path) -> Path:
                         capsize=2, label=label if i == 0 else None)  # fmt: skip
         maj = table[models[0]]["majority_rate"]
         ax.axvline(maj, color=colour, ls="--", lw=1, label=f"majority rate, {label} ({maj:.3f})")
-        if "oracle" in table:
-            acc = table["oracle"]["accuracy"]
+        if registry.ORACLE in table:
+            acc = table[registry.ORACLE]["accuracy"]
             ax.axvline(acc, color=colour, ls=":", lw=1, label=f"oracle, {label} ({acc:.3f})")
     ax.set_yticks(range(len(models)), models, fontsize=8)
     ax.invert_yaxis()
@@ -198,20 +197,20 @@ def plot_forest(evaluate: dict, out: Path) -> Path:
     return _save(fig, out)
 
 
-def plot_folds(walkforward: dict, out: Path, ensemble: str = "ensemble_weighted") -> Path:
+def plot_folds(walkforward: dict, out: Path, ensemble: str) -> Path:
     """Accuracy per walk-forward fold of the main models against the majority rate and,
     on synthetic data, the oracle."""
     plt = _plt()
     folds = walkforward["per_fold"]
     x = [f["index"] for f in folds]
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    names = [m for m in folds[0]["accuracy"] if m.startswith(("cnn_", "phase1", "hybrid"))]
+    names = [m for m in folds[0]["accuracy"] if registry.is_model(m, registry.FOLDS)]
     names += [ensemble] if ensemble in folds[0]["accuracy"] else []
     for m in names:
         ax.plot(x, [f["accuracy"][m] for f in folds], marker="o", lw=1, label=m)
     ax.plot(x, [f["majority_rate"] for f in folds], "k--", lw=1, label="majority rate")
     if all("oracle_accuracy" in f for f in folds):
-        ax.plot(x, [f["oracle_accuracy"] for f in folds], "k:", lw=1.5, label="oracle")
+        ax.plot(x, [f["oracle_accuracy"] for f in folds], "k:", lw=1.5, label=registry.ORACLE)
     ax.set_xticks(x, [f"fold {i}" for i in x])
     ax.set_ylabel("test accuracy")
     ax.legend(fontsize=7, ncol=2)
@@ -220,11 +219,10 @@ def plot_folds(walkforward: dict, out: Path, ensemble: str = "ensemble_weighted"
 
 
 def write_report(
-    params: dict, evaluate: dict, decision: dict, probs: dict, y: np.ndarray, tests: dict,
-    reports: Path, plots: Path,
-) -> None:  # fmt: skip
+    params: Params, evaluate: dict, decision: dict, probs: dict, y: np.ndarray, tests: dict
+) -> None:
     """Pictures into ``reports/figures`` and ``plots/equity.png``; report.md and report.html."""
-    figs = reports / "figures"
+    figs = paths.REPORT_FIGURES
     roc, cal = plot_roc_calibration(probs, y, figs)
     forest = plot_forest(evaluate, figs / "forest.png")
     walkforward = None
@@ -234,25 +232,27 @@ def write_report(
         ("ROC curves (test)", roc),
         ("Calibration (test)", cal),
         ("Confusion matrices (test)", plot_confusion(probs, y, figs)),
-        ("Equity curves, net of fees (test)", plot_equity(tests, plots / "equity.png")),
+        ("Equity curves, net of fees (test)", plot_equity(tests, paths.EQUITY_PLOT)),
     ]
-    windows = [int(w) for w in params["gaf"]["windows"]]
-    train_png = plot_training(plots, windows, figs / "training.png")
+    windows = [int(w) for w in params.gaf.windows]
+    train_png = plot_training(windows, figs / "training.png")
     if train_png:
         pictures.append(("Training curves", train_png))
     for w in windows:
         p = paths.gaf_samples_plot(w)
         if p.exists():
             pictures.append((f"GAF samples, w{w}: examples and mean(UP) - mean(DOWN)", p))
-    if (plots / "audit.png").exists():
-        pictures.append(("Audit", plots / "audit.png"))
+    if paths.AUDIT_PLOT.exists():
+        pictures.append(("Audit", paths.AUDIT_PLOT))
     if walkforward is not None:
         pictures.insert(
             0,
             (
                 "Accuracy per walk-forward fold",
                 plot_folds(
-                    walkforward, figs / "folds.png", f"ensemble_{params['ensemble']['method']}"
+                    walkforward,
+                    figs / "folds.png",
+                    registry.configured_ensemble(params.ensemble.method),
                 ),
             ),
         )
@@ -282,8 +282,8 @@ def write_report(
         ),
         f"- split (bars): train {split['train']['bars']:,}, val {split['val']['bars']:,}, "
         f"test {split['test']['bars']:,}; purge {split['purge_bars']} bars between segments",
-        f"- label: direction over {params['label']['horizon']} minutes, dead zone "
-        f"{params['label']['dead_zone']}; test samples {evaluate['test_samples']:,} "
+        f"- label: direction over {params.label.horizon} minutes, dead zone "
+        f"{params.label.dead_zone}; test samples {evaluate['test_samples']:,} "
         f"({evaluate['test_first']} to {evaluate['test_last']})",
         f"- audit: {'passed' if audit['passed'] else 'FAILED'} "
         f"({audit['pass']} pass, {audit['warn']} warn, {audit['fail']} fail)"
@@ -291,7 +291,7 @@ def write_report(
         f"- intervals: moving-block bootstrap, {evaluate['bootstrap']['reps']} resamples, "
         f"blocks of {evaluate['bootstrap']['block_samples']} samples (a window plus a horizon): "
         "test samples overlap, so they are not independent",
-        f"- backtest: long/short on the predicted direction, held {params['label']['horizon']} "
+        f"- backtest: long/short on the predicted direction, held {params.label.horizon} "
         f"minutes, no overlapping positions, {evaluate['fee_bps']} bps per side",
     ]
     dec = [
@@ -309,15 +309,15 @@ def write_report(
     how = evaluate.get("evaluation", {}).get("method", "single split")
     forest_title = "Every model against the majority rate (what the decision rests on)"
     md = ["# gafcnn evaluation report", "", "## Data", "", *summary, "", "## Decision", "", *dec]
-    md += ["", f"### {forest_title}", "", f"![forest]({forest.relative_to(reports)})", ""]
+    md += ["", f"### {forest_title}", "", f"![forest]({forest.relative_to(paths.REPORTS)})", ""]
     md += ["", f"## All models on the same test samples ({how})", "", table, ""]
     if walkforward is not None:
         md += ["## Walk-forward folds", "", per_fold_markdown(walkforward), ""]
     md += ["## Pictures", ""]
     for title, p in pictures:
-        rel = p.relative_to(reports) if p.is_relative_to(reports) else Path("..") / p
+        rel = p.relative_to(paths.REPORTS) if p.is_relative_to(paths.REPORTS) else Path("..") / p
         md += [f"### {title}", "", f"![{title}]({rel})", ""]
-    write_bytes(reports / "report.md", ("\n".join(md) + "\n").encode())
+    write_bytes(paths.REPORT_MD, ("\n".join(md) + "\n").encode())
 
     def img(p: Path) -> str:
         data = base64.b64encode(p.read_bytes()).decode()
@@ -362,7 +362,7 @@ def write_report(
         *[f"<h3>{html.escape(t)}</h3>{img(p)}" for t, p in pictures],
         "</body></html>",
     ]
-    write_bytes(reports / "report.html", "\n".join(parts).encode())
+    write_bytes(paths.REPORT_HTML, "\n".join(parts).encode())
 
 
 TIMINGS_NOTE = (

@@ -18,10 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gafcnn import paths
+from gafcnn import paths, registry
 from gafcnn.io import InputError, run_stage, write_bytes
-
-PLOTS_DIFF = paths.REPORTS / "plots_diff"
 
 
 def _run(args: list[str]) -> str:
@@ -75,18 +73,20 @@ def headline(base: dict[str, dict | None], head: dict[str, dict | None]) -> list
     if rows:
         out += ["", "| model (test accuracy [95% CI], p vs majority) | base | workspace |"]
         out += ["|---|---|---|", *rows, ""]
-    gb = (base["ensemble"] or {}).get("gap_to_best_member")
-    gh = (head["ensemble"] or {}).get("gap_to_best_member")
+    ens = registry.ENSEMBLE_STAGE.name
+    gb = (base[ens] or {}).get("gap_to_best_member")
+    gh = (head[ens] or {}).get("gap_to_best_member")
     if gb != gh:
         fmt = lambda g: "-" if g is None else f"{g:+.4f}"  # noqa: E731
         out.append(f"- ensemble gap to its best member: {fmt(gb)} → {fmt(gh)}")
 
     def oracle_gap(table: dict) -> tuple[float, str] | None:
-        if "oracle" not in table:
+        if registry.ORACLE not in table:
             return None
-        models = {m: r["accuracy"] for m, r in table.items() if m not in ("oracle", "majority")}
+        skip = (registry.ORACLE, registry.MAJORITY.name)
+        models = {m: r["accuracy"] for m, r in table.items() if m not in skip}
         best = max(models, key=models.get)
-        return table["oracle"]["accuracy"] - models[best], best
+        return table[registry.ORACLE]["accuracy"] - models[best], best
 
     ob, oh = oracle_gap(eb), oracle_gap(eh)
     if ob is not None or oh is not None:
@@ -105,7 +105,7 @@ def review(base_rev: str, plots: bool = False) -> str:
     title = f"# gafcnn review: `{base_rev}` → workspace"
     if not changed_params and not changed_metrics:
         return f"{title}\n\nNo params or metrics changed between `{base_rev}` and the workspace.\n"
-    names = ("decision", "evaluate", "ensemble")
+    names = ("decision", "evaluate", registry.ENSEMBLE_STAGE.name)  # metrics files
     base = {n: metrics_at(base_rev, n) for n in names}
     head = {n: metrics_at(None, n) for n in names}
     md = [title, "", "## Params", ""]
@@ -115,15 +115,15 @@ def review(base_rev: str, plots: bool = False) -> str:
     md += ["", "## All changed metrics", ""]
     md.append(dvc("metrics", "diff", base_rev, "--md").strip() if changed_metrics else "none")
     if plots:
-        dvc("plots", "diff", base_rev, "-o", str(PLOTS_DIFF))
-        md += ["", "## Plots", "", f"`dvc plots diff {base_rev}`: {PLOTS_DIFF}/index.html"]
+        dvc("plots", "diff", base_rev, "-o", str(paths.PLOTS_DIFF))
+        md += ["", "## Plots", "", f"`dvc plots diff {base_rev}`: {paths.PLOTS_DIFF}/index.html"]
     return "\n".join(md) + "\n"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="review what a change did to params and metrics")
     ap.add_argument("--base", default="main", help="git revision to compare with")
-    ap.add_argument("--out", default=str(paths.REPORTS / "review.md"))
+    ap.add_argument("--out", default=str(paths.REVIEW))
     ap.add_argument("--plots", action="store_true", help="also run `dvc plots diff`")
     args = ap.parse_args()
     text = review(args.base, plots=args.plots)

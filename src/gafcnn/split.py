@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn.bars import MINUTE_MS
-from gafcnn.io import from_section
+from gafcnn.params import SplitSpec
 
 SEGMENTS = ("train", "val", "test")
 
@@ -30,22 +30,6 @@ class Segment:
     @property
     def size(self) -> int:
         return self.stop - self.start
-
-
-@dataclass(frozen=True)
-class SplitSpec:
-    method: str = "fraction"  # "fraction" or "date"
-    train: float = 0.7
-    val: float = 0.15
-    test: float = 0.15
-    val_start: str | None = None
-    test_start: str | None = None
-    purge: int | str = "auto"  # "auto" = max(windows) + horizon; an int may only be larger
-    min_samples: int = 100  # fewer samples in any segment stops the pipeline before any model
-
-    @classmethod
-    def from_params(cls, params: dict) -> SplitSpec:
-        return from_section(cls, params, "split")
 
 
 @dataclass
@@ -102,7 +86,9 @@ def required_purge(windows: list[int], horizon: int) -> int:
     return int(max(windows)) + int(horizon)
 
 
-def _purge(spec: SplitSpec, windows: list[int], horizon: int) -> int:
+def split_purge(spec: SplitSpec, windows: list[int], horizon: int) -> int:
+    """The purge in bars: ``split.purge``, or the required one for ``auto``; one
+    below the required purge is an error."""
     need = required_purge(windows, horizon)
     if spec.purge == "auto":
         return need
@@ -125,7 +111,7 @@ def _first_at_or_after(minutes: np.ndarray, when: str) -> int:
 def make_split(minutes: np.ndarray, spec: SplitSpec, windows: list[int], horizon: int) -> Split:
     """Chronological segments over ``len(minutes)`` bars, purged."""
     n = len(minutes)
-    purge = _purge(spec, windows, horizon)
+    purge = split_purge(spec, windows, horizon)
     if spec.method == "fraction":
         total = spec.train + spec.val + spec.test
         if min(spec.train, spec.val, spec.test) <= 0 or abs(total - 1.0) > 1e-9:

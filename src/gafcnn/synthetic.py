@@ -33,30 +33,7 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from gafcnn.bars import MINUTE_MS
-from gafcnn.io import from_section
-
-
-@dataclass(frozen=True)
-class SyntheticConfig:
-    n_bars: int = 60_000
-    start: str = "2024-01-01T00:00:00Z"
-    seed: int = 7
-    signal: float = 0.35
-    lookback: int = 5
-    price0: float = 40_000.0
-    tick: float = 0.01
-    sigma: float = 6e-4
-    vol_persistence: float = 0.998
-    vol_of_vol: float = 0.35
-    seasonality: float = 0.4
-    tail_df: float = 4.0
-    substeps: int = 8
-    volume_base: float = 8.0
-    trade_prob: float = 0.0  # 0: continuous prices; >0: trades at random substeps (see generate)
-
-    @classmethod
-    def from_params(cls, params: dict, section: str = "data.synthetic") -> SyntheticConfig:
-        return from_section(cls, params, section)
+from gafcnn.params import SyntheticConfig
 
 
 def _season(minute_of_day: np.ndarray, amplitude: float) -> np.ndarray:

@@ -33,50 +33,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from gafcnn.encodings import Encoder, window_series
-from gafcnn.io import typed_fields
-
-OPTIMIZERS = ("adamw", "sgd")
-IMBALANCE = ("none", "weights", "sampler")
-AUGMENT = ("none", "noise")
-INPUTS = ("encode", "stored")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    arch: str = "simple_cnn"
-    width: int = 16
-    lr: float = 1e-3
-    dropout: float = 0.3
-    batch_size: int = 128
-    epochs: int = 15
-    patience: int = 4
-    weight_decay: float = 1e-4
-    optimizer: str = "adamw"
-    momentum: float = 0.9
-    augment: str = "none"
-    augment_noise: float = 0.1
-    inputs: str = "encode"
-    imbalance: str = "weights"
-    pretrained: str | None = None
-    seed: int = 42
-    device: str = "auto"
-    nproc: int = 1
-
-    @classmethod
-    def from_params(cls, params: dict) -> TrainConfig:
-        """The top-level CNN hyperparameters of params.yaml."""
-        cfg = cls(**typed_fields(cls, params, strict=False))
-        if cfg.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}")
-        if cfg.imbalance not in IMBALANCE:
-            raise ValueError(f"imbalance must be one of {IMBALANCE}")
-        if cfg.augment not in AUGMENT:
-            raise ValueError(f"augment must be one of {AUGMENT}")
-        if cfg.inputs not in INPUTS:
-            raise ValueError(f"inputs must be one of {INPUTS}")
-        if cfg.batch_size < 1 or cfg.epochs < 1 or cfg.patience < 1 or cfg.nproc < 1:
-            raise ValueError("batch_size, epochs, patience and nproc must be >= 1")
-        return cfg
+from gafcnn.params import TrainConfig
 
 
 def seed_everything(seed: int, threads: int = 2) -> None:

@@ -17,32 +17,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from gafcnn.io import from_section
+from gafcnn.params import WalkForwardSpec
 from gafcnn.split import _iso, required_purge
-
-SCHEMES = ("expanding", "rolling")
-
-
-@dataclass(frozen=True)
-class WalkForwardSpec:
-    folds: int = 0  # 0 = off: the decision rests on the single split
-    scheme: str = "expanding"  # expanding | rolling
-    test_from: float = 0.5  # share of the history before the first test block
-    val: float = 0.15  # val length, as a share of the history before the first test block
-
-    def __post_init__(self) -> None:
-        if self.folds < 0:
-            raise ValueError(f"folds must be >= 0, got {self.folds}")
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
-        if not 0 < self.test_from < 1:
-            raise ValueError(f"test_from must be between 0 and 1, got {self.test_from}")
-        if not 0 < self.val < 1:
-            raise ValueError(f"val must be between 0 and 1, got {self.val}")
-
-    @classmethod
-    def from_params(cls, params: dict) -> WalkForwardSpec:
-        return from_section(cls, params.get("walkforward") or {}, "walkforward")
 
 
 @dataclass(frozen=True)

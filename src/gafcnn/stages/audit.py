@@ -7,6 +7,7 @@ naming the check and what to look at, so `dvc repro` stops before training.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -17,12 +18,10 @@ from gafcnn import paths
 from gafcnn.audit import AuditInput, Check, WindowData, run_audit
 from gafcnn.bars import minute_index
 from gafcnn.gafdata import GafSet
-from gafcnn.io import load_params, read_json, run_stage, save_figure, write_json
-from gafcnn.labels import LabelSpec
+from gafcnn.io import read_json, run_stage, save_figure, write_json
+from gafcnn.params import Params, read_params
 from gafcnn.split import SEGMENTS, Split
 from gafcnn.stages import common
-
-PLOT = paths.PLOTS / "audit.png"
 
 
 def window_data(gs: GafSet) -> WindowData:
@@ -38,7 +37,7 @@ def window_data(gs: GafSet) -> WindowData:
     )
 
 
-def load_input(params: dict) -> AuditInput:
+def load_input(params: Params) -> AuditInput:
     windows = common.windows(params)
     bars = pd.read_parquet(paths.BARS, columns=["timestamp", "close", "filled"])
     ingest = read_json(paths.metrics("ingest"))
@@ -46,7 +45,7 @@ def load_input(params: dict) -> AuditInput:
         windows={w: window_data(GafSet(paths.gaf_dir(w))) for w in windows},
         minutes=minute_index(bars),
         close=bars["close"].to_numpy(dtype=np.float64),
-        spec=LabelSpec.from_params(params["label"]),
+        spec=params.label,
         split=Split.from_dict(read_json(paths.SPLIT)),
         stride=common.stride(params),
         oracle_accuracy=ingest.get("oracle_accuracy"),
@@ -105,13 +104,12 @@ def plot_audit(path: str | Path, inp: AuditInput, checks: list[Check]) -> None:
 
 
 def main() -> None:
-    params = load_params()
-    cfg = params["audit"]
+    params = read_params()
     inp = load_input(params)
-    checks = run_audit(inp, cfg, seed=int(params.get("seed", 0)))
-    metrics = to_metrics(checks, cfg.get("severity", {}))
+    checks = run_audit(inp, params.audit, seed=params.seed)
+    metrics = to_metrics(checks, dataclasses.asdict(params.audit.severity))
     write_json(paths.metrics("audit"), metrics)
-    plot_audit(PLOT, inp, checks)
+    plot_audit(paths.AUDIT_PLOT, inp, checks)
     for c in checks:
         print(f"audit {c.status:4s} {c.name}: value {c.value} threshold {c.threshold}")
     failed = [c for c in checks if c.status == "fail"]

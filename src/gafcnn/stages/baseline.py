@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gafcnn import paths, predictions
-from gafcnn.bars import positions
+from gafcnn import paths, predictions, registry
+from gafcnn.bars import load_bars
 from gafcnn.baselines import (
     fit_logistic,
     flatten,
@@ -18,9 +18,10 @@ from gafcnn.baselines import (
 )
 from gafcnn.encodings import window_series
 from gafcnn.gafdata import GafSet
-from gafcnn.io import load_params, run_stage, write_json
+from gafcnn.io import run_stage, write_json
 from gafcnn.metrics import classification_report
-from gafcnn.stages.common import gaf_sets, load_bars
+from gafcnn.params import BaselineParams, read_params
+from gafcnn.stages.common import bar_positions, gaf_sets
 
 EVAL_SPLITS = ("val", "test")
 
@@ -29,54 +30,55 @@ def logret_windows(
     bars: dict[str, np.ndarray], minutes: np.ndarray, timestamps: np.ndarray, window: int
 ) -> np.ndarray:
     """Each bar's log(close/open) over the window ending at each decision timestamp."""
-    return window_series(bars, positions(minutes, timestamps), window, {"logret"})["logret"]
+    pos = bar_positions(minutes, timestamps, paths.gaf_dir(window))
+    return window_series(bars, pos, window, {"logret"})["logret"]
 
 
 def evaluate_window(
-    gs: GafSet, bars: dict[str, np.ndarray], minutes: np.ndarray, cfg: dict, seed: int
+    gs: GafSet, bars: dict[str, np.ndarray], minutes: np.ndarray, cfg: BaselineParams, seed: int
 ) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
-    """All baselines for one window: ({model: {split: report}}, {model: {split: P(up)}})."""
+    """All baselines for one window: ({kind: {split: report}}, {name: {split: P(up)}})."""
     y_tr = gs.labels("train")
-    idx = spread_subset(len(y_tr), int(cfg["subset"]))
+    idx = spread_subset(len(y_tr), cfg.subset)
     ys = {s: gs.labels(s) for s in EVAL_SPLITS}
-    c = float(cfg["C"])
+    c = cfg.C
     img_model = fit_logistic(flatten(gs.images("train"), idx), y_tr[idx], c=c, seed=seed)
     ret_tr = logret_windows(bars, minutes, gs.timestamps("train")[idx], gs.window)
     ret_model = fit_logistic(ret_tr, y_tr[idx], c=c, seed=seed)
-    probs = {
-        "majority": {s: majority_probability(y_tr, len(ys[s])) for s in EVAL_SPLITS},
-        "logreg_images": {s: predict_images(img_model, gs.images(s)) for s in EVAL_SPLITS},
-        "logreg_returns": {
-            s: predict_up(ret_model, logret_windows(bars, minutes, gs.timestamps(s), gs.window))
+    w = gs.window
+    majority, images, returns = registry.BASELINES
+    by_model = {
+        majority: {s: majority_probability(y_tr, len(ys[s])) for s in EVAL_SPLITS},
+        images: {s: predict_images(img_model, gs.images(s)) for s in EVAL_SPLITS},
+        returns: {
+            s: predict_up(ret_model, logret_windows(bars, minutes, gs.timestamps(s), w))
             for s in EVAL_SPLITS
         },
     }
     reports = {
-        m: {s: classification_report(ys[s], p[s]) for s in EVAL_SPLITS} for m, p in probs.items()
+        m.kind: {s: classification_report(ys[s], p[s]) for s in EVAL_SPLITS}
+        for m, p in by_model.items()
     }
-    return reports, probs
+    return reports, {m.at(w): p for m, p in by_model.items()}
 
 
 def main() -> None:
-    params = load_params()
-    cfg = params["baseline"]
-    seed = int(params.get("seed", 0))
+    params = read_params()
+    cfg, seed = params.baseline, params.seed
     bars, minutes = load_bars()
     result: dict = {}
     frames = []
     for w, gs in gaf_sets(params).items():
         result[f"w{w}"], probs = evaluate_window(gs, bars, minutes, cfg, seed)
-        for model, by_split in probs.items():
+        for name, by_split in probs.items():
             for s, p in by_split.items():
-                frames.append(
-                    predictions.frame(gs.timestamps(s), s, gs.labels(s), p, f"{model}_w{w}")
-                )
-    predictions.write(frames, paths.PREDICTIONS / "baseline.parquet")
+                frames.append(predictions.frame(gs.timestamps(s), s, gs.labels(s), p, name))
+    predictions.write(frames, paths.predictions_file(registry.BASELINE.name))
     detected = [
         f"{w}/{m}"
         for w, models in result.items()
         for m, rep in models.items()
-        if m != "majority" and rep["test"]["signal_detected"]
+        if m != registry.MAJORITY_W.kind and rep["test"]["signal_detected"]
     ]
     result["signal_detected"] = bool(detected)
     result["signal_detected_by"] = detected

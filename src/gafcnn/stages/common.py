@@ -1,28 +1,32 @@
-"""Small helpers the model stages share: the shared samples and bar arrays."""
+"""Small helpers the model stages share: checked windows and stride, the image sets,
+the shared samples and the bar positions of their decision times."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gafcnn import paths
-from gafcnn.bars import MINUTE_MS
+from gafcnn.bars import NotABar, positions
 from gafcnn.gafdata import GafSet
 from gafcnn.io import InputError
+from gafcnn.params import Params
 from gafcnn.split import SEGMENTS, parse_windows
 
 
-def windows(params: dict) -> list[int]:
+def windows(params: Params) -> list[int]:
     """``gaf.windows``, checked: a bad value is one line naming params.yaml."""
     try:
-        return parse_windows(params["gaf"]["windows"])
+        return parse_windows(params.gaf.windows)
     except ValueError as exc:
         raise InputError("params.yaml", str(exc)) from None
 
 
-def stride(params: dict) -> int:
+def stride(params: Params) -> int:
     """``gaf.stride``, checked (keep decision times whose minute is a multiple of it)."""
-    raw = params["gaf"].get("stride", 1)
+    raw = params.gaf.stride
     try:
         value = int(raw)
     except (TypeError, ValueError):
@@ -32,35 +36,22 @@ def stride(params: dict) -> int:
     return value
 
 
-def gaf_sets(params: dict) -> dict[int, GafSet]:
+def gaf_sets(params: Params) -> dict[int, GafSet]:
     return {w: GafSet(paths.gaf_dir(w)) for w in windows(params)}
 
 
-OHLCV = ("open", "high", "low", "close", "volume")
-
-
-def load_bars(columns: tuple[str, ...] = OHLCV) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The bars' ``columns`` as arrays (float64; ``filled`` bool) and their minutes since
-    the epoch, read from parquet a row group at a time into arrays allocated once, so
-    reading holds one row group beyond the columns themselves (no DataFrame, no table)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    with pq.ParquetFile(paths.BARS) as pf:
-        n = pf.metadata.num_rows
-        arrays = {k: np.empty(n, dtype=bool if k == "filled" else np.float64) for k in columns}
-        minutes = np.empty(n, dtype=np.int64)
-        a = 0
-        for g in range(pf.metadata.num_row_groups):  # one row group decoded at a time
-            group = pf.read_row_group(g, columns=["timestamp", *columns], use_threads=False)
-            b = a + group.num_rows
-            ts = group.column("timestamp")
-            ms = ts.cast(pa.timestamp("ms", tz=ts.type.tz)).cast(pa.int64())
-            minutes[a:b] = ms.to_numpy() // MINUTE_MS
-            for k in columns:
-                arrays[k][a:b] = group.column(k).to_numpy()
-            a = b
-    return arrays, minutes
+def bar_positions(minutes: np.ndarray, stamps_ms: np.ndarray, source: str | Path) -> np.ndarray:
+    """Bar positions of decision timestamps read from ``source``; when they are not
+    among the bars, one line names the two outputs that disagree."""
+    try:
+        return positions(minutes, stamps_ms)
+    except NotABar as exc:
+        raise InputError(
+            source,
+            f"{exc.missing} of its {exc.total} decision timestamps (the first {exc.first}) are "
+            f"not bars of {paths.BARS}: the two were built from different bars (an experiment "
+            "stopped part way?); `dvc repro` rebuilds them",
+        ) from None
 
 
 def samples_frame(gs: GafSet) -> pd.DataFrame:

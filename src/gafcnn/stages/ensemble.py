@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gafcnn import paths, predictions
-from gafcnn.ensemble import METHODS, Stacker, error_correlation, member_weights
-from gafcnn.io import InputError, load_params, run_stage, write_json
+from gafcnn import combine, paths, predictions, registry
+from gafcnn.ensemble import Stacker, error_correlation, member_weights
+from gafcnn.io import run_stage, write_json
 from gafcnn.metrics import classification_report
+from gafcnn.params import read_params
 from gafcnn.predictions import ms
 from gafcnn.stages.common import gaf_sets
 from gafcnn.stages.members import joined_cnn_predictions
 
 
-def combine(joined: pd.DataFrame, names: list[str], seed: int) -> tuple[dict, dict]:
+def fit_combiners(joined: pd.DataFrame, names: list[str], seed: int) -> tuple[dict, dict]:
     """Probabilities of every method on every row, and what each method learned."""
     cols = [f"p_{n}" for n in names]
     val = (joined["segment"] == "val").to_numpy()
@@ -22,11 +23,8 @@ def combine(joined: pd.DataFrame, names: list[str], seed: int) -> tuple[dict, di
     y_val = joined["label"].to_numpy()[val]
     weights = member_weights(y_val, p_all[val])
     stacker = Stacker(seed=seed).fit(p_all[val], y_val, ms(joined["timestamp"][val]))
-    probs = {
-        "mean": p_all.mean(axis=1),
-        "weighted": p_all @ weights,
-        "stacking": stacker.predict(p_all),
-    }
+    coef, intercept = stacker.model.coef_[0], float(stacker.model.intercept_[0])
+    probs = combine.ensemble(p_all, weights, coef, intercept)
     learned = {
         "weights": dict(zip(names, weights.tolist(), strict=True)),
         "stacking_coef": dict(zip(names, stacker.model.coef_[0].tolist(), strict=True)),
@@ -42,20 +40,18 @@ def combine(joined: pd.DataFrame, names: list[str], seed: int) -> tuple[dict, di
 
 
 def main() -> None:
-    params = load_params()
-    cfg, seed = params["ensemble"], int(params.get("seed", 0))
-    if cfg["method"] not in METHODS:
-        raise InputError("params.yaml", f"ensemble.method must be one of {METHODS}")
+    params = read_params()
+    cfg, seed = params.ensemble, params.seed
     sets = gaf_sets(params)
     names = [f"w{w}" for w in sets]
     joined = joined_cnn_predictions(sets)
-    probs, learned = combine(joined, names, seed)
+    probs, learned = fit_combiners(joined, names, seed)
     test = (joined["segment"] == "test").to_numpy()
     y = joined["label"].to_numpy()
     members = {n: classification_report(y[test], joined[f"p_{n}"].to_numpy()[test]) for n in names}
     methods = {m: classification_report(y[test], p[test]) for m, p in probs.items()}
     best = max(names, key=lambda n: members[n]["balanced_accuracy"])
-    primary = cfg["method"]
+    primary = cfg.method
     gap = methods[primary]["balanced_accuracy"] - members[best]["balanced_accuracy"]
     corr = error_correlation(y[test], joined[[f"p_{n}" for n in names]].to_numpy()[test])
     metrics = {
@@ -74,9 +70,9 @@ def main() -> None:
         },
         **learned,
     }
-    write_json(paths.metrics("ensemble"), metrics)
+    write_json(paths.metrics(registry.ENSEMBLE_STAGE.name), metrics)
     write_json(
-        paths.MODELS / "ensemble.json",
+        paths.ENSEMBLE_MODEL,
         {
             "method": primary,
             "windows": list(sets),
@@ -87,8 +83,11 @@ def main() -> None:
     )
     ts, segment = ms(joined["timestamp"]), joined["segment"].to_numpy()
     predictions.write(
-        [predictions.frame(ts, segment, y, p, f"ensemble_{m}") for m, p in probs.items()],
-        paths.PREDICTIONS / "ensemble.parquet",
+        [
+            predictions.frame(ts, segment, y, p, registry.configured_ensemble(m))
+            for m, p in probs.items()
+        ],
+        paths.predictions_file(registry.ENSEMBLE_STAGE.name),
     )
     print(
         f"ensemble ({primary}): test balanced accuracy "

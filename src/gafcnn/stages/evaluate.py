@@ -15,49 +15,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gafcnn import inference, paths, predictions
+from gafcnn import inference, paths, predictions, registry
+from gafcnn.bars import load_bars
 from gafcnn.bundle import write_bundle
 from gafcnn.comparison import compare
 from gafcnn.evaluation import block_length, decide
 from gafcnn.gafdata import AlignmentError
-from gafcnn.io import (
-    InputError,
-    load_params,
-    read_json,
-    record_timings,
-    run_stage,
-    runtime_setting,
-    write_csv,
-    write_json,
-)
+from gafcnn.io import InputError, read_json, record_timings, run_stage, write_csv, write_json
+from gafcnn.params import Params, read_params, runtime_setting
 from gafcnn.report import write_report, write_timings_report
-from gafcnn.stages.common import gaf_sets, load_bars, stride, windows
-from gafcnn.walkforward import WalkForwardSpec
-
-EVAL_PLOTS = paths.PLOTS / "eval"
-CURVE_MODELS = ("ensemble", "phase1", "hybrid")  # plus each CNN
+from gafcnn.stages.common import gaf_sets, stride, windows
 
 
 def test_predictions(
-    params: dict, reference_ts: np.ndarray, preds: pd.DataFrame | None = None
+    params: Params, reference_ts: np.ndarray, preds: pd.DataFrame | None = None
 ) -> dict[str, np.ndarray]:
     """P(up) on the test segment for every model, checked to share ``reference_ts``.
 
     Every model is read from the one predictions layout (``preds``, by default every
     file under ``data/predictions/``); ``ensemble`` is the configured ``ensemble.method``.
     """
-    ws = windows(params)
-    method = params["ensemble"]["method"]
     source = paths.WALKFORWARD if preds is not None else paths.PREDICTIONS
     preds = predictions.read(paths.PREDICTIONS) if preds is None else preds
-    names = {"majority": f"majority_w{ws[0]}"}
-    for w in ws:
-        for m in ("logreg_images", "logreg_returns"):
-            names[f"{m}_w{w}"] = f"{m}_w{w}"
-    names.update({f"cnn_w{w}": f"cnn_w{w}" for w in ws})
-    names["ensemble"] = f"ensemble_{method}"
-    names.update({f"ensemble_{m}": f"ensemble_{m}" for m in ("mean", "weighted", "stacking")})
-    names.update(phase1="phase1", hybrid="hybrid")
+    names = registry.scored(windows(params), params.ensemble.method)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, model in names.items():
         try:
@@ -69,7 +49,7 @@ def test_predictions(
     oracle = pd.read_parquet(paths.ORACLE)
     if len(oracle):
         o = oracle.set_index(predictions.ms(oracle["timestamp"]))["p_up"]
-        out["oracle"] = (reference_ts, o.reindex(reference_ts).to_numpy())
+        out[registry.ORACLE] = (reference_ts, o.reindex(reference_ts).to_numpy())
     probs = {}
     for name, (ts, p) in out.items():
         if len(ts) != len(reference_ts) or np.any(ts != reference_ts):
@@ -91,20 +71,13 @@ def curves(name: str, y: np.ndarray, p: np.ndarray) -> None:
         ("calibration", pd.DataFrame({"mean_predicted": mean, "fraction_up": frac})),
         ("confusion", pd.DataFrame({"actual": y, "predicted": (p >= 0.5).astype(int)})),
     ):
-        write_csv(df, EVAL_PLOTS / kind / f"{name}.csv")
+        write_csv(df, paths.EVAL_PLOTS / kind / f"{name}.csv")
 
 
 def main() -> None:
-    params = load_params()
-    cfg = params["evaluate"]
-    trials, partitions = cfg.get("trials", 1), cfg.get("pbo_partitions", 8)
-    if not isinstance(trials, int) or trials < 1:
-        raise InputError("params.yaml", f"evaluate.trials must be an integer >= 1, got {trials!r}")
-    if not isinstance(partitions, int) or partitions < 2 or partitions % 2:
-        raise InputError(
-            "params.yaml",
-            f"evaluate.pbo_partitions must be an even integer >= 2, got {partitions!r}",
-        )
+    params = read_params()
+    cfg = params.evaluate
+    trials, partitions = cfg.trials, cfg.pbo_partitions
     sets = gaf_sets(params)
     ref = sets[min(sets)]
     ts, y = ref.timestamps("test"), ref.labels("test")
@@ -112,18 +85,18 @@ def main() -> None:
         probs = test_predictions(params, ts)
     except AlignmentError as exc:
         raise InputError(paths.PREDICTIONS, str(exc)) from None
-    horizon = int(params["label"]["horizon"])
+    horizon = params.label.horizon
     block = block_length(max(sets), horizon, stride(params))
     bars, minutes = load_bars()
     single = compare(ts, y, probs, bars, minutes, params, block, trials, partitions)
     train_last = max(s.timestamps("train").max() for s in sets.values())
     out_of_sample = bool(ts.min() > train_last)
-    wf_spec = WalkForwardSpec.from_params(params)
+    wf_spec = params.walkforward
     evaluation = {"method": "single split"}
     result = single
     if wf_spec.folds > 0:
-        pooled = predictions.read(paths.WALKFORWARD / "predictions.parquet")
-        first = predictions.of_model(pooled, "hybrid")
+        pooled = predictions.read(paths.WALKFORWARD_PREDICTIONS)
+        first = predictions.of_model(pooled, registry.HYBRID.name)
         ts, y = predictions.ms(first["timestamp"]), first["label"].to_numpy()
         try:
             probs = test_predictions(params, ts, pooled)
@@ -139,9 +112,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:  # what export will ship, before the decision
         provisional = write_bundle(
             Path(tmp) / "bundle",
-            paths.MODELS,
             label_horizon=horizon,
-            fee_bps=float(cfg["fee_bps"]),
+            fee_bps=cfg.fee_bps,
             decision=None,
             test_metrics=None,
             params={},
@@ -156,15 +128,15 @@ def main() -> None:
     )
     decision = decide(
         table,
-        ensemble="ensemble",
-        phase1="phase1",
-        hybrid="hybrid",
+        ensemble=registry.ENSEMBLE.name,
+        phase1=registry.PHASE1.name,
+        hybrid=registry.HYBRID.name,
         audit_passed=bool(audit["passed"]),
         out_of_sample=out_of_sample,
         inference_ms_p99=inf["latency_ms_p99"],
         memory_mb=inf["peak_rss_mb"],
         net_return={name: r["mean_net_return"] for name, r in bt.items()},
-        require_profit=bool(cfg.get("require_profit", True)),
+        require_profit=cfg.require_profit,
         trials=trials,
     )
     rc, ds = selection["reality_check"], selection["deflated_sharpe"]
@@ -188,7 +160,7 @@ def main() -> None:
             f"evaluated walk-forward: {evaluation['folds']} folds ({evaluation['scheme']}), "
             f"{len(y)} pooled test decisions, each tested once by models refitted without it",
         )
-    decision["ensemble_method"] = params["ensemble"]["method"]
+    decision["ensemble_method"] = params.ensemble.method
     decision["audit_verdict"] = "pass" if audit["passed"] else "fail"
     warned = {k: c for k, c in audit["checks"].items() if c["status"] == "warn"}
     decision["audit_warnings"] = sorted(warned)
@@ -203,8 +175,8 @@ def main() -> None:
         "test_samples": len(y),
         "test_first": pd.Timestamp(int(ts[0]), unit="ms", tz="UTC").isoformat(),
         "test_last": pd.Timestamp(int(ts[-1]), unit="ms", tz="UTC").isoformat(),
-        "bootstrap": {"block_samples": block, "reps": int(cfg["bootstrap_reps"])},
-        "fee_bps": float(cfg["fee_bps"]),
+        "bootstrap": {"block_samples": block, "reps": cfg.bootstrap_reps},
+        "fee_bps": cfg.fee_bps,
         "table": table,
         "backtest": bt,
         "selection": selection,
@@ -213,9 +185,10 @@ def main() -> None:
         evaluate["single_split"] = {"table": single["table"], "backtest": single["backtest"]}
     write_json(paths.metrics("evaluate"), evaluate)
     write_json(paths.metrics("decision"), decision)
-    for name in (*CURVE_MODELS, *[f"cnn_w{w}" for w in sets]):
-        curves(name, y, probs[name])
-    write_report(params, evaluate, decision, probs, y, tests, paths.REPORTS, paths.PLOTS)
+    for name in registry.expand(registry.CURVES, sets):
+        if name != registry.ORACLE:
+            curves(name, y, probs[name])
+    write_report(params, evaluate, decision, probs, y, tests)
     write_timings_report(paths.TIMINGS, paths.TIMINGS_MD)
     print(f"evaluate: decision = {decision['decision']}")
     for r in decision["reasons"]:

@@ -10,36 +10,23 @@ from __future__ import annotations
 
 from gafcnn import paths
 from gafcnn.bundle import write_bundle
-from gafcnn.io import load_params, read_json, run_stage
-
-SNAPSHOT = ("seed", "data", "split", "label", "gaf", "xgb", "ensemble", "hybrid", "evaluate")
+from gafcnn.io import read_json, run_stage
+from gafcnn.params import SERVED_SECTIONS, read_params
 
 
 def main() -> None:
-    params = load_params()
+    params = read_params()
     decision = read_json(paths.metrics("decision"))
     evaluate = read_json(paths.metrics("evaluate"))
     deployed = decision.get("deployed_model")
     test = None
     if deployed is not None:
         test = {"table": evaluate["table"][deployed], "backtest": evaluate["backtest"][deployed]}
-    snapshot = {
-        "seed": params["seed"],
-        "data": params["data"],
-        "split": params["split"],
-        "label": params["label"],
-        "gaf": params["gaf"],
-        "xgb": params["xgb"],
-        "ensemble": params["ensemble"],
-        "hybrid": params["hybrid"],
-        "evaluate": params["evaluate"],
-    }
-    assert tuple(snapshot) == SNAPSHOT
+    snapshot = {key: params.raw[key] for key in SERVED_SECTIONS}  # as written in params.yaml
     target = write_bundle(
         paths.BUNDLE,
-        paths.MODELS,
-        label_horizon=int(params["label"]["horizon"]),
-        fee_bps=float(params["evaluate"]["fee_bps"]),
+        label_horizon=params.label.horizon,
+        fee_bps=params.evaluate.fee_bps,
         decision=decision,
         test_metrics=test,
         params=snapshot,

@@ -16,33 +16,30 @@ import numpy as np
 from tqdm import tqdm
 
 from gafcnn import paths
-from gafcnn.bars import MINUTE_MS
+from gafcnn.bars import MINUTE_MS, load_bars
 from gafcnn.encodings import Channel, Encoder, bar_columns, window_series
-from gafcnn.gafdata import NpyWriter, fingerprint
+from gafcnn.gafdata import META_FILE, NpyWriter, fingerprint, set_file
 from gafcnn.io import (
     InputError,
     atomic_dir,
-    load_params,
     read_json,
     record_timings,
     run_stage,
-    runtime_setting,
     save_figure,
     write_json,
 )
-from gafcnn.labels import LabelSpec
+from gafcnn.params import GafParams, Params, read_params, runtime_setting
 from gafcnn.samples import build_samples
 from gafcnn.split import SEGMENTS, Split
 from gafcnn.stages import common
-from gafcnn.stages.common import load_bars
 
 STORAGE_DTYPES = ("float16", "float32")
 
 
-def image_size_for(window: int, gaf: dict) -> int:
+def image_size_for(window: int, gaf: GafParams) -> int:
     """``gaf.image_size`` if set, else the window length capped by ``gaf.max_image_size``."""
     try:
-        size = int(gaf.get("image_size") or min(window, int(gaf.get("max_image_size") or window)))
+        size = int(gaf.image_size or min(window, int(gaf.max_image_size or window)))
     except (TypeError, ValueError):
         raise InputError(
             "params.yaml", "gaf.image_size and gaf.max_image_size must be integers or null"
@@ -54,26 +51,26 @@ def image_size_for(window: int, gaf: dict) -> int:
     return size
 
 
-def storage_dtype(gaf: dict) -> np.dtype:
+def storage_dtype(gaf: GafParams) -> np.dtype:
     """``gaf.dtype``: the images' storage type."""
-    name = str(gaf.get("dtype", "float16"))
+    name = str(gaf.dtype)
     if name not in STORAGE_DTYPES:
         raise InputError("params.yaml", f"gaf.dtype must be one of {STORAGE_DTYPES}, got {name!r}")
     return np.dtype(name)
 
 
-def make_encoder(params: dict, size: int) -> Encoder:
+def make_encoder(params: Params, size: int) -> Encoder:
     """The configured channels at ``size``; a bad channel or bin count names the param."""
-    gaf = params["gaf"]
+    gaf = params.gaf
     try:
-        channels = [Channel.parse(str(c)) for c in gaf["channels"]]
+        channels = [Channel.parse(str(c)) for c in gaf.channels]
     except (TypeError, ValueError) as exc:
         raise InputError("params.yaml", f"gaf.channels: {exc}") from None
     try:
         return Encoder(
             channels,
             size,
-            mtf_bins=int(gaf.get("mtf_bins", 8)),
+            mtf_bins=int(gaf.mtf_bins),
             threads=int(runtime_setting(params, "threads", 2)),
         )
     except (TypeError, ValueError) as exc:
@@ -106,13 +103,13 @@ class ChannelStats:
                 self.class_n[k] += int(sel.sum())
 
 
-def build_window(params: dict, window: int, out_dir: Path, progress: bool = True) -> dict:
+def build_window(params: Params, window: int, out_dir: Path, progress: bool = True) -> dict:
     """Build ``out_dir`` for one window; returns the stage metrics."""
-    gaf = params["gaf"]
+    gaf = params.gaf
     windows = common.windows(params)
     if window not in windows:
         raise InputError("params.yaml", f"window {window} is not in gaf.windows {windows}")
-    spec = LabelSpec.from_params(params["label"])
+    spec = params.label
     size = image_size_for(window, gaf)
     encoder = make_encoder(params, size)
     dtype = storage_dtype(gaf)
@@ -147,7 +144,7 @@ def build_window(params: dict, window: int, out_dir: Path, progress: bool = True
         pos, y = samples.position[sel], samples.label[sel]
         stamps = samples.minute[sel] * MINUTE_MS
         n = len(pos)
-        writer = NpyWriter(out_dir / f"{split_name}_images.npy", (n, n_ch, size, size), dtype)
+        writer = NpyWriter(set_file(out_dir, split_name, "images"), (n, n_ch, size, size), dtype)
         bar = tqdm(total=n, desc=f"gaf w{window} {split_name}", unit="win", disable=not progress)
         for a in range(0, n, chunk):
             b = min(a + chunk, n)
@@ -162,13 +159,13 @@ def build_window(params: dict, window: int, out_dir: Path, progress: bool = True
             bar.update(b - a)
         bar.close()
         writer.close()
-        np.save(out_dir / f"{split_name}_labels.npy", y.astype(np.int8))
-        np.save(out_dir / f"{split_name}_timestamps.npy", stamps.astype(np.int64))
+        np.save(set_file(out_dir, split_name, "labels"), y.astype(np.int8))
+        np.save(set_file(out_dir, split_name, "timestamps"), stamps.astype(np.int64))
         meta["counts"][split_name] = n
         meta["fingerprint"][split_name] = fingerprint(stamps, y)
         total += n
     elapsed = time.perf_counter() - t0
-    write_json(out_dir / "meta.json", meta)
+    write_json(out_dir / META_FILE, meta)
 
     mean = stats.sum / max(stats.count, 1)
     metrics = {
@@ -248,7 +245,7 @@ def main() -> None:
     ap.add_argument("--window", type=int, required=True)
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
-    params = load_params()
+    params = read_params()
     with atomic_dir(paths.gaf_dir(args.window)) as tmp:
         result = build_window(params, args.window, tmp, progress=not args.no_progress)
     write_json(paths.metrics(f"gaf_w{args.window}"), result["metrics"])

@@ -12,41 +12,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from gafcnn import paths, predictions
-from gafcnn.bars import MINUTE_MS, positions
+from gafcnn import combine, paths, predictions, registry
+from gafcnn.bars import MINUTE_MS, load_bars
 from gafcnn.ensemble import gain_importance, purged_folds, xgb_classifier
 from gafcnn.features import INDICATORS, indicators
-from gafcnn.io import load_params, run_stage, runtime_setting, save_xgb, write_json
+from gafcnn.io import run_stage, save_xgb, write_json
 from gafcnn.metrics import classification_report
+from gafcnn.params import read_params, runtime_setting
 from gafcnn.predictions import ms
-from gafcnn.stages.common import gaf_sets, load_bars
+from gafcnn.split import required_purge
+from gafcnn.stages.common import bar_positions, gaf_sets
 from gafcnn.stages.members import joined_cnn_predictions
 
 
 def main() -> None:
-    params = load_params()
-    cfg, seed = params["hybrid"], int(params.get("seed", 0))
+    params = read_params()
+    cfg, seed = params.hybrid, params.seed
     n_jobs = int(runtime_setting(params, "threads", 2))
     sets = gaf_sets(params)
     windows = list(sets)
-    joined = joined_cnn_predictions(sets, "cnn_w{}")
+    joined = joined_cnn_predictions(sets, registry.CNN.name)
     bars, minutes = load_bars()
     ts = ms(joined["timestamp"])
-    names = [*INDICATORS, *[f"p_cnn_w{w}" for w in windows]]
-    x = np.column_stack(
-        [
-            indicators(bars, minutes, positions(minutes, ts)),
-            joined[names[len(INDICATORS) :]].to_numpy(),
-        ]
-    )
+    names = combine.hybrid_inputs(windows)
+    feats = indicators(bars, minutes, bar_positions(minutes, ts, paths.CNN_PREDICTIONS))
+    x = combine.hybrid_features(feats, joined[names[len(INDICATORS) :]].to_numpy())
     y = joined["label"].to_numpy()
     val = (joined["segment"] == "val").to_numpy()
     test = (joined["segment"] == "test").to_numpy()
     x_val, y_val, ts_val = x[val], y[val], ts[val]
 
-    purge = (max(windows) + int(params["label"]["horizon"])) * MINUTE_MS
+    purge = required_purge(windows, params.label.horizon) * MINUTE_MS
     best_rounds, cv_loss = [], []
-    for train_idx, hold_idx in purged_folds(ts_val, int(cfg["folds"]), purge):
+    for train_idx, hold_idx in purged_folds(ts_val, cfg.folds, purge):
         model = xgb_classifier(cfg, seed, n_jobs=n_jobs)
         model.fit(
             x_val[train_idx],
@@ -61,7 +59,7 @@ def main() -> None:
     final.fit(x_val, y_val, verbose=False)
     p_test = final.predict_proba(x[test])[:, 1]
     importance = gain_importance(final, names)
-    cnn_share = sum(v for k, v in importance.items() if k.startswith("p_cnn"))
+    cnn_share = sum(v for k, v in importance.items() if k not in INDICATORS)
     metrics = {
         "test": classification_report(y[test], p_test),
         "rounds": rounds,
@@ -76,11 +74,11 @@ def main() -> None:
             "last_timestamp": int(ts_val.max()),
         },
     }
-    write_json(paths.metrics("hybrid"), metrics)
-    save_xgb(final, paths.MODELS / "hybrid.ubj")
+    write_json(paths.metrics(registry.HYBRID_STAGE.name), metrics)
+    save_xgb(final, paths.HYBRID_MODEL)
     predictions.write(
-        [predictions.frame(ts[test], "test", y[test], p_test, "hybrid")],
-        paths.PREDICTIONS / "hybrid.parquet",
+        [predictions.frame(ts[test], "test", y[test], p_test, registry.HYBRID.name)],
+        paths.predictions_file(registry.HYBRID.stage.name),
     )
     t = metrics["test"]
     print(

@@ -13,22 +13,20 @@ import pandas as pd
 from gafcnn import bars as barlib
 from gafcnn import paths, readers, synthetic
 from gafcnn.download import download_months
-from gafcnn.io import InputError, load_params, run_stage, write_json, write_parquet
-from gafcnn.labels import LabelSpec, direction_labels, forward_returns
+from gafcnn.io import InputError, run_stage, write_json, write_parquet
+from gafcnn.labels import direction_labels, forward_returns
+from gafcnn.params import SOURCES, Params, read_params
 
-SOURCES = ("synthetic", "csv", "binance")
 
-
-def ingest(params: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def ingest(params: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Bars, per-bar oracle probabilities and ingest metrics for ``params``."""
-    data = params["data"]
-    label = LabelSpec.from_params(params["label"])
-    source = data["source"]
+    data, label = params.data, params.label
+    source = data.source
     metrics: dict = {"source": source}
     oracle = pd.DataFrame({"timestamp": pd.Series([], dtype="datetime64[ms, UTC]"), "p_up": []})
     if source == "synthetic":
         try:
-            cfg = synthetic.SyntheticConfig.from_params(data.get("synthetic", {}))
+            cfg = data.synthetic
             market = synthetic.generate(cfg)
         except (TypeError, ValueError) as exc:
             raise InputError("params.yaml", f"data.synthetic: {exc}") from None
@@ -45,18 +43,14 @@ def ingest(params: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         metrics["duplicates_dropped"] = 0
         metrics["filled_minutes"] = 0
     elif source in ("csv", "binance"):
-        path = data["path"]
+        path = data.path
         if source == "binance":
-            b = data["binance"]
-            download_months(
-                b["base_url"], data["symbol"], data["interval"], b["months"], b["raw_dir"]
-            )
-            path = b["raw_dir"]
-        elif data.get("interval", "1m") != "1m":
+            b = data.binance
+            download_months(b.base_url, data.symbol, data.interval, b.months, b.raw_dir)
+            path = b.raw_dir
+        elif data.interval != "1m":
             raise InputError("params.yaml", "data.interval must be 1m")
-        bars, report = readers.read_bars(
-            path, fill_gaps=bool(data.get("fill_gaps", False)), columns=data.get("columns")
-        )
+        bars, report = readers.read_bars(path, fill_gaps=bool(data.fill_gaps), columns=data.columns)
         metrics["files"] = report.files
         metrics["duplicates_dropped"] = report.duplicates_dropped
         metrics["filled_minutes"] = report.filled_minutes
@@ -75,7 +69,7 @@ def ingest(params: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def main() -> None:
-    params = load_params()
+    params = read_params()
     bars, oracle, metrics = ingest(params)
     write_parquet(bars, paths.BARS)
     write_parquet(oracle, paths.ORACLE)

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gafcnn import paths, predictions
+from gafcnn import paths, predictions, registry
 from gafcnn.ensemble import join_predictions
 from gafcnn.gafdata import AlignmentError, GafSet
 from gafcnn.io import InputError
 
 
-def joined_cnn_predictions(sets: dict[int, GafSet], name: str = "w{}") -> pd.DataFrame:
-    """``timestamp, segment, label, p_<name>...`` for every window's CNN, checked to
-    keep exactly the image sets' val and test samples (one clear error otherwise)."""
+def joined_cnn_predictions(sets: dict[int, GafSet], name: str = "w{w}") -> pd.DataFrame:
+    """``timestamp, segment, label, p_<name>...`` for every window's CNN (``name`` a
+    template of the window), checked to keep exactly the image sets' val and test
+    samples (one clear error otherwise)."""
     frames = {
-        name.format(w): predictions.of_model(
-            predictions.read(paths.cnn_predictions(w)), f"cnn_w{w}"
+        name.format(w=w): predictions.of_model(
+            predictions.read(paths.cnn_predictions(w)), registry.CNN.at(w)
         )
         for w in sets
     }

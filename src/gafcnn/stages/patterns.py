@@ -30,20 +30,13 @@ import pandas as pd
 from gafcnn import paths
 from gafcnn.bars import minute_index
 from gafcnn.encodings import Encoder, window_series
-from gafcnn.io import (
-    InputError,
-    load_params,
-    run_stage,
-    runtime_setting,
-    save_torch,
-    write_csv,
-    write_json,
-)
+from gafcnn.io import InputError, run_stage, save_torch, write_csv, write_json
 from gafcnn.metrics import multiclass_report
+from gafcnn.params import SyntheticConfig, read_params, runtime_setting
 from gafcnn.patterns.candles import candle_profile
 from gafcnn.patterns.labels import PATTERNS, balanced_draw, pattern_windows
-from gafcnn.patterns.task import RUNS, PatternConfig, train_and_test
-from gafcnn.synthetic import SyntheticConfig, generate
+from gafcnn.patterns.task import RUNS, train_and_test
+from gafcnn.synthetic import generate
 
 OHLC = ("open", "high", "low", "close")
 
@@ -55,8 +48,8 @@ def write_confusion(path: str | Path, y: np.ndarray, pred: np.ndarray) -> None:
 
 
 def main() -> None:
-    params = load_params()
-    cfg, seed = PatternConfig.from_params(params["patterns"]), int(params.get("seed", 0))
+    params = read_params()
+    cfg, seed = params.patterns, params.seed
     syn_cfg = SyntheticConfig.from_params({"signal": 0.0, **cfg.synthetic}, "patterns.synthetic")
     rng = np.random.default_rng(seed)
     threads = int(runtime_setting(params, "threads", 2))
@@ -107,10 +100,10 @@ def main() -> None:
         x, yy = sets[name]
         model, history, pred = train_and_test(cfg, x, yy, x_test, seed, threads)
         report = multiclass_report(t_y, pred, PATTERNS)
-        write_confusion(paths.PLOTS / "patterns" / f"confusion_{name}.csv", t_y[bal], pred[bal])
+        write_confusion(paths.pattern_confusion(name), t_y[bal], pred[bal])
         save_torch({"state_dict": model.state_dict(), "channels": cfg.channels,
                     "window": cfg.window, "patterns": list(PATTERNS)},
-                   paths.MODELS / "patterns" / f"{name}.pt")  # fmt: skip
+                   paths.pattern_model(name))  # fmt: skip
         results[name] = {
             "test": {k: v for k, v in report.items() if k != "confusion"},
             "test_balanced_accuracy": multiclass_report(t_y[bal], pred[bal], PATTERNS)["accuracy"],

@@ -6,23 +6,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from gafcnn import paths, predictions
-from gafcnn.bars import positions
+from gafcnn import paths, predictions, registry
+from gafcnn.bars import load_bars
 from gafcnn.ensemble import gain_importance, xgb_classifier
 from gafcnn.features import INDICATORS, indicators
-from gafcnn.io import load_params, run_stage, runtime_setting, save_xgb, write_json
+from gafcnn.io import run_stage, save_xgb, write_json
 from gafcnn.metrics import classification_report
-from gafcnn.stages.common import gaf_sets, load_bars, samples_frame
+from gafcnn.params import read_params, runtime_setting
+from gafcnn.stages.common import bar_positions, gaf_sets, samples_frame
 
 
 def main() -> None:
-    params = load_params()
-    cfg, seed = params["xgb"], int(params.get("seed", 0))
+    params = read_params()
+    cfg, seed = params.xgb, params.seed
     sets = gaf_sets(params)
     samples = samples_frame(sets[min(sets)])
     bars, minutes = load_bars()
     # float32: what XGBoost reads the features as, at half the memory
-    feats = indicators(bars, minutes, positions(minutes, samples["ts"].to_numpy()), np.float32)
+    pos = bar_positions(minutes, samples["ts"].to_numpy(), paths.GAF_DIR)
+    feats = indicators(bars, minutes, pos, np.float32)
     part = {s: (samples["segment"] == s).to_numpy() for s in ("train", "val", "test")}
     y = samples["label"].to_numpy()
     model = xgb_classifier(cfg, seed, n_jobs=int(runtime_setting(params, "threads", 2)))
@@ -37,9 +39,9 @@ def main() -> None:
         p = model.predict_proba(feats[part[s]])[:, 1]
         reports[s] = classification_report(y[part[s]], p)
         ts = samples["ts"].to_numpy()[part[s]]
-        frames.append(predictions.frame(ts, s, y[part[s]], p, "phase1"))
-    predictions.write(frames, paths.PREDICTIONS / "phase1.parquet")
-    save_xgb(model, paths.MODELS / "phase1.ubj")
+        frames.append(predictions.frame(ts, s, y[part[s]], p, registry.PHASE1.name))
+    predictions.write(frames, paths.predictions_file(registry.PHASE1.stage.name))
+    save_xgb(model, paths.PHASE1_MODEL)
     importance = gain_importance(model, list(INDICATORS))
     metrics = {
         "val": reports["val"],
@@ -48,7 +50,7 @@ def main() -> None:
         "feature_importance_gain": dict(sorted(importance.items(), key=lambda kv: -kv[1])),
         "n_train": int(part["train"].sum()),
     }
-    write_json(paths.metrics("phase1"), metrics)
+    write_json(paths.metrics(registry.PHASE1_STAGE.name), metrics)
     t = reports["test"]
     print(
         f"phase1: test accuracy {t['accuracy']:.4f} (majority {t['majority_rate']:.4f}), "

@@ -11,10 +11,11 @@ line per such segment; nothing is written.
 from __future__ import annotations
 
 from gafcnn import paths
-from gafcnn.io import InputError, InputErrors, load_params, run_stage, write_json
-from gafcnn.labels import LabelSpec
+from gafcnn.bars import load_bars
+from gafcnn.io import InputError, InputErrors, run_stage, write_json
+from gafcnn.params import read_params
 from gafcnn.samples import build_samples, segment_coverage, shortfalls
-from gafcnn.split import SplitSpec, make_split, required_purge, segment_shares
+from gafcnn.split import make_split, required_purge, segment_shares
 from gafcnn.stages import common
 
 
@@ -49,23 +50,13 @@ def split_metrics(
     }
 
 
-def data_source(params: dict) -> str:
-    """What a data error should name: the input file(s), or params.yaml for synthetic data."""
-    data = params["data"]
-    if data["source"] == "csv":
-        return str(data["path"])
-    if data["source"] == "binance":
-        return str(data["binance"]["raw_dir"])
-    return "params.yaml"
-
-
 def main() -> None:
-    params = load_params()
+    params = read_params()
     windows = common.windows(params)
     stride = common.stride(params)
-    spec = LabelSpec.from_params(params["label"])
-    bars, minutes = common.load_bars(("close", "filled"))
-    split_spec = SplitSpec.from_params(params["split"])
+    spec = params.label
+    bars, minutes = load_bars(("close", "filled"))
+    split_spec = params.split
     try:
         split = make_split(minutes, split_spec, windows, spec.horizon)
     except (TypeError, ValueError) as exc:
@@ -74,7 +65,7 @@ def main() -> None:
     coverage = segment_coverage(minutes, samples, split)
     short = shortfalls(coverage, windows, spec.horizon, stride, split_spec.min_samples)
     if short:
-        raise InputErrors([InputError(data_source(params), msg) for msg in short])
+        raise InputErrors([InputError(params.data.source_name(), msg) for msg in short])
     d = split.to_dict(minutes)
     write_json(paths.SPLIT, d)
     filled = segment_shares(bars["filled"], split)

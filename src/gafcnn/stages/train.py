@@ -19,6 +19,7 @@ each machine; the ranks of other machines train and write nothing.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import subprocess
@@ -28,31 +29,22 @@ import time
 import numpy as np
 import pandas as pd
 
-from gafcnn import paths, predictions
-from gafcnn.bars import positions
+from gafcnn import paths, predictions, registry
+from gafcnn.bars import load_bars
 from gafcnn.encodings import Encoder, bar_columns, window_series
 from gafcnn.features import BAR_FEATURES, feature_scale, window_bar_features
 from gafcnn.gafdata import GafSet
-from gafcnn.io import (
-    InputError,
-    load_params,
-    record_timings,
-    run_stage,
-    runtime_setting,
-    save_torch,
-    write_bytes,
-    write_json,
-)
+from gafcnn.io import InputError, record_timings, run_stage, save_torch, write_bytes, write_json
 from gafcnn.metrics import classification_report
 from gafcnn.models import PretrainedError, build_model
+from gafcnn.params import Params, TrainConfig, read_params, runtime_setting
 from gafcnn.runtime import OnnxCnn, to_onnx
-from gafcnn.stages.common import load_bars
+from gafcnn.stages.common import bar_positions
 from gafcnn.training import (
     ArraySource,
     EncodedSource,
     ImageSource,
     Source,
-    TrainConfig,
     fit,
     pick_device,
     predict,
@@ -71,7 +63,9 @@ def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]
     if cfg.arch == "conv1d":
         arrays, minutes = load_bars()
         x = {
-            s: window_bar_features(arrays, positions(minutes, gs.timestamps(s)), gs.window)
+            s: window_bar_features(
+                arrays, bar_positions(minutes, gs.timestamps(s), gs.dir), gs.window
+            )
             for s in SPLITS
         }
         scale = feature_scale(x["train"])
@@ -95,7 +89,7 @@ def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]
         sources = {
             s: EncodedSource(
                 arrays,
-                positions(minutes, gs.timestamps(s)),
+                bar_positions(minutes, gs.timestamps(s), gs.dir),
                 gs.window,
                 encoder,
                 labels[s],
@@ -111,7 +105,7 @@ def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]
         encoder = Encoder(
             gs.meta["channels"], gs.meta["image_size"], gs.meta["mtf_bins"], threads=1
         )
-        pos = positions(minutes, gs.timestamps("train"))
+        pos = bar_positions(minutes, gs.timestamps("train"), gs.dir)
         raw = window_series(arrays, pos, gs.window, encoder.series_needed)
     sources = {
         s: ImageSource(
@@ -152,11 +146,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--window", type=int, required=True)
     args = ap.parse_args()
-    params = load_params()
-    try:
-        cfg = TrainConfig.from_params(params)
-    except (TypeError, ValueError) as exc:
-        raise InputError("params.yaml", str(exc)) from None
+    params = read_params()
+    cfg = params.cnn
     w = args.window
     if cfg.nproc > 1 and "WORLD_SIZE" not in os.environ:
         cmd = torchrun_command(w, cfg.nproc, os.environ.get("GAFCNN_TORCHRUN", ""))
@@ -173,7 +164,7 @@ def main() -> None:
             dist.destroy_process_group()
 
 
-def train_window(w: int, params: dict, cfg: TrainConfig) -> None:
+def train_window(w: int, params: Params, cfg: TrainConfig) -> None:
     """Train the window's CNN (every rank, under DDP) and write its outputs (rank 0)."""
     rank, world = rank_world()
     gs = GafSet(paths.gaf_dir(w))
@@ -194,7 +185,7 @@ def train_window(w: int, params: dict, cfg: TrainConfig) -> None:
 
     from dvclive import Live
 
-    live_dir = paths.PLOTS / "train" / f"w{w}"
+    live_dir = paths.train_live_dir(w)
     with Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live:
 
         def on_epoch(row: dict) -> None:
@@ -237,7 +228,7 @@ def train_window(w: int, params: dict, cfg: TrainConfig) -> None:
             )
         y = sources[s].labels
         reports[s] = classification_report(y, p)
-        preds.append(predictions.frame(gs.timestamps(s), s, y, p, f"cnn_w{w}"))
+        preds.append(predictions.frame(gs.timestamps(s), s, y, p, registry.CNN.at(w)))
     predictions.write(preds, paths.cnn_predictions(w))
     save_torch(model.state_dict(), paths.cnn_model(w))
     write_bytes(paths.cnn_onnx(w), graph)
@@ -247,7 +238,7 @@ def train_window(w: int, params: dict, cfg: TrainConfig) -> None:
         {
             "arch": cfg.arch,
             "window": w,
-            "params": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+            "params": dataclasses.asdict(cfg),
             "input_shape": list(in_shape),
             "image_size": gs.meta["image_size"],
             "horizon": gs.meta["horizon"],

@@ -25,30 +25,20 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from gafcnn import paths, predictions
+from gafcnn import paths, predictions, registry
 from gafcnn.bars import minute_index, positions
-from gafcnn.io import InputError, load_params, read_json, run_stage, write_json
+from gafcnn.io import InputError, read_json, run_stage, write_json
 from gafcnn.metrics import majority_rate
-from gafcnn.split import Split, SplitSpec, _purge
-from gafcnn.stages import baseline, ensemble, gaf, hybrid, phase1, train
-from gafcnn.stages import split as split_stage
+from gafcnn.params import read_params
+from gafcnn.split import Split, split_purge
 from gafcnn.stages.common import windows as param_windows
-from gafcnn.walkforward import Fold, WalkForwardSpec, fold_split_params, make_folds
+from gafcnn.walkforward import Fold, fold_split_params, make_folds
 
 
 def fold_stages(windows: list[int]) -> list[list[str]]:
-    """The single-split stages a fold runs, in order (module and arguments)."""
-    per_window = [[gaf.__name__, "--window", str(w)] for w in windows]
-    trains = [[train.__name__, "--window", str(w)] for w in windows]
-    return [
-        [split_stage.__name__],
-        *per_window,
-        [baseline.__name__],
-        *trains,
-        [phase1.__name__],
-        [ensemble.__name__],
-        [hybrid.__name__],
-    ]
+    """The single-split stages a fold runs, in order (module and arguments): every
+    stage of :data:`gafcnn.registry.PIPELINE`, a matrix stage once per window."""
+    return [cmd for stage in registry.PIPELINE for cmd in stage.commands(windows)]
 
 
 def run_fold(
@@ -101,24 +91,22 @@ def check_no_leak(fold: Fold, work: Path, minutes: np.ndarray, test_ts: np.ndarr
 
 
 def main() -> None:
-    params = load_params()
-    spec = WalkForwardSpec.from_params(params)
+    params = read_params()
+    spec = params.walkforward
     windows = param_windows(params)
-    horizon = int(params["label"]["horizon"])
-    out = paths.WALKFORWARD
+    horizon = params.label.horizon
     if spec.folds == 0:
         predictions.write(
-            [predictions.frame([], "test", [], [], "none")], out / "predictions.parquet"
+            [predictions.frame([], "test", [], [], "none")], paths.WALKFORWARD_PREDICTIONS
         )
-        write_json(out / "folds.json", {"folds": []})
+        write_json(paths.WALKFORWARD_FOLDS, {"folds": []})
         write_json(paths.metrics("walkforward"), {"folds": 0, "scheme": spec.scheme})
         print("walkforward: off (walkforward.folds: 0); the decision rests on the single split")
         return
     bars = pd.read_parquet(paths.BARS)
     minutes = minute_index(bars)
-    split_spec = SplitSpec.from_params(params["split"])
     try:
-        purge = _purge(split_spec, windows, horizon)
+        purge = split_purge(params.split, windows, horizon)
         folds = make_folds(len(bars), spec, windows, horizon, purge)
     except ValueError as exc:
         raise InputError("params.yaml", f"walkforward: {exc}") from None
@@ -133,7 +121,7 @@ def main() -> None:
         print(f"walkforward: fold {fold.index + 1}/{len(folds)}: {row}", flush=True)
         with tempfile.TemporaryDirectory(prefix=f"gafcnn-wf{fold.index}.") as tmp:
             work = Path(tmp)
-            run_fold(fold, bars, minutes, params, windows, work)
+            run_fold(fold, bars, minutes, params.raw, windows, work)
             preds = predictions.read(work / paths.PREDICTIONS)
             preds = preds[preds["segment"] == "test"]
             pos = positions(minutes, predictions.ms(preds["timestamp"]))
@@ -156,8 +144,8 @@ def main() -> None:
         print(f"walkforward: fold {fold.index} done in {time.perf_counter() - t0:.0f} s "
               f"({row['samples']} test samples)", flush=True)  # fmt: skip
     all_preds = pd.concat(pooled, ignore_index=True)
-    predictions.write([all_preds], out / "predictions.parquet")
-    write_json(out / "folds.json", {"folds": [f.to_dict(minutes) for f in folds]})
+    predictions.write([all_preds], paths.WALKFORWARD_PREDICTIONS)
+    write_json(paths.WALKFORWARD_FOLDS, {"folds": [f.to_dict(minutes) for f in folds]})
     write_json(
         paths.metrics("walkforward"),
         {

@@ -1,0 +1,48 @@
+"""Models built on other models' P(up): how they predict, once, for the stages that
+fit them (`ensemble`, `hybrid`) and the bundle that serves them, so the served
+probabilities are the evaluated ones by construction.
+
+NumPy and SciPy's ``expit`` only: the serving process loads neither scikit-learn
+nor torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gafcnn import registry
+from gafcnn.features import INDICATORS
+from gafcnn.predictions import logit
+
+
+def stacking(p: np.ndarray, coef: np.ndarray | list[float], intercept: float) -> np.ndarray:
+    """The stacking combiner's P(up): a logistic model on the members' logits, computed
+    as scikit-learn's ``LogisticRegression.predict_proba`` does (the same bits)."""
+    from scipy.special import expit
+
+    x = logit(np.asarray(p, dtype=np.float64))
+    scores = x @ np.asarray(coef, dtype=np.float64).reshape(-1, 1) + np.asarray([intercept])
+    return expit(scores.reshape(-1))
+
+
+def ensemble(
+    p: np.ndarray, weights: np.ndarray | list[float], coef: np.ndarray | list[float],
+    intercept: float,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """P(up) of every ensemble method (``ensemble.method`` values) from the members'
+    P(up), ``(n, members)`` in window order."""
+    return {
+        "mean": p.mean(axis=1),
+        "weighted": p @ np.asarray(weights),
+        "stacking": stacking(p, coef, intercept),
+    }
+
+
+def hybrid_inputs(windows: list[int]) -> list[str]:
+    """The hybrid's feature names, in the order it reads them."""
+    return [*INDICATORS, *[f"p_{registry.CNN.at(w)}" for w in windows]]
+
+
+def hybrid_features(indicators: np.ndarray, cnn: np.ndarray) -> np.ndarray:
+    """The hybrid's features: the indicators, then each window's CNN P(up)."""
+    return np.column_stack([indicators, cnn])

@@ -1,0 +1,168 @@
+"""The models the pipeline scores and the stages that fit them, each declared once.
+
+A :class:`Model` names a model (``{w}`` where there is one per window), the DVC
+stage that fits it and writes its predictions, and what it reads. Evaluate, the
+report, the grid report, walk-forward, the ensemble and hybrid stages and the
+bundle take model names and their order from here (and the windows from
+``gaf.windows``); no other module spells a model name (a test checks it).
+
+Adding a model: declare it here (its stage in :data:`PIPELINE`, its place in
+:data:`SCORED`), add its stage module under ``gafcnn/stages`` and its stage to
+``dvc.yaml``; evaluate scores it on the shared test samples with every other model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+ORACLE = "oracle"  # not a model: the synthetic market's P(up), scored beside them
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A DVC stage of the single-split pipeline; ``per_window`` for a matrix stage."""
+
+    name: str
+    per_window: bool = False
+
+    @property
+    def module(self) -> str:
+        return f"gafcnn.stages.{self.name}"
+
+    def commands(self, windows: Iterable[int]) -> list[list[str]]:
+        """``python -m`` arguments of the stage (one per window for a matrix stage)."""
+        if self.per_window:
+            return [[self.module, "--window", str(w)] for w in windows]
+        return [[self.module]]
+
+
+SPLIT, GAF = Stage("split"), Stage("gaf", per_window=True)
+BASELINE, TRAIN = Stage("baseline"), Stage("train", per_window=True)
+PHASE1_STAGE, ENSEMBLE_STAGE, HYBRID_STAGE = Stage("phase1"), Stage("ensemble"), Stage("hybrid")
+# What each walk-forward fold reruns, in order (as dvc.yaml runs them; a test checks it).
+PIPELINE = (SPLIT, GAF, BASELINE, TRAIN, PHASE1_STAGE, ENSEMBLE_STAGE, HYBRID_STAGE)
+# Stages that run other stages in subprocesses: their DVC deps cover that code too.
+RUNNERS = {"gafcnn.stages.walkforward": PIPELINE}
+
+
+@dataclass(frozen=True)
+class Model:
+    """One scored model: ``name`` (``{w}`` per window), the stage that writes its
+    predictions, what it reads, and ``alias_of`` for a name that repeats another
+    model's predictions (``{first}``: the first window, ``{method}``: ``ensemble.method``)."""
+
+    name: str
+    stage: Stage
+    reads: str
+    alias_of: str | None = None
+
+    @property
+    def per_window(self) -> bool:
+        return "{w}" in self.name
+
+    @property
+    def kind(self) -> str:
+        """The name without its window (``logreg_images`` for ``logreg_images_w{w}``)."""
+        return self.name.removesuffix("_w{w}")
+
+    def names(self, windows: Iterable[int]) -> list[str]:
+        """The model's names: one per window, or its one name."""
+        return [self.name.format(w=w) for w in windows] if self.per_window else [self.name]
+
+    def at(self, window: int) -> str:
+        """The name of the model of ``window``."""
+        return self.name.format(w=window)
+
+    def source(self, name: str, windows: list[int], method: str) -> str:
+        """The predictions ``name`` is read from."""
+        if self.alias_of is None:
+            return name
+        return self.alias_of.format(first=windows[0], method=method)
+
+
+MAJORITY_W = Model("majority_w{w}", BASELINE, "the train labels' majority class")
+MAJORITY = Model("majority", BASELINE, "the train labels' majority class", "majority_w{first}")
+LOGREG_IMAGES = Model("logreg_images_w{w}", BASELINE, "the flattened GAF images of window w")
+LOGREG_RETURNS = Model("logreg_returns_w{w}", BASELINE, "the log returns of window w's bars")
+CNN = Model("cnn_w{w}", TRAIN, "window w's GAF images (conv1d: its bar series)")
+ENSEMBLE = Model("ensemble", ENSEMBLE_STAGE, "the CNNs' P(up)", "ensemble_{method}")
+ENSEMBLE_MEAN = Model("ensemble_mean", ENSEMBLE_STAGE, "the CNNs' P(up): their mean")
+ENSEMBLE_WEIGHTED = Model("ensemble_weighted", ENSEMBLE_STAGE, "the CNNs' P(up), val-AUC weights")
+ENSEMBLE_STACKING = Model("ensemble_stacking", ENSEMBLE_STAGE, "the CNNs' logits, stacked")
+PHASE1 = Model("phase1", PHASE1_STAGE, "technical indicators of the bars")
+HYBRID = Model("hybrid", HYBRID_STAGE, "technical indicators and the CNNs' P(up)")
+
+# The baseline stage's models, in the order it writes them for each window.
+BASELINES = (MAJORITY_W, LOGREG_IMAGES, LOGREG_RETURNS)
+ENSEMBLE_METHODS = {"mean": ENSEMBLE_MEAN, "weighted": ENSEMBLE_WEIGHTED,
+                    "stacking": ENSEMBLE_STACKING}  # fmt: skip
+# Every model evaluate scores, in its table's order (a run of per-window models of
+# one stage is listed window by window).
+SCORED = (MAJORITY, LOGREG_IMAGES, LOGREG_RETURNS, CNN, ENSEMBLE, ENSEMBLE_MEAN,
+          ENSEMBLE_WEIGHTED, ENSEMBLE_STACKING, PHASE1, HYBRID)  # fmt: skip
+# The guide's three deployment candidates, from the most to the least complex.
+CANDIDATES = (ENSEMBLE, HYBRID, PHASE1)
+# Drawn in the ROC, calibration and confusion pictures, in this order.
+CURVES = (ENSEMBLE, PHASE1, HYBRID, ORACLE, CNN)
+# Drawn in the equity picture, in this order.
+EQUITY = (ENSEMBLE, PHASE1, HYBRID, ORACLE, MAJORITY)
+# Columns of the grid report.
+GRID = (CNN, ENSEMBLE, PHASE1, HYBRID)
+# Drawn per walk-forward fold (with the configured ensemble).
+FOLDS = (CNN, PHASE1, HYBRID)
+
+
+def scored(windows: list[int], method: str) -> dict[str, str]:
+    """Every scored name -> the predictions it is read from, in the table's order."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(SCORED):
+        run = [SCORED[i]]
+        while (i + len(run) < len(SCORED) and run[0].per_window
+               and SCORED[i + len(run)].per_window
+               and SCORED[i + len(run)].stage == run[0].stage):  # fmt: skip
+            run.append(SCORED[i + len(run)])
+        for w in windows if run[0].per_window else [None]:
+            for m in run:
+                name = m.name if w is None else m.at(w)
+                out[name] = m.source(name, windows, method)
+        i += len(run)
+    return out
+
+
+def expand(models: Iterable[Model | str], windows: Iterable[int]) -> list[str]:
+    """Names of ``models`` (and :data:`ORACLE`) in the order given."""
+    windows = list(windows)
+    out: list[str] = []
+    for m in models:
+        out += [m] if isinstance(m, str) else m.names(windows)
+    return out
+
+
+def model_of(name: str) -> Model | None:
+    """The declared model a name belongs to (``cnn_w15`` -> :data:`CNN`), or None."""
+    for m in (*SCORED, MAJORITY_W):
+        if m.per_window:
+            prefix = m.name.split("{w}")[0]
+            if name.startswith(prefix) and name[len(prefix) :].isdigit():
+                return m
+        elif name == m.name:
+            return m
+    return None
+
+
+def configured_ensemble(method: str) -> str:
+    """The predictions :data:`ENSEMBLE` repeats: the one of ``ensemble.method``."""
+    return ENSEMBLE_METHODS[method].name
+
+
+def windows_of(names: Iterable[str], model: Model) -> list[int]:
+    """The windows of a per-window ``model`` among ``names``, in their order."""
+    prefix = model.name.split("{w}")[0]
+    return [int(n[len(prefix) :]) for n in names if model_of(n) == model]
+
+
+def is_model(name: str, models: Iterable[Model]) -> bool:
+    """Whether ``name`` is one of ``models``."""
+    return model_of(name) in tuple(models)
