@@ -54,7 +54,7 @@ walkforward: install
 # JOBS queue workers, and reported with selection bias corrected (reports/grid.md).
 JOBS ?= 1
 grid: install
-	$(BIN)/python -m gafcnn.grid run -j $(JOBS)
+	$(BIN)/python -m gafcnn.experiments.grid run -j $(JOBS)
 
 # The grid on several machines: each clones the repo and runs its share (one DVC
 # worker per machine), pushing to the git remote ORIGIN and the DVC remote; then
@@ -63,15 +63,15 @@ EXPS ?=
 ORIGIN ?= origin
 worker: install
 	@test -n "$(EXPS)" || { echo 'usage: make worker EXPS="guide1 guide3"' >&2; exit 2; }
-	$(BIN)/python -m gafcnn.grid worker --only "$(EXPS)" --remote $(ORIGIN)
+	$(BIN)/python -m gafcnn.experiments.grid worker --only "$(EXPS)" --remote $(ORIGIN)
 
 collect: install
-	$(BIN)/python -m gafcnn.grid collect --remote $(ORIGIN)
+	$(BIN)/python -m gafcnn.experiments.grid collect --remote $(ORIGIN)
 
 # What a change did: params diff, headline, changed metrics, plots diff, against BASE.
 BASE ?= main
 review: install
-	$(BIN)/python -m gafcnn.review --base $(BASE) --plots
+	$(BIN)/python -m gafcnn.experiments.review --base $(BASE) --plots
 
 # The project's S3 remote served from a local folder (rclone, a dev requirement):
 # `make remote-serve` in one terminal, then `dvc push` / `dvc pull` in another.

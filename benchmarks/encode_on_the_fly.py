@@ -4,8 +4,8 @@ costs in training and prediction.
 For each window, builds the gaf stage's stored image set (float16, written in
 chunks) for the decision times of a synthetic market, then times the train stage's
 loop over it two ways in the same run: batches read from the stored file
-(:class:`~gafcnn.training.ImageSource`) and batches encoded from the bar closes
-(:class:`~gafcnn.training.EncodedSource`, bit-identical inputs). Also times
+(:class:`~gafcnn.models.training.ImageSource`) and batches encoded from the bar closes
+(:class:`~gafcnn.models.training.EncodedSource`, bit-identical inputs). Also times
 prediction over the same samples both ways, and encoding alone, in interleaved
 rounds (``--rounds``). Prints median samples/s and the overhead of encoding
 (target for making it the default: < 10% of training time).
@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gafcnn.encodings import Encoder, window_series
-from gafcnn.gafdata import ImageFile, NpyWriter
-from gafcnn.models import build_model
-from gafcnn.synthetic import SyntheticConfig, generate
-from gafcnn.training import (
+from gafcnn.data.synthetic import SyntheticConfig, generate
+from gafcnn.images.encodings import Encoder, window_series
+from gafcnn.images.imageset import ImageFile, NpyWriter
+from gafcnn.models.cnn import build_model
+from gafcnn.models.training import (
     EncodedSource,
     ImageSource,
     TrainConfig,

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
+from gafcnn.data.synthetic import SyntheticConfig, generate
 from gafcnn.io import write_parquet
-from gafcnn.synthetic import SyntheticConfig, generate
 
 REPO = Path(__file__).resolve().parents[1]
 LIMIT = 1.5e9

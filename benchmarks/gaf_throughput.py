@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from gafcnn.encodings import Encoder
+from gafcnn.images.encodings import Encoder
 
 
 def best_of(fn, repeats: int) -> float:

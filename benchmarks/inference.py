@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 from gafcnn import paths
-from gafcnn.bundle import Bundle
-from gafcnn.inference import measure, require_outputs
 from gafcnn.io import run_stage
-from gafcnn.models import build_model
+from gafcnn.models.cnn import build_model
+from gafcnn.serving.bundle import Bundle
+from gafcnn.serving.latency import measure, require_outputs
 
 
 def _p50_ms(fn, reps: int = 300) -> float:

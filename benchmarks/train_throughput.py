@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gafcnn.gafdata import ImageFile
-from gafcnn.models import build_model
-from gafcnn.training import (
+from gafcnn.images.imageset import ImageFile
+from gafcnn.models.cnn import build_model
+from gafcnn.models.training import (
     ImageSource,
     TrainConfig,
     loss_function,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gafcnn.readers import BINANCE_COLUMNS
+from gafcnn.data.readers import BINANCE_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_CSV = REPO.parent / "shared" / "data" / "BTCUSDT_1m_binanceus_2023-03.csv"

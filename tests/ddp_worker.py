@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from gafcnn.models import build_model
-from gafcnn.training import ImageSource, TrainConfig, fit, predict, seed_everything
+from gafcnn.models.cnn import build_model
+from gafcnn.models.training import ImageSource, TrainConfig, fit, predict, seed_everything
 
 
 def data(n: int = 600, signal: bool = True, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

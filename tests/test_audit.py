@@ -8,16 +8,16 @@ import dataclasses
 import numpy as np
 import pytest
 
-from gafcnn.audit import AuditInput, WindowData, run_audit
-from gafcnn.bars import MINUTE_MS
-from gafcnn.baselines import fit_logistic, flatten, majority_probability, predict_up
-from gafcnn.encodings import Encoder, window_series
-from gafcnn.labels import LabelSpec, direction_labels, fit_dead_zone, forward_returns
-from gafcnn.metrics import classification_report
+from gafcnn.data.bars import MINUTE_MS
+from gafcnn.data.labels import LabelSpec, direction_labels, fit_dead_zone, forward_returns
+from gafcnn.data.samples import build_samples
+from gafcnn.data.split import SEGMENTS, SplitSpec, make_split
+from gafcnn.data.synthetic import SyntheticConfig, generate
+from gafcnn.evaluation.audit import AuditInput, WindowData, run_audit
+from gafcnn.evaluation.metrics import classification_report
+from gafcnn.images.encodings import Encoder, window_series
+from gafcnn.models.baselines import fit_logistic, flatten, majority_probability, predict_up
 from gafcnn.params import AuditParams
-from gafcnn.samples import build_samples
-from gafcnn.split import SEGMENTS, SplitSpec, make_split
-from gafcnn.synthetic import SyntheticConfig, generate
 
 WINDOWS = (15, 30, 60)
 CFG = AuditParams.from_params(

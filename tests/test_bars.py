@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from conftest import REAL_CSV, binance_rows, kraken_rows, make_bars, write_layout
 
-from gafcnn.bars import MINUTE_MS, OHLCV, gap_summary, positions
+from gafcnn.data.bars import MINUTE_MS, OHLCV, gap_summary, positions
+from gafcnn.data.readers import read_bars, read_file
 from gafcnn.io import InputError
-from gafcnn.readers import read_bars, read_file
 
 LAYOUTS = ["spot_ms", "spot_us", "futures", "zip", "iso_offset", "iso_naive", "epoch_s"]
 

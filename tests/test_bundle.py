@@ -15,10 +15,10 @@ import pytest
 from conftest import kraken_rows
 from pipeline import env
 
-from gafcnn import predictions
-from gafcnn.bars import MINUTE_MS, OHLCV, minute_index
-from gafcnn.bundle import BUNDLE_FILE, Bundle, serving_code_digest
+from gafcnn.data.bars import MINUTE_MS, OHLCV, minute_index
 from gafcnn.io import InputError
+from gafcnn.models import predictions
+from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, serving_code_digest
 
 MODELS = ["cnn_w15", "cnn_w30", "cnn_w60", "ensemble_mean", "ensemble_weighted",
           "ensemble_stacking", "ensemble", "phase1", "hybrid"]  # fmt: skip
@@ -76,8 +76,8 @@ def test_serving_needs_neither_torch_nor_scikit_learn(project):
     """A serving process loads ONNX Runtime, the XGBoost booster and NumPy only."""
     code = (
         "import sys, numpy as np, pandas as pd\n"
-        "from gafcnn.bars import OHLCV, minute_index\n"
-        "from gafcnn.bundle import Bundle\n"
+        "from gafcnn.data.bars import OHLCV, minute_index\n"
+        "from gafcnn.serving.bundle import Bundle\n"
         f"df = pd.read_parquet({str(project / 'data/interim/bars.parquet')!r}).iloc[-300:]\n"
         f"b = Bundle({str(project / 'models/bundle')!r})\n"
         "out = b.predict_all({k: df[k].to_numpy() for k in OHLCV}, minute_index(df), [299])\n"

@@ -104,6 +104,8 @@ def mentions(page: Path) -> dict[str, set[str]]:
     spans = _code_spans(text)
     shell = "\n".join(_blocks(text) + spans)
     out: dict[str, set[str]] = {"make": set(), "module": set(), "path": set(), "param": set()}
+    out["name"] = {t.strip(".,:;()") for span in spans for t in span.split()
+                   if re.match(r"^gafcnn(\.\w+)+[.,:;()]*$", t)}  # fmt: skip
     out["make"] = set(re.findall(r"\bmake ([a-z][a-z-]*)", shell))
     out["module"] = set(re.findall(r"python -m (gafcnn(?:\.\w+)+)", shell))
     out["param"] |= set(re.findall(r"-S '?([a-z_]+(?:\.[a-z_]+)*)=", shell))
@@ -115,6 +117,26 @@ def mentions(page: Path) -> dict[str, set[str]]:
             if m and m.group(1) in SECTIONS:
                 out["param"].add(f"{m.group(1)}.{m.group(2)}")
     return out
+
+
+def code_name_exists(dotted: str) -> bool:
+    """``gafcnn.a.b`` is a module, or a module and a name defined at its top level."""
+    parts = dotted.split(".")
+    for k in range(len(parts), 0, -1):
+        base = REPO / "src" / Path(*parts[:k])
+        file = base.with_suffix(".py") if base.with_suffix(".py").exists() else base / "__init__.py"
+        if file.exists():
+            rest = parts[k:]
+            if not rest:
+                return True
+            return (
+                len(rest) == 1
+                and re.search(
+                    rf"^(def |class |){re.escape(rest[0])}\b", file.read_text(), flags=re.M
+                )
+                is not None
+            )
+    return False
 
 
 def links(page: Path) -> list[str]:
@@ -140,6 +162,7 @@ def test_every_command_path_and_param_the_docs_name_exists(page):
             missing.append(f"python -m {module}")
     missing += sorted(p for p in m["path"] if not path_exists(p))
     missing += sorted(f"param {p}" for p in m["param"] - PARAM_KEYS)
+    missing += sorted(n for n in m["name"] if not code_name_exists(n))
     assert not missing, f"{page.name} names what does not exist: {missing}"
 
 
@@ -170,3 +193,5 @@ def test_the_check_catches_what_is_missing(tmp_path):
     assert m["make"] == {"nonesuch"} and m["module"] == {"gafcnn.stages.nope"}
     assert not path_exists("data/nowhere.csv") and path_exists("data/gaf/w15/")
     assert m["param"] - PARAM_KEYS == {"xgb.lerning_rate", "gaf.windoes"}
+    assert code_name_exists("gafcnn.registry.PIPELINE") and code_name_exists("gafcnn.data")
+    assert not code_name_exists("gafcnn.gafdata") and not code_name_exists("gafcnn.paths.NOPE")

@@ -10,9 +10,9 @@ from functools import partial
 import pytest
 from conftest import make_bars, write_layout
 
-from gafcnn.download import archive_name, download_month, download_months
+from gafcnn.data.download import archive_name, download_month, download_months
+from gafcnn.data.readers import read_bars
 from gafcnn.io import InputError
-from gafcnn.readers import read_bars
 
 SYMBOL, INTERVAL = "BTCUSDT", "1m"
 

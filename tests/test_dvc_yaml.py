@@ -111,3 +111,17 @@ def test_windows_are_not_written_out_by_hand():
     for w in PARAMS["gaf"]["windows"]:
         assert not re.search(rf"w{w}\b|_{w}\b", text), f"dvc.yaml names window {w} by hand"
     assert "metrics" not in DVC and "plots" not in DVC, "declare metrics/plots on their stages"
+
+
+def test_the_library_never_imports_a_stage():
+    """Stages call the library; the library (everything outside gafcnn.stages) never
+    imports a stage module."""
+    modules = sorted(
+        ".".join(f.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__")
+        for f in (SRC / "gafcnn").rglob("*.py")
+    )
+    library = [m for m in modules if not m.startswith("gafcnn.stages")]
+    assert "gafcnn.registry" in library and "gafcnn.serving.bundle" in library
+    upward = {m: sorted(i for i in direct_imports(SRC, m) if i.startswith("gafcnn.stages"))
+              for m in library}  # fmt: skip
+    assert not {m: i for m, i in upward.items() if i}

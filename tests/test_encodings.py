@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pyts.image import GramianAngularField, MarkovTransitionField, RecurrencePlot
 
-from gafcnn.encodings import (
+from gafcnn.images.encodings import (
     SERIES,
     Channel,
     Encoder,
@@ -131,7 +131,7 @@ def test_channel_parsing():
 @pytest.mark.parametrize("series", list(SERIES))
 def test_bar_columns_are_all_window_series_reads(series):
     """A stage that loads only bar_columns(series) can build the series."""
-    from gafcnn.encodings import bar_columns
+    from gafcnn.images.encodings import bar_columns
 
     rng = np.random.default_rng(0)
     full = {k: 100 + rng.random(40) for k in ("open", "high", "low", "close", "volume")}

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from pipeline import metrics
 
-from gafcnn.ensemble import Stacker, join_predictions, member_weights, purged_folds
-from gafcnn.gafdata import AlignmentError, GafSet
+from gafcnn.images.imageset import AlignmentError, GafSet
+from gafcnn.models.ensemble import Stacker, join_predictions, member_weights, purged_folds
 
 
 def _members(n=400, seed=0):

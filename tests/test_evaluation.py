@@ -9,7 +9,9 @@ import pytest
 from pipeline import metrics
 from scipy import stats
 
-from gafcnn.evaluation import backtest, block_length, bootstrap, bootstrap_indices, decide
+from gafcnn.evaluation.backtest import backtest
+from gafcnn.evaluation.bootstrap import block_length, bootstrap, bootstrap_indices
+from gafcnn.evaluation.decision import decide
 
 
 def test_bootstrap_covers_the_truth_at_about_the_nominal_rate():
@@ -82,7 +84,7 @@ def _decide(ens, ens_lo, others_lo=0.45, audit=True, net=None, require_profit=Tr
         "oracle": _row(0.9, 0.88),
     }
     return decide(
-        table, "ensemble", "phase1", "hybrid", audit, True, 20.0, 500.0, net,
+        table, "ensemble", "phase1", "hybrid", audit, True, True, True, net,
         require_profit=require_profit,
     )  # fmt: skip
 
@@ -106,7 +108,7 @@ def test_decision_branches(ens, ens_lo, expected):
 def test_multiple_comparisons_are_corrected():
     # interval above the majority rate, but p = 0.02 across 3 models is not enough
     table = {m: _row(0.53, 0.505, p=0.02) for m in ("ensemble", "phase1", "hybrid")}
-    d = decide(table, "ensemble", "phase1", "hybrid", True, True, 20.0, 500.0)
+    d = decide(table, "ensemble", "phase1", "hybrid", True, True, True, True)
     assert d["decision"] == "deploy nothing" and "3 models compared" in d["reasons"][0]
 
 
@@ -114,10 +116,10 @@ def test_a_winner_picked_from_a_grid_must_clear_the_grids_bar():
     """p = 0.01 clears 0.05 across 3 models (0.03), not across 3 models x 5 configs."""
     table = {m: _row(0.56, 0.53, p=0.01) for m in ("ensemble", "phase1", "hybrid")}
     assert (
-        decide(table, "ensemble", "phase1", "hybrid", True, True, 20.0, 500.0)["decision"]
+        decide(table, "ensemble", "phase1", "hybrid", True, True, True, True)["decision"]
         == "deploy phase 1 only"
     )
-    d = decide(table, "ensemble", "phase1", "hybrid", True, True, 20.0, 500.0, trials=5)
+    d = decide(table, "ensemble", "phase1", "hybrid", True, True, True, True, trials=5)
     assert d["decision"] == "deploy nothing" and d["trials"] == 5
     assert "3 models x 5 experiments compared" in d["reasons"][0]
 
@@ -186,8 +188,14 @@ def test_evaluate_stage_outputs(project):
     assert dec["evaluation"] == "single split" and ev["evaluation"] == {"method": "single split"}
     assert "single_split" not in ev
     assert any(r.startswith("selection bias over") for r in dec["reasons"])
-    inf = json.loads((project / "reports" / "timings.json").read_text())["evaluate"]["inference"]
+    # the latency stage measured the candidate bundle: figures untracked, booleans tracked
+    inf = json.loads((project / "reports" / "timings.json").read_text())["latency"]["inference"]
     assert inf["latency_ms_p99"] > 0 and inf["peak_rss_mb"] > 0
+    serving = metrics(project, "latency")
+    assert serving["inference_under_100ms"] == (inf["latency_ms_p99"] < 100)
+    assert serving["memory_under_2gb"] == (inf["peak_rss_mb"] < 2048)
+    assert dec["checklist"]["inference_under_100ms"] == serving["inference_under_100ms"]
+    assert set(serving) == {"inference_under_100ms", "memory_under_2gb"}
     assert "p99" in (project / "reports" / "timings.md").read_text()
     html = (project / "reports" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 8

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gafcnn.features import INDICATORS, ema, indicators, rolling, window_bar_features
-from gafcnn.synthetic import SyntheticConfig, generate
+from gafcnn.data.features import INDICATORS, ema, indicators, rolling, window_bar_features
+from gafcnn.data.synthetic import SyntheticConfig, generate
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_ema_of_columns_is_each_column_alone():
 
 
 def test_ema_rows_at_any_positions_equals_the_full_ema():
-    from gafcnn.features import ema, ema_rows
+    from gafcnn.data.features import ema, ema_rows
 
     x = np.random.default_rng(3).normal(size=(5000, 2))
     full = ema(x, 27)

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from pipeline import metrics
 
-from gafcnn.audit import check_alignment
-from gafcnn.encodings import gadf, gasf
-from gafcnn.gafdata import GafSet, NpyWriter
-from gafcnn.labels import LabelSpec
-from gafcnn.samples import build_samples
-from gafcnn.split import SplitSpec, make_split
+from gafcnn.data.labels import LabelSpec
+from gafcnn.data.samples import build_samples
+from gafcnn.data.split import SplitSpec, make_split
+from gafcnn.evaluation.audit import check_alignment
+from gafcnn.images.encodings import gadf, gasf
+from gafcnn.images.imageset import GafSet, NpyWriter
 
 WINDOWS = (15, 30, 60)
 
@@ -24,7 +24,7 @@ def _audit_input(sets: list[GafSet]):
     """The audit's view of image sets (timestamps and labels are what alignment reads)."""
     from types import SimpleNamespace
 
-    from gafcnn.split import SEGMENTS
+    from gafcnn.data.split import SEGMENTS
 
     windows = {
         s.window: SimpleNamespace(
@@ -135,7 +135,7 @@ def test_meta_records_what_was_written(project):
     ],
 )
 def test_image_file_reads_what_numpy_reads(tmp_path, key):
-    from gafcnn.gafdata import ImageFile
+    from gafcnn.images.imageset import ImageFile
 
     arr = np.random.default_rng(0).normal(size=(20, 2, 3, 3)).astype(np.float16)
     np.save(tmp_path / "x.npy", arr)
@@ -146,7 +146,7 @@ def test_image_file_reads_what_numpy_reads(tmp_path, key):
 
 
 def test_image_file_rejects_rows_past_the_end(tmp_path):
-    from gafcnn.gafdata import ImageFile
+    from gafcnn.images.imageset import ImageFile
 
     np.save(tmp_path / "x.npy", np.zeros((4, 2), np.float16))
     with pytest.raises(IndexError, match="x.npy"):

@@ -13,20 +13,12 @@ import pytest
 import yaml
 from pipeline import metrics, run, scratch_project
 
-from gafcnn import predictions
-from gafcnn.bars import MINUTE_MS
-from gafcnn.grid import (
-    EPOCHS_PER_PATIENCE,
-    GUIDE,
-    changed,
-    configs,
-    experiments,
-    grid_report,
-    report_markdown,
-    set_args,
-)
+from gafcnn.data.bars import MINUTE_MS
+from gafcnn.data.synthetic import SyntheticConfig, generate
+from gafcnn.evaluation.grid_report import changed, grid_report, report_markdown
+from gafcnn.experiments.grid import EPOCHS_PER_PATIENCE, GUIDE, configs, experiments, set_args
 from gafcnn.io import InputError
-from gafcnn.synthetic import SyntheticConfig, generate
+from gafcnn.models import predictions
 
 
 def test_configs_are_the_guides_five_and_the_alternatives(tmp_path, monkeypatch):
@@ -74,7 +66,7 @@ def test_experiments_read_only_finished_runs(tmp_path, monkeypatch):
     fake = tmp_path / "dvc"
     fake.write_text(f"#!/bin/sh\ncat {tmp_path / 'shown.json'}\n")
     fake.chmod(0o755)
-    monkeypatch.setattr("gafcnn.grid.read_metrics", lambda rev: {"rev": rev})
+    monkeypatch.setattr("gafcnn.experiments.grid.read_metrics", lambda rev: {"rev": rev})
     names = ["done", "here", "busy", "later", "broke", "never"]
     base, found, missing = experiments(names, dvc=str(fake))
     assert base == {"lr": 0.001}
@@ -157,7 +149,7 @@ def test_make_grid_end_to_end(tmp_path):
     run(["dvc", "repro"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "baseline"], root)
-    proc = run(["python", "-m", "gafcnn.grid", "run", "--only", "conv1d,mtf"], root)
+    proc = run(["python", "-m", "gafcnn.experiments.grid", "run", "--only", "conv1d,mtf"], root)
     print(proc.stdout[-3000:])
     report = json.loads((root / "reports" / "grid.json").read_text())
     assert [r["experiment"] for r in report["experiments"]] == ["baseline", "conv1d", "mtf"]
@@ -171,7 +163,7 @@ def test_make_grid_end_to_end(tmp_path):
 
 
 def test_worker_runs_its_share_in_temp_dirs_and_pushes_each(tmp_path):
-    """`gafcnn.grid worker`: baseline pulled, each config run with --temp (the
+    """`gafcnn.experiments.grid worker`: baseline pulled, each config run with --temp (the
     workspace stays the baseline) and told the whole grid's size, each pushed; it
     stops at the first failure."""
     log = tmp_path / "calls"
@@ -181,7 +173,7 @@ def test_worker_runs_its_share_in_temp_dirs_and_pushes_each(tmp_path):
         'case "$*" in *"-n mtf"*) exit 3;; esac\n'
     )  # fmt: skip
     fake.chmod(0o755)
-    from gafcnn.grid import worker
+    from gafcnn.experiments.grid import worker
 
     worker(["conv1d", "recurrence"], None, trials=9, remote="up", dvc=str(fake))
     calls = log.read_text().splitlines()
@@ -205,4 +197,7 @@ def test_grid_workflow_runs_the_tested_commands():
     assert 'make worker EXPS="${{ matrix.exp }}"' in steps("worker")
     assert "make collect" in steps("collect") and flow["jobs"]["collect"]["needs"] == "worker"
     make = (root / "Makefile").read_text()
-    assert "-m gafcnn.grid worker --only" in make and "-m gafcnn.grid collect" in make
+    assert (
+        "-m gafcnn.experiments.grid worker --only" in make
+        and "-m gafcnn.experiments.grid collect" in make
+    )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gafcnn.data.labels import LabelSpec, direction_labels, fit_dead_zone, forward_returns
+from gafcnn.data.samples import build_samples
+from gafcnn.data.split import SplitSpec, make_split
 from gafcnn.io import InputError
-from gafcnn.labels import LabelSpec, direction_labels, fit_dead_zone, forward_returns
-from gafcnn.samples import build_samples
-from gafcnn.split import SplitSpec, make_split
 
 
 def _market(n=6000, seed=3):

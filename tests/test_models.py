@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gafcnn.models import Conv1D, PretrainedError, ResNet18, SimpleCNN, build_model
+from gafcnn.models.cnn import Conv1D, PretrainedError, ResNet18, SimpleCNN, build_model
 from gafcnn.patterns.model import PatternCNN
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gafcnn.encodings import Encoder, window_series
+from gafcnn.images.encodings import Encoder, window_series
 from gafcnn.patterns.labels import (
     PATTERNS,
     balanced_draw,
@@ -121,8 +121,8 @@ def test_patterns_stage_balances_and_reports(tmp_path):
     import yaml
     from pipeline import REPO, env
 
+    from gafcnn.data.synthetic import SyntheticConfig, generate
     from gafcnn.io import write_parquet
-    from gafcnn.synthetic import SyntheticConfig, generate
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["patterns"].update(epochs=2, per_class=60, real_per_class=40)

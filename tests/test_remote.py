@@ -91,7 +91,7 @@ def test_push_pull_round_trip_serves_the_models(project, s3, tmp_path):
     status = dvc(clone, "status").stdout
     assert "up to date" in status, status
     bench = subprocess.run(
-        [sys.executable, "-m", "gafcnn.inference", "--singles", "20", "--batch", "64"],
+        [sys.executable, "-m", "gafcnn.serving.latency", "--singles", "20", "--batch", "64"],
         cwd=clone, capture_output=True, text=True,
         env=dict(os.environ, PYTHONPATH=str(clone / "src")),
     )  # fmt: skip
@@ -160,9 +160,9 @@ def test_large_files_round_trip(s3, tmp_path):
 @pytest.mark.slow
 def test_two_workers_and_a_coordinator(s3, tmp_path):
     """The grid on several machines: a bare git origin and the S3 remote, two worker
-    clones running different configs at the same time (`gafcnn.grid worker`, as
+    clones running different configs at the same time (`gafcnn.experiments.grid worker`, as
     `make worker EXPS=...` runs it), and a coordinator that pulls both
-    (`gafcnn.grid collect`) and lists them in `dvc exp show` and the grid report."""
+    (`gafcnn.experiments.grid collect`) and lists them in `dvc exp show` and the grid report."""
     endpoint, _ = s3
     root = scratch_project(
         tmp_path,
@@ -191,7 +191,7 @@ def test_two_workers_and_a_coordinator(s3, tmp_path):
     workers = {"conv1d": clone("worker1"), "mtf": clone("worker2")}
     procs = {
         name: subprocess.Popen(
-            [sys.executable, "-m", "gafcnn.grid", "worker", "--only", name],
+            [sys.executable, "-m", "gafcnn.experiments.grid", "worker", "--only", name],
             cwd=path,
             env=env(),
             stdout=subprocess.PIPE,
@@ -208,7 +208,9 @@ def test_two_workers_and_a_coordinator(s3, tmp_path):
         assert run(["git", "status", "--porcelain", "params.yaml"], path).stdout == ""
 
     coord = clone("coordinator")
-    out = run([sys.executable, "-m", "gafcnn.grid", "collect", "--only", "conv1d,mtf"], coord)
+    out = run(
+        [sys.executable, "-m", "gafcnn.experiments.grid", "collect", "--only", "conv1d,mtf"], coord
+    )
     shown = dvc(coord, "exp", "show", "--md", "--drop", ".*", "--keep", "Experiment").stdout
     assert "conv1d" in shown and "mtf" in shown
     report = json.loads((coord / "reports" / "grid.json").read_text())

@@ -72,7 +72,7 @@ def test_review_lists_what_changed_and_only_that(tmp_path):
     base = run(["git", "rev-parse", "HEAD"], root).stdout.strip()
 
     review = root / "reports" / "review.md"
-    module = ["python", "-m", "gafcnn.review", "--base", base]
+    module = ["python", "-m", "gafcnn.experiments.review", "--base", base]
     run([*_py(module)], root)
     text = review.read_text()
     assert "No params or metrics changed" in text and len(text.strip().splitlines()) == 3

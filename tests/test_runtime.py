@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from gafcnn.models import build_model
-from gafcnn.runtime import OnnxCnn, to_onnx
+from gafcnn.models.cnn import build_model
+from gafcnn.serving.onnx import OnnxCnn, to_onnx
 
 SHAPES = {"simple_cnn": (2, 15, 15), "resnet18": (3, 30, 30), "conv1d": (3, 60)}
 
@@ -38,7 +38,7 @@ def test_a_samples_output_does_not_depend_on_its_batch(monkeypatch):
     whole = served.predict(x)
     one_by_one = np.concatenate([served.predict(x[i : i + 1]) for i in range(len(x))])
     np.testing.assert_array_equal(one_by_one, whole)
-    monkeypatch.setattr("gafcnn.runtime.CHUNK", 7)  # chunked calls, ragged last chunk
+    monkeypatch.setattr("gafcnn.serving.onnx.CHUNK", 7)  # chunked calls, ragged last chunk
     np.testing.assert_array_equal(served.predict(x), whole)
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gafcnn.evaluation import bootstrap_indices
-from gafcnn.selection import (
+from gafcnn.evaluation.bootstrap import bootstrap_indices
+from gafcnn.evaluation.selection_bias import (
     deflated_sharpe,
     expected_max_sharpe,
     pbo,

@@ -7,15 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gafcnn.labels import LabelSpec
-from gafcnn.samples import (
+from gafcnn.data.labels import LabelSpec
+from gafcnn.data.samples import (
     build_samples,
     longest_run,
     segment_coverage,
     shortfalls,
     window_complete,
 )
-from gafcnn.split import (
+from gafcnn.data.split import (
     SplitSpec,
     bar_segments,
     make_split,

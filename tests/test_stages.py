@@ -131,7 +131,7 @@ def _gap_heavy_kraken(path, minutes: int = 10_000, keep: float = 0.45) -> tuple[
     import numpy as np
     import pandas as pd
 
-    from gafcnn.synthetic import SyntheticConfig, generate
+    from gafcnn.data.synthetic import SyntheticConfig, generate
 
     bars = generate(SyntheticConfig(n_bars=minutes, seed=3)).bars
     kept = bars[np.random.default_rng(0).random(len(bars)) < keep].reset_index(drop=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gafcnn.bars import minute_index
+from gafcnn.data.bars import minute_index
+from gafcnn.data.labels import direction_labels, forward_returns
+from gafcnn.data.synthetic import SyntheticConfig, generate, oracle_accuracy, oracle_probabilities
 from gafcnn.io import InputError, write_parquet
-from gafcnn.labels import direction_labels, forward_returns
 from gafcnn.patterns.candles import candle_profile
-from gafcnn.synthetic import SyntheticConfig, generate, oracle_accuracy, oracle_probabilities
 
 
 def test_same_seed_same_bytes(tmp_path):

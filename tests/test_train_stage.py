@@ -11,8 +11,8 @@ import pandas as pd
 import yaml
 from pipeline import dvc, metrics
 
-from gafcnn.gafdata import GafSet
-from gafcnn.predictions import COLUMNS
+from gafcnn.images.imageset import GafSet
+from gafcnn.models.predictions import COLUMNS
 
 
 def test_train_outputs(project):
@@ -107,8 +107,8 @@ def test_ddp_stage_learns_and_writes_what_one_process_writes(project, tmp_path):
 def test_encoded_inputs_are_the_stored_images(project, monkeypatch):
     """`inputs: encode` (the default) gives the model exactly the images `inputs: stored`
     reads from data/gaf, for every split and window."""
+    from gafcnn.models.training import EncodedSource, ImageSource, TrainConfig
     from gafcnn.stages.train import make_sources
-    from gafcnn.training import EncodedSource, ImageSource, TrainConfig
 
     monkeypatch.chdir(project)
     rng = np.random.default_rng(0)

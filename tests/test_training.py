@@ -7,8 +7,8 @@ import pytest
 from ddp_worker import data as _data
 
 from gafcnn.io import InputError
-from gafcnn.models import build_model
-from gafcnn.training import (
+from gafcnn.models.cnn import build_model
+from gafcnn.models.training import (
     ArraySource,
     ImageSource,
     TrainConfig,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gafcnn.split import SplitSpec, make_split, required_purge
-from gafcnn.walkforward import WalkForwardSpec, fold_split_params, make_folds
+from gafcnn.data.split import SplitSpec, make_split, required_purge
+from gafcnn.evaluation.walkforward import WalkForwardSpec, fold_split_params, make_folds
 
 WINDOWS, HORIZON = [15, 30, 60], 5
 
@@ -92,8 +92,8 @@ def _fold_workspace(root, first_train, last_train, val_start, test_start):
 def test_the_leak_check_can_fail(tmp_path):
     """check_no_leak passes a purged fold and stops one whose model trained on its test
     block, or whose val reaches it."""
+    from gafcnn.evaluation.walkforward import Fold
     from gafcnn.stages.walkforward import check_no_leak
-    from gafcnn.walkforward import Fold
 
     fold = Fold(0, 0, 5000, 5065, 8000, 8059, 10_000, 10_000)
     ok = tmp_path / "ok"

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import paths
-from gafcnn.bars import MINUTE_MS, OHLCV, minute_index
+from gafcnn.data.bars import MINUTE_MS, OHLCV, minute_index
 from gafcnn.io import InputError, run_stage
 
 FIELDS = ("timestamp", "p_up", "action", "reason")
@@ -76,7 +76,7 @@ def format_row(row: dict, fmt: str) -> str:
 
 
 def _read(source: str, columns: list[str] | None) -> pd.DataFrame:
-    from gafcnn.readers import ReadReport, combine, parse_text, read_bars
+    from gafcnn.data.readers import ReadReport, combine, parse_text, read_bars
 
     if source != "-":
         return read_bars(source, columns=columns)[0]
@@ -86,7 +86,7 @@ def _read(source: str, columns: list[str] | None) -> pd.DataFrame:
 
 def _follow(lines: Iterable[str], columns: list[str] | None) -> Iterator[pd.DataFrame]:
     """Each bar appended to ``lines``, as a one-row frame (a header line is remembered)."""
-    from gafcnn.readers import ReadReport, combine, parse_text
+    from gafcnn.data.readers import ReadReport, combine, parse_text
 
     name, header, last = Path("<stdin>"), None, None
     for number, line in enumerate(lines, start=1):
@@ -109,7 +109,7 @@ def _follow(lines: Iterable[str], columns: list[str] | None) -> Iterator[pd.Data
 
 
 def predict_main(argv: list[str] | None = None) -> None:
-    from gafcnn.bundle import Bundle
+    from gafcnn.serving.bundle import Bundle
 
     ap = argparse.ArgumentParser(prog="gafcnn predict", description=__doc__.split("\n")[0])
     ap.add_argument("--bundle", default=str(paths.BUNDLE), help="bundle folder (export stage)")

@@ -98,7 +98,7 @@ class BinanceParams(Section):
 
 @dataclass(frozen=True)
 class SyntheticConfig(Section):
-    """The synthetic market (:mod:`gafcnn.synthetic`)."""
+    """The synthetic market (:mod:`gafcnn.data.synthetic`)."""
 
     SECTION: ClassVar[str] = "data.synthetic"
     n_bars: int = 60_000

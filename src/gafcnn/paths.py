@@ -3,8 +3,8 @@
 Stages import these names instead of repeating string constants; dvc.yaml spells
 the same paths for DVC (a test checks that each stage's deps and outs agree). The
 files inside an output folder are named by the module that owns their format and
-both writes and reads them (:mod:`gafcnn.gafdata` for an image set,
-:mod:`gafcnn.bundle` for the deployment bundle).
+both writes and reads them (:mod:`gafcnn.images.imageset` for an image set,
+:mod:`gafcnn.serving.bundle` for the deployment bundle).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def cnn_model(window: int) -> Path:
 
 
 def cnn_onnx(window: int) -> Path:
-    """The served form of the window's CNN (:mod:`gafcnn.runtime`)."""
+    """The served form of the window's CNN (:mod:`gafcnn.serving.onnx`)."""
     return CNN_MODELS / f"w{window}.onnx"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gafcnn.samples import window_complete
+from gafcnn.data.samples import window_complete
 
 PATTERNS = (
     "none",

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gafcnn.training import batches, seed_everything
+from gafcnn.models.training import batches, seed_everything
 
 
 class Standardize(nn.Module):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gafcnn.models.training import seed_everything
 from gafcnn.params import PatternConfig
 from gafcnn.patterns.labels import PATTERNS
 from gafcnn.patterns.model import PatternCNN, fit_multiclass, predict_classes
-from gafcnn.training import seed_everything
 
 RUNS = ("real_only", "mixed")
 

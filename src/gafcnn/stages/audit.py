@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import paths
-from gafcnn.audit import AuditInput, Check, WindowData, run_audit
-from gafcnn.bars import minute_index
-from gafcnn.gafdata import GafSet
+from gafcnn.data.bars import minute_index
+from gafcnn.data.split import SEGMENTS, Split
+from gafcnn.evaluation.audit import AuditInput, Check, WindowData, run_audit
+from gafcnn.images.imageset import GafSet
 from gafcnn.io import read_json, run_stage, save_figure, write_json
 from gafcnn.params import Params, read_params
-from gafcnn.split import SEGMENTS, Split
 from gafcnn.stages import common
 
 

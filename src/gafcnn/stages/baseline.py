@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from gafcnn import paths, predictions, registry
-from gafcnn.bars import load_bars
-from gafcnn.baselines import (
+from gafcnn import paths, registry
+from gafcnn.data.bars import load_bars
+from gafcnn.evaluation.metrics import classification_report
+from gafcnn.images.encodings import window_series
+from gafcnn.images.imageset import GafSet
+from gafcnn.io import run_stage, write_json
+from gafcnn.models import predictions
+from gafcnn.models.baselines import (
     fit_logistic,
     flatten,
     majority_probability,
@@ -16,10 +21,6 @@ from gafcnn.baselines import (
     predict_up,
     spread_subset,
 )
-from gafcnn.encodings import window_series
-from gafcnn.gafdata import GafSet
-from gafcnn.io import run_stage, write_json
-from gafcnn.metrics import classification_report
 from gafcnn.params import BaselineParams, read_params
 from gafcnn.stages.common import bar_positions, gaf_sets
 

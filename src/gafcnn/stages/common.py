@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import paths
-from gafcnn.bars import NotABar, positions
-from gafcnn.gafdata import GafSet
+from gafcnn.data.bars import NotABar, positions
+from gafcnn.data.split import SEGMENTS, parse_windows
+from gafcnn.images.imageset import GafSet
 from gafcnn.io import InputError
 from gafcnn.params import Params
-from gafcnn.split import SEGMENTS, parse_windows
 
 
 def windows(params: Params) -> list[int]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gafcnn import combine, paths, predictions, registry
-from gafcnn.ensemble import Stacker, error_correlation, member_weights
+from gafcnn import paths, registry
+from gafcnn.evaluation.metrics import classification_report
 from gafcnn.io import run_stage, write_json
-from gafcnn.metrics import classification_report
+from gafcnn.models import combine, predictions
+from gafcnn.models.ensemble import Stacker, error_correlation, member_weights
+from gafcnn.models.predictions import ms
 from gafcnn.params import read_params
-from gafcnn.predictions import ms
 from gafcnn.stages.common import gaf_sets
 from gafcnn.stages.members import joined_cnn_predictions
 

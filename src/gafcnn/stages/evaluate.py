@@ -9,21 +9,19 @@ calibration and confusion data for `dvc plots`), ``plots/equity.png`` and
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from gafcnn import inference, paths, predictions, registry
-from gafcnn.bars import load_bars
-from gafcnn.bundle import write_bundle
-from gafcnn.comparison import compare
-from gafcnn.evaluation import block_length, decide
-from gafcnn.gafdata import AlignmentError
-from gafcnn.io import InputError, read_json, record_timings, run_stage, write_csv, write_json
-from gafcnn.params import Params, read_params, runtime_setting
-from gafcnn.report import write_report, write_timings_report
+from gafcnn import paths, registry
+from gafcnn.data.bars import load_bars
+from gafcnn.evaluation.bootstrap import block_length
+from gafcnn.evaluation.comparison import compare
+from gafcnn.evaluation.decision import decide
+from gafcnn.evaluation.report import write_report, write_timings_report
+from gafcnn.images.imageset import AlignmentError
+from gafcnn.io import InputError, read_json, run_stage, write_csv, write_json
+from gafcnn.models import predictions
+from gafcnn.params import Params, read_params
 from gafcnn.stages.common import gaf_sets, stride, windows
 
 
@@ -109,32 +107,17 @@ def main() -> None:
     table, tests, bt, selection = (result[k] for k in ("table", "tests", "backtest", "selection"))
 
     audit = read_json(paths.metrics("audit"))
-    with tempfile.TemporaryDirectory() as tmp:  # what export will ship, before the decision
-        provisional = write_bundle(
-            Path(tmp) / "bundle",
-            label_horizon=horizon,
-            fee_bps=cfg.fee_bps,
-            decision=None,
-            test_metrics=None,
-            params={},
-        )
-        inf = inference.measure(
-            provisional, singles=int(runtime_setting(params, "inference_singles", 200))
-        )
-    record_timings("evaluate", {"inference": inf})
-    print(
-        f"evaluate: inference p50 {inf['latency_ms_p50']:.2f} ms, p99 "
-        f"{inf['latency_ms_p99']:.2f} ms, peak RSS {inf['peak_rss_mb']:.0f} MB (timings file only)"
-    )
+    serving = read_json(paths.metrics("latency"))  # the candidate bundle, measured
+    ensemble, hybrid, phase1 = (m.name for m in registry.CANDIDATES)
     decision = decide(
         table,
-        ensemble=registry.ENSEMBLE.name,
-        phase1=registry.PHASE1.name,
-        hybrid=registry.HYBRID.name,
+        ensemble=ensemble,
+        phase1=phase1,
+        hybrid=hybrid,
         audit_passed=bool(audit["passed"]),
         out_of_sample=out_of_sample,
-        inference_ms_p99=inf["latency_ms_p99"],
-        memory_mb=inf["peak_rss_mb"],
+        inference_ok=serving["inference_under_100ms"],
+        memory_ok=serving["memory_under_2gb"],
         net_return={name: r["mean_net_return"] for name, r in bt.items()},
         require_profit=cfg.require_profit,
         trials=trials,

@@ -1,4 +1,4 @@
-"""`export` stage: the deployment bundle ``models/bundle/`` (see :mod:`gafcnn.bundle`).
+"""`export` stage: the deployment bundle ``models/bundle/`` (see :mod:`gafcnn.serving.bundle`).
 
 It ships what `evaluate` scored - every CNN, the ensemble combiner with all its
 coefficients, Phase 1 and the hybrid - with the decision, the deployed model's
@@ -9,9 +9,9 @@ models/bundle` serves it; when the decision is "deploy nothing" it serves no mod
 from __future__ import annotations
 
 from gafcnn import paths
-from gafcnn.bundle import write_bundle
 from gafcnn.io import read_json, run_stage
 from gafcnn.params import SERVED_SECTIONS, read_params
+from gafcnn.serving.bundle import write_bundle
 
 
 def main() -> None:

@@ -16,9 +16,11 @@ import numpy as np
 from tqdm import tqdm
 
 from gafcnn import paths
-from gafcnn.bars import MINUTE_MS, load_bars
-from gafcnn.encodings import Channel, Encoder, bar_columns, window_series
-from gafcnn.gafdata import META_FILE, NpyWriter, fingerprint, set_file
+from gafcnn.data.bars import MINUTE_MS, load_bars
+from gafcnn.data.samples import build_samples
+from gafcnn.data.split import SEGMENTS, Split
+from gafcnn.images.encodings import Channel, Encoder, bar_columns, window_series
+from gafcnn.images.imageset import META_FILE, NpyWriter, fingerprint, set_file
 from gafcnn.io import (
     InputError,
     atomic_dir,
@@ -29,8 +31,6 @@ from gafcnn.io import (
     write_json,
 )
 from gafcnn.params import GafParams, Params, read_params, runtime_setting
-from gafcnn.samples import build_samples
-from gafcnn.split import SEGMENTS, Split
 from gafcnn.stages import common
 
 STORAGE_DTYPES = ("float16", "float32")

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from gafcnn import combine, paths, predictions, registry
-from gafcnn.bars import MINUTE_MS, load_bars
-from gafcnn.ensemble import gain_importance, purged_folds, xgb_classifier
-from gafcnn.features import INDICATORS, indicators
+from gafcnn import paths, registry
+from gafcnn.data.bars import MINUTE_MS, load_bars
+from gafcnn.data.features import INDICATORS, indicators
+from gafcnn.data.split import required_purge
+from gafcnn.evaluation.metrics import classification_report
 from gafcnn.io import run_stage, save_xgb, write_json
-from gafcnn.metrics import classification_report
+from gafcnn.models import combine, predictions
+from gafcnn.models.ensemble import gain_importance, purged_folds, xgb_classifier
+from gafcnn.models.predictions import ms
 from gafcnn.params import read_params, runtime_setting
-from gafcnn.predictions import ms
-from gafcnn.split import required_purge
 from gafcnn.stages.common import bar_positions, gaf_sets
 from gafcnn.stages.members import joined_cnn_predictions
 

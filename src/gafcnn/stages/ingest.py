@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gafcnn import bars as barlib
-from gafcnn import paths, readers, synthetic
-from gafcnn.download import download_months
+from gafcnn import paths
+from gafcnn.data import bars as barlib
+from gafcnn.data import readers, synthetic
+from gafcnn.data.download import download_months
+from gafcnn.data.labels import direction_labels, forward_returns
 from gafcnn.io import InputError, run_stage, write_json, write_parquet
-from gafcnn.labels import direction_labels, forward_returns
 from gafcnn.params import SOURCES, Params, read_params
 
 

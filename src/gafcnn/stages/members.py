@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gafcnn import paths, predictions, registry
-from gafcnn.ensemble import join_predictions
-from gafcnn.gafdata import AlignmentError, GafSet
+from gafcnn import paths, registry
+from gafcnn.images.imageset import AlignmentError, GafSet
 from gafcnn.io import InputError
+from gafcnn.models import predictions
+from gafcnn.models.ensemble import join_predictions
 
 
 def joined_cnn_predictions(sets: dict[int, GafSet], name: str = "w{w}") -> pd.DataFrame:

@@ -28,15 +28,15 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import paths
-from gafcnn.bars import minute_index
-from gafcnn.encodings import Encoder, window_series
+from gafcnn.data.bars import minute_index
+from gafcnn.data.synthetic import generate
+from gafcnn.evaluation.metrics import multiclass_report
+from gafcnn.images.encodings import Encoder, window_series
 from gafcnn.io import InputError, run_stage, save_torch, write_csv, write_json
-from gafcnn.metrics import multiclass_report
 from gafcnn.params import SyntheticConfig, read_params, runtime_setting
 from gafcnn.patterns.candles import candle_profile
 from gafcnn.patterns.labels import PATTERNS, balanced_draw, pattern_windows
 from gafcnn.patterns.task import RUNS, train_and_test
-from gafcnn.synthetic import generate
 
 OHLC = ("open", "high", "low", "close")
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from gafcnn import paths, predictions, registry
-from gafcnn.bars import load_bars
-from gafcnn.ensemble import gain_importance, xgb_classifier
-from gafcnn.features import INDICATORS, indicators
+from gafcnn import paths, registry
+from gafcnn.data.bars import load_bars
+from gafcnn.data.features import INDICATORS, indicators
+from gafcnn.evaluation.metrics import classification_report
 from gafcnn.io import run_stage, save_xgb, write_json
-from gafcnn.metrics import classification_report
+from gafcnn.models import predictions
+from gafcnn.models.ensemble import gain_importance, xgb_classifier
 from gafcnn.params import read_params, runtime_setting
 from gafcnn.stages.common import bar_positions, gaf_sets, samples_frame
 

@@ -11,11 +11,11 @@ line per such segment; nothing is written.
 from __future__ import annotations
 
 from gafcnn import paths
-from gafcnn.bars import load_bars
+from gafcnn.data.bars import load_bars
+from gafcnn.data.samples import build_samples, segment_coverage, shortfalls
+from gafcnn.data.split import make_split, required_purge, segment_shares
 from gafcnn.io import InputError, InputErrors, run_stage, write_json
 from gafcnn.params import read_params
-from gafcnn.samples import build_samples, segment_coverage, shortfalls
-from gafcnn.split import make_split, required_purge, segment_shares
 from gafcnn.stages import common
 
 

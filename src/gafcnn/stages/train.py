@@ -5,7 +5,7 @@ from the bars (``inputs: encode``, the default: bit-identical to the stored imag
 set, which ``inputs: stored`` reads instead; for ``arch: conv1d``, the raw bars at
 the same decision timestamps), trains with early stopping, logs per-epoch curves with
 dvclive to ``plots/train/w{W}/``, exports the network to ONNX (the served model,
-:mod:`gafcnn.runtime`), and writes ``models/cnn/w{W}.pt`` + ``.onnx`` + ``.json``,
+:mod:`gafcnn.serving.onnx`), and writes ``models/cnn/w{W}.pt`` + ``.onnx`` + ``.json``,
 ``data/predictions/cnn/w{W}.parquet`` (the ONNX model's P(up) on val and test, keyed
 by decision timestamp) and ``metrics/train_w{W}.json``.
 
@@ -29,18 +29,16 @@ import time
 import numpy as np
 import pandas as pd
 
-from gafcnn import paths, predictions, registry
-from gafcnn.bars import load_bars
-from gafcnn.encodings import Encoder, bar_columns, window_series
-from gafcnn.features import BAR_FEATURES, feature_scale, window_bar_features
-from gafcnn.gafdata import GafSet
+from gafcnn import paths, registry
+from gafcnn.data.bars import load_bars
+from gafcnn.data.features import BAR_FEATURES, feature_scale, window_bar_features
+from gafcnn.evaluation.metrics import classification_report
+from gafcnn.images.encodings import Encoder, bar_columns, window_series
+from gafcnn.images.imageset import GafSet
 from gafcnn.io import InputError, record_timings, run_stage, save_torch, write_bytes, write_json
-from gafcnn.metrics import classification_report
-from gafcnn.models import PretrainedError, build_model
-from gafcnn.params import Params, TrainConfig, read_params, runtime_setting
-from gafcnn.runtime import OnnxCnn, to_onnx
-from gafcnn.stages.common import bar_positions
-from gafcnn.training import (
+from gafcnn.models import predictions
+from gafcnn.models.cnn import PretrainedError, build_model
+from gafcnn.models.training import (
     ArraySource,
     EncodedSource,
     ImageSource,
@@ -52,6 +50,9 @@ from gafcnn.training import (
     rank_world,
     seed_everything,
 )
+from gafcnn.params import Params, TrainConfig, read_params, runtime_setting
+from gafcnn.serving.onnx import OnnxCnn, to_onnx
+from gafcnn.stages.common import bar_positions
 
 SPLITS = ("train", "val", "test")
 EXPORT_TOLERANCE = 1e-4  # float32 graphs: a larger gap means the export is wrong

@@ -2,7 +2,7 @@
 
 With ``walkforward.folds: 0`` (the default) it writes an empty record and the
 decision rests on the single split. Otherwise, for each fold
-(:mod:`gafcnn.walkforward`), it runs the single-split stages - ``split``, ``gaf``
+(:mod:`gafcnn.evaluation.walkforward`), it runs the single-split stages - ``split``, ``gaf``
 per window, ``baseline``, ``train`` per window, ``phase1``, ``ensemble``,
 ``hybrid`` - as they are, in a scratch folder holding only the fold's bars and a
 ``params.yaml`` whose split is the fold's, then keeps each model's predictions on
@@ -25,14 +25,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from gafcnn import paths, predictions, registry
-from gafcnn.bars import minute_index, positions
+from gafcnn import paths, registry
+from gafcnn.data.bars import minute_index, positions
+from gafcnn.data.split import Split, split_purge
+from gafcnn.evaluation.metrics import majority_rate
+from gafcnn.evaluation.walkforward import Fold, fold_split_params, make_folds
 from gafcnn.io import InputError, read_json, run_stage, write_json
-from gafcnn.metrics import majority_rate
+from gafcnn.models import predictions
 from gafcnn.params import read_params
-from gafcnn.split import Split, split_purge
 from gafcnn.stages.common import windows as param_windows
-from gafcnn.walkforward import Fold, fold_split_params, make_folds
 
 
 def fold_stages(windows: list[int]) -> list[list[str]]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from gafcnn import registry
-from gafcnn.features import INDICATORS
-from gafcnn.predictions import logit
+from gafcnn.data.features import INDICATORS
+from gafcnn.models.predictions import logit
 
 
 def stacking(p: np.ndarray, coef: np.ndarray | list[float], intercept: float) -> np.ndarray:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gafcnn.encodings import window_series
+from gafcnn.images.encodings import window_series
 
 BAR_FEATURES = ("logret", "range", "log_volume")
 

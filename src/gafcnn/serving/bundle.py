@@ -2,7 +2,7 @@
 
 ``models/bundle/`` holds ``bundle.json`` and the model files it names:
 
-* the CNNs as ONNX graphs (``cnn_w{W}.onnx``, run by :mod:`gafcnn.runtime`) with, per
+* the CNNs as ONNX graphs (``cnn_w{W}.onnx``, run by :mod:`gafcnn.serving.onnx`) with, per
   window, the architecture, channels, image size, Markov-field bins and the image
   dtype the CNN was trained on;
 * the ensemble combiner with every method's coefficients (mean, val-AUC weights,
@@ -30,11 +30,12 @@ from typing import Any
 import numpy as np
 
 import gafcnn
-from gafcnn import combine, paths, registry
-from gafcnn.encodings import Encoder, window_series
-from gafcnn.features import INDICATORS, indicators, window_bar_features
+from gafcnn import paths, registry
+from gafcnn.data.features import INDICATORS, indicators, window_bar_features
+from gafcnn.images.encodings import Encoder, window_series
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
-from gafcnn.runtime import OnnxCnn
+from gafcnn.models import combine
+from gafcnn.serving.onnx import OnnxCnn
 
 BUNDLE_FILE = "bundle.json"
 FORMAT = 2  # 2: the CNNs are ONNX graphs
@@ -55,7 +56,7 @@ def serving_code_digest() -> str:
 
     src = Path(gafcnn.__file__).resolve().parents[1]
     h = hashlib.sha256()
-    for f in sorted(closure(src, "gafcnn.bundle")):
+    for f in sorted(closure(src, "gafcnn.serving.bundle")):
         h.update(f.relative_to(src).as_posix().encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
@@ -197,7 +198,7 @@ class Bundle:
     ) -> dict[str, np.ndarray]:
         """P(up) of every candidate at bar ``positions``, by registry name: each window's
         CNN, each ensemble method and the configured one, Phase 1 and the hybrid - each
-        computed by the code its stage evaluated (:mod:`gafcnn.combine`)."""
+        computed by the code its stage evaluated (:mod:`gafcnn.models.combine`)."""
         positions = np.asarray(positions)
         cnn = self._cnn(bars, positions)
         comb = self.spec["combiner"]

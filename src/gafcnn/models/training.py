@@ -32,7 +32,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from gafcnn.encodings import Encoder, window_series
+from gafcnn.images.encodings import Encoder, window_series
 from gafcnn.params import TrainConfig
 
 
@@ -124,7 +124,7 @@ def add_noise(
 
 
 class ImageSource(Source):
-    """Images from an (N, C, S, S) array or :class:`~gafcnn.gafdata.ImageFile`. With
+    """Images from an (N, C, S, S) array or :class:`~gafcnn.images.imageset.ImageFile`. With
     ``raw`` windows and an ``encoder``, augmented batches are re-encoded from noisy raw
     windows."""
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from gafcnn import registry
-from gafcnn.bars import MINUTE_MS, positions
-from gafcnn.evaluation import backtest, bootstrap, bootstrap_indices
-from gafcnn.labels import forward_returns
-from gafcnn.metrics import classification_report
+from gafcnn.data.bars import MINUTE_MS, positions
+from gafcnn.data.labels import forward_returns
+from gafcnn.evaluation.backtest import backtest
+from gafcnn.evaluation.bootstrap import bootstrap, bootstrap_indices
+from gafcnn.evaluation.metrics import classification_report
+from gafcnn.evaluation.selection_bias import assess
 from gafcnn.params import Params
-from gafcnn.selection import assess
 
 BACKTEST_FIELDS = ("trades", "win_rate", "mean_net_return", "sharpe", "max_drawdown", "exposure")
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gafcnn.labels import LabelSpec, direction_labels, fit_dead_zone, forward_returns
-from gafcnn.split import SEGMENTS, Split, bar_segments
+from gafcnn.data.labels import LabelSpec, direction_labels, fit_dead_zone, forward_returns
+from gafcnn.data.split import SEGMENTS, Split, bar_segments
 
 
 def window_complete(minutes: np.ndarray, window: int) -> np.ndarray:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from gafcnn.bars import MINUTE_MS
+from gafcnn.data.bars import MINUTE_MS
 from gafcnn.params import SplitSpec
 
 SEGMENTS = ("train", "val", "test")

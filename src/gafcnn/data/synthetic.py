@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from gafcnn.bars import MINUTE_MS
+from gafcnn.data.bars import MINUTE_MS
 from gafcnn.params import SyntheticConfig
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import paths, registry
+from gafcnn.evaluation.decision import LIMITS
 from gafcnn.io import read_json, save_figure, write_bytes
 from gafcnn.params import Params
 
@@ -376,15 +377,15 @@ def write_timings_report(source: Path, out: Path) -> None:
     """The untracked timing section: every stage's last timings as Markdown."""
     timings = read_json(source) if Path(source).exists() else {}
     md = ["# gafcnn timings (last run; untracked, regenerated at each run)", ""]
-    inf = timings.get("evaluate", {}).get("inference")
+    inf = timings.get("latency", {}).get("inference")
     if inf:
         md += [
             "## Inference (one decision from raw bars)",
             "",
             f"- latency p50 {inf['latency_ms_p50']:.2f} ms, p99 {inf['latency_ms_p99']:.2f} ms "
-            "(limit 100 ms)",
+            f"(limit {LIMITS['latency_ms_p99']:.0f} ms)",
             f"- batch: {inf['batch_samples_per_s']:,.0f} samples/s",
-            f"- peak RSS {inf['peak_rss_mb']:.0f} MB (limit 2048 MB), "
+            f"- peak RSS {inf['peak_rss_mb']:.0f} MB (limit {LIMITS['peak_rss_mb']:.0f} MB), "
             f"model load {inf['load_s']:.2f} s",
             "",
         ]

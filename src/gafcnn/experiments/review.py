@@ -1,6 +1,6 @@
 """The review of a change: what a commit (or the workspace) did to params and metrics.
 
-    python -m gafcnn.review [--base main] [--out reports/review.md] [--plots]
+    python -m gafcnn.experiments.review [--base main] [--out reports/review.md] [--plots]
 
 Writes Markdown for a pull-request comment: the params diff, a headline (the
 decision before and after, each model's test accuracy with its interval and p-value,

@@ -49,7 +49,7 @@ def predict_up(model, x: np.ndarray) -> np.ndarray:
 
 
 def predict_images(model, images: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """P(up) of every row of ``images`` (an :class:`~gafcnn.gafdata.ImageFile` allowed),
+    """P(up) of every row of ``images`` (an :class:`~gafcnn.images.imageset.ImageFile` allowed),
     flattened and predicted a chunk at a time, so memory does not grow with the rows."""
     n = len(images)
     parts = [

@@ -12,8 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from gafcnn.data.readers import sha256_file
 from gafcnn.io import InputError, atomic_path
-from gafcnn.readers import sha256_file
 
 TIMEOUT_S = 60
 

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from gafcnn.data.split import _iso, required_purge
 from gafcnn.params import WalkForwardSpec
-from gafcnn.split import _iso, required_purge
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ COLUMNS = ("timestamp", "segment", "model", "label", "p_up")
 
 def logit(p: np.ndarray) -> np.ndarray:
     """Log-odds of P(up), clipped away from 0 and 1: the stacking combiner's input,
-    the same when fitted (:class:`gafcnn.ensemble.Stacker`) and when served."""
+    the same when fitted (:class:`gafcnn.models.ensemble.Stacker`) and when served."""
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
 

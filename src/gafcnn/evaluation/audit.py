@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from gafcnn.bars import MINUTE_MS
-from gafcnn.baselines import fit_logistic, flatten, predict_up, spread_subset
-from gafcnn.labels import LabelSpec, direction_labels, forward_returns
-from gafcnn.metrics import effective_n, lag1_autocorr
+from gafcnn.data.bars import MINUTE_MS
+from gafcnn.data.labels import LabelSpec, direction_labels, forward_returns
+from gafcnn.data.samples import build_samples
+from gafcnn.data.split import SEGMENTS, Split, segment_shares
+from gafcnn.evaluation.metrics import effective_n, lag1_autocorr
+from gafcnn.models.baselines import fit_logistic, flatten, predict_up, spread_subset
 from gafcnn.params import AuditParams
-from gafcnn.samples import build_samples
-from gafcnn.split import SEGMENTS, Split, segment_shares
 
 FLOAT16_SLACK = 1e-3  # storage rounding allowed beyond [-1, 1]
 

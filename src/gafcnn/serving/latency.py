@@ -1,11 +1,12 @@
 """Deployment-time prediction speed and memory, through the deployment bundle.
 
-:func:`measure` loads a bundle (:mod:`gafcnn.bundle`) in a fresh child process and
+:func:`measure` loads a bundle (:mod:`gafcnn.serving.bundle`) in a fresh child process and
 times one decision from the most recent raw bars through every candidate - the work
 a live system does at every decision time - with p50/p99 latency, batch throughput
-and peak RSS. `benchmarks/inference.py` and the `evaluate` stage both call it.
+and peak RSS. `benchmarks/inference.py` and the `latency` stage both call it;
+:func:`within_limits` turns a measurement into the guide's two serving checks.
 
-    python -m gafcnn.inference [--bundle models/bundle]   # prints the measurement as JSON
+    python -m gafcnn.serving.latency [--bundle models/bundle]   # prints the measurement as JSON
 """
 
 from __future__ import annotations
@@ -21,10 +22,20 @@ from pathlib import Path
 import numpy as np
 
 from gafcnn import paths
-from gafcnn.bundle import BUNDLE_FILE, Bundle
+from gafcnn.evaluation.decision import LIMITS
 from gafcnn.io import InputError, run_stage
+from gafcnn.serving.bundle import BUNDLE_FILE, Bundle
 
 HISTORY = 300  # bars of history handed to the predictor for one decision
+
+
+def within_limits(measured: dict) -> dict:
+    """The guide's serving checks of a measurement, as booleans: no timings, so a
+    tracked file holding them does not change from run to run."""
+    return {
+        "inference_under_100ms": bool(measured["latency_ms_p99"] < LIMITS["latency_ms_p99"]),
+        "memory_under_2gb": bool(measured["peak_rss_mb"] < LIMITS["peak_rss_mb"]),
+    }
 
 
 def require_outputs(*files: str | Path) -> None:
@@ -53,7 +64,7 @@ def peak_rss_mb() -> float:
 def _measure_here(bundle_dir: str, bars_path: str, singles: int, batch: int) -> dict:
     import pandas as pd
 
-    from gafcnn.bars import minute_index
+    from gafcnn.data.bars import minute_index
 
     t0 = time.perf_counter()
     pred = Bundle(bundle_dir)
@@ -97,7 +108,7 @@ def measure(
 ) -> dict:
     """Run the measurement in a fresh child process (so peak RSS is its own)."""
     require_outputs(Path(bundle_dir) / BUNDLE_FILE, bars_path)
-    cmd = [sys.executable, "-m", "gafcnn.inference", "--bundle", str(bundle_dir),
+    cmd = [sys.executable, "-m", "gafcnn.serving.latency", "--bundle", str(bundle_dir),
            "--bars", str(bars_path),
            "--singles", str(singles), "--batch", str(batch)]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS="1")

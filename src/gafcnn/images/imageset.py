@@ -8,7 +8,7 @@
 
 plus ``meta.json`` (window, channels, image size, dtype, counts, label band and a
 fingerprint of timestamps + labels per split). Whether windows share their samples
-is the audit's ``alignment`` check (:func:`gafcnn.audit.check_alignment`). Images
+is the audit's ``alignment`` check (:func:`gafcnn.evaluation.audit.check_alignment`). Images
 are written chunk by chunk to a plain ``.npy`` file, so memory stays bounded by the
 chunk; readers get an :class:`ImageFile`, which reads the rows asked for with
 ``pread`` - unlike a memmap, whose touched pages stay in the process's resident set,

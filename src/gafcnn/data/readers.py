@@ -17,7 +17,7 @@ Accepted inputs (per file, detected from the content):
 Any of these may be gzipped (``.gz``, e.g. ``.csv.gz``).
 
 Only the ``ingest`` stage reads files, so only it depends on this module; the
-canonical frame it returns is described in :mod:`gafcnn.bars`.
+canonical frame it returns is described in :mod:`gafcnn.data.bars`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gafcnn.bars import MINUTE_MS, OHLCV, minute_index
+from gafcnn.data.bars import MINUTE_MS, OHLCV, minute_index
 from gafcnn.io import InputError
 
 BINANCE_COLUMNS = [

@@ -3,7 +3,7 @@
 The frame has ``timestamp`` (UTC, ms resolution), ``open``, ``high``, ``low``,
 ``close``, ``volume`` (float64) and ``filled`` (bool, True only for bars created
 by ``data.fill_gaps``). Missing minutes stay missing unless filling was asked
-for; :func:`gap_summary` counts them. Files are read by :mod:`gafcnn.readers`.
+for; :func:`gap_summary` counts them. Files are read by :mod:`gafcnn.data.readers`.
 """
 
 from __future__ import annotations

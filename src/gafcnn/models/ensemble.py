@@ -12,15 +12,15 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from gafcnn.combine import stacking
-from gafcnn.gafdata import AlignmentError
+from gafcnn.images.imageset import AlignmentError
+from gafcnn.models.combine import stacking
+from gafcnn.models.predictions import logit
 from gafcnn.params import ENSEMBLE_METHODS as METHODS  # noqa: F401 - the combine methods
 from gafcnn.params import XgbParams
-from gafcnn.predictions import logit
 
 
 def join_predictions(frames: dict[str, pd.DataFrame], expected: dict[str, int]) -> pd.DataFrame:
-    """Inner-join members' predictions (the :mod:`gafcnn.predictions` layout) on timestamp.
+    """Inner-join members' predictions (the :mod:`gafcnn.models.predictions` layout) on timestamp.
 
     Returns ``timestamp, segment, label, p_<name>...``. Raises :class:`AlignmentError`
     when the join loses samples (a member is missing timestamps or is shifted), when
@@ -77,7 +77,7 @@ class Stacker:
         return self
 
     def predict(self, p: np.ndarray) -> np.ndarray:
-        """P(up) from the members' P(up), as the bundle serves it (:mod:`gafcnn.combine`)."""
+        """P(up) from the members' P(up), as the bundle serves it (:mod:`gafcnn.models.combine`)."""
         return stacking(p, self.model.coef_[0], float(self.model.intercept_[0]))
 
 

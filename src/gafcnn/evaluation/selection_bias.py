@@ -26,7 +26,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from gafcnn.evaluation import Resamples, per_resample
+from gafcnn.evaluation.bootstrap import Resamples, per_resample
 
 EULER_GAMMA = 0.5772156649015329
 _N = NormalDist()
@@ -48,7 +48,7 @@ def reality_check(
     ``excess`` is ``(n, K)``: per sample, each candidate's performance minus the
     benchmark's (e.g. hit - majority-class hit, so its mean is accuracy minus the
     majority rate); ``idx`` is ``(B, n)`` bootstrap resamples of the rows
-    (:func:`gafcnn.evaluation.bootstrap_indices`), shared by every candidate.
+    (:func:`gafcnn.evaluation.bootstrap.bootstrap_indices`), shared by every candidate.
 
     ``studentize=False`` is White's Reality Check: ``V = max_k sqrt(n) mean_k`` against
     the bootstrap distribution of ``max_k sqrt(n) (mean*_k - mean_k)``.

@@ -1,0 +1,2 @@
+"""What the predictions are worth: metrics, bootstrap, backtest, selection bias, the
+audit, walk-forward, the decision and the report."""

@@ -1,0 +1,133 @@
+"""The deployment decision: the guide's rules applied to measured numbers, under the
+project's two rules above them (skill beyond the majority rate, profit after costs)."""
+
+from __future__ import annotations
+
+from gafcnn.registry import ORACLE
+
+# The guide's serving targets for a deployed model (measured by the `latency` stage).
+LIMITS = {"latency_ms_p99": 100.0, "peak_rss_mb": 2048.0}
+
+
+def decide(
+    table: dict[str, dict],
+    ensemble: str,
+    phase1: str,
+    hybrid: str,
+    audit_passed: bool,
+    out_of_sample: bool,
+    inference_ok: bool,
+    memory_ok: bool,
+    net_return: dict[str, float] | None = None,
+    alpha: float = 0.05,
+    require_profit: bool = True,
+    trials: int = 1,
+) -> dict:
+    """The guide's deployment rules applied to measured numbers, under two rules above
+    them: if no model's accuracy interval lies above the majority rate, deploy nothing;
+    with ``require_profit``, never deploy a model that loses money after costs.
+
+    ``table`` maps model name to a row with ``accuracy``, ``majority_rate`` and
+    ``accuracy_ci``; the oracle row, if present, is ignored. ``net_return`` is the mean
+    net return per backtest trade by model. The guide's accuracy rule picks the phase 2
+    ensemble (> 70%), the hybrid (60-70%) or Phase 1 (< 60%); when its pick loses money
+    and ``require_profit`` is set, the next simpler candidate (hybrid, then Phase 1)
+    that shows skill and pays its costs is deployed, else nothing. What the accuracy
+    rule alone would have chosen is recorded as ``guide_rule``.
+
+    ``trials`` is how many experiments (configs) this run was picked from: a winner
+    of a grid must clear the bar corrected for every model of every experiment.
+    """
+    candidates = {m: r for m, r in table.items() if m != ORACLE}
+    trials = max(int(trials), 1)
+    k = len(candidates) * trials
+    compared = f"{len(candidates)} models" + (f" x {trials} experiments" if trials > 1 else "")
+    # Many models are compared at once: a model only counts as beating the majority
+    # rate when its interval clears it *and* its Bonferroni-adjusted p-value < alpha.
+    beating = sorted(
+        m
+        for m, r in candidates.items()
+        if r["accuracy_ci"][0] > r["majority_rate"]
+        and min(1.0, r.get("p_value_vs_majority", 0.0) * k) < alpha
+    )
+    ens_acc = table[ensemble]["accuracy"]
+    names = {
+        ensemble: "deploy phase 2 ensemble",
+        hybrid: "deploy hybrid",
+        phase1: "deploy phase 1 only",
+    }
+    reasons = []
+    if not beating:
+        decision = "deploy nothing"
+        reasons.append(
+            "no model's accuracy interval lies above the majority rate with a "
+            f"family-wise p-value below {alpha} ({compared} compared): "
+            "nothing shows skill on the test segment"
+        )
+    elif ens_acc > 0.70:
+        decision = names[ensemble]
+        reasons.append(f"ensemble accuracy {ens_acc:.3f} > 0.70")
+    elif ens_acc >= 0.60:
+        decision = names[hybrid]
+        reasons.append(f"ensemble accuracy {ens_acc:.3f} within 0.60-0.70")
+    else:
+        decision = names[phase1]
+        reasons.append(f"ensemble accuracy {ens_acc:.3f} < 0.60")
+    if beating:
+        reasons.append(f"models whose interval clears the majority rate: {', '.join(beating)}")
+    checklist = {
+        "ensemble_above_70pct": bool(ens_acc > 0.70),
+        "outperforms_phase1": bool(ens_acc > table[phase1]["accuracy"]),
+        "tested_out_of_sample": bool(out_of_sample),
+        "no_leakage": bool(audit_passed),
+        "inference_under_100ms": bool(inference_ok),
+        "memory_under_2gb": bool(memory_ok),
+    }
+    if not audit_passed:
+        decision = "deploy nothing"
+        reasons.insert(0, "the audit failed: results cannot be trusted")
+    by_name = {v: m for m, v in names.items()}
+    guide = {"decision": decision, "model": by_name.get(decision)}
+    deployed = guide["model"]
+    if deployed is not None and net_return is not None and net_return[deployed] <= 0:
+        loss = (
+            f"{deployed} loses money after costs in the backtest "
+            f"(mean net return per trade {net_return[deployed]:+.5f})"
+        )
+        if not require_profit:
+            reasons.append(f"warning: {loss}")
+        else:
+            order = [ensemble, hybrid, phase1]
+            simpler = order[order.index(deployed) + 1 :]
+            paying = [m for m in simpler if m in beating and net_return[m] > 0]
+            if paying:
+                deployed = paying[0]
+                decision = names[deployed]
+                reasons.append(
+                    f"cost gate: {loss}; {deployed} shows skill and pays its costs "
+                    f"({net_return[deployed]:+.5f} per trade), so it is deployed instead"
+                )
+            else:
+                deployed, decision = None, "deploy nothing"
+                reasons.append(
+                    f"cost gate (evaluate.require_profit): {loss}, and no simpler model "
+                    "that shows skill pays its costs: nothing is deployed "
+                    f"(the accuracy rule alone would {guide['decision']})"
+                )
+    profitable = None
+    if net_return is not None and deployed is not None:
+        profitable = bool(net_return[deployed] > 0)
+    return {
+        "decision": decision,
+        "reasons": reasons,
+        "checklist": checklist,
+        "checklist_passed": all(checklist.values()),
+        "deployed_model": deployed,
+        "profitable_after_costs": profitable,
+        "require_profit": bool(require_profit),
+        "trials": trials,
+        "guide_rule": guide,
+        "ensemble_accuracy": ens_acc,
+        "phase1_accuracy": table[phase1]["accuracy"],
+        "hybrid_accuracy": table[hybrid]["accuracy"],
+    }

@@ -1,0 +1,178 @@
+"""The grid report: every (experiment, model) pair of a grid on the test decisions all
+experiments share, one row per config and the selection-bias figures across all pairs
+(:mod:`gafcnn.evaluation.selection_bias`). Pure: experiments' params, metrics and test
+predictions in (read by :mod:`gafcnn.experiments.grid`), the report out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gafcnn import registry
+from gafcnn.params import Params
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
+
+
+def training_rows(found: dict[str, Any], params: dict) -> dict[str, dict[str, Any]]:
+    """Per window: epochs run, best epoch, and what ended training (``patience`` when
+    the val loss stopped improving, ``cap`` when the epoch limit did first)."""
+    out = {}
+    for f, m in sorted(found.items()):
+        if "/train_w" not in f:
+            continue
+        w = f.rsplit("/train_w", 1)[1].removesuffix(".json")
+        run, best = int(m["epochs_run"]), int(m["best_epoch"])
+        stopped = "patience" if run - best >= int(params["patience"]) else "cap"
+        out[w] = {"epochs_run": run, "best_epoch": best, "stopped": stopped}
+    return out
+
+
+def changed(params: dict, base: dict) -> dict[str, Any]:
+    """The params an experiment changed from the baseline (``evaluate.trials`` aside)."""
+    a, b = flatten(params), flatten(base)
+    return {k: v for k, v in a.items() if b.get(k) != v and k != "evaluate.trials"}
+
+
+def grid_report(
+    exps: list[dict],
+    base: dict,
+    preds: dict[str, pd.DataFrame],
+    bars: dict,
+    minutes: np.ndarray,
+    missing: dict[str, str] | None = None,
+) -> dict:
+    """Per-experiment rows and the selection-bias figures over every (experiment,
+    model) pair on the test decisions all experiments share; ``missing`` names the
+    configs asked for that have no finished experiment (and why)."""
+    from gafcnn.evaluation.bootstrap import block_length
+    from gafcnn.evaluation.comparison import compare
+
+    rows = []
+    for e in exps:
+        ev, dec = e["metrics"]["metrics/evaluate.json"], e["metrics"]["metrics/decision.json"]
+        tried = [m for m in ev["backtest"] if m != registry.ORACLE]
+        best_bt = max(tried, key=lambda m: ev["backtest"][m]["mean_net_return"])
+        rows.append(
+            {
+                "experiment": e["name"],
+                "changed": changed(e["params"], base),
+                "from_scratch": e["params"].get("arch") == "resnet18"
+                and not e["params"].get("pretrained"),
+                "accuracy": {
+                    m: [ev["table"][m]["accuracy"], *ev["table"][m]["accuracy_ci"]]
+                    for m in registry.expand(registry.GRID, e["params"]["gaf"]["windows"])
+                    if m in ev["table"]
+                },
+                "majority_rate": ev["table"][registry.MAJORITY.name]["majority_rate"],
+                "best_backtest": [best_bt, ev["backtest"][best_bt]["mean_net_return"]],
+                "decision": dec["decision"],
+                "training": training_rows(e["metrics"], e["params"]),
+                "epochs": [int(e["params"]["epochs"]), int(e["params"]["patience"])],
+            }
+        )
+    common = None
+    for e in exps:
+        stamps = set(preds[e["name"]]["timestamp"])
+        common = stamps if common is None else common & stamps
+    ts_index = pd.DatetimeIndex(sorted(common))
+    # A model no config touches (Phase 1, the return baselines) predicts the same in
+    # every experiment: one trial, counted once, under its first name.
+    probs, y, seen, repeats = {}, None, {}, {}
+    for e in exps:
+        p = preds[e["name"]]
+        for model, g in p.groupby("model", sort=True):
+            if model in (registry.ORACLE, registry.ENSEMBLE.name):  # the alias repeats a method
+                continue
+            g = g.set_index("timestamp").reindex(ts_index)
+            name, values = f"{e['name']}/{model}", g["p_up"].to_numpy(dtype=np.float64)
+            first = seen.setdefault(values.tobytes(), name)
+            if first != name:
+                repeats[name] = first
+                continue
+            probs[name] = values
+            if y is None:
+                y = g["label"].to_numpy().astype(np.int64)
+    ts = ts_index.as_unit("ms").asi8
+    params = Params.from_dict(exps[0]["params"])
+    block = block_length(max(params.gaf.windows), params.label.horizon, params.gaf.stride)
+    result = compare(ts, y, probs, bars, minutes, params, block, 1, params.evaluate.pbo_partitions)
+    sel = result["selection"]
+    sel["trials"] = len(exps)
+    return {"experiments": rows, "pairs": len(probs), "repeated_pairs": len(repeats),
+            "test_samples": len(ts), "selection": sel, "missing": dict(missing or {})}  # fmt: skip
+
+
+def report_markdown(report: dict) -> str:
+    """The grid report as markdown: one row per experiment, then the corrected figures."""
+    columns = []
+    for r in report["experiments"]:
+        columns += [m for m in r["accuracy"] if m not in columns]
+    models = [m for m in columns if registry.is_model(m, registry.GRID)]
+    lines = [
+        "| experiment | changed | "
+        + " | ".join(models)
+        + " | best backtest (net/trade) | decision |",
+        "|" + "---|" * (len(models) + 4),
+    ]
+    for r in report["experiments"]:
+        changed_text = ", ".join(f"{k}={v}" for k, v in r["changed"].items()) or "(baseline)"
+        if r["from_scratch"]:
+            changed_text += " (no local weights: from scratch)"
+        cells = []
+        for m in models:
+            a = r["accuracy"].get(m)
+            cells.append(f"{a[0]:.3f} [{a[1]:.3f}, {a[2]:.3f}]" if a else "")
+        bt = f"{r['best_backtest'][0]} {r['best_backtest'][1]:+.5f}"
+        lines.append(f"| {r['experiment']} | {changed_text} | " + " | ".join(cells)
+                     + f" | {bt} | {r['decision']} |")  # fmt: skip
+    if report.get("missing"):
+        left = ", ".join(f"{k} ({v})" for k, v in report["missing"].items())
+        lines += ["", f"Not in this report (no finished experiment): {left}."]
+    windows = sorted({w for r in report["experiments"] for w in r.get("training", {})}, key=int)
+    if windows:
+        lines += [
+            "",
+            "Training per window: epochs run (best epoch); *cap* where the epoch limit "
+            "ended training before the patience did.",
+            "",
+            "| experiment | epochs, patience | " + " | ".join(f"w{w}" for w in windows) + " |",
+            "|" + "---|" * (len(windows) + 2),
+        ]
+        for r in report["experiments"]:
+            cells = []
+            for w in windows:
+                t = r["training"].get(w)
+                cap = ", cap" if t and t["stopped"] == "cap" else ""
+                cells.append(f"{t['epochs_run']} ({t['best_epoch']}{cap})" if t else "")
+            lines.append(f"| {r['experiment']} | {r['epochs'][0]}, {r['epochs'][1]} | "
+                         + " | ".join(cells) + " |")  # fmt: skip
+    s = report["selection"]
+    rc, ds = s["reality_check"], s["deflated_sharpe"]
+    lines += [
+        "",
+        f"Selection bias over all {report['pairs']} distinct (experiment, model) pairs on "
+        f"the {report['test_samples']} test decisions every experiment shares "
+        f"({report.get('repeated_pairs', 0)} pairs that repeat another's predictions "
+        "exactly, e.g. Phase 1 in every experiment, counted once):",
+        "",
+        f"- best: {rc['best']}, {rc['excess_accuracy']:+.3f} over the majority rate; "
+        f"reality-check p-value {rc['p_value']:.3f}, SPA p-value {rc['p_value_spa']:.3f}",
+        f"- best backtest: {ds['best']}, Sharpe {ds['sharpe_per_trade']:+.3f} per trade over "
+        f"{ds['trades']} trades; deflated Sharpe ratio {ds['dsr']:.3f} (expected maximum "
+        f"of {report['pairs']} skill-less trials {ds['expected_max_sharpe']:.3f})",
+        f"- probability of backtest overfitting: {s['pbo']['pbo']:.2f} "
+        f"({s['pbo']['partitions']} time slices)",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Time series to images: the GAF / MTF / recurrence encodings and the image sets on disk."""

@@ -1,0 +1,2 @@
+"""What a bot runs: the deployment bundle, the ONNX runtime of the CNNs and its latency
+measurement."""
