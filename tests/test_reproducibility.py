@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from pipeline import dvc, metrics, run, scratch_project
 
 from gafcnn.io import save_torch, save_xgb
@@ -98,6 +99,7 @@ def _py(cmd: list[str]) -> list[str]:
     return [sys.executable, *cmd[1:]]
 
 
+@pytest.mark.slow  # every stage again on two windows (about 60 s)
 def test_other_windows_run_to_the_decision_without_editing_dvc_yaml(tmp_path):
     root = scratch_project(
         tmp_path, **{"data.synthetic.n_bars": 6000, "epochs": 2, "patience": 1, "width": 4,

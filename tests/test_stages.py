@@ -140,6 +140,7 @@ def _gap_heavy_kraken(path, minutes: int = 10_000, keep: float = 0.45) -> tuple[
     return len(kept), int(span) + 1
 
 
+@pytest.mark.slow  # a whole run (about 60 s); the stop alone: test_input_errors
 def test_gap_heavy_file_stops_before_any_model_and_runs_with_fill_gaps(tmp_path):
     root = scratch_project(
         tmp_path,
@@ -182,6 +183,7 @@ def test_gap_heavy_file_stops_before_any_model_and_runs_with_fill_gaps(tmp_path)
     assert "warnings: filled_bars" in report and "minutes filled by data.fill_gaps" in report
 
 
+@pytest.mark.slow  # two folds of the whole pipeline (about 100 s); fold stages: test_walkforward
 def test_walkforward_end_to_end(tmp_path):
     """Two folds on a small market: every model refitted per fold, every decision time
     of the later half tested once, and the decision says it rests on walk-forward."""

@@ -108,3 +108,17 @@ def test_the_leak_check_can_fail(tmp_path):
     _fold_workspace(leaky_val, 0, 4999, 5065, 8030)  # val ends 35 bars before the test block
     with pytest.raises(RuntimeError, match="val reaches its test block"):
         check_no_leak(fold, leaky_val, minutes, test_ts)
+
+
+def test_each_fold_runs_the_registrys_pipeline_in_order():
+    """A fold reruns every stage of gafcnn.registry.PIPELINE (a matrix stage once per
+    window), in dvc.yaml's order: a model added there is refitted per fold too."""
+    from gafcnn import registry
+    from gafcnn.stages.walkforward import fold_stages
+
+    cmds = fold_stages([15, 30])
+    assert cmds[0] == ["gafcnn.stages.split"] and cmds[-1] == ["gafcnn.stages.hybrid"]
+    assert ["gafcnn.stages.gaf", "--window", "30"] in cmds
+    assert [c[0] for c in cmds] == [
+        s.module for s in registry.PIPELINE for _ in ([15, 30] if s.per_window else [0])
+    ]
