@@ -71,7 +71,7 @@ def write_bundle(
     params: dict,
 ) -> Path:
     """Write the bundle to ``target`` (a folder, replaced atomically) from the pipeline's
-    models; ``decision`` None marks a bundle built before the decision (the evaluate
+    models; ``decision`` None marks a bundle built before the decision (the latency
     stage measures such one's speed)."""
     target = Path(target)
     ens = read_json(paths.ENSEMBLE_MODEL)
