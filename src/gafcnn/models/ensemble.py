@@ -13,7 +13,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from gafcnn.images.imageset import AlignmentError
-from gafcnn.models.combine import stacking
 from gafcnn.models.predictions import logit
 from gafcnn.params import ENSEMBLE_METHODS as METHODS  # noqa: F401 - the combine methods
 from gafcnn.params import XgbParams
@@ -65,7 +64,8 @@ def member_weights(y_val: np.ndarray, p_val: np.ndarray) -> np.ndarray:
 
 
 class Stacker:
-    """Logistic regression on members' logits, fitted on validation predictions only."""
+    """Logistic regression on members' logits, fitted on validation predictions only; it
+    predicts through :func:`gafcnn.models.combine.stacking`, as the bundle does."""
 
     def __init__(self, c: float = 1.0, seed: int = 0):
         self.model = LogisticRegression(C=c, max_iter=1000, random_state=seed)
@@ -75,10 +75,6 @@ class Stacker:
         self.model.fit(logit(p_val), y_val)
         self.fit_timestamps = np.asarray(timestamps)
         return self
-
-    def predict(self, p: np.ndarray) -> np.ndarray:
-        """P(up) from the members' P(up), as the bundle serves it (:mod:`gafcnn.models.combine`)."""
-        return stacking(p, self.model.coef_[0], float(self.model.intercept_[0]))
 
 
 def error_correlation(y: np.ndarray, p: np.ndarray) -> np.ndarray:
