@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Stage commands call `python`; put the venv first so DVC runs them with it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install install-dev repro test test-slow lint format bench review remote-serve clean-venv walkforward grid worker collect
+.PHONY: install install-dev repro deps test test-slow lint format bench review remote-serve clean-venv walkforward grid worker collect
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ install-dev: $(VENV)/.installed-dev
 
 repro: install
 	$(BIN)/dvc repro
+
+deps: install
+	$(BIN)/python -m gafcnn.depgraph .
 
 lint: install-dev
 	$(BIN)/ruff check .

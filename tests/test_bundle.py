@@ -52,7 +52,8 @@ def test_bundle_matches_the_pipelines_predictions(project):
             assert diff == 0.0, (name, diff)
     for w in bundle.windows:  # served images have the dtype the CNN was trained on
         gaf_meta = json.loads((project / "data" / "gaf" / f"w{w}" / "meta.json").read_text())
-        assert bundle.spec["cnns"][f"w{w}"]["image_dtype"] == gaf_meta["dtype"]
+        served = bundle.spec["models"]["cnn_w{w}"]["windows"][f"w{w}"]
+        assert served["image_dtype"] == gaf_meta["dtype"]
 
 
 def test_bundle_is_self_contained_and_checked(project, tmp_path, monkeypatch):
@@ -63,7 +64,7 @@ def test_bundle_is_self_contained_and_checked(project, tmp_path, monkeypatch):
     decision = json.loads((project / "metrics" / "decision.json").read_text())
     assert spec["decision"]["decision"] == decision["decision"]
     assert spec["deployed"] == decision["deployed_model"]
-    assert spec["combiner"]["stacking_intercept"] != 0.0
+    assert spec["models"]["ensemble_stacking"]["intercept"] != 0.0
     assert spec["label_horizon"] == 5 and spec["fee_bps"] == 5.0
     assert {"label", "gaf", "xgb", "evaluate"} <= set(spec["params"])
     assert spec["code"]["serving_sha256"] == serving_code_digest()  # the code that serves it

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gafcnn.depgraph import closure, direct_imports, stage_code
+from gafcnn.depgraph import closure, direct_imports, fix_deps, served_files, stage_code
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
@@ -125,3 +125,31 @@ def test_the_library_never_imports_a_stage():
     upward = {m: sorted(i for i in direct_imports(SRC, m) if i.startswith("gafcnn.stages"))
               for m in library}  # fmt: skip
     assert not {m: i for m, i in upward.items() if i}
+
+
+def test_make_deps_finds_nothing_to_change(tmp_path):
+    """`make deps` (gafcnn.depgraph.fix_deps) on the committed dvc.yaml is a no-op:
+    every stage lists exactly its code, and the stages that load or write the bundle
+    depend on every file it ships."""
+    (tmp_path / "dvc.yaml").write_text((REPO / "dvc.yaml").read_text())
+    (tmp_path / "src").symlink_to(SRC)
+    assert fix_deps(tmp_path) == {}
+    assert (tmp_path / "dvc.yaml").read_text() == (REPO / "dvc.yaml").read_text()
+    for name in ("latency", "export"):
+        assert set(served_files(STAGES)) <= set(STAGES[name]["deps"])
+
+
+def test_make_deps_adds_what_is_missing_and_drops_what_is_unused(tmp_path):
+    text = (REPO / "dvc.yaml").read_text()
+    text = text.replace("      - src/gafcnn/serving/cnn.py\n", "")  # export's and latency's
+    text = text.replace("      - src/gafcnn/stages/ingest.py\n", "      - src/gafcnn/cli.py\n")
+    (tmp_path / "dvc.yaml").write_text(text)
+    (tmp_path / "src").symlink_to(SRC)
+    changes = fix_deps(tmp_path)
+    assert changes == {"ingest": ["+src/gafcnn/stages/ingest.py", "-src/gafcnn/cli.py"],
+                       "latency": ["+src/gafcnn/serving/cnn.py"],
+                       "export": ["+src/gafcnn/serving/cnn.py"]}  # fmt: skip
+    fixed = yaml.safe_load((tmp_path / "dvc.yaml").read_text())["stages"]
+    assert {n: set(s["deps"]) for n, s in fixed.items()} == {
+        n: set(s["deps"]) for n, s in STAGES.items()
+    }

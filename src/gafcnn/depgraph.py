@@ -1,7 +1,10 @@
 """Which ``gafcnn`` modules a module imports, transitively (as the source says).
 
-Imports are read from the syntax tree, so imports inside functions count too. Used
-by the test that every DVC stage depends on every library file its code runs.
+Imports are read from the syntax tree, so imports inside functions count too, and
+the serving hooks the registry names count as imported by the module that imports
+them by name. Used by the test that every DVC stage depends on every library file
+its code runs, by ``make deps`` that lists them in ``dvc.yaml``, and for the
+bundle's code digest.
 """
 
 from __future__ import annotations
@@ -43,16 +46,27 @@ def direct_imports(src: Path, module: str) -> set[str]:
             found.add(mod)
             # `from gafcnn import paths` names a module, not an attribute
             found.update(f"{mod}.{a.name}" for a in node.names)
+    found |= imported_by_name(module)
     return {m for m in found if m.split(".")[0] == PACKAGE and module_file(src, m) is not None}
+
+
+def imported_by_name(module: str) -> set[str]:
+    """Modules ``module`` imports by name at run time: the serving hooks the registry
+    declares, which :func:`gafcnn.serving.served.hook` imports for the bundle."""
+    if module != "gafcnn.serving.served":
+        return set()
+    from gafcnn.registry import serving_modules
+
+    return set(serving_modules())
 
 
 def stage_code(src: Path, module: str) -> set[Path]:
     """Every file a stage runs: :func:`closure` of its module and, for a stage that runs
-    other stages (:data:`gafcnn.registry.RUNNERS`), of theirs."""
-    from gafcnn.registry import RUNNERS
+    other stages (:func:`gafcnn.registry.runs`), of theirs."""
+    from gafcnn.registry import runs
 
     files = closure(src, module)
-    for stage in RUNNERS.get(module, ()):
+    for stage in runs(module):
         files |= closure(src, stage.module)
     return files
 
@@ -71,3 +85,79 @@ def closure(src: Path, module: str) -> set[Path]:
         todo.extend(".".join(parts[:k]) for k in range(1, len(parts)))
         todo.extend(direct_imports(src, m) - seen)
     return {f for m in seen if (f := module_file(src, m)) is not None}
+
+
+def _covers(dep: str, rel: str) -> bool:
+    return rel == dep or rel.startswith(dep.rstrip("/") + "/")
+
+
+def served_files(stages: dict) -> list[str]:
+    """The fitted files the bundle ships: each served model's stage's outputs under
+    ``models/`` (a matrix stage's as their folder), which a stage that loads or
+    writes a bundle depends on."""
+    from gafcnn.registry import served
+
+    files: list[str] = []
+    for model in served():
+        for out in stages.get(model.stage.name, {}).get("outs", []):
+            name = out if isinstance(out, str) else next(iter(out))
+            if "${" in name:
+                name = name[: name.index("${")].rsplit("/", 1)[0]
+            if name.startswith("models/") and name not in files:
+                files.append(name)
+    return files
+
+
+def fix_deps(root: Path) -> dict[str, list[str]]:
+    """Rewrite the code deps of every stage in ``root/dvc.yaml`` to exactly the files
+    :func:`stage_code` finds, and add :func:`served_files` to a stage that serves
+    (other deps and the file's layout kept); returns the changes per stage
+    (``+file``, ``-file``)."""
+    import re
+
+    import yaml
+
+    text = (root / "dvc.yaml").read_text()
+    stages = yaml.safe_load(text)["stages"]
+    lines, out, changes, stage, i = text.splitlines(keepends=True), [], {}, None, 0
+    while i < len(lines):
+        line, i = lines[i], i + 1
+        out.append(line)
+        if (m := re.match(r"^  (\w+):\s*$", line)) and m.group(1) in stages:
+            stage = m.group(1)
+        if stage is None or not re.match(r"^    deps:\s*$", line):
+            continue
+        deps = []
+        while i < len(lines) and lines[i].startswith("      - "):
+            deps.append(lines[i].strip()[2:].strip())
+            i += 1
+        module = re.match(r"python -m (gafcnn\.stages\.\w+)", stages[stage]["cmd"])
+        if module is None:
+            out += [f"      - {d}\n" for d in deps]
+            continue
+        needed = [f.relative_to(root).as_posix() for f in stage_code(root / "src", module[1])]
+        kept = [d for d in deps if not d.startswith("src/") or any(_covers(d, f) for f in needed)]
+        code = [d for d in kept if d.startswith("src/")]
+        added = sorted(f for f in needed if not any(_covers(d, f) for d in code))
+        data = [d for d in kept if d not in code]
+        if any(f.endswith("serving/served.py") for f in needed):
+            added += [f for f in served_files(stages) if not any(_covers(d, f) for d in data)]
+        out += [f"      - {d}\n" for d in code + [a for a in added if a.startswith("src/")] + data
+                + [a for a in added if not a.startswith("src/")]]  # fmt: skip
+        if diff := [f"+{f}" for f in added] + [f"-{d}" for d in deps if d not in kept]:
+            changes[stage] = diff
+    (root / "dvc.yaml").write_text("".join(out))
+    return changes
+
+
+def main() -> None:
+    """``python -m gafcnn.depgraph [ROOT]``: list every stage's code deps in dvc.yaml."""
+    import sys
+
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
+    for stage, diff in fix_deps(root).items():
+        print(f"{stage}: {' '.join(diff)}")
+
+
+if __name__ == "__main__":
+    main()

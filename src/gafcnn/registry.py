@@ -1,14 +1,28 @@
 """The models the pipeline scores and the stages that fit them, each declared once.
 
 A :class:`Model` names a model (``{w}`` where there is one per window), the DVC
-stage that fits it and writes its predictions, and what it reads. Evaluate, the
-report, the grid report, walk-forward, the ensemble and hybrid stages and the
-bundle take model names and their order from here (and the windows from
+stage that fits it and writes its predictions, what it reads, and the serving hook
+the deployment bundle serves it with (:mod:`gafcnn.serving.served`). Evaluate, the
+report, the grid report, walk-forward, the ensemble and hybrid stages, export and
+the bundle take model names and their order from here (and the windows from
 ``gaf.windows``); no other module spells a model name (a test checks it).
 
-Adding a model: declare it here (its stage in :data:`PIPELINE`, its place in
-:data:`SCORED`), add its stage module under ``gafcnn/stages`` and its stage to
-``dvc.yaml``; evaluate scores it on the shared test samples with every other model.
+Adding a model (``tests/test_toy_model.py`` does exactly this):
+
+1. a library module with how it is fitted and how it predicts from raw bars, and a
+   serving hook whose ``load`` predicts with that same function;
+2. its stage module under ``gafcnn/stages`` (fit, write its predictions to
+   ``paths.predictions_file(<stage>)``) and its stage in ``dvc.yaml`` (then ``make
+   deps`` lists the code it runs);
+3. its declaration at the end of this module::
+
+       TOY = Model("toy", Stage("toy"), "the last 5 log returns", serves="pkg.mod:HOOK")
+       PIPELINE += (TOY.stage,)  # refitted in every walk-forward fold
+       SCORED += (TOY,)          # scored by evaluate, in the report, served
+       GRID += (TOY,)            # a column of the grid report
+
+Nothing else changes: evaluate scores it on the shared test samples with every
+other model, and export ships it in the bundle that ``gafcnn predict`` serves.
 """
 
 from __future__ import annotations
@@ -42,20 +56,26 @@ BASELINE, TRAIN = Stage("baseline"), Stage("train", per_window=True)
 PHASE1_STAGE, ENSEMBLE_STAGE, HYBRID_STAGE = Stage("phase1"), Stage("ensemble"), Stage("hybrid")
 # What each walk-forward fold reruns, in order (as dvc.yaml runs them; a test checks it).
 PIPELINE = (SPLIT, GAF, BASELINE, TRAIN, PHASE1_STAGE, ENSEMBLE_STAGE, HYBRID_STAGE)
-# Stages that run other stages in subprocesses: their DVC deps cover that code too.
-RUNNERS = {"gafcnn.stages.walkforward": PIPELINE}
+
+
+def runs(module: str) -> tuple[Stage, ...]:
+    """The stages a stage module runs in subprocesses (walk-forward: the pipeline of
+    each fold), whose code its DVC deps cover too."""
+    return PIPELINE if module == "gafcnn.stages.walkforward" else ()
 
 
 @dataclass(frozen=True)
 class Model:
     """One scored model: ``name`` (``{w}`` per window), the stage that writes its
-    predictions, what it reads, and ``alias_of`` for a name that repeats another
-    model's predictions (``{first}``: the first window, ``{method}``: ``ensemble.method``)."""
+    predictions, what it reads, ``alias_of`` for a name that repeats another model's
+    predictions (``{first}``: the first window, ``{method}``: ``ensemble.method``) and
+    ``serves``, the serving hook (``"module:object"``) of a model the bundle serves."""
 
     name: str
     stage: Stage
     reads: str
     alias_of: str | None = None
+    serves: str | None = None
 
     @property
     def per_window(self) -> bool:
@@ -81,17 +101,25 @@ class Model:
         return self.alias_of.format(first=windows[0], method=method)
 
 
+# fmt: off
 MAJORITY_W = Model("majority_w{w}", BASELINE, "the train labels' majority class")
 MAJORITY = Model("majority", BASELINE, "the train labels' majority class", "majority_w{first}")
 LOGREG_IMAGES = Model("logreg_images_w{w}", BASELINE, "the flattened GAF images of window w")
 LOGREG_RETURNS = Model("logreg_returns_w{w}", BASELINE, "the log returns of window w's bars")
-CNN = Model("cnn_w{w}", TRAIN, "window w's GAF images (conv1d: its bar series)")
+CNN = Model("cnn_w{w}", TRAIN, "window w's GAF images (conv1d: its bar series)",
+            serves="gafcnn.serving.cnn:CNNS")
 ENSEMBLE = Model("ensemble", ENSEMBLE_STAGE, "the CNNs' P(up)", "ensemble_{method}")
-ENSEMBLE_MEAN = Model("ensemble_mean", ENSEMBLE_STAGE, "the CNNs' P(up): their mean")
-ENSEMBLE_WEIGHTED = Model("ensemble_weighted", ENSEMBLE_STAGE, "the CNNs' P(up), val-AUC weights")
-ENSEMBLE_STACKING = Model("ensemble_stacking", ENSEMBLE_STAGE, "the CNNs' logits, stacked")
-PHASE1 = Model("phase1", PHASE1_STAGE, "technical indicators of the bars")
-HYBRID = Model("hybrid", HYBRID_STAGE, "technical indicators and the CNNs' P(up)")
+ENSEMBLE_MEAN = Model("ensemble_mean", ENSEMBLE_STAGE, "the CNNs' P(up): their mean",
+                      serves="gafcnn.serving.combiners:MEAN")
+ENSEMBLE_WEIGHTED = Model("ensemble_weighted", ENSEMBLE_STAGE, "the CNNs' P(up), val-AUC weights",
+                          serves="gafcnn.serving.combiners:WEIGHTED")
+ENSEMBLE_STACKING = Model("ensemble_stacking", ENSEMBLE_STAGE, "the CNNs' logits, stacked",
+                          serves="gafcnn.serving.combiners:STACKING")
+PHASE1 = Model("phase1", PHASE1_STAGE, "technical indicators of the bars",
+               serves="gafcnn.serving.boosters:PHASE1")
+HYBRID = Model("hybrid", HYBRID_STAGE, "technical indicators and the CNNs' P(up)",
+               serves="gafcnn.serving.boosters:HYBRID")
+# fmt: on
 
 # The baseline stage's models, in the order it writes them for each window.
 BASELINES = (MAJORITY_W, LOGREG_IMAGES, LOGREG_RETURNS)
@@ -150,6 +178,24 @@ def model_of(name: str) -> Model | None:
         elif name == m.name:
             return m
     return None
+
+
+def served() -> list[Model]:
+    """The models the bundle serves, in :data:`SCORED` order (a model may read the
+    P(up) of those before it)."""
+    return [m for m in SCORED if m.serves is not None]
+
+
+def served_aliases(windows: list[int], method: str) -> dict[str, str]:
+    """Served names that repeat another served model's predictions -> that model."""
+    names = set(expand(served(), windows))
+    return {n: src for n, src in scored(windows, method).items()
+            if src != n and src in names}  # fmt: skip
+
+
+def serving_modules() -> list[str]:
+    """The modules of the serving hooks (imported by name when a bundle loads)."""
+    return sorted({m.serves.partition(":")[0] for m in served()})  # type: ignore[union-attr]
 
 
 def configured_ensemble(method: str) -> str:

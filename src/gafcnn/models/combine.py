@@ -25,17 +25,29 @@ def stacking(p: np.ndarray, coef: np.ndarray | list[float], intercept: float) ->
     return expit(scores.reshape(-1))
 
 
+def mean(p: np.ndarray) -> np.ndarray:
+    """The mean combiner's P(up): the members' mean."""
+    return p.mean(axis=1)
+
+
+def weighted(p: np.ndarray, weights: np.ndarray | list[float]) -> np.ndarray:
+    """The weighted combiner's P(up): the members' P(up) with weights summing to 1."""
+    return p @ np.asarray(weights)
+
+
+# Each ``ensemble.method`` value's combiner: P(up) from the members' P(up), ``(n,
+# members)`` in window order, and the method's coefficients.
+METHODS = {"mean": mean, "weighted": weighted, "stacking": stacking}
+
+
 def ensemble(
     p: np.ndarray, weights: np.ndarray | list[float], coef: np.ndarray | list[float],
     intercept: float,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """P(up) of every ensemble method (``ensemble.method`` values) from the members'
     P(up), ``(n, members)`` in window order."""
-    return {
-        "mean": p.mean(axis=1),
-        "weighted": p @ np.asarray(weights),
-        "stacking": stacking(p, coef, intercept),
-    }
+    return {"mean": mean(p), "weighted": weighted(p, weights),
+            "stacking": stacking(p, coef, intercept)}  # fmt: skip
 
 
 def hybrid_inputs(windows: list[int]) -> list[str]:

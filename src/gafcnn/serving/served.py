@@ -1,0 +1,65 @@
+"""How the bundle serves a declared model: what each serving hook takes and gives.
+
+A model the bundle serves names a *serving hook* in its registry declaration
+(``Model.serves``, ``"module:object"``). The hook has two methods:
+
+* ``ship(model, windows, folder) -> dict``: copy the model's fitted files from the
+  pipeline's outputs into the bundle ``folder`` and return what serving needs
+  besides them (JSON); ``history_bars`` there is how many bars a decision needs;
+* ``load(model, spec, folder) -> predict``: ``predict(inputs) -> {name: P(up)}``
+  from raw bars (:class:`Inputs`), by the model's registry name(s).
+
+The bundle runs the hooks in registry order, so a model may read the P(up) of any
+model declared before it (``inputs.p``). The code a hook imports is part of the
+bundle's code digest and of the ``latency`` and ``export`` stages' DVC deps.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from gafcnn.data.features import indicators
+
+
+@dataclass
+class Inputs:
+    """What a served model predicts from: the bars (``OHLCV`` columns), each bar's
+    minute, the decision positions, and the P(up) already computed, by name."""
+
+    bars: dict[str, np.ndarray]
+    minutes: np.ndarray
+    positions: np.ndarray
+    p: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @cached_property
+    def indicators(self) -> np.ndarray:
+        """The technical indicators at the decision positions (computed once)."""
+        return indicators(self.bars, self.minutes, self.positions)
+
+    def members(self, names: list[str]) -> np.ndarray:
+        """``(n, len(names))``: the P(up) of other models, in the order named."""
+        return np.column_stack([self.p[n] for n in names])
+
+
+Predict = Callable[[Inputs], dict[str, np.ndarray]]
+
+
+class Hook(Protocol):
+    """A serving hook (see the module docstring)."""
+
+    def ship(self, model: Any, windows: list[int], folder: Path) -> dict: ...
+
+    def load(self, model: Any, spec: dict, folder: Path) -> Predict: ...
+
+
+def hook(ref: str) -> Hook:
+    """The serving hook ``"module:object"`` names."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
