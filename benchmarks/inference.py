@@ -20,7 +20,7 @@ import torch
 
 from gafcnn import paths, registry
 from gafcnn.io import run_stage
-from gafcnn.models.cnn import build_model
+from gafcnn.models.cnn import load_checkpoint
 from gafcnn.serving.bundle import Bundle
 from gafcnn.serving.latency import measure, require_outputs
 from gafcnn.serving.onnx import OnnxCnn
@@ -45,12 +45,10 @@ def forward_only_ms() -> tuple[float, float]:
     bundle = Bundle(paths.BUNDLE)
     nets, graphs = [], []
     require_outputs(*(paths.cnn_model(w) for w in bundle.windows))
-    served_cnns = bundle.spec["models"][registry.CNN.name]["windows"]
     for w in bundle.windows:
-        graph, meta = OnnxCnn(paths.BUNDLE / f"{registry.CNN.at(w)}.onnx"), served_cnns[f"w{w}"]
-        net = build_model(meta["arch"], meta["input_shape"][0], meta["width"], meta["dropout"])
-        net.load_state_dict(torch.load(paths.cnn_model(w), map_location="cpu", weights_only=True))
-        nets.append((net.eval(), torch.zeros(1, *meta["input_shape"])))
+        graph = OnnxCnn(paths.BUNDLE / f"{registry.CNN.at(w)}.onnx")  # as served
+        net, meta = load_checkpoint(paths.cnn_model(w))  # as trained
+        nets.append((net, torch.zeros(1, *meta["input_shape"])))
         graphs.append((graph, np.zeros((1, *meta["input_shape"]), np.float32)))
     with torch.no_grad():
         eager = _p50_ms(lambda: [net(x) for net, x in nets])

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gafcnn.models.cnn import Conv1D, PretrainedError, ResNet18, SimpleCNN, build_model
-from gafcnn.patterns.model import PatternCNN
+from gafcnn.models.cnn import (
+    Conv1D,
+    PatternCNN,
+    PretrainedError,
+    ResNet18,
+    SimpleCNN,
+    build_model,
+)
 
 
 @pytest.mark.parametrize("size", [10, 15, 30, 64])

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from gafcnn.images.encodings import Encoder, window_series
+from gafcnn.models.cnn import load_checkpoint
 from gafcnn.patterns.labels import (
     PATTERNS,
     balanced_draw,
@@ -150,8 +151,11 @@ def test_patterns_stage_balances_and_reports(tmp_path):
         rows = (tmp_path / f"plots/patterns/confusion_{name}.csv").read_text().splitlines()
         n_bal = m["test_balanced_per_class"] * len(PATTERNS)  # the balanced draw's windows
         assert rows[0] == "actual,predicted" and len(rows) == n_bal + 1
-        saved = torch.load(tmp_path / f"models/patterns/{name}.pt", weights_only=True)
-        assert saved["patterns"] == list(PATTERNS)
+        model, meta = load_checkpoint(tmp_path / f"models/patterns/{name}.pt")
+        assert (
+            meta["classes"] == list(PATTERNS) and meta["channels"] == params["patterns"]["channels"]
+        )
+        assert model(torch.zeros(2, *meta["input_shape"])).shape == (2, len(PATTERNS))
     assert m["real_only"]["train_per_class"][0] == 40
     assert m["mixed"]["train_per_class"][0] == 60
     # the top-up is synthetic only where real windows run short

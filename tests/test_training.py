@@ -81,3 +81,28 @@ def test_config_validation():
     assert cfg.lr == 1e-5
     with pytest.raises(InputError, match="unknown key 'learning_rate' \\(did you mean 'lr'\\?\\)"):
         TrainConfig.from_params({"learning_rate": 1e-5})
+
+
+def test_the_loop_trains_class_logits_every_epoch_without_a_validation_set():
+    """The pattern CNNs' use of the one loop: class logits, cross-entropy, a one-cycle
+    schedule, no validation set (every epoch runs; nothing is restored)."""
+    import torch
+
+    from gafcnn.models.cnn import PatternCNN
+    from gafcnn.models.training import Loop, predict_classes
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    x = rng.standard_normal((600, 1, 6, 6)).astype(np.float32) * 0.3
+    x[np.arange(600), 0, 5, y] += 2.0  # the class marks one pixel of the last row
+    seed_everything(0, 1)
+    model = PatternCNN(1, 6, width=4, dropout=0.0, n_outputs=3, hidden=16)
+    model.standardize.fit(torch.from_numpy(x))
+    loop = Loop(epochs=6, lr=3e-3, batch_size=32, weight_decay=0.0, seed=0, classes=3,
+                one_cycle=True)  # fmt: skip
+    result = fit(model, ArraySource(x, y), None, loop, torch.device("cpu"))
+    assert result.epochs_run == result.best_epoch == len(result.history) == 6
+    assert all("val_loss" not in row for row in result.history)
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.history[-1]["lr"] < loop.lr / 100  # the one-cycle schedule ran to its end
+    assert np.mean(predict_classes(model, x) == y) > 0.9

@@ -423,7 +423,7 @@ def read_params(path: str | os.PathLike[str] = PARAMS_FILE) -> Params:
     return Params.from_dict(load_params(path))
 
 
-def runtime_setting(params: Params | dict[str, Any], key: str, default: Any = None) -> Any:
+def runtime_setting(params: Params, key: str) -> Any:
     """A speed-only knob: ``GAFCNN_<KEY>`` from the environment, else ``runtime.<key>``.
 
     The ``runtime`` section is listed by no stage, so changing a thread count or a
@@ -433,9 +433,7 @@ def runtime_setting(params: Params | dict[str, Any], key: str, default: Any = No
     env = os.environ.get(f"GAFCNN_{key.upper()}")
     if env is not None:
         return env
-    if isinstance(params, Params):
-        return getattr(params.runtime, key)
-    return (params.get("runtime") or {}).get(key, default)
+    return getattr(params.runtime, key)
 
 
 def _fields(cls: type) -> dict[str, Any]:

@@ -58,8 +58,13 @@ def cnn_onnx(window: int) -> Path:
     return CNN_MODELS / f"w{window}.onnx"
 
 
+def meta_of(checkpoint: str | Path) -> Path:
+    """The JSON beside a model checkpoint: what the model is and how to rebuild it."""
+    return Path(checkpoint).with_suffix(".json")
+
+
 def cnn_meta(window: int) -> Path:
-    return CNN_MODELS / f"w{window}.json"
+    return meta_of(cnn_model(window))
 
 
 def cnn_predictions(window: int) -> Path:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gafcnn.params import DEAD_ZONES, LabelSpec  # noqa: F401 - the label section's reader
+from gafcnn.params import LabelSpec  # the label section's reader, used here and re-exported
 
 UP, DOWN, DROPPED = 1, 0, -1
 

@@ -144,6 +144,13 @@ def make_split(minutes: np.ndarray, spec: SplitSpec, windows: list[int], horizon
     return Split(segments=segments, purge=purge)
 
 
+def holdout(n: int, train_fraction: float, purge: int) -> list[Segment]:
+    """Train on the first ``train_fraction`` of ``n`` bars, then ``purge`` bars in no
+    segment, then test on the rest (a task without a validation segment)."""
+    cut = int(n * train_fraction)
+    return [Segment("train", 0, cut), Segment("test", cut + purge, n)]
+
+
 def segment_shares(mask: np.ndarray, split: Split) -> dict[str, float]:
     """Share of each segment's bars where ``mask`` is True (e.g. bars invented by
     ``data.fill_gaps``); 0.0 for an empty segment."""

@@ -6,8 +6,12 @@
 * :class:`ResNet18`: the guide's original model, with torchvision's parameter names so
   a torchvision ResNet-18 state dict loads into it (:func:`load_pretrained`).
 * :class:`Conv1D`: a 1-D CNN on the raw window (the guide's Option 4B).
+* :class:`PatternCNN`: the candlestick-pattern classifier (class logits), with the
+  per-pixel :class:`Standardize` layer fitted on its training images.
 
-The candlestick-pattern classifier lives with its task, in :mod:`gafcnn.patterns`.
+Every trained model is saved one way (:func:`save_checkpoint`): its state dict
+(``.pt``) and, beside it, a JSON that says what it is and how to rebuild it
+(:func:`load_checkpoint`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gafcnn import paths
+from gafcnn.io import read_json, save_torch, write_json
+
 ARCHS = ("simple_cnn", "resnet18", "conv1d")
+PATTERN_ARCH = "pattern_cnn"
 
 
 class SimpleCNN(nn.Module):
@@ -177,3 +185,73 @@ def build_model(
             raise PretrainedError(f"pretrained weights exist only for resnet18, not {arch}")
         load_pretrained(model, pretrained)
     return model
+
+
+class Standardize(nn.Module):
+    """Per-pixel ``(x - mean) / std`` with statistics stored in the model (buffers)."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(1, *shape))
+        self.register_buffer("std", torch.ones(1, *shape))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor, floor: float = 1e-3) -> Standardize:
+        """Set the statistics from training images ``x`` (N, *shape)."""
+        self.mean.copy_(x.mean(dim=0, keepdim=True))
+        self.std.copy_(x.std(dim=0, keepdim=True).clamp_min(floor))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class PatternCNN(nn.Module):
+    """Full-resolution CNN with a dense head; returns class logits (N, n_outputs)."""
+
+    def __init__(
+        self, in_channels: int, size: int, width: int = 32, dropout: float = 0.2,
+        n_outputs: int = 9, hidden: int = 128,
+    ):  # fmt: skip
+        super().__init__()
+        self.standardize = Standardize((in_channels, size, size))
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.ReLU(),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(width * size * size, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, n_outputs),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(self.standardize(x)))
+
+
+def model_from_meta(meta: dict) -> nn.Module:
+    """An untrained model of the architecture a checkpoint's metadata describes."""
+    shape, p = meta["input_shape"], meta["params"]
+    if meta["arch"] == PATTERN_ARCH:
+        return PatternCNN(shape[0], shape[1], p["width"], p["dropout"], len(meta["classes"]),
+                          p["hidden"])  # fmt: skip
+    return build_model(meta["arch"], shape[0], p["width"], p["dropout"])
+
+
+def save_checkpoint(model: nn.Module, meta: dict, path: str | Path) -> None:
+    """The one checkpoint format: ``model``'s state dict at ``path`` and ``meta`` (its
+    ``arch``, ``input_shape`` and ``params``, plus anything else) beside it."""
+    save_torch(model.state_dict(), path)
+    write_json(paths.meta_of(path), meta)
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
+    """A saved model, rebuilt from its metadata with its weights (evaluation mode)."""
+    meta = read_json(paths.meta_of(path))
+    model = model_from_meta(meta)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval(), meta

@@ -1,4 +1,9 @@
-"""Training loop shared by every architecture: seeded, early-stopped, streamed.
+"""The training loop of every CNN: seeded, streamed, early-stopped when it has a
+validation set.
+
+One loop (:func:`fit`) trains the direction CNNs (one logit, binary cross-entropy,
+early stopping on validation loss) and the pattern CNNs (class logits,
+cross-entropy, every epoch on a one-cycle schedule); :class:`Loop` says which.
 
 Batches are read from the gaf stage's image files (or from in-memory raw features for
 the 1-D CNN) one batch at a time, so whole arrays are never loaded. Early stopping
@@ -188,6 +193,34 @@ class ArraySource(Source):
         return x
 
 
+@dataclass(frozen=True)
+class Loop:
+    """How :func:`fit` trains. ``classes`` 2: one logit per sample, binary
+    cross-entropy, outputs P(up); more: one logit per class, cross-entropy, outputs
+    the arg-max class. ``patience`` stops early on the validation loss (with a
+    validation set); ``one_cycle`` runs a one-cycle LR schedule over all epochs."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+    weight_decay: float
+    seed: int
+    classes: int = 2
+    optimizer: str = "adamw"
+    momentum: float = 0.0
+    patience: int | None = None
+    one_cycle: bool = False
+    imbalance: str = "none"
+    augment: bool = False
+
+    @classmethod
+    def of(cls, cfg: TrainConfig) -> Loop:
+        """The direction CNN's loop from its top-level params."""
+        return cls(cfg.epochs, cfg.lr, cfg.batch_size, cfg.weight_decay, cfg.seed,
+                   optimizer=cfg.optimizer, momentum=cfg.momentum, patience=cfg.patience,
+                   imbalance=cfg.imbalance, augment=cfg.augment == "noise")  # fmt: skip
+
+
 @dataclass
 class TrainResult:
     best_epoch: int
@@ -212,7 +245,13 @@ def batches(order: np.ndarray, size: int) -> Iterator[np.ndarray]:
         yield order[a : a + size]
 
 
-def loss_function(labels: np.ndarray, imbalance: str, device: torch.device) -> nn.Module:
+def loss_function(
+    labels: np.ndarray, imbalance: str, device: torch.device, classes: int = 2
+) -> nn.Module:
+    """Cross-entropy over ``classes`` (binary on one logit; ``weights`` reweights the
+    positive class)."""
+    if classes > 2:
+        return nn.CrossEntropyLoss()
     if imbalance == "weights":
         pos = max(int((labels == 1).sum()), 1)
         neg = max(int((labels == 0).sum()), 1)
@@ -220,7 +259,7 @@ def loss_function(labels: np.ndarray, imbalance: str, device: torch.device) -> n
     return nn.BCEWithLogitsLoss()
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, cfg: TrainConfig | Loop) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
             model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
@@ -238,9 +277,12 @@ def train_epoch(
     device: torch.device,
     augment: bool,
     rng: np.random.Generator,
+    classes: int = 2,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> tuple[float, int, np.ndarray]:
-    """One pass over ``order``; returns (mean loss, samples seen, P(up) in ``order``'s
-    order as seen during training - running, with dropout active).
+    """One pass over ``order``; returns (mean loss, samples seen, outputs in ``order``'s
+    order as seen during training - running, with dropout active: P(up), or the
+    arg-max class for more than two ``classes``). ``scheduler`` steps after each batch.
 
     Under DDP, ``order`` is the global order (a multiple of the world size long, see
     :func:`shard`): this rank trains on ``order[rank::world]`` in batches of
@@ -254,16 +296,16 @@ def train_epoch(
     probs = np.empty(len(local), dtype=np.float64)
     for idx in batches(local, size):
         x = to_device(source.batch(idx, augment, rng), device)
-        y = to_device(source.labels[idx].astype(np.float32), device)
+        y = to_device(source.labels[idx].astype(np.float32 if classes == 2 else np.int64), device)
         optimizer.zero_grad(set_to_none=True)
         with autocast(device):
             logits = model(x)
         loss = loss_fn(logits.float(), y)
         loss.backward()
         optimizer.step()
-        probs[seen : seen + len(idx)] = (
-            torch.sigmoid(logits.detach().float()).double().cpu().numpy()
-        )
+        if scheduler is not None:
+            scheduler.step()
+        probs[seen : seen + len(idx)] = outputs(logits.detach().float(), classes)
         total += float(loss.detach()) * len(idx)
         seen += len(idx)
     if world > 1:
@@ -271,6 +313,13 @@ def train_epoch(
         total, seen = float(sums[0]), int(sums[1])
         probs = gather(probs, device).T.reshape(-1)  # back to ``order``'s order
     return total / max(seen, 1), seen, probs
+
+
+def outputs(logits: torch.Tensor, classes: int = 2) -> np.ndarray:
+    """P(up) from one logit per sample, or the arg-max class of class logits."""
+    if classes == 2:
+        return torch.sigmoid(logits).double().cpu().numpy()
+    return logits.argmax(dim=1).double().cpu().numpy()
 
 
 def predict_with(
@@ -294,6 +343,15 @@ def predict(model: nn.Module, source: Source, batch_size: int, device: torch.dev
         source,
         batch_size,
     )
+
+
+@torch.no_grad()
+def predict_classes(model: nn.Module, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """The arg-max class of each of the in-memory inputs ``x``."""
+    model.eval()
+    source = ArraySource(x, np.zeros(len(x), dtype=np.int64))
+    fn = lambda b: model(torch.from_numpy(b)).argmax(dim=1).numpy()  # noqa: E731
+    return predict_with(fn, source, batch_size).astype(np.int64)
 
 
 class _Block(Source):
@@ -334,15 +392,18 @@ def auc(labels: np.ndarray, p: np.ndarray) -> float:
 def fit(
     model: nn.Module,
     train: Source,
-    val: Source,
-    cfg: TrainConfig,
+    val: Source | None,
+    cfg: TrainConfig | Loop,
     device: torch.device,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
-    """Train with early stopping on validation loss; leaves the best epoch's weights
-    in ``model``. Inside a DDP process group every rank calls this with the same
-    arguments; the model is wrapped in DistributedDataParallel here, and the stopping
-    decision is rank 0's, broadcast, so every rank stops at and restores the same epoch."""
+    """Train ``model`` as ``cfg`` says (:class:`Loop`; the top-level params of a direction
+    CNN). With a validation set, stop early on its loss and leave the best epoch's
+    weights in ``model``; without one, train every epoch. Inside a DDP process group
+    every rank calls this with the same arguments; the model is wrapped in
+    DistributedDataParallel here, and the stopping decision is rank 0's, broadcast, so
+    every rank stops at and restores the same epoch."""
+    loop = cfg if isinstance(cfg, Loop) else Loop.of(cfg)
     rank, world = rank_world()
     model.to(device)
     net = model
@@ -350,58 +411,52 @@ def fit(
         net = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(loop.seed)
     # one stream for orders and noise in one process; under DDP the orders stay common
     # to all ranks while each rank draws its own noise
-    noise_rng = rng if world == 1 else np.random.default_rng([cfg.seed, rank])
-    loss_fn = loss_function(train.labels, cfg.imbalance, device)
-    optimizer = make_optimizer(net, cfg)
+    noise_rng = rng if world == 1 else np.random.default_rng([loop.seed, rank])
+    loss_fn = loss_function(train.labels, loop.imbalance, device, loop.classes)
+    optimizer = make_optimizer(net, loop)
+    scheduler = None
+    if loop.one_cycle:
+        steps = max(1, -(-len(train) // loop.batch_size)) * loop.epochs
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, loop.lr, total_steps=steps)
     best = copy.deepcopy(model.state_dict())
     best_loss, best_epoch, waited = np.inf, 0, 0
     history, train_time, train_seen = [], 0.0, 0
     t_start = time.perf_counter()
     epoch = 0
-    for epoch in range(1, cfg.epochs + 1):
-        order = shard(_epoch_order(train.labels, cfg.imbalance, rng), world)
+    for epoch in range(1, loop.epochs + 1):
+        order = shard(_epoch_order(train.labels, loop.imbalance, rng), world)
         t0 = time.perf_counter()
-        train_loss, seen, p_train = train_epoch(
-            net,
-            train,
-            order,
-            loss_fn,
-            optimizer,
-            cfg.batch_size,
-            device,
-            cfg.augment == "noise",
-            noise_rng,
-        )
+        train_loss, seen, out = train_epoch(
+            net, train, order, loss_fn, optimizer, loop.batch_size, device, loop.augment,
+            noise_rng, loop.classes, scheduler,
+        )  # fmt: skip
         dt = time.perf_counter() - t0
         train_time += dt
         train_seen += seen
-        p_val = predict_shared(model, val, cfg.batch_size, device)
-        val_loss = float(gather(np.array([bce(val.labels, p_val)]), device)[0, 0])
-        row = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "val_loss": val_loss,
-            "train_accuracy": float(np.mean((p_train >= 0.5) == (train.labels[order] == 1))),
-            "train_auc": auc(train.labels[order], p_train),
-            "val_accuracy": float(np.mean((p_val >= 0.5) == (val.labels == 1))),
-            "val_auc": auc(val.labels, p_val),
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_samples_per_s": seen / dt if dt > 0 else 0.0,
-        }
+        row = epoch_row(epoch, train_loss, out, train.labels[order], loop.classes)
+        if val is not None:
+            p_val = predict_shared(model, val, loop.batch_size, device)
+            row = validation_row(row, val.labels, p_val, device)
+        row |= {"lr": optimizer.param_groups[0]["lr"],
+                "train_samples_per_s": seen / dt if dt > 0 else 0.0}  # fmt: skip
         if on_epoch is not None:
             on_epoch(row)
         history.append(row)
-        if val_loss < best_loss - 1e-6:
-            best_loss, best_epoch, waited = val_loss, epoch, 0
+        if val is None:
+            best_epoch = epoch
+        elif row["val_loss"] < best_loss - 1e-6:
+            best_loss, best_epoch, waited = row["val_loss"], epoch, 0
             best = copy.deepcopy(model.state_dict())
         else:
             waited += 1
-            if waited >= cfg.patience:
+            if loop.patience is not None and waited >= loop.patience:
                 break
-    model.load_state_dict(best)
+    if val is not None:
+        model.load_state_dict(best)
+    model.eval()
     return TrainResult(
         best_epoch=best_epoch,
         epochs_run=epoch,
@@ -410,3 +465,21 @@ def fit(
         train_samples_per_s=train_seen / train_time if train_time > 0 else 0.0,
         wall_s=time.perf_counter() - t_start,
     )
+
+
+def epoch_row(epoch: int, loss: float, out: np.ndarray, labels: np.ndarray, classes: int) -> dict:
+    """An epoch's training figures from the outputs seen while training."""
+    if classes > 2:
+        return {"epoch": epoch, "train_loss": loss, "train_accuracy": float(np.mean(out == labels))}
+    return {"epoch": epoch, "train_loss": loss,
+            "train_accuracy": float(np.mean((out >= 0.5) == (labels == 1))),
+            "train_auc": auc(labels, out)}  # fmt: skip
+
+
+def validation_row(row: dict, labels: np.ndarray, p: np.ndarray, device: torch.device) -> dict:
+    """``row`` with the validation loss (the same on every rank), accuracy and AUC."""
+    loss = float(gather(np.array([bce(labels, p)]), device)[0, 0])
+    return {"epoch": row["epoch"], "train_loss": row["train_loss"], "val_loss": loss,
+            **{k: v for k, v in row.items() if k not in ("epoch", "train_loss")},
+            "val_accuracy": float(np.mean((p >= 0.5) == (labels == 1))),
+            "val_auc": auc(labels, p)}  # fmt: skip

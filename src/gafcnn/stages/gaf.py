@@ -71,7 +71,7 @@ def make_encoder(params: Params, size: int) -> Encoder:
             channels,
             size,
             mtf_bins=int(gaf.mtf_bins),
-            threads=int(runtime_setting(params, "threads", 2)),
+            threads=int(runtime_setting(params, "threads")),
         )
     except (TypeError, ValueError) as exc:
         raise InputError("params.yaml", f"gaf.mtf_bins: {exc}") from None
@@ -119,7 +119,7 @@ def build_window(params: Params, window: int, out_dir: Path, progress: bool = Tr
     samples = build_samples(
         minutes, arrays["close"], windows, spec, split, stride=common.stride(params)
     )
-    chunk = int(runtime_setting(params, "gaf_chunk", 8192))
+    chunk = int(runtime_setting(params, "gaf_chunk"))
     n_ch = len(encoder.channels)
     stats = ChannelStats(n_ch, size)
     examples: dict[int, np.ndarray] = {}

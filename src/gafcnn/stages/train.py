@@ -35,9 +35,9 @@ from gafcnn.data.features import BAR_FEATURES, feature_scale, window_bar_feature
 from gafcnn.evaluation.metrics import classification_report
 from gafcnn.images.encodings import Encoder, bar_columns, window_series
 from gafcnn.images.imageset import GafSet
-from gafcnn.io import InputError, record_timings, run_stage, save_torch, write_bytes, write_json
+from gafcnn.io import InputError, record_timings, run_stage, write_bytes, write_json
 from gafcnn.models import predictions
-from gafcnn.models.cnn import PretrainedError, build_model
+from gafcnn.models.cnn import PretrainedError, build_model, save_checkpoint
 from gafcnn.models.training import (
     ArraySource,
     EncodedSource,
@@ -170,7 +170,7 @@ def train_window(w: int, params: Params, cfg: TrainConfig) -> None:
     rank, world = rank_world()
     gs = GafSet(paths.gaf_dir(w))
     # the machine's threads are shared by the ranks on it
-    threads = int(runtime_setting(params, "threads", 2))
+    threads = int(runtime_setting(params, "threads"))
     seed_everything(cfg.seed, max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     device = pick_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
     sources, info = make_sources(gs, cfg)
@@ -231,11 +231,10 @@ def train_window(w: int, params: Params, cfg: TrainConfig) -> None:
         reports[s] = classification_report(y, p)
         preds.append(predictions.frame(gs.timestamps(s), s, y, p, registry.CNN.at(w)))
     predictions.write(preds, paths.cnn_predictions(w))
-    save_torch(model.state_dict(), paths.cnn_model(w))
     write_bytes(paths.cnn_onnx(w), graph)
     ts_train = gs.timestamps("train")
-    write_json(
-        paths.cnn_meta(w),
+    save_checkpoint(
+        model,
         {
             "arch": cfg.arch,
             "window": w,
@@ -251,6 +250,7 @@ def train_window(w: int, params: Params, cfg: TrainConfig) -> None:
                 pd.Timestamp(int(ts_train[-1]), unit="ms", tz="UTC").isoformat(),
             ],
         },
+        paths.cnn_model(w),
     )
     metrics = {
         "arch": cfg.arch,
