@@ -65,7 +65,9 @@ def test_bundle_is_self_contained_and_checked(project, tmp_path, monkeypatch):
     assert spec["decision"]["decision"] == decision["decision"]
     assert spec["deployed"] == decision["deployed_model"]
     assert spec["models"]["ensemble_stacking"]["intercept"] != 0.0
-    assert spec["label_horizon"] == 5 and spec["fee_bps"] == 5.0
+    assert spec["label_horizon"] == 5 and spec["costs"]["per_side_bps"] == 5.0
+    evaluated = json.loads((project / "metrics" / "evaluate.json").read_text())["policy"]
+    assert spec["policy"] == {m: evaluated[m]["theta"] for m in MODELS}  # each served model's
     assert {"label", "gaf", "xgb", "evaluate"} <= set(spec["params"])
     assert spec["code"]["serving_sha256"] == serving_code_digest()  # the code that serves it
     (copy / "phase1.ubj").write_bytes(b"tampered")
@@ -97,6 +99,8 @@ def _bundle_as(project, target, deployed: str | None, decision: str):
     spec = json.loads((target / BUNDLE_FILE).read_text())
     spec["deployed"] = deployed
     spec["decision"]["decision"] = decision
+    if deployed is not None:
+        spec["policy"][deployed] = 0.0  # always in: long at P(up) >= 0.5, else short
     (target / BUNDLE_FILE).write_text(json.dumps(spec))
     return target
 
@@ -129,7 +133,7 @@ def test_predict_last_n_from_a_file(project, deployed, tmp_path):
     for line, p in zip(lines[1:], expected, strict=True):
         stamp, p_up, action, _ = line.split(",")
         assert abs(float(p_up) - p) < 1e-6
-        assert action == ("long" if p > 0.5 else "short")
+        assert action == ("long" if p >= 0.5 else "short")
     assert lines[-1].startswith(tail["timestamp"].iloc[-1].isoformat())
     # nothing deployed: every line flat, with the decision as the reason
     none = _bundle_as(project, tmp_path / "none", None, "deploy nothing")
@@ -205,4 +209,78 @@ def test_history_bars_are_enough_for_the_full_history_answer(project):
         sl = slice(end - h + 1, end + 1)
         recent = bundle.predict_all({c: v[sl] for c, v in arrays.items()}, minutes[sl], [h - 1])
         for name in ("ensemble", "phase1", "hybrid"):
-            assert abs(recent[name][0] - full[name][k]) <= 1e-6, (name, end)
+            assert abs(recent[name][0] - full[name][k]) <= 1e-7, (name, end)
+
+
+def test_no_look_ahead_in_what_is_served(project):
+    """At decision times across the test segment, every served input (indicators, each
+    CNN's images or bar features) and output (each model's P(up), the action) computed
+    from the bars up to t alone equals what the whole file gives."""
+    from gafcnn.evaluation.backtest import sides
+    from gafcnn.serving.cnn import cnn_inputs, encoder_of
+    from gafcnn.serving.served import Inputs
+
+    bundle = Bundle(project / "models" / "bundle")
+    _, arrays, minutes = _bars(project)
+    ref = _reference(project)
+    ts = np.sort(predictions.ms(ref.loc[ref["model"] == "hybrid", "timestamp"]))
+    ends = np.searchsorted(minutes, ts[np.linspace(0, len(ts) - 1, 8).astype(int)] // MINUTE_MS)
+    whole = Inputs(arrays, minutes, ends)
+    full = bundle.predict_all(arrays, minutes, ends)
+    cnns = bundle.spec["models"]["cnn_w{w}"]["windows"]
+    for k, t in enumerate(ends):
+        upto = Inputs({c: v[: t + 1] for c, v in arrays.items()}, minutes[: t + 1], np.array([t]))
+        np.testing.assert_array_equal(upto.indicators[0], whole.indicators[k])
+        for key, meta in cnns.items():
+            w, enc = int(key[1:]), encoder_of(meta)
+            np.testing.assert_array_equal(
+                cnn_inputs(upto, w, enc, meta)[0], cnn_inputs(whole, w, enc, meta)[k]
+            )
+        alone = bundle.predict_all(upto.bars, upto.minutes, upto.positions)
+        assert alone.keys() == full.keys()
+        for name, p in full.items():
+            assert abs(alone[name][0] - p[k]) <= 1e-12, (name, t)
+            theta = bundle.spec["policy"][name]
+            assert sides(alone[name], theta)[0] == sides(p[k : k + 1], theta)[0]
+
+
+def test_an_expired_model_answers_flat_and_says_so_once(project, deployed, tmp_path):
+    df, _, _ = _bars(project)
+    tail = df.iloc[-400:].reset_index(drop=True)
+    spec = json.loads((deployed / BUNDLE_FILE).read_text())
+    assert spec["expiry"]["max_age_days"] == 14.0 and 0 < spec["expiry"]["tested_days"] < 14
+    fitted = tail["timestamp"].iloc[-3] - pd.Timedelta(days=1)  # the last two bars are older
+    spec["expiry"] = {"fitted_until": fitted.isoformat(), "max_age_days": 1.0}
+    (deployed / BUNDLE_FILE).write_text(json.dumps(spec))
+    path = tmp_path / "XBTUSDC_1.csv"
+    path.write_text(kraken_rows(tail))
+    proc = _predict("--bundle", str(deployed), "--bars", str(path), "--last", "5")
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split(",") for line in proc.stdout.strip().splitlines()[1:]]
+    assert [r[3] for r in rows[3:]] == ["model expired"] * 2 and {r[2] for r in rows[3:]} == {
+        "flat"
+    }
+    assert all(r[1] for r in rows[:3]) and not any(r[1] for r in rows[3:])
+    assert proc.stderr.count("model expired") == 1 and fitted.isoformat() in proc.stderr
+
+
+def test_predict_is_flat_inside_the_deployed_models_band(project, deployed, tmp_path):
+    df, arrays, minutes = _bars(project)
+    tail = df.iloc[-400:].reset_index(drop=True)
+    spec = json.loads((deployed / BUNDLE_FILE).read_text())
+    p = Bundle(deployed).predict(
+        {k: tail[k].to_numpy(np.float64) for k in OHLCV}, minute_index(tail), np.arange(380, 400)
+    )
+    spec["policy"]["ensemble"] = float(np.median(np.abs(p - 0.5)))  # about half inside the band
+    (deployed / BUNDLE_FILE).write_text(json.dumps(spec))
+    path = tmp_path / "XBTUSDC_1.csv"
+    path.write_text(kraken_rows(tail))
+    proc = _predict("--bundle", str(deployed), "--bars", str(path), "--last", "20")
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split(",") for line in proc.stdout.strip().splitlines()[1:]]
+    theta = spec["policy"]["ensemble"]
+    for (_, p_up, action, reason), prob in zip(rows, p, strict=True):
+        want = "long" if prob >= 0.5 + theta else "short" if prob <= 0.5 - theta else "flat"
+        assert action == want and (reason.startswith("below threshold") == (want == "flat"))
+        assert abs(float(p_up) - prob) < 1e-6
+    assert {"flat", "long"} <= {r[2] for r in rows} or {"flat", "short"} <= {r[2] for r in rows}

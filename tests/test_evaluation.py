@@ -56,7 +56,7 @@ def test_backtest_by_hand():
     minutes = np.array([0, 2, 4, 6, 8, 10, 12])
     p = np.array([0.7, 0.9, 0.1, 0.2, 0.9, 0.9, 0.6])
     fwd = np.array([0.010, 0.5, 0.5, -0.004, 0.5, 0.5, -0.002])
-    r = backtest(minutes, p, fwd, horizon=5, fee_bps=10, period_minutes=17)
+    r = backtest(minutes, p, fwd, horizon=5, cost_bps=10, period_minutes=17)
     # long +1.0% - 0.2% = +0.8%; short on -0.4% = +0.4% - 0.2% = +0.2%; long on -0.2% = -0.4%
     net = np.array([0.008, 0.002, -0.004])
     assert r.trades == 3
@@ -210,3 +210,40 @@ def test_evaluate_stage_outputs(project):
     ):
         assert name in md
     assert (project / "plots" / "eval" / "roc" / "ensemble.csv").exists()
+
+
+def test_a_threshold_trades_only_confident_decisions_and_break_even_is_the_gross_edge():
+    minutes = np.array([0, 2, 4, 6, 8, 10, 12])
+    p = np.array([0.52, 0.9, 0.1, 0.45, 0.9, 0.2, 0.6])
+    fwd = np.array([0.5, 0.010, 0.5, 0.5, 0.5, -0.004, 0.003])
+    r = backtest(minutes, p, fwd, horizon=5, cost_bps=10, period_minutes=17, theta=0.05)
+    # t=0 (0.52) and t=6 (0.45) are inside the band: flat, so t=2 and t=8 open positions
+    np.testing.assert_array_equal(r.trade_times, [2, 8])
+    np.testing.assert_array_equal(r.side, [1.0, 1.0])
+    np.testing.assert_allclose(r.gross, [0.010, 0.5])
+    assert r.coverage == pytest.approx(2 / 7)
+    assert r.break_even_bps == pytest.approx((0.010 + 0.5) / 2 / 2 * 1e4)
+    at_break_even = backtest(minutes, p, fwd, 5, r.break_even_bps, 17, theta=0.05)
+    assert at_break_even.mean_net_return == pytest.approx(0.0, abs=1e-15)
+    always = backtest(minutes, p, fwd, horizon=5, cost_bps=10, period_minutes=17)
+    np.testing.assert_array_equal(always.trade_times, [0, 6, 12])  # theta 0: always in
+
+
+def test_theta_is_chosen_on_val_among_thresholds_with_enough_trades():
+    from gafcnn.evaluation.policy import choose_theta
+    from gafcnn.params import PolicyParams
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    minutes = np.arange(n) * 5
+    p = rng.uniform(0.3, 0.7, n)
+    # only confident decisions carry an edge: the move follows P(up) beyond 0.55 / 0.45
+    edge = np.where(np.abs(p - 0.5) > 0.05, np.sign(p - 0.5) * 0.002, 0.0)
+    fwd = edge + rng.normal(0, 0.0005, n)
+    spec = PolicyParams(thresholds=[0.0, 0.05, 0.1, 0.19], min_val_trades=300)
+    theta, tried = choose_theta(minutes, p, fwd, 5, 5.0, spec)
+    assert theta == 0.05  # theta 0 pays costs on edgeless trades; 0.19 trades too rarely
+    assert [r["theta"] for r in tried] == [0.0, 0.05, 0.1, 0.19]
+    assert tried[-1]["trades"] < 300 and tried[0]["net_per_minute"] < tried[1]["net_per_minute"]
+    with pytest.raises(ValueError, match="rise from 0.0"):
+        PolicyParams(thresholds=[0.05, 0.1])

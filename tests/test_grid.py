@@ -86,7 +86,7 @@ def _fake_grid(n_exps: int, edge_exp: int | None):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, len(ts))
     params = {"gaf": {"windows": [15], "stride": 2}, "label": {"horizon": 5},
-              "evaluate": {"bootstrap_reps": 299, "fee_bps": 5.0, "pbo_partitions": 8},
+              "evaluate": {"bootstrap_reps": 299, "costs": {"fee_bps": 5.0}, "pbo_partitions": 8},
               "seed": 0, "ensemble": {"method": "weighted"}, "epochs": 9,
               "patience": 3}  # fmt: skip
     exps, preds = [], {}

@@ -58,7 +58,9 @@ def test_planted_signal_is_recovered(runs, case):
 def test_a_model_that_pays_its_costs_is_deployed(tmp_path):
     """The cost gate's other branch: a strong planted signal (0.5) and 1 bp per side
     instead of 5, where the predictable move exceeds the round-trip cost."""
-    root = scratch_project(tmp_path, **{"data.synthetic.signal": 0.5, "evaluate.fee_bps": 1.0})
+    root = scratch_project(
+        tmp_path, **{"data.synthetic.signal": 0.5, "evaluate.costs.fee_bps": 1.0}
+    )
     dvc(root, "repro", "evaluate")
     ev, dec = metrics(root, "evaluate"), metrics(root, "decision")
     net = {m: b["mean_net_return"] for m, b in ev["backtest"].items()}

@@ -116,3 +116,14 @@ def test_suggest_prefers_abbreviations_then_spelling():
     assert suggest("lr", ["learning_rate", "max_depth"]) == "learning_rate"
     assert suggest("max_dpth", ["learning_rate", "max_depth"]) == "max_depth"
     assert suggest("qqq", ["learning_rate", "max_depth"]) is None
+
+
+def test_serving_max_age_is_auto_or_positive_days():
+    from gafcnn.params import ServingParams
+
+    assert ServingParams(max_age_days="auto").max_age(6.5) == 6.5  # as far as tested
+    assert ServingParams(max_age_days=3).max_age(6.5) == 3.0
+    assert ServingParams().max_age(6.5) == 14.0
+    for bad in (0, -1, "never", True):
+        with pytest.raises(ValueError, match="max_age_days"):
+            ServingParams(max_age_days=bad)

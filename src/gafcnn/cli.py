@@ -5,12 +5,14 @@
 
 Bars come in any layout `ingest` accepts (a file, a directory, a ``.gz``/``.zip``,
 or ``-`` for stdin). One line goes out per decision time (each bar's timestamp):
-the timestamp, P(up) of the deployed model and the action - ``long`` if P(up) > 0.5,
-``short`` if below, ``flat`` with the reason when nothing is deployed or history is
-too short (fewer than the bundle's ``history_bars``, 240, or a gap inside the
-longest window). ``--follow`` answers each
-bar appended on stdin at once (flushed), so a bot in any language can pipe bars in
-and read signals out. Bad bars stop it with the same one-line errors as `ingest`.
+the timestamp, P(up) of the deployed model and the action of its policy, as the
+backtest trades it - ``long`` if P(up) >= 0.5 + theta, ``short`` if <= 0.5 - theta
+(theta: the model's threshold chosen on val; theta 0 is always in), ``flat`` with the
+reason inside that band, when nothing is deployed or when history is too short
+(fewer than the bundle's ``history_bars``, 240, or a gap inside the longest window).
+``--follow`` answers each bar appended on stdin at once (flushed), so a bot in any
+language can pipe bars in and read signals out. Bad bars stop it with the same
+one-line errors as `ingest`.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ import pandas as pd
 
 from gafcnn import paths
 from gafcnn.data.bars import MINUTE_MS, OHLCV, minute_index
+from gafcnn.evaluation.backtest import sides
 from gafcnn.io import InputError, run_stage
 
 FIELDS = ("timestamp", "p_up", "action", "reason")
+ACTIONS = {1: "long", -1: "short", 0: "flat"}  # the backtest's sides
 FOLLOW_KEEP = 2000  # bars kept while following: indicators' EMAs forget older ones
 
 
@@ -47,9 +51,15 @@ def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dic
     rows = []
     for k, pos in enumerate(positions):
         stamp = pd.Timestamp(int(minutes[pos]) * MINUTE_MS, unit="ms", tz="UTC").isoformat()
+        expired = bundle.expired(int(minutes[pos]))
+        if expired and not bundle.warned_expired:
+            print(f"warning: {expired}", file=sys.stderr, flush=True)
+            bundle.warned_expired = True
         if bundle.deployed is None:
             decision = bundle.spec["decision"]["decision"] if bundle.spec["decision"] else "none"
             row = (None, "flat", f"decision: {decision}")
+        elif expired:
+            row = (None, "flat", "model expired")
         elif not complete[k]:
             row = (
                 None,
@@ -59,8 +69,9 @@ def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dic
             )
         else:
             prob = float(p[k])
-            action = "long" if prob > 0.5 else "short" if prob < 0.5 else "flat"
-            row = (prob, action, "" if action != "flat" else "P(up) is exactly 0.5")
+            action = ACTIONS[int(sides(np.array([prob]), bundle.theta)[0])]
+            reason = "" if action != "flat" else f"below threshold ({bundle.theta:g} from 0.5)"
+            row = (prob, action, reason)
         rows.append(dict(zip(FIELDS, (stamp, *row), strict=True)))
     return rows
 

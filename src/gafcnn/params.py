@@ -298,9 +298,51 @@ class WalkForwardSpec(Section):
 
 
 @dataclass(frozen=True)
+class CostParams(Section):
+    """Trading costs per side, in basis points: a round trip pays each twice."""
+
+    SECTION: ClassVar[str] = "evaluate.costs"
+    fee_bps: float = 5.0
+    spread_bps: float = 0.0  # half the quoted spread
+    slippage_bps: float = 0.0
+
+    def __post_init__(self) -> None:
+        for k in ("fee_bps", "spread_bps", "slippage_bps"):
+            if getattr(self, k) < 0:
+                raise ValueError(f"{k} must be >= 0, got {getattr(self, k)}")
+
+    @property
+    def per_side_bps(self) -> float:
+        """Everything one side of a trade pays."""
+        return self.fee_bps + self.spread_bps + self.slippage_bps
+
+
+@dataclass(frozen=True)
+class PolicyParams(Section):
+    """The trading policy's threshold grid: long when P(up) >= 0.5 + theta, short when
+    <= 0.5 - theta, flat between; theta is chosen on the val segment."""
+
+    SECTION: ClassVar[str] = "evaluate.policy"
+    thresholds: list = field(
+        default_factory=lambda: [0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2]
+    )
+    min_val_trades: int = 30
+
+    def __post_init__(self) -> None:
+        t = [float(x) for x in self.thresholds]
+        if not t or t[0] != 0.0 or t != sorted(set(t)) or t[-1] >= 0.5:
+            raise ValueError(
+                f"thresholds must rise from 0.0 (always in) and stay below 0.5, got {t}"
+            )
+        if self.min_val_trades < 1:
+            raise ValueError(f"min_val_trades must be >= 1, got {self.min_val_trades}")
+
+
+@dataclass(frozen=True)
 class EvaluateParams(Section):
     SECTION: ClassVar[str] = "evaluate"
-    fee_bps: float = 5.0
+    costs: CostParams = field(default_factory=CostParams)
+    policy: PolicyParams = field(default_factory=PolicyParams)
     require_profit: bool = True
     bootstrap_reps: int = 1000
     trials: int = 1
@@ -345,6 +387,32 @@ class PatternConfig(Section):
     epochs: int = 30
 
 
+# ---- what the deployment bundle serves
+@dataclass(frozen=True)
+class ServingParams(Section):
+    """How many days after the last bar its models were fitted on (the end of val) a
+    bundle may trade; ``auto``: only as long as the evaluation tested them (to the last
+    test decision), which expires an exported bundle at once. The default, 14, is about
+    twice the age the default split tests (about 6.3 days on the synthetic market and
+    on the shared real file): a week past what was measured."""
+
+    SECTION: ClassVar[str] = "serving"
+    max_age_days: Any = 14
+
+    def __post_init__(self) -> None:
+        ok = self.max_age_days == "auto" or (
+            isinstance(self.max_age_days, int | float)
+            and not isinstance(self.max_age_days, bool)
+            and self.max_age_days > 0
+        )
+        if not ok:
+            raise ValueError(f"max_age_days must be 'auto' or days > 0, got {self.max_age_days!r}")
+
+    def max_age(self, tested_days: float) -> float:
+        """The age limit in days, given how far past its fit the model was tested."""
+        return float(tested_days if self.max_age_days == "auto" else self.max_age_days)
+
+
 # ---- speed only (no stage lists it)
 @dataclass(frozen=True)
 class RuntimeParams(Section):
@@ -367,13 +435,15 @@ SECTIONS: dict[str, type] = {
     "walkforward": WalkForwardSpec,
     "evaluate": EvaluateParams,
     "patterns": PatternConfig,
+    "serving": ServingParams,
     "runtime": RuntimeParams,
 }
 
 
 # What the deployment bundle records of params.yaml (with the seed): the sections that
 # shape the served models and their decision.
-SERVED_SECTIONS = ("seed", "data", "split", "label", "gaf", "xgb", "ensemble", "hybrid", "evaluate")
+SERVED_SECTIONS = ("seed", "data", "split", "label", "gaf", "xgb", "ensemble", "hybrid", "evaluate",
+                   "serving")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -393,6 +463,7 @@ class Params:
     walkforward: WalkForwardSpec
     evaluate: EvaluateParams
     patterns: PatternConfig
+    serving: ServingParams
     runtime: RuntimeParams
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 

@@ -135,6 +135,8 @@ CANDIDATES = (ENSEMBLE, HYBRID, PHASE1)
 CURVES = (ENSEMBLE, PHASE1, HYBRID, ORACLE, CNN)
 # Drawn in the equity picture, in this order.
 EQUITY = (ENSEMBLE, PHASE1, HYBRID, ORACLE, MAJORITY)
+# Drawn in the cost-sweep and coverage pictures, in this order.
+POLICY = (ENSEMBLE, PHASE1, HYBRID, ORACLE)
 # Columns of the grid report.
 GRID = (CNN, ENSEMBLE, PHASE1, HYBRID)
 # Drawn per walk-forward fold (with the configured ensemble).

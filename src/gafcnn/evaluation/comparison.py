@@ -1,5 +1,6 @@
-"""Every model on the same test decisions: the comparison table, the backtest and the
-selection-bias figures, computed one way for the evaluate stage and the grid report."""
+"""Every model on the same test decisions: the comparison table, the backtest, each
+model's trading policy (theta chosen on val) and the selection-bias figures, computed
+one way for the evaluate stage and the grid report."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from gafcnn.data.labels import forward_returns
 from gafcnn.evaluation.backtest import backtest
 from gafcnn.evaluation.bootstrap import bootstrap, bootstrap_indices
 from gafcnn.evaluation.metrics import classification_report
+from gafcnn.evaluation.policy import (
+    choose_theta,
+    coverage_curve,
+    period,
+    policy_row,
+    trade_block,
+)
 from gafcnn.evaluation.selection_bias import assess
 from gafcnn.params import Params
 
@@ -27,11 +35,14 @@ def compare(
     block: int,
     trials: int,
     partitions: int,
+    val: tuple[np.ndarray, dict[str, np.ndarray]] | None = None,
 ) -> dict:
     """Every model in ``probs`` on the test decisions ``ts`` (epoch ms, labels ``y``):
-    the table (block-bootstrap intervals, paired resamples), the backtest on the bars'
-    forward returns, and the selection-bias figures over every model but the oracle."""
+    the table (block-bootstrap intervals, paired resamples), the always-in backtest on
+    the bars' forward returns, with ``val`` (its decision times and each model's P(up))
+    each model's policy, and the selection-bias figures over every model but the oracle."""
     cfg, horizon = params.evaluate, params.label.horizon
+    cost = cfg.costs.per_side_bps
     idx = bootstrap_indices(len(y), block, cfg.bootstrap_reps, params.seed)
     table = {}
     for name, p in probs.items():
@@ -43,12 +54,10 @@ def compare(
         row["signal_detected"] = bool(b.accuracy_ci[0] > row["majority_rate"])
         table[name] = row
     test_minutes = np.asarray(ts) // MINUTE_MS
-    fwd = forward_returns(bars["close"], minutes, horizon)[positions(minutes, ts)]
-    period = float(test_minutes[-1] - test_minutes[0] + horizon)
-    tests = {
-        name: backtest(test_minutes, p, fwd, horizon, cfg.fee_bps, period)
-        for name, p in probs.items()
-    }
+    forward = forward_returns(bars["close"], minutes, horizon)
+    fwd = forward[positions(minutes, ts)]
+    span = period(test_minutes, horizon)
+    tests = {name: backtest(test_minutes, p, fwd, horizon, cost, span) for name, p in probs.items()}
     bt = {name: {k: getattr(r, k) for k in BACKTEST_FIELDS} for name, r in tests.items()}
     models = [m for m in probs if m != registry.ORACLE]
     selection = assess(
@@ -60,4 +69,38 @@ def compare(
         trials=trials,
         partitions=partitions,
     )
-    return {"table": table, "tests": tests, "backtest": bt, "selection": selection}
+    out = {"table": table, "tests": tests, "backtest": bt, "selection": selection}
+    if val is not None:
+        out["policy"], out["policy_tests"] = policies(
+            val, forward, minutes, test_minutes, fwd, probs, params, block
+        )
+        span, cost = period(test_minutes, horizon), cfg.costs.per_side_bps
+        out["coverage"] = {
+            name: coverage_curve(test_minutes, probs[name], fwd, horizon, cost, span)
+            for name in registry.expand(registry.POLICY, [])
+            if name in probs
+        }
+    return out
+
+
+def policies(
+    val: tuple[np.ndarray, dict[str, np.ndarray]], forward: np.ndarray, minutes: np.ndarray,
+    test_minutes: np.ndarray, fwd: np.ndarray, probs: dict[str, np.ndarray], params: Params,
+    block: int,
+) -> tuple[dict, dict]:  # fmt: skip
+    """Each model's theta chosen on val, and its test figures at that theta."""
+    cfg, horizon = params.evaluate, params.label.horizon
+    cost = cfg.costs.per_side_bps
+    val_ts, val_probs = val
+    val_minutes, val_fwd = np.asarray(val_ts) // MINUTE_MS, forward[positions(minutes, val_ts)]
+    span = period(test_minutes, horizon)
+    trades_block = trade_block(block, test_minutes, horizon)
+    rows, tests = {}, {}
+    for name, p in probs.items():
+        theta, tried = choose_theta(
+            val_minutes, val_probs[name], val_fwd, horizon, cost, cfg.policy
+        )
+        tests[name] = backtest(test_minutes, p, fwd, horizon, cost, span, theta)
+        rows[name] = policy_row(tests[name], theta, trades_block, cfg.bootstrap_reps, params.seed)
+        rows[name]["val"] = tried
+    return rows, tests

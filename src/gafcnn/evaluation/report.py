@@ -94,6 +94,55 @@ def plot_equity(tests: dict, out: Path) -> Path:
     return _save(fig, out)
 
 
+def plot_cost_sweep(policy: dict, out: Path) -> Path:
+    """Mean net return per trade against the cost per side, each model at its theta
+    (net = gross - 2 x cost: a line through its break-even cost, marked)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    rows = {m: policy[m] for m in registry.expand(registry.POLICY, []) if m in policy}
+    top = max([10.0, *(2 * r["break_even_bps"] for r in rows.values() if r["trades"])])
+    cost = np.linspace(0, top, 50)
+    for m, r in rows.items():
+        if r["trades"]:
+            be = r["break_even_bps"]
+            line = ax.plot(cost, 2 * (be - cost) / 1e4, lw=1, label=f"{m} (theta {r['theta']:g})")
+            ax.plot([be], [0.0], "o", color=line[0].get_color())
+            ax.annotate(f"{be:.1f}", (be, 0.0), textcoords="offset points", xytext=(3, 4),
+                        fontsize=7)  # fmt: skip
+    ax.axhline(0.0, color="k", lw=0.7, ls="--")
+    ax.set(xlabel="cost per side (bps)", ylabel="mean net return per trade",
+           title="cost sweep on test (dots: break-even cost)")  # fmt: skip
+    ax.legend(fontsize=7)
+    return _save(fig, out)
+
+
+def plot_coverage(coverage: dict, policy: dict, out: Path) -> Path:
+    """Win rate and net return per trade against the share of most confident decisions
+    traded, the val-chosen theta's coverage marked and the guide's win rates drawn."""
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    for m, rows in coverage.items():
+        x = [r["coverage"] for r in rows]
+        line = a1.plot(x, [r["win_rate"] for r in rows], ".-", lw=1, label=m)
+        a2.plot(x, [r["mean_net_return"] for r in rows], ".-", lw=1, color=line[0].get_color())
+        if m in policy and policy[m]["trades"]:
+            r = policy[m]
+            a1.plot([r["coverage"]], [r["win_rate"]], "*", ms=10, color=line[0].get_color())
+            a2.plot([r["coverage"]], [r["mean_net_return"]], "*", ms=10,
+                    color=line[0].get_color())  # fmt: skip
+    for rate in GUIDE_WIN_RATES:
+        a1.axhline(rate, color="grey", lw=0.7, ls=":")
+        a1.annotate(f"guide {rate:.0%}", (0.0, rate), fontsize=7, xytext=(2, 2),
+                    textcoords="offset points")  # fmt: skip
+    a2.axhline(0.0, color="k", lw=0.7, ls="--")
+    a1.set(xscale="log", xlabel="coverage (share of decisions traded)", ylabel="win rate (net)")
+    a2.set(xscale="log", xlabel="coverage (share of decisions traded)",
+           ylabel="mean net return per trade")  # fmt: skip
+    a1.legend(fontsize=7)
+    fig.suptitle("test: trading only the most confident decisions (stars: val-chosen theta)")
+    return _save(fig, out)
+
+
 def plot_training(windows: list[int], out: Path) -> Path | None:
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -139,6 +188,40 @@ def table_markdown(table: dict, backtest: dict) -> str:
     lines.append("|" + "---|" * (len(bcols) + 1))
     for m in table:
         lines.append(f"| {m} | " + " | ".join(_fmt(backtest[m][c]) for c in bcols) + " |")
+    return "\n".join(lines)
+
+
+GUIDE_WIN_RATES = (0.65, 0.72)  # the guide's "Phase 1 + 2 win rate" target and stretch
+
+
+def policy_markdown(policy: dict) -> str:
+    """Each model's policy on test at its val-chosen theta, then the guide's win-rate
+    criterion as measured (net of costs)."""
+    head = ("| model | theta | coverage | trades | win rate [95%] | mean net/trade [95%] | "
+            "Sharpe | max DD | turnover/day | break-even bps/side |")  # fmt: skip
+    lines = [head, "|" + "---|" * 10]
+    for name, r in policy.items():
+        wr, mn = r["win_rate_ci"], r["mean_net_return_ci"]
+        lines.append(
+            f"| {name} | {r['theta']:.3f} | {r['coverage']:.3f} | {r['trades']} | "
+            f"{_fmt(r['win_rate'])} [{_fmt(wr[0])}, {_fmt(wr[1])}] | "
+            f"{r['mean_net_return']:+.5f} [{mn[0]:+.5f}, {mn[1]:+.5f}] | {_fmt(r['sharpe'])} | "
+            f"{_fmt(r['max_drawdown'])} | {r['turnover_per_day']:.1f} | "
+            f"{r['break_even_bps']:.2f} |"
+        )
+    models = {n: r for n, r in policy.items() if n != registry.ORACLE and r["trades"] > 0}
+    if models:
+        best = max(models, key=lambda n: models[n]["win_rate"])
+        r = models[best]
+        target, stretch = GUIDE_WIN_RATES
+        lines += ["", (
+            f"The guide's criterion, win rate >= {target:.0%} (stretch {stretch:.0%}), measured "
+            f"as the share of test trades that gain after costs at the val-chosen theta: best "
+            f"{best} {r['win_rate']:.3f} [{r['win_rate_ci'][0]:.3f}, {r['win_rate_ci'][1]:.3f}] "
+            f"over {r['trades']} trades - "
+            + ("met" if r["win_rate_ci"][0] >= target else "not met")
+            + " (the interval's lower end must clear it)."
+        )]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -220,8 +303,9 @@ def plot_folds(walkforward: dict, out: Path, ensemble: str) -> Path:
 
 
 def write_report(
-    params: Params, evaluate: dict, decision: dict, probs: dict, y: np.ndarray, tests: dict
-) -> None:
+    params: Params, evaluate: dict, decision: dict, probs: dict, y: np.ndarray, tests: dict,
+    coverage: dict | None = None,
+) -> None:  # fmt: skip
     """Pictures into ``reports/figures`` and ``plots/equity.png``; report.md and report.html."""
     figs = paths.REPORT_FIGURES
     roc, cal = plot_roc_calibration(probs, y, figs)
@@ -235,6 +319,16 @@ def write_report(
         ("Confusion matrices (test)", plot_confusion(probs, y, figs)),
         ("Equity curves, net of fees (test)", plot_equity(tests, paths.EQUITY_PLOT)),
     ]
+    if "policy" in evaluate:
+        pictures += [(
+            "Net return per trade against cost per side (test, each model at its theta)",
+            plot_cost_sweep(evaluate["policy"], figs / "cost_sweep.png"),
+        )]  # fmt: skip
+    if coverage:
+        pictures += [(
+            "Win rate and net return against coverage (test)",
+            plot_coverage(coverage, evaluate["policy"], figs / "coverage.png"),
+        )]  # fmt: skip
     windows = [int(w) for w in params.gaf.windows]
     train_png = plot_training(windows, figs / "training.png")
     if train_png:
@@ -293,7 +387,9 @@ def write_report(
         f"blocks of {evaluate['bootstrap']['block_samples']} samples (a window plus a horizon): "
         "test samples overlap, so they are not independent",
         f"- backtest: long/short on the predicted direction, held {params.label.horizon} "
-        f"minutes, no overlapping positions, {evaluate['fee_bps']} bps per side",
+        f"minutes, no overlapping positions, {evaluate['costs']['per_side_bps']} bps per side "
+        f"(fee {evaluate['costs']['fee_bps']}, spread {evaluate['costs']['spread_bps']}, "
+        f"slippage {evaluate['costs']['slippage_bps']})",
     ]
     dec = [
         f"**Decision: {decision['decision']}**",
@@ -312,6 +408,9 @@ def write_report(
     md = ["# gafcnn evaluation report", "", "## Data", "", *summary, "", "## Decision", "", *dec]
     md += ["", f"### {forest_title}", "", f"![forest]({forest.relative_to(paths.REPORTS)})", ""]
     md += ["", f"## All models on the same test samples ({how})", "", table, ""]
+    policy = policy_markdown(evaluate["policy"]) if "policy" in evaluate else None
+    if policy is not None:
+        md += [f"## {POLICY_TITLE}", "", policy, ""]
     if walkforward is not None:
         md += ["## Walk-forward folds", "", per_fold_markdown(walkforward), ""]
     md += ["## Pictures", ""]
@@ -340,6 +439,10 @@ def write_report(
         )
 
     tables = [html_table(t) for t in table.split("\n\n")]
+    if policy is not None:
+        note = policy.split("\n\n")[1:]
+        tables += [f"<h2>{html.escape(POLICY_TITLE)}</h2>", html_table(policy.split("\n\n")[0])]
+        tables += [f"<p>{html.escape(n)}</p>" for n in note]
     if walkforward is not None:
         tables += ["<h2>Walk-forward folds</h2>", html_table(per_fold_markdown(walkforward))]
     parts = [
@@ -366,6 +469,9 @@ def write_report(
     write_bytes(paths.REPORT_HTML, "\n".join(parts).encode())
 
 
+POLICY_TITLE = (
+    "Trading policy per model (theta chosen on val, traded once on test, after costs; single split)"
+)
 TIMINGS_NOTE = (
     "Latency, memory and speed behind the checklist are measured at every run and kept out "
     f"of tracked files: see `{paths.TIMINGS_MD}` (made from `{paths.TIMINGS}`), and "

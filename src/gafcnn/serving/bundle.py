@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 import gafcnn
 from gafcnn import paths, registry
+from gafcnn.data.bars import MINUTE_MS
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
 from gafcnn.serving.served import Inputs, hook
 
@@ -54,19 +56,25 @@ def write_bundle(
     target: str | Path,
     *,
     label_horizon: int,
-    fee_bps: float,
+    costs: dict,
+    policy: dict[str, float] | None,
+    expiry: dict | None,
     decision: dict | None,
     test_metrics: dict | None,
     params: dict,
 ) -> Path:
     """Write the bundle to ``target`` (a folder, replaced atomically) from the pipeline's
-    models; ``decision`` None marks a bundle built before the decision (the latency
-    stage measures such one's speed)."""
+    models; ``costs`` per side, ``policy`` each model's val-chosen theta, ``expiry`` the
+    last bar the models were fitted on (``fitted_until``) and ``max_age_days``; ``decision``
+    None marks a bundle built before the decision (the latency stage measures such
+    one's speed)."""
     target = Path(target)
     ens = read_json(paths.ENSEMBLE_MODEL)
     windows = [int(w) for w in ens["windows"]]
     with atomic_dir(target) as tmp:
         models = {m.name: hook(m.serves).ship(m, windows, tmp) for m in registry.served()}
+        aliases = registry.served_aliases(windows, ens["method"])
+        served = [*registry.expand(registry.served(), windows), *aliases]
         deployed = None if decision is None else decision.get("deployed_model")
         bundle: dict[str, Any] = {
             "format": FORMAT,
@@ -77,9 +85,11 @@ def write_bundle(
             "test_metrics": test_metrics,
             "windows": windows,
             "models": models,
-            "aliases": registry.served_aliases(windows, ens["method"]),
+            "aliases": aliases,
+            "policy": None if policy is None else {n: policy[n] for n in served if n in policy},
             "label_horizon": int(label_horizon),
-            "fee_bps": float(fee_bps),
+            "costs": costs,
+            "expiry": expiry,
             "history_bars": max(int(m.get("history_bars", 1)) for m in models.values()),
             "params": params,
             "code": {"gafcnn": gafcnn.__version__, "serving_sha256": serving_code_digest()},
@@ -112,10 +122,28 @@ class Bundle:
         self.deployed: str | None = self.spec["deployed"]
         self.history = int(self.spec["history_bars"])
         self.aliases: dict[str, str] = self.spec["aliases"]
+        self.theta = float((self.spec["policy"] or {}).get(self.deployed, 0.0))
+        self.warned_expired = False
         self.models = [
             hook(m.serves).load(m, self.spec["models"][m.name], self.path)
             for m in registry.served()
         ]
+
+    def expired(self, minute: int) -> str | None:
+        """Why a decision at epoch ``minute`` must not trade on this bundle's models (more
+        than ``max_age_days`` past the last bar they were fitted on), or None."""
+        expiry = self.spec["expiry"]
+        if not expiry:
+            return None
+        fitted = pd.Timestamp(expiry["fitted_until"])
+        age_days = (minute * MINUTE_MS - fitted.value // 1_000_000) / 86_400_000
+        if age_days <= expiry["max_age_days"]:
+            return None
+        return (
+            f"model expired: bars more than {expiry['max_age_days']:.2f} days past "
+            f"{expiry['fitted_until']}, the last bar its models were fitted on, answer flat "
+            "(retrain: `dvc repro` on newer bars)"
+        )
 
     def predict_all(
         self, bars: dict[str, np.ndarray], minutes: np.ndarray, positions: np.ndarray

@@ -41,19 +41,23 @@ class Cnns:
         served = {}
         for key, m in spec["windows"].items():
             w = int(key.removeprefix("w"))
-            enc = None
-            if m["arch"] != "conv1d":
-                enc = Encoder(m["channels"], m["image_size"], m["mtf_bins"], threads=1)
-            served[model.at(w)] = (w, OnnxCnn(folder / f"{model.at(w)}.onnx"), enc, m)
+            served[model.at(w)] = (w, OnnxCnn(folder / f"{model.at(w)}.onnx"), encoder_of(m), m)
 
         def predict(x: Inputs) -> dict[str, np.ndarray]:
-            return {name: graph.predict(_inputs(x, w, enc, m))
+            return {name: graph.predict(cnn_inputs(x, w, enc, m))
                     for name, (w, graph, enc, m) in served.items()}  # fmt: skip
 
         return predict
 
 
-def _inputs(x: Inputs, window: int, enc: Encoder | None, meta: dict) -> np.ndarray:
+def encoder_of(meta: dict) -> Encoder | None:
+    """The encoder of a served CNN's images (None for a ``conv1d``, which reads bars)."""
+    if meta["arch"] == "conv1d":
+        return None
+    return Encoder(meta["channels"], meta["image_size"], meta["mtf_bins"], threads=1)
+
+
+def cnn_inputs(x: Inputs, window: int, enc: Encoder | None, meta: dict) -> np.ndarray:
     """What the CNN of ``window`` reads at the decision positions."""
     if enc is None:
         scale = np.asarray(meta["normalisation"]["feature_scale"])

@@ -9,6 +9,8 @@ calibration and confusion data for `dvc plots`), ``plots/equity.png`` and
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -26,9 +28,12 @@ from gafcnn.stages.common import gaf_sets, stride, windows
 
 
 def test_predictions(
-    params: Params, reference_ts: np.ndarray, preds: pd.DataFrame | None = None
+    params: Params,
+    reference_ts: np.ndarray,
+    preds: pd.DataFrame | None = None,
+    segment: str = "test",
 ) -> dict[str, np.ndarray]:
-    """P(up) on the test segment for every model, checked to share ``reference_ts``.
+    """P(up) on the ``segment`` for every model, checked to share ``reference_ts``.
 
     Every model is read from the one predictions layout (``preds``, by default every
     file under ``data/predictions/``); ``ensemble`` is the configured ``ensemble.method``.
@@ -42,7 +47,7 @@ def test_predictions(
             rows = predictions.of_model(preds, model)
         except KeyError as exc:
             raise InputError(source, f"{exc.args[0]}; run `dvc repro`") from None
-        t = rows[rows["segment"] == "test"]
+        t = rows[rows["segment"] == segment]
         out[name] = (predictions.ms(t["timestamp"]), t["p_up"].to_numpy(dtype=np.float64))
     oracle = pd.read_parquet(paths.ORACLE)
     if len(oracle):
@@ -51,7 +56,9 @@ def test_predictions(
     probs = {}
     for name, (ts, p) in out.items():
         if len(ts) != len(reference_ts) or np.any(ts != reference_ts):
-            raise AlignmentError(f"{name}: test predictions are not on the shared test timestamps")
+            raise AlignmentError(
+                f"{name}: {segment} predictions are not on the shared {segment} timestamps"
+            )
         probs[name] = p
     return probs
 
@@ -79,14 +86,16 @@ def main() -> None:
     sets = gaf_sets(params)
     ref = sets[min(sets)]
     ts, y = ref.timestamps("test"), ref.labels("test")
+    val_ts = ref.timestamps("val")
     try:
         probs = test_predictions(params, ts)
+        val = (val_ts, test_predictions(params, val_ts, segment="val"))
     except AlignmentError as exc:
         raise InputError(paths.PREDICTIONS, str(exc)) from None
     horizon = params.label.horizon
     block = block_length(max(sets), horizon, stride(params))
     bars, minutes = load_bars()
-    single = compare(ts, y, probs, bars, minutes, params, block, trials, partitions)
+    single = compare(ts, y, probs, bars, minutes, params, block, trials, partitions, val)
     train_last = max(s.timestamps("train").max() for s in sets.values())
     out_of_sample = bool(ts.min() > train_last)
     wf_spec = params.walkforward
@@ -159,9 +168,10 @@ def main() -> None:
         "test_first": pd.Timestamp(int(ts[0]), unit="ms", tz="UTC").isoformat(),
         "test_last": pd.Timestamp(int(ts[-1]), unit="ms", tz="UTC").isoformat(),
         "bootstrap": {"block_samples": block, "reps": cfg.bootstrap_reps},
-        "fee_bps": cfg.fee_bps,
+        "costs": {**dataclasses.asdict(cfg.costs), "per_side_bps": cfg.costs.per_side_bps},
         "table": table,
         "backtest": bt,
+        "policy": single["policy"],  # theta chosen on the single split's val
         "selection": selection,
     }
     if wf_spec.folds > 0:  # the single split, for the forest plot and comparison
@@ -171,7 +181,9 @@ def main() -> None:
     for name in registry.expand(registry.CURVES, sets):
         if name != registry.ORACLE:
             curves(name, y, probs[name])
-    write_report(params, evaluate, decision, probs, y, tests)
+    for name, rows in single["coverage"].items():
+        write_csv(pd.DataFrame(rows), paths.EVAL_PLOTS / "coverage" / f"{name}.csv")
+    write_report(params, evaluate, decision, probs, y, tests, single["coverage"])
     write_timings_report(paths.TIMINGS, paths.TIMINGS_MD)
     print(f"evaluate: decision = {decision['decision']}")
     for r in decision["reasons"]:

@@ -8,10 +8,22 @@ models/bundle` serves it; when the decision is "deploy nothing" it serves no mod
 
 from __future__ import annotations
 
+import pandas as pd
+
 from gafcnn import paths
 from gafcnn.io import read_json, run_stage
-from gafcnn.params import SERVED_SECTIONS, read_params
+from gafcnn.params import SERVED_SECTIONS, Params, read_params
 from gafcnn.serving.bundle import write_bundle
+
+
+def expiry(params: Params, evaluate: dict) -> dict:
+    """The last bar any model was fitted on (the end of val: combiners and early stopping
+    see it) and how many days past it the bundle may trade (``serving.max_age_days``)."""
+    fitted = read_json(paths.metrics("split"))["val"]["last_timestamp"]
+    tested = pd.Timestamp(evaluate["test_last"]) - pd.Timestamp(fitted)
+    tested_days = tested.total_seconds() / 86_400
+    return {"fitted_until": fitted, "tested_days": tested_days,
+            "max_age_days": params.serving.max_age(tested_days)}  # fmt: skip
 
 
 def main() -> None:
@@ -26,7 +38,9 @@ def main() -> None:
     target = write_bundle(
         paths.BUNDLE,
         label_horizon=params.label.horizon,
-        fee_bps=params.evaluate.fee_bps,
+        costs=evaluate["costs"],
+        policy={name: row["theta"] for name, row in evaluate["policy"].items()},
+        expiry=expiry(params, evaluate),
         decision=decision,
         test_metrics=test,
         params=snapshot,

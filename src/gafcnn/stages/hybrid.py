@@ -5,7 +5,10 @@ The CNNs' predictions on their own training samples are overfit, so the meta-lea
 never sees them: it is fitted on the val segment only. The number of boosting rounds
 is chosen by cross-validation over time-ordered folds inside val, each purged of
 samples within ``max(window) + horizon`` minutes of its held-out block; the final
-model is refitted on all of val with that many rounds and scored once on test.
+model is refitted on all of val with that many rounds and scored once on test. The
+val P(up) it writes are out of fold - each block from the fold model that was not
+fitted on it (whose rounds were early-stopped on it) - so a trading threshold chosen
+on them is not chosen on fitted values.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ def main() -> None:
 
     purge = required_purge(windows, params.label.horizon) * MINUTE_MS
     best_rounds, cv_loss = [], []
+    p_val = np.full(len(y_val), np.nan)
     for train_idx, hold_idx in purged_folds(ts_val, cfg.folds, purge):
         model = xgb_classifier(cfg, seed, n_jobs=n_jobs)
         model.fit(
@@ -53,6 +57,7 @@ def main() -> None:
             eval_set=[(x_val[hold_idx], y_val[hold_idx])],
             verbose=False,
         )
+        p_val[hold_idx] = model.predict_proba(x_val[hold_idx])[:, 1]
         best_rounds.append(int(model.best_iteration) + 1)
         cv_loss.append(float(model.best_score))
     rounds = int(np.median(best_rounds))
@@ -78,7 +83,10 @@ def main() -> None:
     write_json(paths.metrics(registry.HYBRID_STAGE.name), metrics)
     save_xgb(final, paths.HYBRID_MODEL)
     predictions.write(
-        [predictions.frame(ts[test], "test", y[test], p_test, registry.HYBRID.name)],
+        [
+            predictions.frame(ts_val, "val", y_val, p_val, registry.HYBRID.name),
+            predictions.frame(ts[test], "test", y[test], p_test, registry.HYBRID.name),
+        ],
         paths.predictions_file(registry.HYBRID.stage.name),
     )
     t = metrics["test"]

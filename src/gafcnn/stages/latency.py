@@ -25,7 +25,9 @@ def main() -> None:
         provisional = write_bundle(
             Path(tmp) / "bundle",
             label_horizon=params.label.horizon,
-            fee_bps=params.evaluate.fee_bps,
+            costs={},
+            policy=None,
+            expiry=None,
             decision=None,
             test_metrics=None,
             params={},

@@ -1,0 +1,91 @@
+"""The trading policy of a model: its threshold theta, chosen on validation only, and
+what it does on test.
+
+For each theta of ``evaluate.policy.thresholds`` the val segment is backtested with the
+costs; the chosen theta earns the most net return per minute of the val period among
+those with at least ``min_val_trades`` trades (theta 0, always in, when none has). The
+test segment then trades at that theta, once.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gafcnn.evaluation.backtest import Backtest, backtest
+from gafcnn.evaluation.bootstrap import bootstrap_indices, per_resample
+from gafcnn.params import PolicyParams
+
+
+def period(minutes: np.ndarray, horizon: int) -> float:
+    """Minutes from the first decision to the last position's exit."""
+    return float(minutes[-1] - minutes[0] + horizon) if len(minutes) else 0.0
+
+
+def choose_theta(
+    minutes: np.ndarray, p_up: np.ndarray, fwd: np.ndarray, horizon: int, cost_bps: float,
+    spec: PolicyParams,
+) -> tuple[float, list[dict]]:  # fmt: skip
+    """The val-chosen theta and the val figures of every theta tried."""
+    span = period(minutes, horizon)
+    rows = []
+    for theta in spec.thresholds:
+        b = backtest(minutes, p_up, fwd, horizon, cost_bps, span, float(theta))
+        per_min = float(b.net.sum() / span) if span > 0 else 0.0
+        rows.append({"theta": float(theta), "trades": b.trades, "net_per_minute": per_min})
+    eligible = [r for r in rows if r["trades"] >= spec.min_val_trades] or rows[:1]
+    best = max(eligible, key=lambda r: (r["net_per_minute"], -r["theta"]))
+    return best["theta"], rows
+
+
+def trade_block(block_samples: int, minutes: np.ndarray, horizon: int) -> int:
+    """Trades per bootstrap block: as many as span the samples' block length in time."""
+    step = float(np.median(np.diff(minutes))) if len(minutes) > 1 else 1.0
+    return max(1, math.ceil(block_samples * step / horizon))
+
+
+def policy_row(b: Backtest, theta: float, block: int, reps: int, seed: int) -> dict:
+    """A policy's test figures, win rate and mean net return with block-bootstrap
+    percentile intervals over its trades (in order)."""
+    row = {
+        "theta": theta,
+        "coverage": b.coverage,
+        "trades": b.trades,
+        "win_rate": b.win_rate,
+        "win_rate_ci": [float("nan"), float("nan")],
+        "mean_net_return": b.mean_net_return,
+        "mean_net_return_ci": [float("nan"), float("nan")],
+        "sharpe": b.sharpe,
+        "max_drawdown": b.max_drawdown,
+        "turnover_per_day": b.turnover_per_day,
+        "break_even_bps": b.break_even_bps,
+    }
+    if b.trades > 1:
+        idx = bootstrap_indices(b.trades, min(block, b.trades), reps, seed)
+        wins = per_resample(idx, lambda r: (b.net[r] > 0).mean(axis=1))
+        means = per_resample(idx, lambda r: b.net[r].mean(axis=1))
+        row["win_rate_ci"] = [float(v) for v in np.percentile(wins, [2.5, 97.5])]
+        row["mean_net_return_ci"] = [float(v) for v in np.percentile(means, [2.5, 97.5])]
+    return row
+
+
+# Shares of the most confident decisions traded, for the coverage curve.
+COVERAGE_SHARES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+
+
+def coverage_curve(
+    minutes: np.ndarray, p_up: np.ndarray, fwd: np.ndarray, horizon: int, cost_bps: float,
+    span: float,
+) -> list[dict]:  # fmt: skip
+    """Win rate and mean net return per trade when only the most confident share of
+    decisions may trade (theta: that share's least confidence; 1.0 is always in)."""
+    confidence = np.abs(np.asarray(p_up, dtype=np.float64) - 0.5)
+    rows = []
+    for share in COVERAGE_SHARES:
+        theta = 0.0 if share >= 1 else float(np.quantile(confidence, 1 - share))
+        b = backtest(minutes, p_up, fwd, horizon, cost_bps, span, theta)
+        rows.append({"share": share, "theta": theta, "coverage": b.coverage,
+                     "trades": b.trades, "win_rate": b.win_rate,
+                     "mean_net_return": b.mean_net_return})  # fmt: skip
+    return rows
