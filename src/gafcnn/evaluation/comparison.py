@@ -102,5 +102,7 @@ def policies(
         )
         tests[name] = backtest(test_minutes, p, fwd, horizon, cost, span, theta)
         rows[name] = policy_row(tests[name], theta, trades_block, cfg.bootstrap_reps, params.seed)
+        # as many test trades as a val theta needs, or its figures are not judged
+        rows[name]["judged"] = tests[name].trades >= cfg.policy.min_val_trades
         rows[name]["val"] = tried
     return rows, tests

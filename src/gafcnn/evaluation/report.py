@@ -94,7 +94,7 @@ def plot_equity(tests: dict, out: Path) -> Path:
     return _save(fig, out)
 
 
-def plot_cost_sweep(policy: dict, out: Path) -> Path:
+def plot_cost_sweep(policy: dict, out: Path, cost_bps: float) -> Path:
     """Mean net return per trade against the cost per side, each model at its theta
     (net = gross - 2 x cost: a line through its break-even cost, marked)."""
     plt = _plt()
@@ -105,11 +105,15 @@ def plot_cost_sweep(policy: dict, out: Path) -> Path:
     for m, r in rows.items():
         if r["trades"]:
             be = r["break_even_bps"]
-            line = ax.plot(cost, 2 * (be - cost) / 1e4, lw=1, label=f"{m} (theta {r['theta']:g})")
+            label = f"{m} (theta {r['theta']:g}, {r['trades']} trades)"
+            line = ax.plot(cost, 2 * (be - cost) / 1e4, lw=1, label=label)
             ax.plot([be], [0.0], "o", color=line[0].get_color())
             ax.annotate(f"{be:.1f}", (be, 0.0), textcoords="offset points", xytext=(3, 4),
                         fontsize=7)  # fmt: skip
     ax.axhline(0.0, color="k", lw=0.7, ls="--")
+    ax.axvline(cost_bps, color="grey", lw=0.7, ls=":")
+    ax.text(cost_bps, 1.0, " evaluate.costs", fontsize=7, va="top",
+            transform=ax.get_xaxis_transform())  # fmt: skip
     ax.set(xlabel="cost per side (bps)", ylabel="mean net return per trade",
            title="cost sweep on test (dots: break-even cost)")  # fmt: skip
     ax.legend(fontsize=7)
@@ -132,8 +136,8 @@ def plot_coverage(coverage: dict, policy: dict, out: Path) -> Path:
                     color=line[0].get_color())  # fmt: skip
     for rate in GUIDE_WIN_RATES:
         a1.axhline(rate, color="grey", lw=0.7, ls=":")
-        a1.annotate(f"guide {rate:.0%}", (0.0, rate), fontsize=7, xytext=(2, 2),
-                    textcoords="offset points")  # fmt: skip
+        a1.text(0.01, rate, f" guide {rate:.0%}", fontsize=7, va="bottom",
+                transform=a1.get_yaxis_transform())  # fmt: skip
     a2.axhline(0.0, color="k", lw=0.7, ls="--")
     a1.set(xscale="log", xlabel="coverage (share of decisions traded)", ylabel="win rate (net)")
     a2.set(xscale="log", xlabel="coverage (share of decisions traded)",
@@ -203,13 +207,22 @@ def policy_markdown(policy: dict) -> str:
     for name, r in policy.items():
         wr, mn = r["win_rate_ci"], r["mean_net_return_ci"]
         lines.append(
-            f"| {name} | {r['theta']:.3f} | {r['coverage']:.3f} | {r['trades']} | "
+            f"| {name} | {r['theta']:.3f} | {r['coverage']:.3f} | "
+            f"{r['trades']}{'' if r['judged'] else '*'} | "
             f"{_fmt(r['win_rate'])} [{_fmt(wr[0])}, {_fmt(wr[1])}] | "
             f"{r['mean_net_return']:+.5f} [{mn[0]:+.5f}, {mn[1]:+.5f}] | {_fmt(r['sharpe'])} | "
             f"{_fmt(r['max_drawdown'])} | {r['turnover_per_day']:.1f} | "
             f"{r['break_even_bps']:.2f} |"
         )
-    models = {n: r for n, r in policy.items() if n != registry.ORACLE and r["trades"] > 0}
+    few = [n for n, r in policy.items() if not r["judged"]]
+    if few:
+        lines += ["", (
+            f"Trades marked * are fewer than `evaluate.policy.min_val_trades`: too few to "
+            f"judge ({', '.join(few)}); the guide's criterion leaves them out."
+        )]  # fmt: skip
+    models = {n: r for n, r in policy.items() if n != registry.ORACLE and r["judged"]}
+    if not models:
+        lines += ["", "The guide's win-rate criterion: no model made enough test trades to judge."]
     if models:
         best = max(models, key=lambda n: models[n]["win_rate"])
         r = models[best]
@@ -322,7 +335,9 @@ def write_report(
     if "policy" in evaluate:
         pictures += [(
             "Net return per trade against cost per side (test, each model at its theta)",
-            plot_cost_sweep(evaluate["policy"], figs / "cost_sweep.png"),
+            plot_cost_sweep(
+                evaluate["policy"], figs / "cost_sweep.png", evaluate["costs"]["per_side_bps"]
+            ),
         )]  # fmt: skip
     if coverage:
         pictures += [(
