@@ -192,9 +192,35 @@ def test_predict_refuses_bad_bars_in_one_line(project, deployed, tmp_path):
     assert proc.stdout == ""  # nothing written before the error
     stream = "1704067200,10,11,9,10,1,5\n1704067260,10,11,9,10,1,5\n1704067200,10,11,9,10,1,5\n"
     proc = _predict("--bundle", str(deployed), "--bars", "-", "--follow", stdin=stream)
-    assert proc.returncode == 1
+    assert proc.returncode == 0  # following, a bad line is rejected and serving goes on
     assert proc.stderr.strip() == "error: <stdin>:3: bar is not later than the one before it"
-    assert len(proc.stdout.splitlines()) == 3  # header and the two good bars' answers
+    lines = proc.stdout.splitlines()  # the header, the two good bars' answers, the rejection
+    assert (
+        len(lines) == 4 and lines[3] == ",,flat,rejected: bar is not later than the one before it"
+    )
+
+
+def test_following_rejects_each_bad_line_and_keeps_serving(project, deployed):
+    """Garbage, an out-of-order bar, a NaN and a non-positive price fed mid-stream are
+    each rejected on stderr and answered flat; the good bars around them get exactly
+    the answers they get without the bad lines."""
+    df, _, _ = _bars(project)
+    good = kraken_rows(df.iloc[-260:].reset_index(drop=True)).splitlines()
+    bad = ["not,a,bar", good[100], good[250].replace(good[250].split(",")[4], "nan", 1),
+           "1704067200,0,11,9,10,1,5"]  # fmt: skip
+    fed = good[:252] + [bad[0]] + good[252:254] + bad[1:] + good[254:]
+    args = ("--bundle", str(deployed), "--bars", "-", "--follow", "--format", "jsonl")
+    clean = _predict(*args, stdin="\n".join(good) + "\n")
+    mixed = _predict(*args, stdin="\n".join(fed) + "\n")
+    assert clean.returncode == 0 and mixed.returncode == 0, mixed.stderr
+    answers = [json.loads(x) for x in mixed.stdout.splitlines()]
+    assert len(answers) == len(fed)  # one line out per line in
+    rejected = [a for a in answers if a["reason"].startswith("rejected: ")]
+    assert len(rejected) == 4 and all(a["action"] == "flat" for a in rejected)
+    assert len(mixed.stderr.strip().splitlines()) == 4
+    assert all(line.startswith("error: <stdin>:") for line in mixed.stderr.splitlines())
+    kept = [a for a in answers if not a["reason"].startswith("rejected: ")]
+    assert kept == [json.loads(x) for x in clean.stdout.splitlines()]
 
 
 def test_history_bars_are_enough_for_the_full_history_answer(project):

@@ -11,8 +11,10 @@ backtest trades it - ``long`` if P(up) >= 0.5 + theta, ``short`` if <= 0.5 - the
 reason inside that band, when nothing is deployed or when history is too short
 (fewer than the bundle's ``history_bars``, 240, or a gap inside the longest window).
 ``--follow`` answers each bar appended on stdin at once (flushed), so a bot in any
-language can pipe bars in and read signals out. Bad bars stop it with the same
-one-line errors as `ingest`.
+language can pipe bars in and read signals out. Bad bars in a file stop it with the
+same one-line errors as `ingest`; while following, a bad line (unparseable, not a
+valid bar, not later than the last good bar) is rejected with that error on stderr
+and answered ``flat`` (``rejected: ...``), and serving goes on from the good bars.
 """
 
 from __future__ import annotations
@@ -95,8 +97,10 @@ def _read(source: str, columns: list[str] | None) -> pd.DataFrame:
     return combine([(name, parse_text(sys.stdin.read(), name, columns))], ReadReport())
 
 
-def _follow(lines: Iterable[str], columns: list[str] | None) -> Iterator[pd.DataFrame]:
-    """Each bar appended to ``lines``, as a one-row frame (a header line is remembered)."""
+def _follow(lines: Iterable[str], columns: list[str] | None) -> Iterator[pd.DataFrame | InputError]:
+    """Each line appended to ``lines``: the bar, as a one-row frame, or the InputError
+    that rejects it (unparseable, not a valid bar, not later than the last good bar); a
+    header line is remembered."""
     from gafcnn.data.readers import ReadReport, combine, parse_text
 
     name, header, last = Path("<stdin>"), None, None
@@ -108,13 +112,13 @@ def _follow(lines: Iterable[str], columns: list[str] | None) -> Iterator[pd.Data
             continue
         text = line if header is None else f"{header}\n{line}"
         try:
-            frame = parse_text(text, name, columns)
+            bar = combine([(name, parse_text(text, name, columns))], ReadReport())
+            stamp = int(bar["timestamp"].dt.as_unit("ms").astype("int64").iloc[0])
+            if last is not None and stamp <= last:
+                raise InputError(name, "bar is not later than the one before it", number)
         except InputError as exc:
-            raise InputError(name, exc.message, number) from None
-        bar = combine([(name, frame)], ReadReport())
-        stamp = int(bar["timestamp"].dt.as_unit("ms").astype("int64").iloc[0])
-        if last is not None and stamp <= last:
-            raise InputError(name, "bar is not later than the one before it", number)
+            yield InputError(name, exc.message, number)
+            continue
         last = stamp
         yield bar
 
@@ -141,6 +145,12 @@ def predict_main(argv: list[str] | None = None) -> None:
             print(header, file=out, flush=True)
         bars = None
         for bar in _follow(sys.stdin, columns):
+            if isinstance(bar, InputError):  # one line out per line in; the bars so far stay
+                print(f"error: {bar}", file=sys.stderr, flush=True)
+                row = dict(zip(FIELDS, (None, None, "flat", f"rejected: {bar.message}"),
+                               strict=True))  # fmt: skip
+                print(format_row(row, a.format), file=out, flush=True)
+                continue
             bars = bar if bars is None else pd.concat([bars, bar], ignore_index=True)
             bars = bars.iloc[-FOLLOW_KEEP:].reset_index(drop=True)
             row = decision_rows(bundle, bars, np.array([len(bars) - 1]))[0]
