@@ -270,6 +270,17 @@ def test_no_look_ahead_in_what_is_served(project):
             assert sides(alone[name], theta)[0] == sides(p[k : k + 1], theta)[0]
 
 
+def _predict_tail(bundle, spec: dict, tail: pd.DataFrame, tmp_path, last: int):
+    """`gafcnn predict --last N` on ``tail`` with ``spec`` as the bundle's bundle.json:
+    the process and its CSV rows (header left out)."""
+    (bundle / BUNDLE_FILE).write_text(json.dumps(spec))
+    path = tmp_path / "XBTUSDC_1.csv"
+    path.write_text(kraken_rows(tail))
+    proc = _predict("--bundle", str(bundle), "--bars", str(path), "--last", str(last))
+    assert proc.returncode == 0, proc.stderr
+    return proc, [line.split(",") for line in proc.stdout.strip().splitlines()[1:]]
+
+
 def test_an_expired_model_answers_flat_and_says_so_once(project, deployed, tmp_path):
     df, _, _ = _bars(project)
     tail = df.iloc[-400:].reset_index(drop=True)
@@ -277,12 +288,7 @@ def test_an_expired_model_answers_flat_and_says_so_once(project, deployed, tmp_p
     assert spec["expiry"]["max_age_days"] == 14.0 and 0 < spec["expiry"]["tested_days"] < 14
     fitted = tail["timestamp"].iloc[-3] - pd.Timedelta(days=1)  # the last two bars are older
     spec["expiry"] = {"fitted_until": fitted.isoformat(), "max_age_days": 1.0}
-    (deployed / BUNDLE_FILE).write_text(json.dumps(spec))
-    path = tmp_path / "XBTUSDC_1.csv"
-    path.write_text(kraken_rows(tail))
-    proc = _predict("--bundle", str(deployed), "--bars", str(path), "--last", "5")
-    assert proc.returncode == 0, proc.stderr
-    rows = [line.split(",") for line in proc.stdout.strip().splitlines()[1:]]
+    proc, rows = _predict_tail(deployed, spec, tail, tmp_path, 5)
     assert [r[3] for r in rows[3:]] == ["model expired"] * 2 and {r[2] for r in rows[3:]} == {
         "flat"
     }
@@ -298,12 +304,7 @@ def test_predict_is_flat_inside_the_deployed_models_band(project, deployed, tmp_
         {k: tail[k].to_numpy(np.float64) for k in OHLCV}, minute_index(tail), np.arange(380, 400)
     )
     spec["policy"]["ensemble"] = float(np.median(np.abs(p - 0.5)))  # about half inside the band
-    (deployed / BUNDLE_FILE).write_text(json.dumps(spec))
-    path = tmp_path / "XBTUSDC_1.csv"
-    path.write_text(kraken_rows(tail))
-    proc = _predict("--bundle", str(deployed), "--bars", str(path), "--last", "20")
-    assert proc.returncode == 0, proc.stderr
-    rows = [line.split(",") for line in proc.stdout.strip().splitlines()[1:]]
+    _, rows = _predict_tail(deployed, spec, tail, tmp_path, 20)
     theta = spec["policy"]["ensemble"]
     for (_, p_up, action, reason), prob in zip(rows, p, strict=True):
         want = "long" if prob >= 0.5 + theta else "short" if prob <= 0.5 - theta else "flat"

@@ -71,10 +71,9 @@ def compare(
     )
     out = {"table": table, "tests": tests, "backtest": bt, "selection": selection}
     if val is not None:
-        out["policy"], out["policy_tests"] = policies(
-            val, forward, minutes, test_minutes, fwd, probs, params, block
+        out["policy"] = policies(
+            val, forward, minutes, test_minutes, fwd, span, probs, params, block
         )
-        span, cost = period(test_minutes, horizon), cfg.costs.per_side_bps
         out["coverage"] = {
             name: coverage_curve(test_minutes, probs[name], fwd, horizon, cost, span)
             for name in registry.expand(registry.POLICY, [])
@@ -85,24 +84,23 @@ def compare(
 
 def policies(
     val: tuple[np.ndarray, dict[str, np.ndarray]], forward: np.ndarray, minutes: np.ndarray,
-    test_minutes: np.ndarray, fwd: np.ndarray, probs: dict[str, np.ndarray], params: Params,
-    block: int,
-) -> tuple[dict, dict]:  # fmt: skip
+    test_minutes: np.ndarray, fwd: np.ndarray, span: float, probs: dict[str, np.ndarray],
+    params: Params, block: int,
+) -> dict:  # fmt: skip
     """Each model's theta chosen on val, and its test figures at that theta."""
     cfg, horizon = params.evaluate, params.label.horizon
     cost = cfg.costs.per_side_bps
     val_ts, val_probs = val
     val_minutes, val_fwd = np.asarray(val_ts) // MINUTE_MS, forward[positions(minutes, val_ts)]
-    span = period(test_minutes, horizon)
     trades_block = trade_block(block, test_minutes, horizon)
-    rows, tests = {}, {}
+    rows = {}
     for name, p in probs.items():
         theta, tried = choose_theta(
             val_minutes, val_probs[name], val_fwd, horizon, cost, cfg.policy
         )
-        tests[name] = backtest(test_minutes, p, fwd, horizon, cost, span, theta)
-        rows[name] = policy_row(tests[name], theta, trades_block, cfg.bootstrap_reps, params.seed)
+        test = backtest(test_minutes, p, fwd, horizon, cost, span, theta)
+        rows[name] = policy_row(test, theta, trades_block, cfg.bootstrap_reps, params.seed)
         # as many test trades as a val theta needs, or its figures are not judged
-        rows[name]["judged"] = tests[name].trades >= cfg.policy.min_val_trades
+        rows[name]["judged"] = test.trades >= cfg.policy.min_val_trades
         rows[name]["val"] = tried
-    return rows, tests
+    return rows

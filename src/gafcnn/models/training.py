@@ -439,7 +439,7 @@ def fit(
         row = epoch_row(epoch, train_loss, out, train.labels[order], loop.classes)
         if val is not None:
             p_val = predict_shared(model, val, loop.batch_size, device)
-            row = validation_row(row, val.labels, p_val, device)
+            row |= validation_row(val.labels, p_val, device)
         row |= {"lr": optimizer.param_groups[0]["lr"],
                 "train_samples_per_s": seen / dt if dt > 0 else 0.0}  # fmt: skip
         if on_epoch is not None:
@@ -476,10 +476,8 @@ def epoch_row(epoch: int, loss: float, out: np.ndarray, labels: np.ndarray, clas
             "train_auc": auc(labels, out)}  # fmt: skip
 
 
-def validation_row(row: dict, labels: np.ndarray, p: np.ndarray, device: torch.device) -> dict:
-    """``row`` with the validation loss (the same on every rank), accuracy and AUC."""
-    loss = float(gather(np.array([bce(labels, p)]), device)[0, 0])
-    return {"epoch": row["epoch"], "train_loss": row["train_loss"], "val_loss": loss,
-            **{k: v for k, v in row.items() if k not in ("epoch", "train_loss")},
+def validation_row(labels: np.ndarray, p: np.ndarray, device: torch.device) -> dict:
+    """An epoch's validation loss (the same on every rank), accuracy and AUC."""
+    return {"val_loss": float(gather(np.array([bce(labels, p)]), device)[0, 0]),
             "val_accuracy": float(np.mean((p >= 0.5) == (labels == 1))),
             "val_auc": auc(labels, p)}  # fmt: skip

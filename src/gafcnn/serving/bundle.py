@@ -124,6 +124,11 @@ class Bundle:
         self.aliases: dict[str, str] = self.spec["aliases"]
         self.theta = float((self.spec["policy"] or {}).get(self.deployed, 0.0))
         self.warned_expired = False
+        expiry = self.spec["expiry"]
+        self.expires_after: int | None = None  # the last epoch minute it may trade
+        if expiry:
+            fitted_ms = pd.Timestamp(expiry["fitted_until"]).value // 1_000_000
+            self.expires_after = int((fitted_ms + expiry["max_age_days"] * 86_400_000) // MINUTE_MS)
         self.models = [
             hook(m.serves).load(m, self.spec["models"][m.name], self.path)
             for m in registry.served()
@@ -132,13 +137,9 @@ class Bundle:
     def expired(self, minute: int) -> str | None:
         """Why a decision at epoch ``minute`` must not trade on this bundle's models (more
         than ``max_age_days`` past the last bar they were fitted on), or None."""
+        if self.expires_after is None or minute <= self.expires_after:
+            return None
         expiry = self.spec["expiry"]
-        if not expiry:
-            return None
-        fitted = pd.Timestamp(expiry["fitted_until"])
-        age_days = (minute * MINUTE_MS - fitted.value // 1_000_000) / 86_400_000
-        if age_days <= expiry["max_age_days"]:
-            return None
         return (
             f"model expired: bars more than {expiry['max_age_days']:.2f} days past "
             f"{expiry['fitted_until']}, the last bar its models were fitted on, answer flat "
