@@ -76,7 +76,12 @@ def _row(acc, lo, maj=0.5, p=0.001):
             "p_value_vs_majority": p}  # fmt: skip
 
 
-def _decide(ens, ens_lo, others_lo=0.45, audit=True, net=None, require_profit=True):
+def _policy(net: dict, p: float = 0.001, judged: bool = True) -> dict:
+    return {m: {"theta": 0.1, "trades": 100, "mean_net_return": v, "judged": judged,
+                "p_value_family": p} for m, v in net.items()}  # fmt: skip
+
+
+def _decide(ens, ens_lo, others_lo=0.45, audit=True, net=None, require_profit=True, **kw):
     table = {
         "ensemble": _row(ens, ens_lo),
         "phase1": _row(0.55, others_lo),
@@ -84,8 +89,8 @@ def _decide(ens, ens_lo, others_lo=0.45, audit=True, net=None, require_profit=Tr
         "oracle": _row(0.9, 0.88),
     }
     return decide(
-        table, "ensemble", "phase1", "hybrid", audit, True, True, True, net,
-        require_profit=require_profit,
+        table, "ensemble", "phase1", "hybrid", audit, True, True, True,
+        None if net is None else _policy(net, **kw), require_profit=require_profit,
     )  # fmt: skip
 
 
@@ -135,12 +140,14 @@ def test_losing_model_is_never_deployed():
     d = _decide(0.65, 0.63, net=net)
     assert d["decision"] == "deploy nothing" and d["deployed_model"] is None
     assert d["guide_rule"] == {"decision": "deploy hybrid", "model": "hybrid"}
-    assert "no simpler model that shows skill pays its costs" in d["reasons"][-1]
+    assert "no simpler model that shows skill passes" in d["reasons"][-1]
+    assert "hybrid's policy at theta 0.1" in d["reasons"][-1]
     assert d["profitable_after_costs"] is None and d["require_profit"] is True
     # without the gate the accuracy rule stands, with a warning
     d = _decide(0.65, 0.63, net=net | {"phase1": 0.0002}, require_profit=False)
     assert d["deployed_model"] == "hybrid" and d["profitable_after_costs"] is False
-    assert any(r.startswith("warning: hybrid loses money after costs") for r in d["reasons"])
+    assert any(r.startswith("warning: hybrid's policy") and "loses money" in r
+               for r in d["reasons"])  # fmt: skip
 
 
 def test_cost_gate_falls_back_to_a_simpler_model_that_pays():
@@ -159,7 +166,32 @@ def test_cost_gate_falls_back_to_a_simpler_model_that_pays():
 def test_a_paying_pick_is_deployed():
     d = _decide(0.75, 0.73, net={"ensemble": 0.0004, "phase1": -0.001, "hybrid": -0.001})
     assert d["decision"] == "deploy phase 2 ensemble" and d["profitable_after_costs"] is True
-    assert d["guide_rule"]["decision"] == d["decision"]
+    assert d["guide_rule"]["decision"] == d["decision"] and d["theta"] == 0.1
+    assert d["cost_gate"]["ensemble"]["passes"] and not d["cost_gate"]["hybrid"]["passes"]
+
+
+@pytest.mark.parametrize(
+    ("kw", "why"),
+    [
+        ({"p": 0.2}, "not distinguishable from luck (family-wise p 0.200 >= 0.05)"),
+        ({"judged": False}, "too few trades to judge"),
+    ],
+)
+def test_a_paying_policy_must_be_judged_and_beat_luck(kw, why):
+    d = _decide(0.75, 0.73, net={"ensemble": 0.0004, "phase1": 0.0004, "hybrid": 0.0004}, **kw)
+    assert d["decision"] == "deploy nothing" and d["theta"] is None
+    assert why in d["reasons"][-1]
+
+
+def test_the_policy_bar_is_corrected_for_a_grids_experiments():
+    """p = 0.02 clears 0.05 in one run, not when the run is one of 5 experiments."""
+    net = {"ensemble": 0.0004, "phase1": 0.0004, "hybrid": 0.0004}
+    table = {m: _row(0.75, 0.73) for m in net}
+    one = decide(table, "ensemble", "phase1", "hybrid", True, True, True, True, _policy(net, 0.02))
+    assert one["deployed_model"] == "ensemble"
+    five = decide(table, "ensemble", "phase1", "hybrid", True, True, True, True,
+                  _policy(net, 0.02), trials=5)  # fmt: skip
+    assert five["deployed_model"] is None and five["cost_gate"]["ensemble"]["p_value"] == 0.1
 
 
 def test_evaluate_stage_outputs(project):

@@ -97,6 +97,53 @@ def test_reality_check_finds_one_real_edge_among_noise():
     assert rc.best_mean == pytest.approx(x[:, 7].mean())
 
 
+def test_adjusted_p_values_hold_the_family_wise_error():
+    """Each candidate's adjusted p-value: the best one's is the family's p-value; a
+    real edge gets a small one, noise candidates large ones, in the order of their
+    statistics; under the null, any candidate below 5% is rare (family-wise)."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(0, 1, (1000, 10))
+    x[:, 3] += 0.3
+    idx = bootstrap_indices(1000, 5, 499, seed=12)
+    rc = reality_check(x, idx, studentize=True)
+    assert rc.adjusted[rc.best] == rc.p_value and rc.best == 3 and rc.p_value < 0.01
+    others = np.delete(rc.adjusted, 3)
+    assert others.min() > 0.05
+    order = np.argsort(x.mean(axis=0) / x.std(axis=0))
+    assert np.all(np.diff(rc.adjusted[order]) <= 1e-12)
+    null = bootstrap_indices(300, 1, 199, seed=13)
+    any_low = [
+        (reality_check(rng.normal(0, 1, (300, 20)), null, True).adjusted <= 0.05).any()
+        for _ in range(60)
+    ]
+    assert np.mean(any_low) < 0.15
+
+
+def test_the_policy_family_test_finds_the_confident_edge_and_only_it():
+    """Two models over ten thresholds: one whose confident calls are right, one noise.
+    The skilled model's confident thresholds get small family-wise p-values; every
+    noise (model, theta) and the skilled model's always-in policy, which pays costs on
+    its unconfident calls, do not."""
+    from gafcnn.evaluation.policy import family_test
+
+    rng = np.random.default_rng(21)
+    n, horizon = 4000, 5
+    minutes = np.arange(n) * 2
+    fwd = rng.normal(0, 0.002, n)  # |move| 16 bps on average, a round trip costs 10
+    confident = rng.random(n) < 0.15
+    skilled = np.where(confident, 0.5 + 0.2 * np.sign(fwd), 0.5 + rng.normal(0, 0.01, n))
+    noise = 0.5 + rng.normal(0, 0.1, n)
+    thresholds = [0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2]
+    idx = bootstrap_indices(n, 33, 499, seed=22)
+    test = family_test(minutes, {"skilled": skilled, "noise": noise, "again": noise}, fwd,
+                       horizon, 5.0, float(minutes[-1] + horizon), thresholds, idx)  # fmt: skip
+    assert test["candidates"] == 20  # "again" repeats "noise": not a new try
+    assert test["best"]["model"] == "skilled" and test["p_value"] < 0.01
+    assert test["adjusted"]["skilled"]["0.15"] < 0.01
+    assert test["adjusted"]["skilled"]["0"] > 0.5
+    assert min(test["adjusted"]["noise"].values()) > 0.05
+
+
 def test_spa_is_not_diluted_by_hopeless_candidates():
     """One modest edge; adding forty clearly bad candidates leaves SPA's p-value where
     it was (they are not recentred), and it stays at most the Reality Check's."""

@@ -344,6 +344,7 @@ class EvaluateParams(Section):
     costs: CostParams = field(default_factory=CostParams)
     policy: PolicyParams = field(default_factory=PolicyParams)
     require_profit: bool = True
+    alpha: float = 0.05
     bootstrap_reps: int = 1000
     trials: int = 1
     pbo_partitions: int = 8
@@ -351,6 +352,8 @@ class EvaluateParams(Section):
     def __post_init__(self) -> None:
         if self.trials < 1:
             raise ValueError(f"trials must be an integer >= 1, got {self.trials!r}")
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be between 0 and 1, got {self.alpha!r}")
         if self.pbo_partitions < 2 or self.pbo_partitions % 2:
             raise ValueError(
                 f"pbo_partitions must be an even integer >= 2, got {self.pbo_partitions!r}"

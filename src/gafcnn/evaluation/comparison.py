@@ -10,11 +10,13 @@ from gafcnn import registry
 from gafcnn.data.bars import MINUTE_MS, positions
 from gafcnn.data.labels import forward_returns
 from gafcnn.evaluation.backtest import backtest
-from gafcnn.evaluation.bootstrap import bootstrap, bootstrap_indices
+from gafcnn.evaluation.bootstrap import Resamples, bootstrap, bootstrap_indices
 from gafcnn.evaluation.metrics import classification_report
 from gafcnn.evaluation.policy import (
     choose_theta,
     coverage_curve,
+    family_p,
+    family_test,
     period,
     policy_row,
     trade_block,
@@ -71,8 +73,8 @@ def compare(
     )
     out = {"table": table, "tests": tests, "backtest": bt, "selection": selection}
     if val is not None:
-        out["policy"] = policies(
-            val, forward, minutes, test_minutes, fwd, span, probs, params, block
+        out["policy"], out["policy_test"] = policies(
+            val, forward, minutes, test_minutes, fwd, span, probs, params, block, idx
         )
         out["coverage"] = {
             name: coverage_curve(test_minutes, probs[name], fwd, horizon, cost, span)
@@ -85,9 +87,10 @@ def compare(
 def policies(
     val: tuple[np.ndarray, dict[str, np.ndarray]], forward: np.ndarray, minutes: np.ndarray,
     test_minutes: np.ndarray, fwd: np.ndarray, span: float, probs: dict[str, np.ndarray],
-    params: Params, block: int,
-) -> dict:  # fmt: skip
-    """Each model's theta chosen on val, and its test figures at that theta."""
+    params: Params, block: int, idx: Resamples,
+) -> tuple[dict, dict]:  # fmt: skip
+    """Each model's theta chosen on val and its test figures at that theta, with its
+    family-wise p-value from the test of every model but the oracle x every theta."""
     cfg, horizon = params.evaluate, params.label.horizon
     cost = cfg.costs.per_side_bps
     val_ts, val_probs = val
@@ -103,4 +106,9 @@ def policies(
         # as many test trades as a val theta needs, or its figures are not judged
         rows[name]["judged"] = test.trades >= cfg.policy.min_val_trades
         rows[name]["val"] = tried
-    return rows
+    tradable = {m: p for m, p in probs.items() if m != registry.ORACLE}
+    test = family_test(test_minutes, tradable, fwd, horizon, cost, span,
+                       cfg.policy.thresholds, idx)  # fmt: skip
+    for name in tradable:
+        rows[name]["p_value_family"] = family_p(test, name, rows[name]["theta"], tradable)
+    return rows, test

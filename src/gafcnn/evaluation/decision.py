@@ -18,7 +18,7 @@ def decide(
     out_of_sample: bool,
     inference_ok: bool,
     memory_ok: bool,
-    net_return: dict[str, float] | None = None,
+    policy: dict[str, dict] | None = None,
     alpha: float = 0.05,
     require_profit: bool = True,
     trials: int = 1,
@@ -28,12 +28,16 @@ def decide(
     with ``require_profit``, never deploy a model that loses money after costs.
 
     ``table`` maps model name to a row with ``accuracy``, ``majority_rate`` and
-    ``accuracy_ci``; the oracle row, if present, is ignored. ``net_return`` is the mean
-    net return per backtest trade by model. The guide's accuracy rule picks the phase 2
-    ensemble (> 70%), the hybrid (60-70%) or Phase 1 (< 60%); when its pick loses money
-    and ``require_profit`` is set, the next simpler candidate (hybrid, then Phase 1)
-    that shows skill and pays its costs is deployed, else nothing. What the accuracy
-    rule alone would have chosen is recorded as ``guide_rule``.
+    ``accuracy_ci``; the oracle row, if present, is ignored. ``policy`` maps a model to
+    its trading policy on test (:mod:`gafcnn.evaluation.policy`): ``theta``,
+    ``mean_net_return`` per trade after costs, ``judged`` (enough trades) and
+    ``p_value_family`` (beating flat, corrected for every model x theta tried). The
+    guide's accuracy rule picks the phase 2 ensemble (> 70%), the hybrid (60-70%) or
+    Phase 1 (< 60%). With ``require_profit`` a model deploys only with its policy, when
+    that policy passes the cost gate: judged, positive net return, and a family-wise
+    p-value (times ``trials``) below ``alpha``; when the guide's pick does not, the next
+    simpler candidate (hybrid, then Phase 1) that shows skill and passes is deployed,
+    else nothing. What the accuracy rule alone would have chosen is ``guide_rule``.
 
     ``trials`` is how many experiments (configs) this run was picked from: a winner
     of a grid must clear the bar corrected for every model of every experiment.
@@ -89,34 +93,34 @@ def decide(
     by_name = {v: m for m, v in names.items()}
     guide = {"decision": decision, "model": by_name.get(decision)}
     deployed = guide["model"]
-    if deployed is not None and net_return is not None and net_return[deployed] <= 0:
-        loss = (
-            f"{deployed} loses money after costs in the backtest "
-            f"(mean net return per trade {net_return[deployed]:+.5f})"
-        )
+    gate = None if policy is None else cost_gate(policy, alpha, trials)
+    if deployed is not None and gate is not None and not gate[deployed]["passes"]:
+        failed = f"{deployed}'s policy {gate[deployed]['why']}"
         if not require_profit:
-            reasons.append(f"warning: {loss}")
+            reasons.append(f"warning: {failed}")
         else:
             order = [ensemble, hybrid, phase1]
             simpler = order[order.index(deployed) + 1 :]
-            paying = [m for m in simpler if m in beating and net_return[m] > 0]
+            paying = [m for m in simpler if m in beating and gate[m]["passes"]]
             if paying:
                 deployed = paying[0]
                 decision = names[deployed]
                 reasons.append(
-                    f"cost gate: {loss}; {deployed} shows skill and pays its costs "
-                    f"({net_return[deployed]:+.5f} per trade), so it is deployed instead"
+                    f"cost gate: {failed}; {deployed} shows skill and its policy "
+                    f"{gate[deployed]['why']}, so it is deployed instead"
                 )
             else:
                 deployed, decision = None, "deploy nothing"
                 reasons.append(
-                    f"cost gate (evaluate.require_profit): {loss}, and no simpler model "
-                    "that shows skill pays its costs: nothing is deployed "
+                    f"cost gate (evaluate.require_profit): {failed}, and no simpler model "
+                    "that shows skill passes: nothing is deployed "
                     f"(the accuracy rule alone would {guide['decision']})"
                 )
+    elif deployed is not None and gate is not None:
+        reasons.append(f"cost gate: {deployed}'s policy {gate[deployed]['why']}")
     profitable = None
-    if net_return is not None and deployed is not None:
-        profitable = bool(net_return[deployed] > 0)
+    if gate is not None and deployed is not None:
+        profitable = bool(policy[deployed]["mean_net_return"] > 0)
     return {
         "decision": decision,
         "reasons": reasons,
@@ -125,9 +129,36 @@ def decide(
         "deployed_model": deployed,
         "profitable_after_costs": profitable,
         "require_profit": bool(require_profit),
+        "alpha": float(alpha),
         "trials": trials,
+        "theta": None if deployed is None or policy is None else policy[deployed]["theta"],
+        "cost_gate": gate,
         "guide_rule": guide,
         "ensemble_accuracy": ens_acc,
         "phase1_accuracy": table[phase1]["accuracy"],
         "hybrid_accuracy": table[hybrid]["accuracy"],
     }
+
+
+def cost_gate(policy: dict[str, dict], alpha: float, trials: int = 1) -> dict[str, dict]:
+    """Per model, whether its test policy may trade: enough trades to judge, a positive
+    mean net return after costs, and a family-wise p-value (x ``trials``) below
+    ``alpha``; ``why`` says which in words."""
+    out = {}
+    for name, r in policy.items():
+        if name == ORACLE:
+            continue
+        p = min(1.0, r["p_value_family"] * max(int(trials), 1))
+        net, theta = r["mean_net_return"], r["theta"]
+        at = f"at theta {theta:g} ({r['trades']} test trades, {net * 1e4:+.2f} bps net per trade"
+        if not r["judged"]:
+            why = f"{at}) has too few trades to judge"
+        elif not net > 0:
+            why = f"{at}) loses money after costs"
+        elif p >= alpha:
+            why = f"{at}) is not distinguishable from luck (family-wise p {p:.3f} >= {alpha})"
+        else:
+            why = f"{at}, family-wise p {p:.3f} < {alpha}) pays its costs"
+        out[name] = {"theta": theta, "mean_net_return": net, "p_value": p,
+                     "passes": bool(r["judged"] and net > 0 and p < alpha), "why": why}  # fmt: skip
+    return out

@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from gafcnn.evaluation.backtest import Backtest, backtest
-from gafcnn.evaluation.bootstrap import bootstrap_indices, per_resample
+from gafcnn.evaluation.bootstrap import Resamples, bootstrap_indices, per_resample
+from gafcnn.evaluation.selection_bias import reality_check
 from gafcnn.params import PolicyParams
 
 
@@ -89,3 +90,51 @@ def coverage_curve(
                      "trades": b.trades, "win_rate": b.win_rate,
                      "mean_net_return": b.mean_net_return})  # fmt: skip
     return rows
+
+
+def per_decision(minutes: np.ndarray, b: Backtest) -> np.ndarray:
+    """A backtest's net return at each decision time that opens a trade, 0 elsewhere."""
+    out = np.zeros(len(minutes))
+    out[np.searchsorted(minutes, b.trade_times)] = b.net
+    return out
+
+
+def family_test(
+    minutes: np.ndarray, probs: dict[str, np.ndarray], fwd: np.ndarray, horizon: int,
+    cost_bps: float, span: float, thresholds: list[float], idx: Resamples,
+) -> dict:  # fmt: skip
+    """The selection-corrected test of every (model, theta) in ``probs`` x ``thresholds``
+    on the test decisions (``idx``: block-bootstrap resamples of them): each candidate's
+    family-wise p-value of beating flat after costs, and the best candidate's."""
+    names, columns, seen = [], [], []
+    for name, p in probs.items():
+        if any(np.array_equal(p, q) for q in seen):  # an alias (ensemble) is not a new try
+            continue
+        seen.append(p)
+        for theta in thresholds:
+            b = backtest(minutes, p, fwd, horizon, cost_bps, span, float(theta))
+            names.append((name, float(theta)))
+            columns.append(per_decision(minutes, b))
+    rc = reality_check(np.column_stack(columns), idx, studentize=True)
+    adjusted: dict[str, dict[str, float]] = {}
+    for (name, theta), p in zip(names, rc.adjusted, strict=True):
+        adjusted.setdefault(name, {})[f"{theta:g}"] = float(p)
+    best_name, best_theta = names[rc.best]
+    return {
+        "method": "SPA (studentized reality check), net return per decision time vs flat",
+        "candidates": len(names),
+        "best": {
+            "model": best_name,
+            "theta": best_theta,
+            "mean_net_per_decision": rc.best_mean,
+        },  # fmt: skip
+        "p_value": rc.p_value,
+        "adjusted": adjusted,
+    }
+
+
+def family_p(test: dict, name: str, theta: float, aliases: dict[str, np.ndarray]) -> float:
+    """``name``'s family-wise p-value at ``theta`` (an alias reads its source's)."""
+    if name not in test["adjusted"]:
+        name = next(n for n in test["adjusted"] if np.array_equal(aliases[n], aliases[name]))
+    return test["adjusted"][name][f"{theta:g}"]

@@ -38,6 +38,7 @@ class RealityCheck:
     best: int  # column of the best candidate
     best_mean: float  # its mean excess over the benchmark
     statistic: float  # sqrt(n) x best mean (RC) or the best t-statistic (SPA)
+    adjusted: np.ndarray  # per candidate: family-wise p-value of its own statistic
 
 
 def reality_check(
@@ -55,6 +56,11 @@ def reality_check(
     ``studentize=True`` is Hansen's SPA (consistent version): t-statistics, and
     candidates far below the benchmark are not recentred, so adding hopeless
     candidates does not dilute the test. ``p = (1 + #{V* >= V}) / (B + 1)``.
+
+    ``adjusted`` holds each candidate's single-step family-wise p-value: its own
+    statistic against the same maximum over all candidates, so any candidate with
+    ``adjusted < alpha`` beats the benchmark with the family-wise error held at alpha
+    (the best candidate's equals ``p_value``).
     """
     x = np.asarray(excess, dtype=np.float64)
     if x.ndim == 1:
@@ -78,11 +84,14 @@ def reality_check(
     v = float(np.max(np.maximum(stat, 0.0)))
     v_star = np.max(np.maximum(null, 0.0), axis=1)
     best = int(np.argmax(stat))
+    own = np.maximum(stat, 0.0)
+    adjusted = (1 + np.sum(v_star[:, None] >= own[None, :], axis=0)) / (len(v_star) + 1)
     return RealityCheck(
         p_value=float((1 + np.sum(v_star >= v)) / (len(v_star) + 1)),
         best=best,
         best_mean=float(mean[best]),
         statistic=float(stat[best]),
+        adjusted=adjusted.astype(np.float64),
     )
 
 

@@ -127,7 +127,8 @@ def main() -> None:
         out_of_sample=out_of_sample,
         inference_ok=serving["inference_under_100ms"],
         memory_ok=serving["memory_under_2gb"],
-        net_return={name: r["mean_net_return"] for name, r in bt.items()},
+        policy=single["policy"],
+        alpha=cfg.alpha,
         require_profit=cfg.require_profit,
         trials=trials,
     )
@@ -144,6 +145,12 @@ def main() -> None:
         f"reality-check p-value of {rc['p_value']:.3f} (SPA {rc['p_value_spa']:.3f}); the "
         f"best backtest ({ds['best']}) has a deflated Sharpe ratio of {ds['dsr']:.2f}; "
         f"probability of backtest overfitting {selection['pbo']['pbo']:.2f}"
+    )
+    family = single["policy_test"]
+    decision["reasons"].append(
+        f"trading policies tried: {family['candidates']} (models x thresholds); the best on "
+        f"test ({family['best']['model']} at theta {family['best']['theta']:g}) has a "
+        f"family-wise p-value of {family['p_value']:.3f} against staying flat after costs"
     )
     decision["evaluation"] = evaluation["method"]
     if wf_spec.folds > 0:
@@ -172,6 +179,7 @@ def main() -> None:
         "table": table,
         "backtest": bt,
         "policy": single["policy"],  # theta chosen on the single split's val
+        "policy_test": single["policy_test"],
         "selection": selection,
     }
     if wf_spec.folds > 0:  # the single split, for the forest plot and comparison

@@ -33,7 +33,11 @@ def main() -> None:
     deployed = decision.get("deployed_model")
     test = None
     if deployed is not None:
-        test = {"table": evaluate["table"][deployed], "backtest": evaluate["backtest"][deployed]}
+        test = {
+            "table": evaluate["table"][deployed],
+            "backtest": evaluate["backtest"][deployed],
+            "policy": {k: v for k, v in evaluate["policy"][deployed].items() if k != "val"},
+        }
     snapshot = {key: params.raw[key] for key in SERVED_SECTIONS}  # as written in params.yaml
     target = write_bundle(
         paths.BUNDLE,
