@@ -1,7 +1,9 @@
-"""The ``gafcnn`` command: ``gafcnn predict`` serves a deployment bundle to a trading bot.
+"""The ``gafcnn`` command: ``gafcnn predict`` serves a deployment bundle to a trading bot;
+``gafcnn paper`` trades its policy on bars (see :mod:`gafcnn.serving.paper`).
 
     gafcnn predict --bundle models/bundle --bars bars.csv --last 5
     tail -f bars.csv | gafcnn predict --bundle models/bundle --bars - --follow
+    gafcnn paper --bundle models/bundle --bars bars.csv --from 2024-02-05 --model hybrid
 
 Bars come in any layout `ingest` accepts (a file, a directory, a ``.gz``/``.zip``,
 or ``-`` for stdin). One line goes out per decision time (each bar's timestamp):
@@ -45,8 +47,7 @@ def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dic
     minutes = minute_index(bars)
     arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
     need, history = max(bundle.windows), bundle.history
-    start = np.maximum(positions - need + 1, 0)
-    complete = (positions >= history - 1) & (minutes[positions] - minutes[start] == need - 1)
+    complete = bundle.ready(minutes, positions)
     p = np.full(len(positions), np.nan)
     if bundle.deployed is not None and complete.any():
         p[complete] = bundle.predict(arrays, minutes, positions[complete])
@@ -165,13 +166,112 @@ def predict_main(argv: list[str] | None = None) -> None:
         print(format_row(row, a.format), file=out)
 
 
+def _paper_model(bundle, name: str | None) -> str:
+    """The model to paper-trade: ``name`` (any served model) or the deployed one."""
+    served = list(bundle.spec["policy"] or {})
+    if name is None:
+        if bundle.deployed is None:
+            decision = (bundle.spec["decision"] or {}).get("decision", "none")
+            raise InputError(bundle.path, f"nothing is deployed (decision: {decision}); "
+                             f"name a served model with --model ({', '.join(served)})")  # fmt: skip
+        return bundle.deployed
+    if name not in served:
+        raise InputError(bundle.path, f"--model {name}: not served; served: {', '.join(served)}")
+    return name
+
+
+def _minute(stamp: str | None) -> int | None:
+    if stamp is None:
+        return None
+    try:
+        t = pd.Timestamp(stamp)
+    except (ValueError, TypeError):
+        raise InputError("--from", f"not a timestamp: {stamp!r}") from None
+    t = t.tz_localize("UTC") if t.tzinfo is None else t
+    return int(t.value // (MINUTE_MS * 1_000_000))
+
+
+def _trade_lines(frame: pd.DataFrame, fmt: str) -> Iterator[str]:
+    for row in frame.to_dict("records"):
+        row = {k: v.isoformat() if isinstance(v, pd.Timestamp) else v for k, v in row.items()}
+        row = {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()}
+        if fmt == "jsonl":
+            yield json.dumps(row)
+        else:
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="").writerow(
+                ["" if v is None else v for v in row.values()]
+            )
+            yield buf.getvalue()
+
+
+def paper_main(argv: list[str] | None = None) -> None:
+    """``gafcnn paper``: the trade log on stdout (each trade as it closes), the summary
+    on stderr and, with ``--summary``, as JSON."""
+    from gafcnn.io import write_json
+    from gafcnn.serving import paper
+    from gafcnn.serving.bundle import Bundle
+
+    ap = argparse.ArgumentParser(prog="gafcnn paper", description=paper.__doc__.split("\n")[0])
+    ap.add_argument("--bundle", default=str(paths.BUNDLE), help="bundle folder (export stage)")
+    ap.add_argument("--bars", required=True, help="bars file, directory or - for stdin")
+    ap.add_argument("--columns", help="names of a headerless layout, comma-separated")
+    ap.add_argument("--from", dest="start", help="first decision time (UTC timestamp)")
+    ap.add_argument("--model", help="a served model to trade (default: the deployed one)")
+    ap.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    ap.add_argument("--summary", help="also write the summary to this JSON file")
+    ap.add_argument("--follow", action="store_true", help="trade each bar appended on stdin")
+    a = ap.parse_args(argv)
+    columns = a.columns.split(",") if a.columns else None
+    bundle = Bundle(a.bundle)
+    policy = paper.Policy.of(bundle, _paper_model(bundle, a.model))
+    start, trader = _minute(a.start), paper.Trader(policy)
+    header = "entry,exit,side,p_up,gross,net,void" if a.format == "csv" else None
+    if a.follow:
+        if a.bars != "-":
+            raise InputError(a.bars, "--follow reads bars appended on stdin: use --bars -")
+        if header:
+            print(header, flush=True)
+        bars = None
+        for bar in _follow(sys.stdin, columns):
+            if isinstance(bar, InputError):  # the bars so far stay; trading goes on
+                print(f"error: {bar}", file=sys.stderr, flush=True)
+                continue
+            bars = bar if bars is None else pd.concat([bars, bar], ignore_index=True)
+            bars = bars.iloc[-FOLLOW_KEEP:].reset_index(drop=True)
+            p = paper.decision_probabilities(bundle, bars, policy, start, last_only=True)[0]
+            closed = trader.step(int(minute_index(bars)[-1]), float(bars["close"].iloc[-1]),
+                                 None if np.isnan(p) else float(p))  # fmt: skip
+            if closed is not None:
+                for line in _trade_lines(paper.log([closed], policy.horizon), a.format):
+                    print(line, flush=True)
+    else:
+        bars = _read(a.bars, columns)  # bad bars stop it here, before any output
+        p_up = paper.decision_probabilities(bundle, bars, policy, start)
+        if header:
+            print(header)
+        for line in _trade_lines(paper.log(paper.replay(trader, bars, p_up), policy.horizon),
+                                 a.format):  # fmt: skip
+            print(line)
+    if bars is not None and bundle.expired(int(minute_index(bars)[-1])):
+        print(f"warning: {bundle.expired(int(minute_index(bars)[-1]))}", file=sys.stderr)
+    result = paper.summary(trader)
+    print("summary: " + ", ".join(f"{k} {v}" for k, v in result.items()), file=sys.stderr)
+    if a.summary:
+        write_json(a.summary, result)
+
+
+COMMANDS = {"predict": predict_main, "paper": paper_main}
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``gafcnn <command>``; the one command is ``predict``."""
+    """``gafcnn <command>``: ``predict`` (signals) or ``paper`` (trades)."""
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] != "predict":
-        print("usage: gafcnn predict --bundle DIR --bars FILE|- [options]", file=sys.stderr)
+    if not argv or argv[0] not in COMMANDS:
+        print("usage: gafcnn predict|paper --bundle DIR --bars FILE|- [options]", file=sys.stderr)
         sys.exit(2)
-    run_stage(lambda: predict_main(argv[1:]))
+    command = COMMANDS[argv[0]]
+    run_stage(lambda: command(argv[1:]))
 
 
 if __name__ == "__main__":

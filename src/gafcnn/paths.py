@@ -20,6 +20,7 @@ CNN_PREDICTIONS = PREDICTIONS / "cnn"
 MODELS = Path("models")
 CNN_MODELS = MODELS / "cnn"
 BUNDLE = MODELS / "bundle"  # the deployment bundle (export stage)
+TRADES = "data/trades.parquet"  # each model's test trades at its theta (evaluate stage)
 WALKFORWARD = Path("data/walkforward")  # pooled out-of-sample predictions, folds
 ENSEMBLE_MODEL = MODELS / "ensemble.json"  # the combiner's coefficients
 PHASE1_MODEL = MODELS / "phase1.ubj"

@@ -8,6 +8,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+
+from gafcnn.data.bars import MINUTE_MS
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -95,3 +98,27 @@ def backtest(
         else 0.0,
         break_even_bps=float(gross.mean() / 2 * 1e4) if len(net) else float("nan"),
     )
+
+
+TRADE_COLUMNS = ("entry", "exit", "side", "p_up", "gross", "net")
+
+
+def trade_log(
+    entry_minutes: np.ndarray, horizon: int, side: np.ndarray, p_up: np.ndarray,
+    gross: np.ndarray, net: np.ndarray,
+) -> pd.DataFrame:  # fmt: skip
+    """One row per trade: entry and exit time (UTC), side (+1 long, -1 short), the P(up)
+    that opened it, its return before and after costs. The backtest's and paper
+    trading's logs are both this frame, so they compare column by column."""
+    entry = np.asarray(entry_minutes, dtype=np.int64) * MINUTE_MS
+    exit_ = entry + horizon * MINUTE_MS
+    return pd.DataFrame({"entry": pd.to_datetime(entry, unit="ms", utc=True),
+                         "exit": pd.to_datetime(exit_, unit="ms", utc=True),
+                         "side": np.asarray(side, dtype=np.int8), "p_up": p_up,
+                         "gross": gross, "net": net})  # fmt: skip
+
+
+def backtest_log(b: Backtest, minutes: np.ndarray, p_up: np.ndarray, horizon: int) -> pd.DataFrame:
+    """:func:`trade_log` of a backtest over decision ``minutes`` with these P(up)."""
+    at = np.searchsorted(np.asarray(minutes), b.trade_times)
+    return trade_log(b.trade_times, horizon, b.side, np.asarray(p_up)[at], b.gross, b.net)

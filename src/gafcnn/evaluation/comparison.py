@@ -9,7 +9,7 @@ import numpy as np
 from gafcnn import registry
 from gafcnn.data.bars import MINUTE_MS, positions
 from gafcnn.data.labels import forward_returns
-from gafcnn.evaluation.backtest import backtest
+from gafcnn.evaluation.backtest import Backtest, backtest
 from gafcnn.evaluation.bootstrap import Resamples, bootstrap, bootstrap_indices
 from gafcnn.evaluation.metrics import classification_report
 from gafcnn.evaluation.policy import (
@@ -73,7 +73,7 @@ def compare(
     )
     out = {"table": table, "tests": tests, "backtest": bt, "selection": selection}
     if val is not None:
-        out["policy"], out["policy_test"] = policies(
+        out["policy"], out["policy_test"], out["policy_trades"] = policies(
             val, forward, minutes, test_minutes, fwd, span, probs, params, block, idx
         )
         out["coverage"] = {
@@ -88,27 +88,28 @@ def policies(
     val: tuple[np.ndarray, dict[str, np.ndarray]], forward: np.ndarray, minutes: np.ndarray,
     test_minutes: np.ndarray, fwd: np.ndarray, span: float, probs: dict[str, np.ndarray],
     params: Params, block: int, idx: Resamples,
-) -> tuple[dict, dict]:  # fmt: skip
+) -> tuple[dict, dict, dict[str, Backtest]]:  # fmt: skip
     """Each model's theta chosen on val and its test figures at that theta, with its
-    family-wise p-value from the test of every model but the oracle x every theta."""
+    family-wise p-value from the test of every model but the oracle x every theta; and
+    each model's test backtest at its theta (its trades)."""
     cfg, horizon = params.evaluate, params.label.horizon
     cost = cfg.costs.per_side_bps
     val_ts, val_probs = val
     val_minutes, val_fwd = np.asarray(val_ts) // MINUTE_MS, forward[positions(minutes, val_ts)]
     trades_block = trade_block(block, test_minutes, horizon)
-    rows = {}
+    rows, trades = {}, {}
     for name, p in probs.items():
         theta, tried = choose_theta(
             val_minutes, val_probs[name], val_fwd, horizon, cost, cfg.policy
         )
-        test = backtest(test_minutes, p, fwd, horizon, cost, span, theta)
-        rows[name] = policy_row(test, theta, trades_block, cfg.bootstrap_reps, params.seed)
+        b = trades[name] = backtest(test_minutes, p, fwd, horizon, cost, span, theta)
+        rows[name] = policy_row(b, theta, trades_block, cfg.bootstrap_reps, params.seed)
         # as many test trades as a val theta needs, or its figures are not judged
-        rows[name]["judged"] = test.trades >= cfg.policy.min_val_trades
+        rows[name]["judged"] = b.trades >= cfg.policy.min_val_trades
         rows[name]["val"] = tried
     tradable = {m: p for m, p in probs.items() if m != registry.ORACLE}
     test = family_test(test_minutes, tradable, fwd, horizon, cost, span,
                        cfg.policy.thresholds, idx)  # fmt: skip
     for name in tradable:
         rows[name]["p_value_family"] = family_p(test, name, rows[name]["theta"], tradable)
-    return rows, test
+    return rows, test, trades

@@ -47,8 +47,8 @@ def trade_block(block_samples: int, minutes: np.ndarray, horizon: int) -> int:
 
 
 def policy_row(b: Backtest, theta: float, block: int, reps: int, seed: int) -> dict:
-    """A policy's test figures, win rate and mean net return with block-bootstrap
-    percentile intervals over its trades (in order)."""
+    """A policy's test figures, win rate, mean net return and break-even cost with
+    block-bootstrap percentile intervals over its trades (in order)."""
     row = {
         "theta": theta,
         "coverage": b.coverage,
@@ -61,6 +61,7 @@ def policy_row(b: Backtest, theta: float, block: int, reps: int, seed: int) -> d
         "max_drawdown": b.max_drawdown,
         "turnover_per_day": b.turnover_per_day,
         "break_even_bps": b.break_even_bps,
+        "break_even_bps_ci": [float("nan"), float("nan")],
     }
     if b.trades > 1:
         idx = bootstrap_indices(b.trades, min(block, b.trades), reps, seed)
@@ -68,6 +69,8 @@ def policy_row(b: Backtest, theta: float, block: int, reps: int, seed: int) -> d
         means = per_resample(idx, lambda r: b.net[r].mean(axis=1))
         row["win_rate_ci"] = [float(v) for v in np.percentile(wins, [2.5, 97.5])]
         row["mean_net_return_ci"] = [float(v) for v in np.percentile(means, [2.5, 97.5])]
+        gross = per_resample(idx, lambda r: b.gross[r].mean(axis=1)) / 2 * 1e4
+        row["break_even_bps_ci"] = [float(v) for v in np.percentile(gross, [2.5, 97.5])]
     return row
 
 

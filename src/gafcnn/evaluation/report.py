@@ -202,17 +202,18 @@ def policy_markdown(policy: dict) -> str:
     """Each model's policy on test at its val-chosen theta, then the guide's win-rate
     criterion as measured (net of costs)."""
     head = ("| model | theta | coverage | trades | win rate [95%] | mean net/trade [95%] | "
-            "Sharpe | max DD | turnover/day | break-even bps/side | family p |")  # fmt: skip
+            "Sharpe | max DD | turnover/day | break-even bps/side [95%] | family p |")  # fmt: skip
     lines = [head, "|" + "---|" * 11]
     for name, r in policy.items():
-        wr, mn = r["win_rate_ci"], r["mean_net_return_ci"]
+        wr, mn, be = r["win_rate_ci"], r["mean_net_return_ci"], r["break_even_bps_ci"]
         lines.append(
             f"| {name} | {r['theta']:.3f} | {r['coverage']:.3f} | "
             f"{r['trades']}{'' if r['judged'] else '*'} | "
             f"{_fmt(r['win_rate'])} [{_fmt(wr[0])}, {_fmt(wr[1])}] | "
             f"{r['mean_net_return']:+.5f} [{mn[0]:+.5f}, {mn[1]:+.5f}] | {_fmt(r['sharpe'])} | "
             f"{_fmt(r['max_drawdown'])} | {r['turnover_per_day']:.1f} | "
-            f"{r['break_even_bps']:.2f} | {_fmt(r.get('p_value_family', float('nan')))} |"
+            f"{r['break_even_bps']:.2f} [{be[0]:.2f}, {be[1]:.2f}] | "
+            f"{_fmt(r.get('p_value_family', float('nan')))} |"
         )
     lines += ["", (
         "family p: the reality check (SPA) of the model's policy against staying flat, "

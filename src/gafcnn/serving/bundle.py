@@ -146,6 +146,13 @@ class Bundle:
             "(retrain: `dvc repro` on newer bars)"
         )
 
+    def ready(self, minutes: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Where a decision at bar ``positions`` has its history: at least
+        ``history_bars`` bars, the last ``max(windows)`` of them consecutive minutes."""
+        need = max(self.windows)
+        start = np.maximum(positions - need + 1, 0)
+        return (positions >= self.history - 1) & (minutes[positions] - minutes[start] == need - 1)
+
     def predict_all(
         self, bars: dict[str, np.ndarray], minutes: np.ndarray, positions: np.ndarray
     ) -> dict[str, np.ndarray]:

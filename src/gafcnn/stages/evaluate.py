@@ -2,7 +2,8 @@
 metrics, block-bootstrap intervals, a backtest with costs, the deployment decision,
 and a report people can read.
 
-Outputs ``metrics/evaluate.json``, ``metrics/decision.json``, ``plots/eval/`` (ROC,
+Outputs ``metrics/evaluate.json``, ``metrics/decision.json``, ``data/trades.parquet``
+(each model's test trades at its theta), ``plots/eval/`` (ROC,
 calibration and confusion data for `dvc plots`), ``plots/equity.png`` and
 ``reports/report.md`` + ``reports/report.html``.
 """
@@ -15,13 +16,14 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import paths, registry
-from gafcnn.data.bars import load_bars
+from gafcnn.data.bars import MINUTE_MS, load_bars
+from gafcnn.evaluation.backtest import backtest_log
 from gafcnn.evaluation.bootstrap import block_length
 from gafcnn.evaluation.comparison import compare
 from gafcnn.evaluation.decision import decide
 from gafcnn.evaluation.report import write_report, write_timings_report
 from gafcnn.images.imageset import AlignmentError
-from gafcnn.io import InputError, read_json, run_stage, write_csv, write_json
+from gafcnn.io import InputError, read_json, run_stage, write_csv, write_json, write_parquet
 from gafcnn.models import predictions
 from gafcnn.params import Params, read_params
 from gafcnn.stages.common import gaf_sets, stride, windows
@@ -79,6 +81,19 @@ def curves(name: str, y: np.ndarray, p: np.ndarray) -> None:
         write_csv(df, paths.EVAL_PLOTS / kind / f"{name}.csv")
 
 
+def write_trades(single: dict, ts: np.ndarray, probs: dict[str, np.ndarray], horizon: int) -> None:
+    """Every model's test trades at its val-chosen theta (single split) in one log,
+    ``model`` and ``theta`` first: what `gafcnn paper` replays to the same trades."""
+    minutes = np.asarray(ts) // MINUTE_MS
+    logs = []
+    for name, b in single["policy_trades"].items():
+        log = backtest_log(b, minutes, probs[name], horizon)
+        log.insert(0, "theta", single["policy"][name]["theta"])
+        log.insert(0, "model", name)
+        logs.append(log)
+    write_parquet(pd.concat(logs, ignore_index=True), paths.TRADES)
+
+
 def main() -> None:
     params = read_params()
     cfg = params.evaluate
@@ -96,6 +111,7 @@ def main() -> None:
     block = block_length(max(sets), horizon, stride(params))
     bars, minutes = load_bars()
     single = compare(ts, y, probs, bars, minutes, params, block, trials, partitions, val)
+    single_probs = probs
     train_last = max(s.timestamps("train").max() for s in sets.values())
     out_of_sample = bool(ts.min() > train_last)
     wf_spec = params.walkforward
@@ -189,6 +205,7 @@ def main() -> None:
     for name in registry.expand(registry.CURVES, sets):
         if name != registry.ORACLE:
             curves(name, y, probs[name])
+    write_trades(single, ref.timestamps("test"), single_probs, horizon)
     for name, rows in single["coverage"].items():
         write_csv(pd.DataFrame(rows), paths.EVAL_PLOTS / "coverage" / f"{name}.csv")
     write_report(params, evaluate, decision, probs, y, tests, single["coverage"])

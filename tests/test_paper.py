@@ -1,0 +1,136 @@
+"""Paper trading (`gafcnn paper`): the bundle's policies traded bar by bar give the
+evaluate stage's backtest trades, from a file and from stdin alike."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from pipeline import env
+
+from gafcnn.serving import paper
+from gafcnn.serving.bundle import Bundle
+
+
+def _bars(project) -> pd.DataFrame:
+    return pd.read_parquet(project / "data" / "interim" / "bars.parquet").drop(columns="filled")
+
+
+def _test_first(project) -> str:
+    return json.loads((project / "metrics" / "evaluate.json").read_text())["test_first"]
+
+
+def _evaluated(project, model: str) -> pd.DataFrame:
+    trades = pd.read_parquet(project / "data" / "trades.parquet")
+    return trades[trades["model"] == model].reset_index(drop=True)
+
+
+def _same_trades(got: pd.DataFrame, want: pd.DataFrame, name: str) -> None:
+    assert len(got) == len(want), (name, len(got), len(want))
+    for col in ("entry", "exit"):
+        assert (got[col].to_numpy() == want[col].to_numpy()).all(), (name, col)
+    np.testing.assert_array_equal(got["side"].to_numpy(), want["side"].to_numpy(), err_msg=name)
+    for col in ("gross", "net"):
+        np.testing.assert_allclose(got[col], want[col], rtol=0, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(got["p_up"], want["p_up"], rtol=0, atol=1e-6, err_msg=name)
+
+
+def test_paper_trading_reproduces_the_backtest_for_every_served_model(project):
+    """The test segment replayed bar by bar through the bundle: for every served model,
+    at its val-chosen theta, the same entries, exits, sides and net returns (to 1e-12)
+    as the evaluate stage's trades."""
+    bundle, bars = Bundle(project / "models" / "bundle"), _bars(project)
+    start = pd.Timestamp(_test_first(project)).value // 60_000_000_000
+    served = list(bundle.spec["policy"])
+    assert {"cnn_w15", "ensemble", "phase1", "hybrid"} <= set(served)
+    for name in served:
+        policy = paper.Policy.of(bundle, name)
+        trader = paper.Trader(policy)
+        p_up = paper.decision_probabilities(bundle, bars, policy, start)
+        got = paper.log(paper.replay(trader, bars, p_up), policy.horizon)
+        assert not got["void"].any()
+        want = _evaluated(project, name)
+        assert len(want) > 0 and (want["theta"] == policy.theta).all()
+        _same_trades(got, want, name)
+        summary = paper.summary(trader)
+        assert summary["trades"] == len(want)
+        assert summary["mean_net_return"] == pytest.approx(want["net"].mean(), abs=1e-15)
+
+
+def _paper(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gafcnn.cli", "paper", *args],
+        input=stdin, capture_output=True, text=True, env=env(),
+    )  # fmt: skip
+
+
+def test_paper_from_a_file_and_following_stdin_give_the_backtests_trades(project, tmp_path):
+    """`gafcnn paper` on a file and with --follow on the same bars (bad lines mixed in
+    on stdin, each rejected on stderr) write the same trade log and summary: the
+    evaluate stage's first trades of the hybrid."""
+    bars = _bars(project)
+    first = _test_first(project)
+    at = int(np.searchsorted(bars["timestamp"], pd.Timestamp(first)))
+    part = bars.iloc[at - 300 : at + 200]
+    path = tmp_path / "bars.csv"
+    part.to_csv(path, index=False)
+    args = ["--bundle", str(project / "models" / "bundle"), "--model", "hybrid", "--from", first]
+    whole = _paper(*args, "--bars", str(path), "--summary", str(tmp_path / "file.json"))
+    assert whole.returncode == 0, whole.stderr
+    lines = path.read_text().splitlines()
+    mid = len(lines) - 100
+    bad = [lines[mid - 1], "not,a,bar", lines[mid].replace(lines[mid].split(",")[4], "nan", 1)]
+    fed = "\n".join(lines[:mid] + bad + lines[mid:]) + "\n"
+    follow = _paper(*args, "--bars", "-", "--follow", "--summary", str(tmp_path / "follow.json"),
+                    stdin=fed)  # fmt: skip
+    assert follow.returncode == 0, follow.stderr
+    errors = [e for e in follow.stderr.splitlines() if e.startswith("error: <stdin>:")]
+    assert len(errors) == 3 and "not later than the one before it" in errors[0]
+    assert follow.stdout == whole.stdout
+    file_summary = json.loads((tmp_path / "file.json").read_text())
+    assert json.loads((tmp_path / "follow.json").read_text()) == file_summary
+    got = pd.read_csv(pd.io.common.StringIO(whole.stdout), parse_dates=["entry", "exit"])
+    assert file_summary["trades"] == len(got) >= 3
+    want = _evaluated(project, "hybrid")
+    want = want[want["exit"] <= part["timestamp"].iloc[-1]].reset_index(drop=True)
+    _same_trades(got, want, "hybrid")
+
+
+def test_paper_refuses_in_one_line(project, tmp_path):
+    bundle = str(project / "models" / "bundle")
+    spec = json.loads((project / "models" / "bundle" / "bundle.json").read_text())
+    path = tmp_path / "bars.csv"
+    _bars(project).iloc[-50:].to_csv(path, index=False)
+    cases = [
+        (["--model", "nope"], "--model nope: not served"),
+        (["--model", "hybrid", "--from", "yesterday-ish"], "not a timestamp"),
+    ]
+    if spec["deployed"] is None:
+        cases.append(([], "nothing is deployed"))
+    for extra, message in cases:
+        proc = _paper("--bundle", bundle, "--bars", str(path), *extra)
+        assert proc.returncode == 1 and proc.stdout == "", extra
+        assert proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+    path.write_text("timestamp,open,high,low,close,volume\n2024-01-01,1,1,1,-1,1\n")
+    proc = _paper("--bundle", bundle, "--bars", str(path), "--model", "hybrid")
+    assert proc.returncode == 1 and proc.stdout == "" and str(path) in proc.stderr
+
+
+def test_a_trader_holds_closes_and_voids_positions():
+    """Enter at a decision's close, exit exactly horizon minutes later (and re-enter at
+    that bar); a missing exit bar voids the trade; inside the band nothing opens."""
+    pol = paper.Policy(model="m", theta=0.1, horizon=2, stride=1, cost_bps=5.0)
+    t = paper.Trader(pol)
+    assert t.step(0, 100.0, 0.7) is None and t.position.side == 1
+    assert t.step(1, 101.0, 0.1) is None  # held: no new position while one is open
+    done = t.step(2, 102.0, 0.2)  # closed at +2%, then short from this bar
+    assert done.gross == pytest.approx(0.02) and done.net == pytest.approx(0.02 - 0.001)
+    assert t.position.side == -1 and t.position.entry == 2
+    void = t.step(5, 99.0, 0.55)  # minute 4 never came: void; 0.55 is inside the band
+    assert void.void and np.isnan(void.net) and t.position is None
+    s = paper.summary(t)
+    assert s["trades"] == 1 and s["void_trades"] == 1 and s["win_rate"] == 1.0
