@@ -63,10 +63,81 @@ def test_a_model_that_pays_its_costs_is_deployed(tmp_path):
     )
     dvc(root, "repro", "evaluate")
     ev, dec = metrics(root, "evaluate"), metrics(root, "decision")
-    net = {m: b["mean_net_return"] for m, b in ev["backtest"].items()}
-    print(json.dumps({"decision": dec, "net": net}, indent=1))
+    print(json.dumps({"decision": dec["decision"], "gate": dec["cost_gate"]}, indent=1))
     assert dec["decision"] != "deploy nothing" and dec["profitable_after_costs"] is True
-    assert ev["backtest"][dec["deployed_model"]]["mean_net_return"] > 0
+    row = ev["policy"][dec["deployed_model"]]
+    assert row["mean_net_return"] > 0 and row["p_value_family"] < dec["alpha"]
+    assert dec["theta"] == row["theta"]
+
+
+def _with_params(root, tmp_path, **overrides):
+    """A copy of a finished run with evaluate params changed, `dvc repro evaluate` rerun
+    (only evaluate reruns: the models are the run's own)."""
+    import shutil
+
+    import yaml
+
+    copy = tmp_path / root.parent.name
+    shutil.copytree(root, copy, symlinks=True)
+    params = yaml.safe_load((copy / "params.yaml").read_text())
+    for key, value in overrides.items():
+        node = params
+        *path, last = key.split(".")
+        for part in path:
+            node = node[part]
+        node[last] = value
+    (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = dvc(copy, "repro", "evaluate")
+    assert "Running stage 'train" not in out.stdout  # the models were not refitted
+    return copy
+
+
+def test_a_signal_that_pays_only_when_confident_is_traded_with_its_threshold(runs, tmp_path):
+    """The default market at 2.5 bps per side instead of 5. The cost was chosen from the
+    default run's oracle: always in, it breaks even at about 1.6 bps per side (its mean
+    gross move per trade); at its val-chosen theta 0.2, at about 4.1. Between them,
+    always-in loses and the confident policy gains: the policy of the model deployed
+    must pay with its theta, pass the reality check, and land within the oracle's
+    interval."""
+    root = _with_params(runs["default"], tmp_path, **{"evaluate.costs.fee_bps": 2.5})
+    ev, dec = metrics(root, "evaluate"), metrics(root, "decision")
+    oracle = ev["policy"]["oracle"]
+    print(json.dumps({"decision": dec["decision"], "oracle": oracle["mean_net_return_ci"],
+                      "gate": dec["cost_gate"]}, indent=1))  # fmt: skip
+    assert ev["backtest"]["oracle"]["mean_net_return"] < 0  # always in loses
+    assert oracle["theta"] > 0 and oracle["mean_net_return_ci"][0] > 0  # confident gains
+    assert dec["decision"] != "deploy nothing", dec["reasons"]
+    row = ev["policy"][dec["deployed_model"]]
+    assert row["theta"] > 0 and dec["theta"] == row["theta"]
+    assert row["mean_net_return"] > 0 and row["p_value_family"] < dec["alpha"]
+    lo, hi = oracle["mean_net_return_ci"]
+    assert lo <= row["mean_net_return"] <= hi
+    always_in = {m: b["mean_net_return"] for m, b in ev["backtest"].items()}
+    assert always_in[dec["deployed_model"]] < 0  # it pays only with its threshold
+
+
+def test_the_null_market_deploys_no_model_at_any_threshold_even_without_costs(runs, tmp_path):
+    """On the null market at zero cost every (model, theta) is a fair coin after costs:
+    the reality check over all of them finds nothing, and nothing deploys."""
+    root = _with_params(runs["null"], tmp_path, **{"evaluate.costs.fee_bps": 0.0})
+    ev, dec = metrics(root, "evaluate"), metrics(root, "decision")
+    print(json.dumps({"policy_test": {k: v for k, v in ev["policy_test"].items()
+                                      if k != "adjusted"}}, indent=1))  # fmt: skip
+    assert ev["policy_test"]["candidates"] >= 100
+    assert ev["policy_test"]["p_value"] > dec["alpha"]
+    assert not any(g["passes"] for g in dec["cost_gate"].values())
+    assert dec["decision"] == "deploy nothing" and dec["deployed_model"] is None
+
+
+def test_no_model_beats_the_oracles_break_even_beyond_its_interval(runs):
+    """On the default market the oracle's policy has the best break-even cost a model
+    can reach up to noise: no model's break-even interval lies wholly above the
+    oracle's."""
+    ev = metrics(runs["default"], "evaluate")
+    oracle_hi = ev["policy"]["oracle"]["break_even_bps_ci"][1]
+    for name, row in ev["policy"].items():
+        if name != "oracle" and row["judged"]:
+            assert row["break_even_bps_ci"][0] <= oracle_hi, (name, row["break_even_bps_ci"])
 
 
 def test_costs_gate_the_default_decision(runs):
