@@ -134,3 +134,25 @@ def test_a_trader_holds_closes_and_voids_positions():
     assert void.void and np.isnan(void.net) and t.position is None
     s = paper.summary(t)
     assert s["trades"] == 1 and s["void_trades"] == 1 and s["win_rate"] == 1.0
+
+
+def test_an_expired_bundle_stops_opening_trades_and_says_so_once(project, tmp_path):
+    """Past ``max_age_days`` after the last fitted bar no trade opens (the backtest's
+    earlier trades stay), and stderr says why once."""
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(project / "models" / "bundle", bundle)
+    spec = json.loads((bundle / "bundle.json").read_text())
+    want = _evaluated(project, "hybrid")
+    cut = want["entry"].iloc[len(want) // 2]  # the last minute it may trade
+    spec["expiry"] = {"fitted_until": (cut - pd.Timedelta(days=1)).isoformat(), "max_age_days": 1}
+    (bundle / "bundle.json").write_text(json.dumps(spec))
+    path = tmp_path / "bars.csv"
+    _bars(project).to_csv(path, index=False)
+    proc = _paper("--bundle", str(bundle), "--bars", str(path), "--model", "hybrid",
+                  "--from", _test_first(project))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    got = pd.read_csv(pd.io.common.StringIO(proc.stdout), parse_dates=["entry", "exit"])
+    _same_trades(got, want[want["entry"] <= cut].reset_index(drop=True), "hybrid")
+    assert proc.stderr.count("warning: model expired") == 1

@@ -42,6 +42,16 @@ ACTIONS = {1: "long", -1: "short", 0: "flat"}  # the backtest's sides
 FOLLOW_KEEP = 2000  # bars kept while following: indicators' EMAs forget older ones
 
 
+def warn_expired(bundle, minute: int) -> str | None:
+    """Why a decision at ``minute`` may not trade on ``bundle`` (expired), said once on
+    stderr per process; None while it may."""
+    expired = bundle.expired(minute)
+    if expired and not bundle.warned_expired:
+        print(f"warning: {expired}", file=sys.stderr, flush=True)
+        bundle.warned_expired = True
+    return expired
+
+
 def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dict]:
     """One output row per bar position: timestamp, P(up), action and reason."""
     minutes = minute_index(bars)
@@ -54,10 +64,7 @@ def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dic
     rows = []
     for k, pos in enumerate(positions):
         stamp = pd.Timestamp(int(minutes[pos]) * MINUTE_MS, unit="ms", tz="UTC").isoformat()
-        expired = bundle.expired(int(minutes[pos]))
-        if expired and not bundle.warned_expired:
-            print(f"warning: {expired}", file=sys.stderr, flush=True)
-            bundle.warned_expired = True
+        expired = warn_expired(bundle, int(minutes[pos]))
         if bundle.deployed is None:
             decision = bundle.spec["decision"]["decision"] if bundle.spec["decision"] else "none"
             row = (None, "flat", f"decision: {decision}")
@@ -239,6 +246,7 @@ def paper_main(argv: list[str] | None = None) -> None:
                 continue
             bars = bar if bars is None else pd.concat([bars, bar], ignore_index=True)
             bars = bars.iloc[-FOLLOW_KEEP:].reset_index(drop=True)
+            warn_expired(bundle, int(minute_index(bars)[-1]))
             p = paper.decision_probabilities(bundle, bars, policy, start, last_only=True)[0]
             closed = trader.step(int(minute_index(bars)[-1]), float(bars["close"].iloc[-1]),
                                  None if np.isnan(p) else float(p))  # fmt: skip
@@ -248,13 +256,12 @@ def paper_main(argv: list[str] | None = None) -> None:
     else:
         bars = _read(a.bars, columns)  # bad bars stop it here, before any output
         p_up = paper.decision_probabilities(bundle, bars, policy, start)
+        warn_expired(bundle, int(minute_index(bars)[-1]))  # the last bar is the latest
         if header:
             print(header)
         for line in _trade_lines(paper.log(paper.replay(trader, bars, p_up), policy.horizon),
                                  a.format):  # fmt: skip
             print(line)
-    if bars is not None and bundle.expired(int(minute_index(bars)[-1])):
-        print(f"warning: {bundle.expired(int(minute_index(bars)[-1]))}", file=sys.stderr)
     result = paper.summary(trader)
     print("summary: " + ", ".join(f"{k} {v}" for k, v in result.items()), file=sys.stderr)
     if a.summary:
