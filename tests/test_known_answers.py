@@ -97,8 +97,8 @@ def test_a_signal_that_pays_only_when_confident_is_traded_with_its_threshold(run
     default run's oracle: always in, it breaks even at about 1.6 bps per side (its mean
     gross move per trade); at its val-chosen theta 0.2, at about 4.1. Between them,
     always-in loses and the confident policy gains: the policy of the model deployed
-    must pay with its theta, pass the reality check, and land within the oracle's
-    interval."""
+    must pay with its theta, pass the reality check, and agree with the oracle's net
+    return up to noise."""
     root = _with_params(runs["default"], tmp_path, **{"evaluate.costs.fee_bps": 2.5})
     ev, dec = metrics(root, "evaluate"), metrics(root, "decision")
     oracle = ev["policy"]["oracle"]
@@ -110,10 +110,14 @@ def test_a_signal_that_pays_only_when_confident_is_traded_with_its_threshold(run
     row = ev["policy"][dec["deployed_model"]]
     assert row["theta"] > 0 and dec["theta"] == row["theta"]
     assert row["mean_net_return"] > 0 and row["p_value_family"] < dec["alpha"]
-    lo, hi = oracle["mean_net_return_ci"]
-    assert lo <= row["mean_net_return"] <= hi
+    # consistent with the oracle's: the two intervals overlap. The oracle knows the
+    # planted direction, not the move's size, so a model that also reads volatility
+    # can earn more per trade at its own coverage (the hybrid: +5.0 bps against the
+    # oracle's +3.2 [1.9, 4.6] on this market), but not beyond noise.
+    lo, hi = row["mean_net_return_ci"]
+    assert lo <= oracle["mean_net_return_ci"][1] and hi >= oracle["mean_net_return_ci"][0]
     always_in = {m: b["mean_net_return"] for m, b in ev["backtest"].items()}
-    assert always_in[dec["deployed_model"]] < 0  # it pays only with its threshold
+    assert max(always_in.values()) < 0  # every model pays only with a threshold
 
 
 def test_the_null_market_deploys_no_model_at_any_threshold_even_without_costs(runs, tmp_path):
