@@ -346,12 +346,15 @@ class EvaluateParams(Section):
     require_profit: bool = True
     alpha: float = 0.05
     bootstrap_reps: int = 1000
+    block: str = "window"
     trials: int = 1
     pbo_partitions: int = 8
 
     def __post_init__(self) -> None:
         if self.trials < 1:
             raise ValueError(f"trials must be an integer >= 1, got {self.trials!r}")
+        if self.block not in ("window", "optimal"):
+            raise ValueError(f"block must be window or optimal, got {self.block!r}")
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be between 0 and 1, got {self.alpha!r}")
         if self.pbo_partitions < 2 or self.pbo_partitions % 2:

@@ -22,6 +22,33 @@ def block_length(max_window: int, horizon: int, stride: int) -> int:
     return max(1, math.ceil((max_window + horizon) / max(stride, 1)))
 
 
+BLOCK_RULES = ("window", "optimal")
+
+
+def optimal_block(series: np.ndarray) -> int:
+    """The largest Politis-White (2004, corrected 2009) circular-bootstrap block length
+    over the columns of ``series`` (``arch.bootstrap.optimal_block_length``), rounded up."""
+    from arch.bootstrap import optimal_block_length
+
+    x = np.asarray(series, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    x = x[:, np.std(x, axis=0) > 0]  # a constant column has no dependence to measure
+    if x.shape[1] == 0:
+        return 1
+    return max(1, math.ceil(float(optimal_block_length(x)["circular"].max())))
+
+
+def choose_block(rule: str, window_rule: int, series: np.ndarray) -> dict:
+    """The block length ``rule`` picks (``window``: a window plus a horizon of decision
+    times; ``optimal``: :func:`optimal_block` of ``series``), with both lengths."""
+    if rule not in BLOCK_RULES:
+        raise ValueError(f"block rule must be one of {BLOCK_RULES}, got {rule!r}")
+    optimal = optimal_block(series)
+    used = window_rule if rule == "window" else optimal
+    return {"rule": rule, "block_samples": used, "window_samples": window_rule,
+            "optimal_samples": optimal}  # fmt: skip
+
+
 class Resamples:
     """``(reps, n)`` moving-block bootstrap resamples of ``range(n)`` (circular blocks),
     kept as block starts and expanded a chunk of resamples at a time, so memory does

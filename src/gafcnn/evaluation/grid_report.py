@@ -56,8 +56,9 @@ def grid_report(
     """Per-experiment rows and the selection-bias figures over every (experiment,
     model) pair on the test decisions all experiments share; ``missing`` names the
     configs asked for that have no finished experiment (and why)."""
-    from gafcnn.evaluation.bootstrap import block_length
+    from gafcnn.evaluation.bootstrap import block_length, choose_block
     from gafcnn.evaluation.comparison import compare
+    from gafcnn.evaluation.selection_bias import excess_over_majority
 
     rows = []
     for e in exps:
@@ -106,7 +107,9 @@ def grid_report(
                 y = g["label"].to_numpy().astype(np.int64)
     ts = ts_index.as_unit("ms").asi8
     params = Params.from_dict(exps[0]["params"])
-    block = block_length(max(params.gaf.windows), params.label.horizon, params.gaf.stride)
+    window = block_length(max(params.gaf.windows), params.label.horizon, params.gaf.stride)
+    block = choose_block(params.evaluate.block, window, excess_over_majority(y, probs))
+    block = block["block_samples"]
     result = compare(ts, y, probs, bars, minutes, params, block, 1, params.evaluate.pbo_partitions)
     sel = result["selection"]
     sel["trials"] = len(exps)

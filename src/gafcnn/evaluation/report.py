@@ -195,6 +195,14 @@ def table_markdown(table: dict, backtest: dict) -> str:
     return "\n".join(lines)
 
 
+def _block_rule(evaluate: dict) -> str:
+    """Which block length the run used, and the other one."""
+    b = evaluate["bootstrap"]
+    if b["rule"] == "window":
+        return f"a window plus a horizon; Politis-White's optimal length: {b['optimal_samples']}"
+    return f"Politis-White's optimal length; a window plus a horizon: {b['window_samples']}"
+
+
 GUIDE_WIN_RATES = (0.65, 0.72)  # the guide's "Phase 1 + 2 win rate" target and stretch
 
 
@@ -405,7 +413,7 @@ def write_report(
         f"({audit['pass']} pass, {audit['warn']} warn, {audit['fail']} fail)"
         + (f"; warnings: {', '.join(warned)}" if warned else ""),
         f"- intervals: moving-block bootstrap, {evaluate['bootstrap']['reps']} resamples, "
-        f"blocks of {evaluate['bootstrap']['block_samples']} samples (a window plus a horizon): "
+        f"blocks of {evaluate['bootstrap']['block_samples']} samples ({_block_rule(evaluate)}): "
         "test samples overlap, so they are not independent",
         f"- backtest: long/short on the predicted direction, held {params.label.horizon} "
         f"minutes, no overlapping positions, {evaluate['costs']['per_side_bps']} bps per side "

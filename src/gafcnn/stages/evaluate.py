@@ -18,10 +18,11 @@ import pandas as pd
 from gafcnn import paths, registry
 from gafcnn.data.bars import MINUTE_MS, load_bars
 from gafcnn.evaluation.backtest import backtest_log
-from gafcnn.evaluation.bootstrap import block_length
+from gafcnn.evaluation.bootstrap import block_length, choose_block
 from gafcnn.evaluation.comparison import compare
 from gafcnn.evaluation.decision import decide
 from gafcnn.evaluation.report import write_report, write_timings_report
+from gafcnn.evaluation.selection_bias import excess_over_majority
 from gafcnn.images.imageset import AlignmentError
 from gafcnn.io import InputError, read_json, run_stage, write_csv, write_json, write_parquet
 from gafcnn.models import predictions
@@ -108,7 +109,9 @@ def main() -> None:
     except AlignmentError as exc:
         raise InputError(paths.PREDICTIONS, str(exc)) from None
     horizon = params.label.horizon
-    block = block_length(max(sets), horizon, stride(params))
+    blocks = choose_block(cfg.block, block_length(max(sets), horizon, stride(params)),
+                          excess_over_majority(y, probs))  # fmt: skip
+    block = blocks["block_samples"]
     bars, minutes = load_bars()
     single = compare(ts, y, probs, bars, minutes, params, block, trials, partitions, val)
     single_probs = probs
@@ -190,7 +193,7 @@ def main() -> None:
         "test_samples": len(y),
         "test_first": pd.Timestamp(int(ts[0]), unit="ms", tz="UTC").isoformat(),
         "test_last": pd.Timestamp(int(ts[-1]), unit="ms", tz="UTC").isoformat(),
-        "bootstrap": {"block_samples": block, "reps": cfg.bootstrap_reps},
+        "bootstrap": {**blocks, "reps": cfg.bootstrap_reps},
         "costs": {**dataclasses.asdict(cfg.costs), "per_side_bps": cfg.costs.per_side_bps},
         "table": table,
         "backtest": bt,
