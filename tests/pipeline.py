@@ -29,6 +29,18 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
     return proc
 
 
+def set_params(root: Path, **overrides: object) -> None:
+    """Override ``root``'s params.yaml by dotted keys (``{"evaluate.costs.fee_bps": 1}``)."""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    for key, value in overrides.items():
+        node = params
+        *path, last = key.split(".")
+        for part in path:
+            node = node[part]
+        node[last] = value
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def scratch_project(tmp: Path, **overrides: object) -> Path:
     """A git + DVC project with this repo's pipeline and code; params overridden by
     dotted keys (``{"data.synthetic.n_bars": 8000}``)."""
@@ -40,14 +52,7 @@ def scratch_project(tmp: Path, **overrides: object) -> Path:
     shutil.copytree(REPO / "benchmarks", root / "benchmarks")
     (root / "data" / "external").mkdir(parents=True)
     (root / "data" / "external" / ".gitkeep").touch()
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    for key, value in overrides.items():
-        node = params
-        *path, last = key.split(".")
-        for part in path:
-            node = node[part]
-        node[last] = value
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_params(root, **overrides)
     run(["git", "init", "-q"], root)
     run(["git", "config", "user.email", "test@example.com"], root)
     run(["git", "config", "user.name", "test"], root)

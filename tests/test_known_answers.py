@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from conftest import REAL_CSV
-from pipeline import dvc, metrics, scratch_project
+from pipeline import dvc, metrics, scratch_project, set_params
 
 pytestmark = pytest.mark.slow
 
@@ -75,18 +75,9 @@ def _with_params(root, tmp_path, **overrides):
     (only evaluate reruns: the models are the run's own)."""
     import shutil
 
-    import yaml
-
     copy = tmp_path / root.parent.name
     shutil.copytree(root, copy, symlinks=True)
-    params = yaml.safe_load((copy / "params.yaml").read_text())
-    for key, value in overrides.items():
-        node = params
-        *path, last = key.split(".")
-        for part in path:
-            node = node[part]
-        node[last] = value
-    (copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    set_params(copy, **overrides)
     out = dvc(copy, "repro", "evaluate")
     assert "Running stage 'train" not in out.stdout  # the models were not refitted
     return copy
