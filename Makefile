@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Stage commands call `python`; put the venv first so DVC runs them with it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install install-dev repro deps test test-slow lint format bench review remote-serve clean-venv walkforward grid worker collect
+.PHONY: install install-dev repro deps test test-slow lint format bench review remote-serve clean-venv walkforward cpcv grid worker collect
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,14 @@ bench: install
 FOLDS ?= 4
 walkforward: install
 	$(BIN)/dvc exp run -n walkforward-$(FOLDS) -S walkforward.folds=$(FOLDS)
+
+# Combinatorial purged cross-validation as an experiment: every model refitted in each
+# of the C(GROUPS, TEST_GROUPS) splits; the report shows the paths' spread and PBO.
+GROUPS ?= 6
+TEST_GROUPS ?= 2
+cpcv: install
+	$(BIN)/dvc exp run -n cpcv-$(GROUPS)-$(TEST_GROUPS) -S walkforward.scheme=cpcv \
+		-S walkforward.groups=$(GROUPS) -S walkforward.test_groups=$(TEST_GROUPS)
 
 # The guide's Step 3.1 grid and its alternatives, queued as DVC experiments, run by
 # JOBS queue workers, and reported with selection bias corrected (reports/grid.md).

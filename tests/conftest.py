@@ -119,6 +119,8 @@ def pipeline_project(tmp_path_factory):
             "patterns.epochs": 2,
             "patterns.width": 8,
             "patterns.synthetic.n_bars": 60000,
+            "minirocket.kernels": 252,
+            "minirocket.C": [0.0001, 0.001],
         },  # fmt: skip
     )
     dvc(root, "repro")

@@ -200,3 +200,45 @@ def test_segment_shares():
     shares = segment_shares(mask, split)
     assert shares["train"] == pytest.approx(0.25, abs=0.01)
     assert shares["val"] == shares["test"] == 0.0
+
+
+def test_ranges_method_takes_segments_of_several_ranges_in_any_order_of_time():
+    import pandas as pd
+
+    from gafcnn.params import SplitRanges
+
+    minutes = np.arange(3000) + 28_000_000
+    t = lambda i: pd.Timestamp((28_000_000 + i) * 60_000, unit="ms", tz="UTC").isoformat()  # noqa: E731
+    ranges = SplitRanges(train=[[t(0), t(900)], [t(2100), t(3000)]], val=[[t(1800), t(2100)]],
+                         test=[[t(1000), t(1700)]])  # fmt: skip
+    split = make_split(minutes, SplitSpec(method="ranges", ranges=ranges), [30], 5)
+    assert [(s.name, s.start, s.stop) for s in split.segments] == [
+        ("train", 0, 900), ("train", 2100, 3000), ("val", 1800, 2100), ("test", 1000, 1700)
+    ]  # fmt: skip
+    seg = bar_segments(3000, 30, 5, split.segments)
+    assert set(seg[29:895]) == {0} and set(seg[2129:2995]) == {0}  # one number per name
+    assert set(seg[1029:1695]) == {2} and set(seg[1829:2095]) == {1}
+    assert set(seg[895:1029]) == {-1}  # samples whose bars straddle two ranges: none
+    lab = LabelSpec(horizon=5)
+    smp = build_samples(minutes, np.linspace(100, 101, 3000), [30], lab, split)
+    cov = segment_coverage(minutes, smp, split)
+    assert cov["train"]["bars"] == 1800 and cov["train"]["samples"] == 2 * (900 - 29 - 5)
+    assert segment_shares(np.arange(3000) >= 2100, split)["train"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "train, val, test, words",
+    [([[0, 900]], [[800, 1000]], [[1200, 1500]], "overlaps"),
+     ([[0, 900]], [], [[1200, 1500]], "needs split.ranges.val"),
+     ([[0, 900]], [[1000, 1020]], [[1200, 1500]], "longest range has 20 bars")],
+)  # fmt: skip
+def test_bad_ranges_are_one_error_saying_what(train, val, test, words):
+    import pandas as pd
+
+    from gafcnn.params import SplitRanges
+
+    minutes = np.arange(3000) + 28_000_000
+    t = lambda i: pd.Timestamp((28_000_000 + i) * 60_000, unit="ms", tz="UTC").isoformat()  # noqa: E731
+    ranges = SplitRanges(*[[[t(a), t(b)] for a, b in r] for r in (train, val, test)])
+    with pytest.raises(ValueError, match=words):
+        make_split(minutes, SplitSpec(method="ranges", ranges=ranges), [30], 5)

@@ -217,3 +217,32 @@ def test_walkforward_end_to_end(tmp_path):
     assert sum(f["samples"] for f in folds) == len(ts) == ev["test_samples"]
     md = (root / "reports" / "report.md").read_text()
     assert "## Walk-forward folds" in md and "forest.png" in md
+
+
+@pytest.mark.slow  # six splits of the whole pipeline (several minutes); geometry: test_cpcv
+def test_cpcv_end_to_end(tmp_path):
+    """CPCV with 4 groups, 2 tested per split: six refits, three paths that each score
+    every decision once, purge and embargo checked on what each split's models saw, the
+    report's path section; the decision still rests on the single split."""
+    import pandas as pd
+
+    root = scratch_project(
+        tmp_path,
+        **{"data.synthetic.n_bars": 7000, "gaf.windows": [15, 30], "epochs": 1, "patience": 1,
+           "width": 8, "walkforward.scheme": "cpcv", "walkforward.groups": 4,
+           "walkforward.test_groups": 2, "evaluate.bootstrap_reps": 200},
+    )  # fmt: skip
+    dvc(root, "repro", "evaluate")
+    wf, dec = metrics(root, "walkforward"), metrics(root, "decision")
+    assert (wf["scheme"], wf["splits"], wf["paths"], wf["no_leak"]) == ("cpcv", 6, 3, True)
+    assert dec["evaluation"] == "single split"
+    paths = pd.read_parquet(root / "data" / "walkforward" / "paths.parquet")
+    assert sorted(paths["path"].unique()) == [0, 1, 2]
+    per_path = paths.groupby(["path", "model"])["timestamp"]
+    assert not paths.duplicated(["path", "model", "timestamp"]).any()
+    assert len({frozenset(s) for s in per_path.apply(set)}) == 1  # same decisions everywhere
+    assert {"cnn_w15", "minirocket_w30", "xgb_raw_w15", "hybrid", "oracle"} <= set(paths["model"])
+    assert 0 <= wf["pbo"]["min"] <= wf["pbo"]["mean"] <= wf["pbo"]["max"] <= 1
+    assert wf["accuracy"]["hybrid"]["min"] <= wf["accuracy"]["hybrid"]["max"]
+    md = (root / "reports" / "report.md").read_text()
+    assert "## Combinatorial purged cross-validation" in md and "figures/cpcv.png" in md

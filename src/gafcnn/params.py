@@ -144,9 +144,26 @@ class DataParams(Section):
 
 # ---- split and labels
 @dataclass(frozen=True)
+class SplitRanges(Section):
+    """``split.method: ranges``: each segment's ``[start, stop)`` timestamp pairs
+    (combinatorial purged cross-validation writes them for each of its splits)."""
+
+    SECTION: ClassVar[str] = "split.ranges"
+    train: list = field(default_factory=list)
+    val: list = field(default_factory=list)
+    test: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name in ("train", "val", "test"):
+            for pair in getattr(self, name):
+                if not (isinstance(pair, list | tuple) and len(pair) == 2):
+                    raise ValueError(f"{name}: each range is [start, stop], got {pair!r}")
+
+
+@dataclass(frozen=True)
 class SplitSpec(Section):
     SECTION: ClassVar[str] = "split"
-    method: str = "fraction"  # "fraction" or "date"
+    method: str = "fraction"  # "fraction", "date" or "ranges"
     train: float = 0.7
     val: float = 0.15
     test: float = 0.15
@@ -154,6 +171,7 @@ class SplitSpec(Section):
     test_start: str | None = None
     purge: int | str = "auto"  # "auto" = max(windows) + horizon; an int may only be larger
     min_samples: int = 100  # fewer samples in any segment stops the pipeline before any model
+    ranges: SplitRanges = field(default_factory=SplitRanges)
 
 
 DEAD_ZONES = ("none", "fixed", "quantile")
@@ -261,6 +279,25 @@ class HybridParams(XgbParams):
     early_stopping_rounds: int = 30
 
 
+@dataclass(frozen=True)
+class MiniRocketParams(Section):
+    """MiniRocket on each window's per-bar series, with a logistic head whose L2
+    strength is chosen on val (the raw-window XGBoost reuses ``xgb``)."""
+
+    SECTION: ClassVar[str] = "minirocket"
+    kernels: int = 2000
+    max_dilations: int = 32
+    C: list = field(default_factory=lambda: [0.000001, 0.00001, 0.0001, 0.001])
+
+    def __post_init__(self) -> None:
+        if self.kernels < 84:
+            raise ValueError(f"kernels must be >= 84 (one of each base kernel), got {self.kernels}")
+        if self.max_dilations < 1:
+            raise ValueError(f"max_dilations must be >= 1, got {self.max_dilations}")
+        if not self.C or not all(isinstance(c, int | float) and c > 0 for c in self.C):
+            raise ValueError(f"C must be a non-empty list of positive numbers, got {self.C}")
+
+
 ENSEMBLE_METHODS = ("mean", "weighted", "stacking")
 
 
@@ -275,20 +312,35 @@ class EnsembleParams(Section):
 
 
 # ---- evaluation
-SCHEMES = ("expanding", "rolling")
+SCHEMES = ("expanding", "rolling", "cpcv")
 
 
 @dataclass(frozen=True)
 class WalkForwardSpec(Section):
     SECTION: ClassVar[str] = "walkforward"
     folds: int = 0  # 0 = off: the decision rests on the single split
-    scheme: str = "expanding"  # expanding | rolling
+    scheme: str = "expanding"  # expanding | rolling | cpcv (runs whatever folds says)
     test_from: float = 0.5  # share of the history before the first test block
     val: float = 0.15  # val length, as a share of the history before the first test block
+    groups: int = 6  # cpcv: contiguous groups of the history
+    test_groups: int = 2  # cpcv: groups each split tests on
+    embargo: int = 60  # cpcv: bars after each test stretch that no training sample starts in
+
+    @property
+    def pooled(self) -> bool:
+        """Whether evaluate rests on pooled walk-forward folds (not the single split)."""
+        return self.folds > 0 and self.scheme != "cpcv"
 
     def __post_init__(self) -> None:
         if self.folds < 0:
             raise ValueError(f"folds must be >= 0, got {self.folds}")
+        if self.embargo < 0:
+            raise ValueError(f"embargo must be >= 0 bars, got {self.embargo}")
+        if not 1 <= self.test_groups < self.groups - 1:
+            raise ValueError(
+                f"test_groups must be at least 1 and leave two of the {self.groups} groups "
+                f"(train and val), got {self.test_groups}"
+            )
         if self.scheme not in SCHEMES:
             raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
         if not 0 < self.test_from < 1:
@@ -438,6 +490,7 @@ SECTIONS: dict[str, type] = {
     "xgb": XgbParams,
     "ensemble": EnsembleParams,
     "hybrid": HybridParams,
+    "minirocket": MiniRocketParams,
     "walkforward": WalkForwardSpec,
     "evaluate": EvaluateParams,
     "patterns": PatternConfig,
@@ -448,8 +501,8 @@ SECTIONS: dict[str, type] = {
 
 # What the deployment bundle records of params.yaml (with the seed): the sections that
 # shape the served models and their decision.
-SERVED_SECTIONS = ("seed", "data", "split", "label", "gaf", "xgb", "ensemble", "hybrid", "evaluate",
-                   "serving")  # fmt: skip
+SERVED_SECTIONS = ("seed", "data", "split", "label", "gaf", "xgb", "ensemble", "hybrid",
+                   "minirocket", "evaluate", "serving")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -466,6 +519,7 @@ class Params:
     xgb: XgbParams
     ensemble: EnsembleParams
     hybrid: HybridParams
+    minirocket: MiniRocketParams
     walkforward: WalkForwardSpec
     evaluate: EvaluateParams
     patterns: PatternConfig

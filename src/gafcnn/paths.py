@@ -25,9 +25,12 @@ WALKFORWARD = Path("data/walkforward")  # pooled out-of-sample predictions, fold
 ENSEMBLE_MODEL = MODELS / "ensemble.json"  # the combiner's coefficients
 PHASE1_MODEL = MODELS / "phase1.ubj"
 HYBRID_MODEL = MODELS / "hybrid.ubj"
+XGB_RAW_MODELS = MODELS / "xgb_raw"  # per window: the booster on the raw window
+MINIROCKET_MODELS = MODELS / "minirocket"  # per window: the transform and its head
 PATTERNS_MODELS = MODELS / "patterns"
 WALKFORWARD_PREDICTIONS = WALKFORWARD / "predictions.parquet"
 WALKFORWARD_FOLDS = WALKFORWARD / "folds.json"
+CPCV_PATHS = WALKFORWARD / "paths.parquet"  # walkforward.scheme cpcv: every path's predictions
 METRICS = Path("metrics")
 PLOTS = Path("plots")
 AUDIT_PLOT = PLOTS / "audit.png"
@@ -70,6 +73,20 @@ def cnn_meta(window: int) -> Path:
 
 def cnn_predictions(window: int) -> Path:
     return CNN_PREDICTIONS / f"w{window}.parquet"
+
+
+def xgb_raw_model(window: int) -> Path:
+    return XGB_RAW_MODELS / f"w{window}.ubj"
+
+
+def minirocket_model(window: int) -> Path:
+    """The window's fitted MiniRocket (its parameters) and logistic head, one ``.npz``."""
+    return MINIROCKET_MODELS / f"w{window}.npz"
+
+
+def window_predictions(stage: str, window: int) -> Path:
+    """The predictions of a per-window stage's model of ``window``."""
+    return PREDICTIONS / stage / f"w{window}.parquet"
 
 
 def predictions_file(stage: str) -> Path:

@@ -53,9 +53,11 @@ class Stage:
 
 SPLIT, GAF = Stage("split"), Stage("gaf", per_window=True)
 BASELINE, TRAIN = Stage("baseline"), Stage("train", per_window=True)
+MINIROCKET_STAGE, XGB_RAW_STAGE = Stage("minirocket", True), Stage("xgb_raw", True)
 PHASE1_STAGE, ENSEMBLE_STAGE, HYBRID_STAGE = Stage("phase1"), Stage("ensemble"), Stage("hybrid")
 # What each walk-forward fold reruns, in order (as dvc.yaml runs them; a test checks it).
-PIPELINE = (SPLIT, GAF, BASELINE, TRAIN, PHASE1_STAGE, ENSEMBLE_STAGE, HYBRID_STAGE)
+PIPELINE = (SPLIT, GAF, BASELINE, TRAIN, MINIROCKET_STAGE, XGB_RAW_STAGE, PHASE1_STAGE,
+            ENSEMBLE_STAGE, HYBRID_STAGE)  # fmt: skip
 
 
 def runs(module: str) -> tuple[Stage, ...]:
@@ -108,6 +110,10 @@ LOGREG_IMAGES = Model("logreg_images_w{w}", BASELINE, "the flattened GAF images 
 LOGREG_RETURNS = Model("logreg_returns_w{w}", BASELINE, "the log returns of window w's bars")
 CNN = Model("cnn_w{w}", TRAIN, "window w's GAF images (conv1d: its bar series)",
             serves="gafcnn.serving.cnn:CNNS")
+MINIROCKET = Model("minirocket_w{w}", MINIROCKET_STAGE, "window w's bar series: MiniRocket",
+                   serves="gafcnn.serving.series:MINIROCKET")
+XGB_RAW = Model("xgb_raw_w{w}", XGB_RAW_STAGE, "window w's bar series, flattened: XGBoost",
+                serves="gafcnn.serving.series:XGB_RAW")
 ENSEMBLE = Model("ensemble", ENSEMBLE_STAGE, "the CNNs' P(up)", "ensemble_{method}")
 ENSEMBLE_MEAN = Model("ensemble_mean", ENSEMBLE_STAGE, "the CNNs' P(up): their mean",
                       serves="gafcnn.serving.combiners:MEAN")
@@ -127,8 +133,8 @@ ENSEMBLE_METHODS = {"mean": ENSEMBLE_MEAN, "weighted": ENSEMBLE_WEIGHTED,
                     "stacking": ENSEMBLE_STACKING}  # fmt: skip
 # Every model evaluate scores, in its table's order (a run of per-window models of
 # one stage is listed window by window).
-SCORED = (MAJORITY, LOGREG_IMAGES, LOGREG_RETURNS, CNN, ENSEMBLE, ENSEMBLE_MEAN,
-          ENSEMBLE_WEIGHTED, ENSEMBLE_STACKING, PHASE1, HYBRID)  # fmt: skip
+SCORED = (MAJORITY, LOGREG_IMAGES, LOGREG_RETURNS, CNN, MINIROCKET, XGB_RAW, ENSEMBLE,
+          ENSEMBLE_MEAN, ENSEMBLE_WEIGHTED, ENSEMBLE_STACKING, PHASE1, HYBRID)  # fmt: skip
 # The guide's three deployment candidates, from the most to the least complex.
 CANDIDATES = (ENSEMBLE, HYBRID, PHASE1)
 # Drawn in the ROC, calibration and confusion pictures, in this order.
@@ -137,10 +143,13 @@ CURVES = (ENSEMBLE, PHASE1, HYBRID, ORACLE, CNN)
 EQUITY = (ENSEMBLE, PHASE1, HYBRID, ORACLE, MAJORITY)
 # Drawn in the cost-sweep and coverage pictures, in this order.
 POLICY = (ENSEMBLE, PHASE1, HYBRID, ORACLE)
+# What each window's CNN is compared with on the same window: images against the raw
+# series (MiniRocket, trees, a linear model) and against a linear model of the images.
+RIVALS = (MINIROCKET, XGB_RAW, LOGREG_RETURNS, LOGREG_IMAGES)
 # Columns of the grid report.
-GRID = (CNN, ENSEMBLE, PHASE1, HYBRID)
+GRID = (CNN, MINIROCKET, XGB_RAW, ENSEMBLE, PHASE1, HYBRID)
 # Drawn per walk-forward fold (with the configured ensemble).
-FOLDS = (CNN, PHASE1, HYBRID)
+FOLDS = (CNN, MINIROCKET, XGB_RAW, PHASE1, HYBRID)
 
 
 def scored(windows: list[int], method: str) -> dict[str, str]:

@@ -98,14 +98,14 @@ def longest_run(minutes: np.ndarray) -> int:
 def segment_coverage(minutes: np.ndarray, samples: Samples, split: Split) -> dict[str, dict]:
     """Per segment: its bars, its longest gap-free run of bars, and the samples found."""
     minutes = np.asarray(minutes, dtype=np.int64)
-    return {
-        s.name: {
-            "bars": max(s.size, 0),
-            "longest_run": longest_run(minutes[s.start : max(s.stop, s.start)]),
-            "samples": int(samples.of(s.name).sum()),
-        }
-        for s in split.segments
-    }
+    out: dict[str, dict] = {}
+    for s in split.segments:  # a segment of several ranges: summed, longest run of any
+        c = out.setdefault(s.name, {"bars": 0, "longest_run": 0,
+                                    "samples": int(samples.of(s.name).sum())})  # fmt: skip
+        c["bars"] += max(s.size, 0)
+        run = longest_run(minutes[s.start : max(s.stop, s.start)])
+        c["longest_run"] = max(c["longest_run"], run)
+    return out
 
 
 def _one_of(items: list[str]) -> str:

@@ -126,8 +126,12 @@ def make_split(minutes: np.ndarray, spec: SplitSpec, windows: list[int], horizon
             raise ValueError("split.method=date needs split.val_start and split.test_start")
         val_begin = _first_at_or_after(minutes, spec.val_start)
         test_begin = _first_at_or_after(minutes, spec.test_start)
+    elif spec.method == "ranges":
+        return ranges_split(minutes, spec, windows, horizon)
     else:
-        raise ValueError(f"split.method must be 'fraction' or 'date', got {spec.method!r}")
+        raise ValueError(
+            f"split.method must be 'fraction', 'date' or 'ranges', got {spec.method!r}"
+        )
     segments = [
         Segment("train", 0, val_begin - purge),
         Segment("val", val_begin, test_begin - purge),
@@ -144,6 +148,34 @@ def make_split(minutes: np.ndarray, spec: SplitSpec, windows: list[int], horizon
     return Split(segments=segments, purge=purge)
 
 
+def ranges_split(minutes: np.ndarray, spec: SplitSpec, windows: list[int], horizon: int) -> Split:
+    """Segments from ``split.ranges``: each a list of ``[start, stop)`` timestamps, in
+    any order of time; the ranges of all segments must be disjoint. Samples lie wholly
+    inside one range, so disjoint ranges share no bar of any window or label (the
+    purge is the ranges' own; ``Split.purge`` is 0)."""
+    segments = []
+    for name in SEGMENTS:
+        pairs = getattr(spec.ranges, name)
+        if not pairs:
+            raise ValueError(f"split.method=ranges needs split.ranges.{name}")
+        for start, stop in pairs:
+            a, b = _first_at_or_after(minutes, str(start)), _first_at_or_after(minutes, str(stop))
+            segments.append(Segment(name, a, b))
+    ordered = sorted(segments, key=lambda s: s.start)
+    for x, y in zip(ordered, ordered[1:], strict=False):
+        if y.start < x.stop:
+            raise ValueError(f"split.ranges: a {y.name} range overlaps a {x.name} range")
+    need = required_purge(windows, horizon)
+    for name in SEGMENTS:
+        longest = max(s.size for s in segments if s.name == name)
+        if longest < need:
+            raise ValueError(
+                f"segment {name}: its longest range has {max(longest, 0)} bars; it needs at "
+                f"least max(window) + horizon = {need} to hold one sample"
+            )
+    return Split(segments=segments, purge=0)
+
+
 def holdout(n: int, train_fraction: float, purge: int) -> list[Segment]:
     """Train on the first ``train_fraction`` of ``n`` bars, then ``purge`` bars in no
     segment, then test on the rest (a task without a validation segment)."""
@@ -155,22 +187,26 @@ def segment_shares(mask: np.ndarray, split: Split) -> dict[str, float]:
     """Share of each segment's bars where ``mask`` is True (e.g. bars invented by
     ``data.fill_gaps``); 0.0 for an empty segment."""
     mask = np.asarray(mask, dtype=bool)
-    return {
-        s.name: float(mask[s.start : s.stop].mean()) if s.size > 0 else 0.0 for s in split.segments
-    }
+    out = {}
+    for name in dict.fromkeys(s.name for s in split.segments):
+        parts = [mask[s.start : s.stop] for s in split.segments if s.name == name and s.size > 0]
+        out[name] = float(np.concatenate(parts).mean()) if parts else 0.0
+    return out
 
 
 def bar_segments(n: int, window: int, horizon: int, segments: list[Segment]) -> np.ndarray:
-    """Index into ``segments`` of the segment that holds every bar of the sample at each
-    bar position ``0..n-1``, or -1 (int8).
+    """Index of the segment that holds every bar of the sample at each bar position
+    ``0..n-1``, or -1 (int8): segments are numbered by name, in order of first
+    appearance (a segment of several ranges has one number).
 
     A sample at bar position t uses bars ``t-window+1 .. t`` and its label bar, which
     lies at most ``horizon`` positions later (bars are at least a minute apart), so a
     segment holds the samples at ``start + window - 1 <= t < stop - horizon``.
     """
     out = np.full(n, -1, dtype=np.int8)
-    for k, s in enumerate(segments):
+    index = {name: k for k, name in enumerate(dict.fromkeys(s.name for s in segments))}
+    for s in segments:
         a, b = max(s.start + window - 1, 0), min(s.stop - horizon, n)
         if b > a:
-            out[a:b] = k
+            out[a:b] = index[s.name]
     return out

@@ -148,15 +148,20 @@ def check_image_range(inp: AuditInput, chunk: int = 8192) -> Check:
 
 
 def check_chronology(inp: AuditInput) -> Check:
-    """Segments in time order, and no bar of any sample's window or label shared
-    between segments: ``t_later - t_earlier >= max(window) + horizon`` minutes."""
+    """No bar of any sample's window or label shared between segments: decisions of
+    different segments at least ``max(window) + horizon`` minutes apart, whatever
+    their order in time (a segment may be several ranges, as in CPCV)."""
     need = max(inp.windows) + inp.spec.horizon
     gaps = []
     for wd in inp.windows.values():
         ts = {s: wd.timestamps[s] // MINUTE_MS for s in SEGMENTS}
-        for a, b in zip(SEGMENTS, SEGMENTS[1:], strict=False):
-            if len(ts[a]) and len(ts[b]):
-                gaps.append(int(ts[b].min() - ts[a].max()))
+        every = np.concatenate([ts[s] for s in SEGMENTS])
+        which = np.concatenate([np.full(len(ts[s]), k) for k, s in enumerate(SEGMENTS)])
+        order = np.argsort(every, kind="stable")
+        every, which = every[order], which[order]
+        change = which[1:] != which[:-1]  # neighbours in time from different segments
+        if change.any():
+            gaps.append(int(np.diff(every)[change].min()))
         for s in SEGMENTS:
             if len(ts[s]) > 1 and np.any(np.diff(ts[s]) <= 0):
                 return Check(

@@ -10,7 +10,7 @@ from gafcnn import registry
 from gafcnn.data.bars import MINUTE_MS, positions
 from gafcnn.data.labels import forward_returns
 from gafcnn.evaluation.backtest import Backtest, backtest
-from gafcnn.evaluation.bootstrap import Resamples, bootstrap, bootstrap_indices
+from gafcnn.evaluation.bootstrap import Resamples, bootstrap, bootstrap_indices, per_resample
 from gafcnn.evaluation.metrics import classification_report
 from gafcnn.evaluation.policy import (
     choose_theta,
@@ -71,7 +71,8 @@ def compare(
         trials=trials,
         partitions=partitions,
     )
-    out = {"table": table, "tests": tests, "backtest": bt, "selection": selection}
+    out = {"table": table, "tests": tests, "backtest": bt, "selection": selection,
+           "images_vs_series": images_vs_series(y, probs, idx)}  # fmt: skip
     if val is not None:
         out["policy"], out["policy_test"], out["policy_trades"] = policies(
             val, forward, minutes, test_minutes, fwd, span, probs, params, block, idx
@@ -81,6 +82,25 @@ def compare(
             for name in registry.expand(registry.POLICY, [])
             if name in probs
         }
+    return out
+
+
+def images_vs_series(y: np.ndarray, probs: dict[str, np.ndarray], idx: Resamples) -> dict:
+    """Per window, the CNN's test accuracy minus each rival's on the same window
+    (:data:`gafcnn.registry.RIVALS`), with a 95% interval from the paired moving-block
+    resamples: does the image model beat the raw series on identical decisions?"""
+    y = np.asarray(y)
+    out: dict[str, dict] = {}
+    for w in registry.windows_of(probs, registry.CNN):
+        hit = (probs[registry.CNN.at(w)] >= 0.5) == y
+        rows = {}
+        for name in (r.at(w) for r in registry.RIVALS if r.at(w) in probs):
+            diff = hit.astype(np.float64) - ((probs[name] >= 0.5) == y)
+            d = per_resample(idx, lambda rows_, diff=diff: diff[rows_].mean(axis=1))
+            lo, hi = (float(q) for q in np.quantile(d, [0.025, 0.975]))
+            verdict = "cnn better" if lo > 0 else "rival better" if hi < 0 else "no difference"
+            rows[name] = {"difference": float(diff.mean()), "ci": [lo, hi], "verdict": verdict}
+        out[f"w{w}"] = rows
     return out
 
 

@@ -252,6 +252,19 @@ def policy_markdown(policy: dict) -> str:
     return "\n".join(lines)
 
 
+def rivals_markdown(rivals: dict) -> str:
+    """Per window, the CNN's test accuracy minus each rival's, with its paired
+    bootstrap interval and verdict."""
+    lines = ["| window | rival | CNN - rival accuracy | 95% interval | verdict |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for w, rows in rivals.items():
+        for name, r in rows.items():
+            lo, hi = r["ci"]
+            lines.append(f"| {w} | {name} | {r['difference']:+.4f} | [{lo:+.4f}, {hi:+.4f}] | "
+                         f"{r['verdict']} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def per_fold_markdown(walkforward: dict) -> str:
     """Each model's test accuracy per walk-forward fold, with the majority rate (and
     the oracle on synthetic data)."""
@@ -329,6 +342,52 @@ def plot_folds(walkforward: dict, out: Path, ensemble: str) -> Path:
     return _save(fig, out)
 
 
+def cpcv_models(cpcv: dict, ensemble: str) -> list[str]:
+    """The models the CPCV picture and table show: the fold models, the configured
+    ensemble and the oracle, where the paths have them."""
+    have = cpcv["accuracy"]
+    names = [m for m in have if registry.is_model(m, registry.FOLDS)]
+    return names + [m for m in (ensemble, registry.ORACLE) if m in have]
+
+
+def plot_cpcv(cpcv: dict, out: Path, ensemble: str) -> Path:
+    """Accuracy and mean net return per trade of the main models over the CPCV paths
+    (a box per model, each path a dot)."""
+    plt = _plt()
+    names = cpcv_models(cpcv, ensemble)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 0.35 * len(names) + 1.6), sharey=True)
+    for ax, key, label in ((axes[0], "accuracy", "test accuracy"),
+                           (axes[1], "mean_net_return", "mean net return per trade")):  # fmt: skip
+        data = [[p[key][m] for p in cpcv["per_path"]] for m in names]
+        ax.boxplot(data, vert=False, widths=0.5)
+        for i, d in enumerate(data, start=1):
+            ax.plot(d, [i] * len(d), "o", ms=3, alpha=0.6)
+        ax.set_xlabel(label)
+    axes[0].set_yticks(range(1, len(names) + 1), names, fontsize=7)
+    fig.suptitle(f"{cpcv['paths']} CPCV paths ({cpcv['splits']} splits)", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def cpcv_markdown(cpcv: dict, ensemble: str) -> str:
+    """Per main model its accuracy and net return over the CPCV paths, and PBO."""
+    lines = ["| model | accuracy mean (sd) | accuracy min..max | net/trade mean (sd) | "
+             "net/trade min..max |", "|---|---|---|---|---|"]  # fmt: skip
+    for m in cpcv_models(cpcv, ensemble):
+        a, n = cpcv["accuracy"][m], cpcv["mean_net_return"][m]
+        acc = f"{a['mean']:.4f} ({a['sd']:.4f}) | {a['min']:.4f}..{a['max']:.4f}"
+        net = f"{n['mean']:+.5f} ({n['sd']:.5f}) | {n['min']:+.5f}..{n['max']:+.5f}"
+        lines.append(f"| {m} | {acc} | {net} |")
+    pbo = cpcv["pbo"]
+    lines += ["", (
+        f"{cpcv['splits']} splits of {cpcv['groups']} groups testing {cpcv['test_groups']} "
+        f"each (embargo {cpcv['embargo']} bars) reassembled into {cpcv['paths']} paths; "
+        + (f"PBO over each path's time slices: mean {pbo['mean']:.2f}, range "
+           f"{pbo['min']:.2f}..{pbo['max']:.2f}." if pbo else "PBO: fewer than two models.")
+    )]  # fmt: skip
+    return "\n".join(lines)
+
+
 def write_report(
     params: Params, evaluate: dict, decision: dict, probs: dict, y: np.ndarray, tests: dict,
     coverage: dict | None = None,
@@ -368,6 +427,12 @@ def write_report(
             pictures.append((f"GAF samples, w{w}: examples and mean(UP) - mean(DOWN)", p))
     if paths.AUDIT_PLOT.exists():
         pictures.append(("Audit", paths.AUDIT_PLOT))
+    cpcv = None
+    if params.walkforward.scheme == "cpcv":
+        cpcv = read_json(paths.metrics("walkforward"))
+        ens = registry.configured_ensemble(params.ensemble.method)
+        pictures.insert(0, ("Accuracy and net return over the CPCV paths",
+                            plot_cpcv(cpcv, figs / "cpcv.png", ens)))  # fmt: skip
     if walkforward is not None:
         pictures.insert(
             0,
@@ -440,8 +505,13 @@ def write_report(
     policy = policy_markdown(evaluate["policy"]) if "policy" in evaluate else None
     if policy is not None:
         md += [f"## {POLICY_TITLE}", "", policy, ""]
+    rivals = rivals_markdown(evaluate["images_vs_series"])
+    md += [f"## {RIVALS_TITLE}", "", rivals, ""]
     if walkforward is not None:
         md += ["## Walk-forward folds", "", per_fold_markdown(walkforward), ""]
+    if cpcv is not None:
+        cpcv_md = cpcv_markdown(cpcv, registry.configured_ensemble(params.ensemble.method))
+        md += [f"## {CPCV_TITLE}", "", cpcv_md, ""]
     md += ["## Pictures", ""]
     for title, p in pictures:
         rel = p.relative_to(paths.REPORTS) if p.is_relative_to(paths.REPORTS) else Path("..") / p
@@ -472,8 +542,13 @@ def write_report(
         note = policy.split("\n\n")[1:]
         tables += [f"<h2>{html.escape(POLICY_TITLE)}</h2>", html_table(policy.split("\n\n")[0])]
         tables += [f"<p>{html.escape(n)}</p>" for n in note]
+    tables += [f"<h2>{html.escape(RIVALS_TITLE)}</h2>", html_table(rivals)]
     if walkforward is not None:
         tables += ["<h2>Walk-forward folds</h2>", html_table(per_fold_markdown(walkforward))]
+    if cpcv is not None:
+        table_md, note = cpcv_md.split("\n\n", 1)
+        tables += [f"<h2>{html.escape(CPCV_TITLE)}</h2>", html_table(table_md),
+                   f"<p>{html.escape(note)}</p>"]  # fmt: skip
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>gafcnn report</title>",
         "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
@@ -500,6 +575,13 @@ def write_report(
 
 POLICY_TITLE = (
     "Trading policy per model (theta chosen on val, traded once on test, after costs; single split)"
+)
+CPCV_TITLE = (
+    "Combinatorial purged cross-validation: every model refitted per split, scored per path"
+)
+RIVALS_TITLE = (
+    "Images against the raw series: each window's CNN minus its rivals on the same window "
+    "(test accuracy, paired block bootstrap)"
 )
 TIMINGS_NOTE = (
     "Latency, memory and speed behind the checklist are measured at every run and kept out "

@@ -61,3 +61,17 @@ def samples_frame(gs: GafSet) -> pd.DataFrame:
         for s in SEGMENTS
     ]
     return pd.concat(parts, ignore_index=True)
+
+
+def window_arg(doc: str | None) -> int:
+    """The ``--window`` argument of a per-window (matrix) stage."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    ap.add_argument("--window", type=int, required=True)
+    return ap.parse_args().window
+
+
+def split_positions(gs: GafSet, minutes: np.ndarray) -> dict[str, np.ndarray]:
+    """The bar position of every decision time of each segment of an image set."""
+    return {s: bar_positions(minutes, gs.timestamps(s), gs.dir) for s in SEGMENTS}

@@ -120,7 +120,7 @@ def main() -> None:
     wf_spec = params.walkforward
     evaluation = {"method": "single split"}
     result = single
-    if wf_spec.folds > 0:
+    if wf_spec.pooled:
         pooled = predictions.read(paths.WALKFORWARD_PREDICTIONS)
         first = predictions.of_model(pooled, registry.HYBRID.name)
         ts, y = predictions.ms(first["timestamp"]), first["label"].to_numpy()
@@ -172,7 +172,7 @@ def main() -> None:
         f"family-wise p-value of {family['p_value']:.3f} against staying flat after costs"
     )
     decision["evaluation"] = evaluation["method"]
-    if wf_spec.folds > 0:
+    if wf_spec.pooled:
         decision["reasons"].insert(
             0,
             f"evaluated walk-forward: {evaluation['folds']} folds ({evaluation['scheme']}), "
@@ -200,8 +200,9 @@ def main() -> None:
         "policy": single["policy"],  # theta chosen on the single split's val
         "policy_test": single["policy_test"],
         "selection": selection,
+        "images_vs_series": result["images_vs_series"],
     }
-    if wf_spec.folds > 0:  # the single split, for the forest plot and comparison
+    if wf_spec.pooled:  # the single split, for the forest plot and comparison
         evaluate["single_split"] = {"table": single["table"], "backtest": single["backtest"]}
     write_json(paths.metrics("evaluate"), evaluate)
     write_json(paths.metrics("decision"), decision)

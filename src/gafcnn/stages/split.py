@@ -1,4 +1,5 @@
-"""`split` stage: chronological, purged train / val / test segments.
+"""`split` stage: chronological, purged train / val / test segments (or the ranges
+``split.method: ranges`` names, as each split of combinatorial purged CV does).
 
 Outputs ``data/interim/split.json`` (segment bar ranges, read by later stages)
 and ``metrics/split.json`` (boundaries as timestamps, sizes, purge sizes, the
@@ -13,7 +14,7 @@ from __future__ import annotations
 from gafcnn import paths
 from gafcnn.data.bars import load_bars
 from gafcnn.data.samples import build_samples, segment_coverage, shortfalls
-from gafcnn.data.split import make_split, required_purge, segment_shares
+from gafcnn.data.split import SEGMENTS, make_split, required_purge, segment_shares
 from gafcnn.io import InputError, InputErrors, run_stage, write_json
 from gafcnn.params import read_params
 from gafcnn.stages import common
@@ -28,26 +29,29 @@ def split_metrics(
 ) -> dict:
     """Boundaries, sizes and purges of the split; per segment its samples, longest
     gap-free run and share of filled minutes."""
-    segs = split_dict["segments"]
-    return {
+    segs = sorted(split_dict["segments"], key=lambda s: s["start"])
+    out = {
         "purge_bars": split_dict["purge"],
         "purge_required": required_purge(windows, horizon),
         "purges": [
             {"between": f"{a['name']}/{b['name']}", "bars": b["start"] - a["stop"]}
             for a, b in zip(segs, segs[1:], strict=False)
         ],
-        **{
-            s["name"]: {
-                "bars": s["stop"] - s["start"],
-                "first_timestamp": s.get("first_timestamp"),
-                "last_timestamp": s.get("last_timestamp"),
-                "samples": coverage[s["name"]]["samples"],
-                "longest_gap_free_run": coverage[s["name"]]["longest_run"],
-                "filled_share": filled_share[s["name"]],
-            }
-            for s in segs
-        },
     }
+    for name in dict.fromkeys(s["name"] for s in split_dict["segments"]):
+        mine = [s for s in segs if s["name"] == name]  # several ranges: first to last, summed
+        out[name] = {
+            "bars": sum(s["stop"] - s["start"] for s in mine),
+            "first_timestamp": mine[0].get("first_timestamp"),
+            "last_timestamp": mine[-1].get("last_timestamp"),
+            "samples": coverage[name]["samples"],
+            "longest_gap_free_run": coverage[name]["longest_run"],
+            "filled_share": filled_share[name],
+        }
+    if len(segs) > len(SEGMENTS):
+        for name in SEGMENTS:
+            out[name]["ranges"] = sum(s["name"] == name for s in segs)
+    return out
 
 
 def main() -> None:
