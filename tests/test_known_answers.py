@@ -223,3 +223,21 @@ def test_walkforward_finds_nothing_in_noise(walkforward_runs):
     dec = metrics(root, "decision")
     assert dec["evaluation"] == "walk-forward"
     assert dec["decision"] == "deploy nothing"
+
+
+def test_cpcv_paths_centre_on_chance_in_noise(tmp_path):
+    """CPCV (6 groups, 2 tested per split: 15 refits, 5 paths) on the null market: every
+    model's accuracy over the paths centres on the majority rate, no path of any model
+    makes money after costs, and PBO on the paths is near 1/2 (the best model on one
+    half of a path's time is a coin flip on the other)."""
+    root = scratch_project(tmp_path, **{"data.synthetic.signal": STRENGTHS["null"],
+                                        "walkforward.scheme": "cpcv"})  # fmt: skip
+    dvc(root, "repro", "evaluate")
+    wf = metrics(root, "walkforward")
+    assert (wf["splits"], wf["paths"], wf["no_leak"]) == (15, 5, True)
+    print(json.dumps({"accuracy": wf["accuracy"], "pbo": wf["pbo"]}, indent=1))
+    for name, a in wf["accuracy"].items():
+        assert abs(a["mean"] - 0.5) < 0.02, name  # the null market's up share is about 1/2
+    for p in wf["per_path"]:
+        assert all(v < 0 for v in p["mean_net_return"].values())
+    assert 0.25 <= wf["pbo"]["mean"] <= 0.75
