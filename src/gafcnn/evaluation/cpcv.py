@@ -187,6 +187,7 @@ def path_figures(
     path) over every model but the ``oracle``."""
     from gafcnn.data.bars import MINUTE_MS, positions
     from gafcnn.evaluation.backtest import backtest
+    from gafcnn.evaluation.policy import period
     from gafcnn.evaluation.selection_bias import pbo, period_returns
     from gafcnn.models.predictions import ms, of_model
 
@@ -198,7 +199,7 @@ def path_figures(
         at = ts // MINUTE_MS
         p, y = g["p_up"].to_numpy(), g["label"].to_numpy()
         b = backtest(at, p, forward[positions(minutes, ts)], horizon, cost_bps,
-                     float(at[-1] - at[0] + horizon))  # fmt: skip
+                     period(at, horizon))  # fmt: skip
         out["accuracy"][model] = float(np.mean((p >= 0.5) == y))
         out["mean_net_return"][model] = b.mean_net_return
         out["trades"][model] = b.trades

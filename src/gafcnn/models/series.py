@@ -109,15 +109,6 @@ def _features(x, n_per_combo, channel_indices, dilations, n_per_dilation, biases
     return out
 
 
-def _minirocket(kernels: int, max_dilations: int, seed: int, threads: int) -> Any:
-    from aeon.transformations.collection.convolution_based import MiniRocket
-
-    return MiniRocket(
-        n_kernels=kernels, max_dilations_per_kernel=max_dilations, n_jobs=threads,
-        random_state=seed,
-    )  # fmt: skip
-
-
 @dataclass
 class Rocket:
     """A fitted MiniRocket transform of scaled per-bar series and its logistic head:
@@ -197,39 +188,37 @@ def fit_rocket(
     max_dilations: int,
     cs: list[float],
     seed: int,
-    threads: int = 1,
 ) -> tuple[Rocket, dict[float, float]]:
     """Fit MiniRocket on the train series ``(n, 3, window)`` (unscaled), and a logistic
     head on its standardised features for each C; keep the C with the lowest val log
     loss. Returns the fitted :class:`Rocket` and the val log loss of every C."""
     import warnings
 
+    from aeon.transformations.collection.convolution_based import MiniRocket
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
     scale = feature_scale(train)
     xt = rocket_scaled(train, scale)
-    mr = _minirocket(kernels, max_dilations, seed, threads).fit(xt)
-    rocket = Rocket(window, kernels, max_dilations, scale, tuple(mr.parameters),
-                    np.zeros(0), np.ones(0), np.zeros(0), 0.0, 0.0)  # fmt: skip
-    f_train = rocket.transform(xt)
-    f_val = rocket.transform(rocket_scaled(val, scale))
-    rocket.mean = f_train.astype(np.float64).mean(axis=0)
+    aeon = MiniRocket(n_kernels=kernels, max_dilations_per_kernel=max_dilations, random_state=seed)
+    parameters = tuple(aeon.fit(xt).parameters)
+    f_train = minirocket_features(xt, parameters)
+    f_val = minirocket_features(rocket_scaled(val, scale), parameters)
+    mean = f_train.astype(np.float64).mean(axis=0)
     sd = f_train.astype(np.float64).std(axis=0)
-    rocket.sd = np.where(sd > 0, sd, 1.0)
-    z_train = (f_train - rocket.mean) / rocket.sd
+    sd = np.where(sd > 0, sd, 1.0)
+    z_train = (f_train - mean) / sd
     losses, best = {}, None
-    for c in cs:
+    for c in (float(c) for c in cs):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            lr = LogisticRegression(C=float(c), max_iter=300, random_state=seed)
-            lr.fit(z_train, y_train)
-        rocket.coef, rocket.intercept, rocket.c = lr.coef_[0].copy(), float(lr.intercept_[0]), c
-        losses[float(c)] = log_loss(y_val, rocket.head(f_val))
-        if best is None or losses[float(c)] < best[0]:
-            best = (losses[float(c)], rocket.coef, rocket.intercept, float(c))
-    _, rocket.coef, rocket.intercept, rocket.c = best
-    return rocket, losses
+            lr = LogisticRegression(C=c, max_iter=300, random_state=seed).fit(z_train, y_train)
+        rocket = Rocket(window, kernels, max_dilations, scale, parameters, mean, sd,
+                        lr.coef_[0].copy(), float(lr.intercept_[0]), c)  # fmt: skip
+        losses[c] = log_loss(y_val, rocket.head(f_val))
+        if best is None or losses[c] < losses[best.c]:
+            best = rocket
+    return best, losses
 
 
 def rocket_scaled(x: np.ndarray, scale: np.ndarray) -> np.ndarray:

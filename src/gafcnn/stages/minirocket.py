@@ -20,7 +20,7 @@ from gafcnn.images.imageset import GafSet
 from gafcnn.io import record_timings, run_stage, write_json
 from gafcnn.models import predictions
 from gafcnn.models.series import fit_rocket
-from gafcnn.params import read_params, runtime_setting
+from gafcnn.params import read_params
 from gafcnn.stages.common import split_positions, window_arg
 
 
@@ -32,12 +32,11 @@ def main() -> None:
     bars, minutes = load_bars()
     pos = split_positions(gs, minutes)
     y = {s: gs.labels(s) for s in pos}
-    threads = int(runtime_setting(params, "threads"))
     t0 = time.perf_counter()
     rocket, losses = fit_rocket(
         window_bar_features(bars, pos["train"], w), y["train"],
         window_bar_features(bars, pos["val"], w), y["val"],
-        w, cfg.kernels, cfg.max_dilations, cfg.C, params.seed, threads,
+        w, cfg.kernels, cfg.max_dilations, cfg.C, params.seed,
     )  # fmt: skip
     fit_s = time.perf_counter() - t0
     reports, frames = {}, []

@@ -185,10 +185,14 @@ def run_cpcv(params: Params, bars: pd.DataFrame, minutes: np.ndarray) -> None:
 def oracle_rows(oracle: pd.DataFrame, path: pd.DataFrame) -> pd.DataFrame:
     """The synthetic market's P(up) at the path's decisions, as rows of the layout."""
     first = path[path["model"] == path["model"].iloc[0]]
+    ts = predictions.ms(first["timestamp"])
+    return predictions.frame(ts, "test", first["label"], oracle_at(oracle, ts), registry.ORACLE)
+
+
+def oracle_at(oracle: pd.DataFrame, stamps_ms: np.ndarray) -> np.ndarray:
+    """The synthetic market's P(up) at decision timestamps (epoch ms)."""
     p = oracle.set_index(predictions.ms(oracle["timestamp"]))["p_up"]
-    p = p.reindex(predictions.ms(first["timestamp"])).to_numpy()
-    return predictions.frame(predictions.ms(first["timestamp"]), "test", first["label"], p,
-                             registry.ORACLE)  # fmt: skip
+    return p.reindex(stamps_ms).to_numpy()
 
 
 def main() -> None:
@@ -216,9 +220,6 @@ def main() -> None:
     except ValueError as exc:
         raise InputError("params.yaml", f"walkforward: {exc}") from None
     oracle = pd.read_parquet(paths.ORACLE)
-    oracle_p = (
-        oracle.set_index(predictions.ms(oracle["timestamp"]))["p_up"] if len(oracle) else None
-    )
     pooled, rows = [], []
     for fold in folds:
         t0 = time.perf_counter()
@@ -238,8 +239,8 @@ def main() -> None:
         y = any_model["label"].to_numpy()
         row["samples"] = len(any_model)
         row["majority_rate"] = majority_rate(y)
-        if oracle_p is not None:
-            p = oracle_p.reindex(predictions.ms(any_model["timestamp"])).to_numpy()
+        if len(oracle):
+            p = oracle_at(oracle, predictions.ms(any_model["timestamp"]))
             row["oracle_accuracy"] = _accuracy(y, p)
         row["accuracy"] = {
             model: _accuracy(g["label"].to_numpy(), g["p_up"].to_numpy())
