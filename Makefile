@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Stage commands call `python`; put the venv first so DVC runs them with it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install install-dev repro deps test test-slow lint format bench review remote-serve clean-venv walkforward cpcv grid worker collect
+.PHONY: install install-dev repro deps test test-slow lint format bench review remote-serve clean-venv walkforward cpcv seeds seeds-real grid worker collect
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,8 @@ install-dev: $(VENV)/.installed-dev
 
 repro: install
 	$(BIN)/dvc repro
+	@$(BIN)/python -m gafcnn.experiments.timings
+	@$(BIN)/python -m gafcnn.experiments.review --drift
 
 deps: install
 	$(BIN)/python -m gafcnn.depgraph .
@@ -60,6 +62,17 @@ TEST_GROUPS ?= 2
 cpcv: install
 	$(BIN)/dvc exp run -n cpcv-$(GROUPS)-$(TEST_GROUPS) -S walkforward.scheme=cpcv \
 		-S walkforward.groups=$(GROUPS) -S walkforward.test_groups=$(TEST_GROUPS)
+
+# Training noise: the default config with N seeds as DVC experiments (reports/seeds.md),
+# and the same on the shared real file (reports/seeds_real.md).
+N ?= 5
+REAL_CSV ?= $(abspath ../shared/data/BTCUSDT_1m_binanceus_2023-03.csv)
+seeds: install
+	$(BIN)/python -m gafcnn.experiments.seeds run -n $(N)
+seeds-real: install
+	$(BIN)/python -m gafcnn.experiments.seeds run -n $(N) --prefix real \
+		--set data.source=csv --set data.path=$(REAL_CSV) --out reports/seeds_real.md \
+		--title "Training noise over seeds (the shared real file)"
 
 # The guide's Step 3.1 grid and its alternatives, queued as DVC experiments, run by
 # JOBS queue workers, and reported with selection bias corrected (reports/grid.md).

@@ -145,3 +145,12 @@ def project(pipeline_project):
     after = _shared_state(pipeline_project)
     changed = sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
     assert not changed, f"the shared project's {', '.join(changed)} changed; use a copy"
+
+
+@pytest.fixture
+def deployed(project, tmp_path):
+    """The project's bundle with the ensemble deployed, whatever the project decided."""
+    from gafcnn.serving.bundle import redeploy
+
+    return redeploy(project / "models" / "bundle", tmp_path / "bundle", "ensemble",
+                    "deploy phase 2 ensemble")  # fmt: skip

@@ -18,7 +18,7 @@ from pipeline import env
 from gafcnn.data.bars import MINUTE_MS, OHLCV, minute_index
 from gafcnn.io import InputError
 from gafcnn.models import predictions
-from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, serving_code_digest
+from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, redeploy, serving_code_digest
 
 MODELS = ["cnn_w15", "cnn_w30", "cnn_w60", "minirocket_w15", "minirocket_w30", "minirocket_w60",
           "xgb_raw_w15", "xgb_raw_w30", "xgb_raw_w60", "ensemble_mean", "ensemble_weighted",
@@ -95,25 +95,6 @@ def test_serving_needs_neither_torch_nor_scikit_learn(project):
     assert proc.stdout.strip() == "[]"
 
 
-def _bundle_as(project, target, deployed: str | None, decision: str):
-    """A copy of the project's bundle with another decision (the bundle.json is not
-    among the checksummed model files)."""
-    shutil.copytree(project / "models" / "bundle", target)
-    spec = json.loads((target / BUNDLE_FILE).read_text())
-    spec["deployed"] = deployed
-    spec["decision"]["decision"] = decision
-    if deployed is not None:
-        spec["policy"][deployed] = 0.0  # always in: long at P(up) >= 0.5, else short
-    (target / BUNDLE_FILE).write_text(json.dumps(spec))
-    return target
-
-
-@pytest.fixture
-def deployed(project, tmp_path):
-    """The project's bundle with the ensemble deployed, whatever the project decided."""
-    return _bundle_as(project, tmp_path / "bundle", "ensemble", "deploy phase 2 ensemble")
-
-
 def _predict(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "gafcnn.cli", "predict", *args],
@@ -139,7 +120,7 @@ def test_predict_last_n_from_a_file(project, deployed, tmp_path):
         assert action == ("long" if p >= 0.5 else "short")
     assert lines[-1].startswith(tail["timestamp"].iloc[-1].isoformat())
     # nothing deployed: every line flat, with the decision as the reason
-    none = _bundle_as(project, tmp_path / "none", None, "deploy nothing")
+    none = redeploy(project / "models" / "bundle", tmp_path / "none", None, "deploy nothing")
     plain = _predict("--bundle", str(none), "--bars", str(path), "--last", "2", "--format", "jsonl")
     rows = [json.loads(x) for x in plain.stdout.splitlines()]
     assert [(r["action"], r["p_up"], r["reason"]) for r in rows] == [

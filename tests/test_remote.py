@@ -129,6 +129,8 @@ def test_experiments_round_trip(s3, tmp_path):
     assert (other / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).exists()
 
 
+# a 60 MB multipart upload: slow; the other round trips keep the remote in the fast suite
+@pytest.mark.slow
 def test_large_files_round_trip(s3, tmp_path):
     """Files uploaded in parts (over ~50 MB, like a long history's image sets) come back
     intact: the committed remote settings get past rclone's part checksums, and

@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from pipeline import dvc, metrics
 
@@ -73,6 +74,9 @@ def _keys(tree: object) -> object:
     return type(tree).__name__
 
 
+# torchrun's two processes train for 20 s: slow; tests/test_ddp.py keeps the ranks'
+# agreement in the fast suite
+@pytest.mark.slow
 def test_ddp_stage_learns_and_writes_what_one_process_writes(project, tmp_path):
     """`nproc: 2`: the stage runs itself under torchrun (gloo, 2 CPU processes)."""
     copy = tmp_path / "ddp"

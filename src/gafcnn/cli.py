@@ -1,28 +1,28 @@
-"""The ``gafcnn`` command: ``gafcnn predict`` serves a deployment bundle to a trading bot;
+"""The ``gafcnn`` command: ``gafcnn predict`` serves a deployment bundle to a trading bot
+on the command line, ``gafcnn serve`` over HTTP (:mod:`gafcnn.serving.http`), and
 ``gafcnn paper`` trades its policy on bars (see :mod:`gafcnn.serving.paper`).
 
     gafcnn predict --bundle models/bundle --bars bars.csv --last 5
     tail -f bars.csv | gafcnn predict --bundle models/bundle --bars - --follow
+    gafcnn serve --bundle models/bundle --port 8000
     gafcnn paper --bundle models/bundle --bars bars.csv --from 2024-02-05 --model hybrid
 
 Bars come in any layout `ingest` accepts (a file, a directory, a ``.gz``/``.zip``,
 or ``-`` for stdin). One line goes out per decision time (each bar's timestamp):
-the timestamp, P(up) of the deployed model and the action of its policy, as the
-backtest trades it - ``long`` if P(up) >= 0.5 + theta, ``short`` if <= 0.5 - theta
-(theta: the model's threshold chosen on val; theta 0 is always in), ``flat`` with the
-reason inside that band, when nothing is deployed or when history is too short
-(fewer than the bundle's ``history_bars``, 240, or a gap inside the longest window).
-``--follow`` answers each bar appended on stdin at once (flushed), so a bot in any
-language can pipe bars in and read signals out. Bad bars in a file stop it with the
-same one-line errors as `ingest`; while following, a bad line (unparseable, not a
-valid bar, not later than the last good bar) is rejected with that error on stderr
-and answered ``flat`` (``rejected: ...``), and serving goes on from the good bars.
+the timestamp, P(up) of the deployed model and the action of its policy, with the
+reason when it is ``flat`` (:mod:`gafcnn.serving.signals`). ``--follow`` answers
+each bar appended on stdin at once (flushed), so a bot in any language can pipe
+bars in and read signals out. Bad bars in a file stop it with the same one-line
+errors as `ingest`; while following, a bad line (unparseable, not a valid bar, not
+later than the last good bar) is rejected with that error on stderr and answered
+``flat`` (``rejected: ...``), and serving goes on from the good bars.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import io
 import json
 import sys
@@ -33,57 +33,9 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import paths
-from gafcnn.data.bars import MINUTE_MS, OHLCV, minute_index
-from gafcnn.evaluation.backtest import sides
+from gafcnn.data.bars import MINUTE_MS, minute_index
 from gafcnn.io import InputError, run_stage
-
-FIELDS = ("timestamp", "p_up", "action", "reason")
-ACTIONS = {1: "long", -1: "short", 0: "flat"}  # the backtest's sides
-FOLLOW_KEEP = 2000  # bars kept while following: indicators' EMAs forget older ones
-
-
-def warn_expired(bundle, minute: int) -> str | None:
-    """Why a decision at ``minute`` may not trade on ``bundle`` (expired), said once on
-    stderr per process; None while it may."""
-    expired = bundle.expired(minute)
-    if expired and not bundle.warned_expired:
-        print(f"warning: {expired}", file=sys.stderr, flush=True)
-        bundle.warned_expired = True
-    return expired
-
-
-def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dict]:
-    """One output row per bar position: timestamp, P(up), action and reason."""
-    minutes = minute_index(bars)
-    arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
-    need, history = max(bundle.windows), bundle.history
-    complete = bundle.ready(minutes, positions)
-    p = np.full(len(positions), np.nan)
-    if bundle.deployed is not None and complete.any():
-        p[complete] = bundle.predict(arrays, minutes, positions[complete])
-    rows = []
-    for k, pos in enumerate(positions):
-        stamp = pd.Timestamp(int(minutes[pos]) * MINUTE_MS, unit="ms", tz="UTC").isoformat()
-        expired = warn_expired(bundle, int(minutes[pos]))
-        if bundle.deployed is None:
-            decision = bundle.spec["decision"]["decision"] if bundle.spec["decision"] else "none"
-            row = (None, "flat", f"decision: {decision}")
-        elif expired:
-            row = (None, "flat", "model expired")
-        elif not complete[k]:
-            row = (
-                None,
-                "flat",
-                f"history too short: needs {history} bars, the last {need} of them "
-                "consecutive minutes",
-            )
-        else:
-            prob = float(p[k])
-            action = ACTIONS[int(sides(np.array([prob]), bundle.theta)[0])]
-            reason = "" if action != "flat" else f"below threshold ({bundle.theta:g} from 0.5)"
-            row = (prob, action, reason)
-        rows.append(dict(zip(FIELDS, (stamp, *row), strict=True)))
-    return rows
+from gafcnn.serving.signals import FIELDS, Stream, decision_rows, warn_expired
 
 
 def format_row(row: dict, fmt: str) -> str:
@@ -105,13 +57,15 @@ def _read(source: str, columns: list[str] | None) -> pd.DataFrame:
     return combine([(name, parse_text(sys.stdin.read(), name, columns))], ReadReport())
 
 
-def _follow(lines: Iterable[str], columns: list[str] | None) -> Iterator[pd.DataFrame | InputError]:
-    """Each line appended to ``lines``: the bar, as a one-row frame, or the InputError
-    that rejects it (unparseable, not a valid bar, not later than the last good bar); a
-    header line is remembered."""
+def _follow(
+    lines: Iterable[str], columns: list[str] | None, stream: Stream
+) -> Iterator[InputError | None]:
+    """Append each bar of ``lines`` to ``stream`` as it comes; yield None for each bar
+    appended, or the InputError that rejects a line (unparseable, not a valid bar, not
+    later than the last good bar). A header line is remembered."""
     from gafcnn.data.readers import ReadReport, combine, parse_text
 
-    name, header, last = Path("<stdin>"), None, None
+    name, header = "<stdin>", None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -120,15 +74,12 @@ def _follow(lines: Iterable[str], columns: list[str] | None) -> Iterator[pd.Data
             continue
         text = line if header is None else f"{header}\n{line}"
         try:
-            bar = combine([(name, parse_text(text, name, columns))], ReadReport())
-            stamp = int(bar["timestamp"].dt.as_unit("ms").astype("int64").iloc[0])
-            if last is not None and stamp <= last:
-                raise InputError(name, "bar is not later than the one before it", number)
+            stream.append(combine([(Path(name), parse_text(text, name, columns))], ReadReport()),
+                          name, number)  # fmt: skip
         except InputError as exc:
             yield InputError(name, exc.message, number)
             continue
-        last = stamp
-        yield bar
+        yield None
 
 
 def predict_main(argv: list[str] | None = None) -> None:
@@ -151,18 +102,15 @@ def predict_main(argv: list[str] | None = None) -> None:
             raise InputError(a.bars, "--follow reads bars appended on stdin: use --bars -")
         if header:
             print(header, file=out, flush=True)
-        bars = None
-        for bar in _follow(sys.stdin, columns):
-            if isinstance(bar, InputError):  # one line out per line in; the bars so far stay
-                print(f"error: {bar}", file=sys.stderr, flush=True)
-                row = dict(zip(FIELDS, (None, None, "flat", f"rejected: {bar.message}"),
+        stream = Stream(bundle)
+        for error in _follow(sys.stdin, columns, stream):
+            if error is not None:  # one line out per line in; the bars so far stay
+                print(f"error: {error}", file=sys.stderr, flush=True)
+                row = dict(zip(FIELDS, (None, None, "flat", f"rejected: {error.message}"),
                                strict=True))  # fmt: skip
                 print(format_row(row, a.format), file=out, flush=True)
                 continue
-            bars = bar if bars is None else pd.concat([bars, bar], ignore_index=True)
-            bars = bars.iloc[-FOLLOW_KEEP:].reset_index(drop=True)
-            row = decision_rows(bundle, bars, np.array([len(bars) - 1]))[0]
-            print(format_row(row, a.format), file=out, flush=True)
+            print(format_row(stream.answer(), a.format), file=out, flush=True)
         return
     bars = _read(a.bars, columns)  # bad bars stop it here, before any output
     if header:
@@ -239,13 +187,12 @@ def paper_main(argv: list[str] | None = None) -> None:
             raise InputError(a.bars, "--follow reads bars appended on stdin: use --bars -")
         if header:
             print(header, flush=True)
-        bars = None
-        for bar in _follow(sys.stdin, columns):
-            if isinstance(bar, InputError):  # the bars so far stay; trading goes on
-                print(f"error: {bar}", file=sys.stderr, flush=True)
+        stream = Stream(bundle)
+        for error in _follow(sys.stdin, columns, stream):
+            if error is not None:  # the bars so far stay; trading goes on
+                print(f"error: {error}", file=sys.stderr, flush=True)
                 continue
-            bars = bar if bars is None else pd.concat([bars, bar], ignore_index=True)
-            bars = bars.iloc[-FOLLOW_KEEP:].reset_index(drop=True)
+            bars = stream.bars
             warn_expired(bundle, int(minute_index(bars)[-1]))
             p = paper.decision_probabilities(bundle, bars, policy, start, last_only=True)[0]
             closed = trader.step(int(minute_index(bars)[-1]), float(bars["close"].iloc[-1]),
@@ -268,14 +215,59 @@ def paper_main(argv: list[str] | None = None) -> None:
         write_json(a.summary, result)
 
 
-COMMANDS = {"predict": predict_main, "paper": paper_main}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _token(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise InputError(path, f"cannot read the token file ({exc.strerror})") from None
+    if not token or len(token.split()) != 1:
+        raise InputError(path, "the token file must hold one token (no spaces)")
+    return token
+
+
+def serve_main(argv: list[str] | None = None) -> None:
+    """``gafcnn serve``: the bundle behind HTTP (:mod:`gafcnn.serving.http`)."""
+    import uvicorn
+
+    from gafcnn.serving.bundle import Bundle
+    from gafcnn.serving.http import MAX_BODY, create_app
+
+    ap = argparse.ArgumentParser(prog="gafcnn serve", description="Serve the bundle over HTTP.")
+    ap.add_argument("--bundle", default=str(paths.BUNDLE), help="bundle folder (export stage)")
+    ap.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    ap.add_argument("--port", type=int, default=8000)
+    ap.add_argument("--symbols", default="", help="symbols served besides the bundle's, a,b")
+    ap.add_argument("--token-file", help="require 'Authorization: Bearer <its token>'")
+    ap.add_argument("--max-body", type=int, default=MAX_BODY, help="largest request body, bytes")
+    a = ap.parse_args(argv)
+    token = _token(a.token_file)
+    if a.host not in LOOPBACK and token is None:
+        raise InputError("--host", f"{a.host} is reachable from other machines: give --token-file")
+    bundle = Bundle(a.bundle)
+    symbols = [s for s in a.symbols.split(",") if s.strip()]
+    app = create_app(bundle, symbols=symbols, token=token, max_body=a.max_body)
+    gc.freeze()  # the loaded models stay out of the collector's scans while serving
+    print(f"serving {a.bundle} (deployed: {bundle.deployed or 'nothing'}) on "
+          f"http://{a.host}:{a.port}", file=sys.stderr, flush=True)  # fmt: skip
+    uvicorn.run(app, host=a.host, port=a.port, log_level="warning", access_log=False,
+                loop="uvloop", http="httptools")  # fmt: skip
+
+
+COMMANDS = {"predict": predict_main, "paper": paper_main, "serve": serve_main}
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``gafcnn <command>``: ``predict`` (signals) or ``paper`` (trades)."""
+    """``gafcnn <command>``: ``predict`` (signals), ``paper`` (trades) or ``serve`` (HTTP)."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS:
-        print("usage: gafcnn predict|paper --bundle DIR --bars FILE|- [options]", file=sys.stderr)
+        usage = ("usage: gafcnn predict|paper --bundle DIR --bars FILE|- [options]\n"
+                 "       gafcnn serve --bundle DIR [--host H] [--port P]")  # fmt: skip
+        print(usage, file=sys.stderr)
         sys.exit(2)
     command = COMMANDS[argv[0]]
     run_stage(lambda: command(argv[1:]))

@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -157,13 +158,31 @@ def write_parquet(df: Any, path: str | os.PathLike[str]) -> None:
 
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's main; turn an InputError into one line on stderr (one per error of
-    an :class:`InputErrors`) and exit code 1."""
+    an :class:`InputErrors`) and exit code 1. A DVC stage's wall time goes to the
+    untracked timings file (``wall/<stage>``)."""
+    start = time.perf_counter()
     try:
         main()
     except InputError as exc:
         for err in getattr(exc, "errors", [exc]):
             print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
+    stage = stage_name()
+    if stage is not None:
+        record_timings(f"wall/{stage}", {"wall_s": time.perf_counter() - start})
+
+
+def stage_name() -> str | None:
+    """The DVC stage this process runs (``train@15`` for ``python -m gafcnn.stages.train
+    --window 15``), or None outside a stage."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    module = getattr(spec, "name", "") or ""
+    if not module.startswith("gafcnn.stages."):
+        return None
+    name = module.removeprefix("gafcnn.stages.")
+    if "--window" in sys.argv[:-1]:
+        name += f"@{sys.argv[sys.argv.index('--window') + 1]}"
+    return name
 
 
 def write_csv(df: Any, path: str | os.PathLike[str]) -> None:

@@ -443,6 +443,7 @@ class PatternConfig(Section):
     weight_decay: float = 0.0001
     batch_size: int = 128
     epochs: int = 30
+    seed: int = 42  # its own, so that the CNNs' seed (`seed`) does not rerun this side task
 
 
 # ---- what the deployment bundle serves

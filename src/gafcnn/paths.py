@@ -44,6 +44,8 @@ REPORT_FIGURES = REPORTS / "figures"
 REVIEW = REPORTS / "review.md"  # `make review` (untracked)
 PLOTS_DIFF = REPORTS / "plots_diff"
 GRID_REPORT = REPORTS / "grid.md"
+SEEDS_REPORT = REPORTS / "seeds.md"  # `make seeds` (and seeds.json beside it)
+SEEDS_REAL_REPORT = REPORTS / "seeds_real.md"  # `make seeds-real`
 # Untracked and git-ignored: speed, wall time, latency and memory of the last run.
 TIMINGS = REPORTS / "timings.json"
 TIMINGS_MD = REPORTS / "timings.md"

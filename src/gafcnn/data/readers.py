@@ -31,6 +31,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -287,7 +288,19 @@ def parse_text(
         ts = _epoch_to_ms(path, table["open_time"], first_line, allow_seconds=False)
 
     frame = _numeric(path, table, OHLCV, first_line)
-    o, h, lo, c, v = (frame[k].to_numpy() for k in OHLCV)
+    check_ohlcv(path, frame, first_line)
+    frame.insert(0, "timestamp_ms", ts)
+    frame["line"] = np.arange(first_line, first_line + len(frame))
+    frame.attrs["layout"] = layout
+    return frame
+
+
+def check_ohlcv(path: str | os.PathLike[str], frame: Any, first_line: int | None = None) -> None:
+    """Error on the first bar (at line ``first_line`` + its row, if given) whose finite
+    OHLCV values (``frame``: a DataFrame or any mapping of the OHLCV names to values) do
+    not make a bar: a non-positive price, a high below the open or close, a low above
+    them, or a negative volume."""
+    o, h, lo, c, v = (np.asarray(frame[k], dtype=np.float64) for k in OHLCV)
     checks = [
         (np.minimum(np.minimum(o, h), np.minimum(lo, c)) <= 0, "non-positive price"),
         (h < np.maximum(o, c), "high < max(open, close)"),
@@ -297,11 +310,7 @@ def parse_text(
     for bad, what in checks:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(path, what, line=first_line + i)
-    frame.insert(0, "timestamp_ms", ts)
-    frame["line"] = np.arange(first_line, first_line + len(frame))
-    frame.attrs["layout"] = layout
-    return frame
+            raise InputError(Path(path), what, None if first_line is None else first_line + i)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import registry
+from gafcnn.evaluation.noise import SDS
 from gafcnn.params import Params
 
 
@@ -117,8 +118,15 @@ def grid_report(
             "test_samples": len(ts), "selection": sel, "missing": dict(missing or {})}  # fmt: skip
 
 
-def report_markdown(report: dict) -> str:
-    """The grid report as markdown: one row per experiment, then the corrected figures."""
+def _seed_sd(noise: dict | None, model: str) -> float | None:
+    return (((noise or {}).get(model) or {}).get("accuracy") or {}).get("sd")
+
+
+def report_markdown(report: dict, noise: dict | None = None) -> str:
+    """The grid report as markdown: one row per experiment, then the corrected figures.
+    With ``noise`` (the seed figures of ``make seeds``, by model) a row under the header
+    gives each model's seed standard deviation, and each config's accuracy says
+    whether its difference from the baseline's (the first row) exceeds twice it."""
     columns = []
     for r in report["experiments"]:
         columns += [m for m in r["accuracy"] if m not in columns]
@@ -129,6 +137,11 @@ def report_markdown(report: dict) -> str:
         + " | best backtest (net/trade) | decision |",
         "|" + "---|" * (len(models) + 4),
     ]
+    base = report["experiments"][0] if report["experiments"] else None  # the baseline first
+    if noise is not None:
+        sds = [_seed_sd(noise, m) for m in models]
+        lines.append("| *seed sd* | `make seeds` | " + " | ".join(
+            "" if sd is None else f"*{sd:.4f}*" for sd in sds) + " | | |")  # fmt: skip
     for r in report["experiments"]:
         changed_text = ", ".join(f"{k}={v}" for k, v in r["changed"].items()) or "(baseline)"
         if r["from_scratch"]:
@@ -136,7 +149,11 @@ def report_markdown(report: dict) -> str:
         cells = []
         for m in models:
             a = r["accuracy"].get(m)
-            cells.append(f"{a[0]:.3f} [{a[1]:.3f}, {a[2]:.3f}]" if a else "")
+            cell = f"{a[0]:.3f} [{a[1]:.3f}, {a[2]:.3f}]" if a else ""
+            sd, b = _seed_sd(noise, m), (base or {}).get("accuracy", {}).get(m)
+            if a and b and sd is not None and r is not base:
+                cell += " **> 2 sd**" if abs(a[0] - b[0]) > SDS * sd else " (< 2 sd)"
+            cells.append(cell)
         bt = f"{r['best_backtest'][0]} {r['best_backtest'][1]:+.5f}"
         lines.append(f"| {r['experiment']} | {changed_text} | " + " | ".join(cells)
                      + f" | {bt} | {r['decision']} |")  # fmt: skip

@@ -356,12 +356,14 @@ def plot_cpcv(cpcv: dict, out: Path, ensemble: str) -> Path:
     plt = _plt()
     names = cpcv_models(cpcv, ensemble)
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.35 * len(names) + 1.6), sharey=True)
-    for ax, key, label in ((axes[0], "accuracy", "test accuracy"),
-                           (axes[1], "mean_net_return", "mean net return per trade")):  # fmt: skip
-        data = [[p[key][m] for p in cpcv["per_path"]] for m in names]
+    for ax, key, label, scale in ((axes[0], "accuracy", "test accuracy", 1.0),
+                                  (axes[1], "mean_net_return", "mean net return per trade (bps)",
+                                   1e4)):  # fmt: skip
+        data = [[p[key][m] * scale for p in cpcv["per_path"]] for m in names]
         ax.boxplot(data, vert=False, widths=0.5)
         for i, d in enumerate(data, start=1):
             ax.plot(d, [i] * len(d), "o", ms=3, alpha=0.6)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5))
         ax.set_xlabel(label)
     axes[0].set_yticks(range(1, len(names) + 1), names, fontsize=7)
     fig.suptitle(f"{cpcv['paths']} CPCV paths ({cpcv['splits']} splits)", fontsize=9)
@@ -606,8 +608,20 @@ def write_timings_report(source: Path, out: Path) -> None:
             f"model load {inf['load_s']:.2f} s",
             "",
         ]
+    walls = {k.removeprefix("wall/"): v["wall_s"] for k, v in timings.items()
+             if k.startswith("wall/")}  # fmt: skip
+    if walls:
+        total = sum(walls.values())
+        md += ["## Wall time per stage (each stage's last run)", "",
+               f"Sum {total:,.0f} s over {len(walls)} stages.", "",
+               "| stage | wall s | share |", "|---|---|---|"]  # fmt: skip
+        for stage, wall in sorted(walls.items(), key=lambda kv: -kv[1]):
+            md.append(f"| {stage} | {wall:,.1f} | {wall / total:.1%} |")
+        md.append("")
     md += ["## Stages", "", "| stage | figure | value |", "|---|---|---|"]
     for stage, values in sorted(timings.items()):
+        if stage.startswith("wall/"):
+            continue
         for key, value in sorted(values.items()):
             if isinstance(value, int | float):
                 md.append(f"| {stage} | {key} | {value:,.3f} |")

@@ -284,11 +284,14 @@ def main() -> None:
     from gafcnn.data.bars import load_bars
 
     bars, minutes = load_bars()
+    from gafcnn.experiments.review import load_noise
+
     report = grid_report(exps, base, preds, bars, minutes, missing)
+    text = report_markdown(report, load_noise(base))
     out = Path(a.out)
-    write_bytes(out, report_markdown(report).encode())
+    write_bytes(out, text.encode())
     write_json(out.with_suffix(".json"), report)
-    print(report_markdown(report))
+    print(text)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@
 Writes Markdown for a pull-request comment: the params diff, a headline (the
 decision before and after, each model's test accuracy with its interval and p-value,
 the ensemble's gap to its best member and, on synthetic data, the gap to the
-oracle), then the full ``dvc metrics diff`` (changed metrics only), and with
-``--plots`` a link to the ``dvc plots diff`` output. A change that changes nothing
+oracle; each changed accuracy marked *within noise* or *beyond noise*, against the
+committed seed figures of `make seeds` for the same data or, without them, the base
+run's bootstrap interval, and those beyond noise first), then the full ``dvc metrics
+diff`` (changed metrics only), and with ``--plots`` a link to the ``dvc plots diff``
+output. A change that changes nothing
 says so in one line. ``make review`` runs it; so does the pull-request workflow.
 """
 
@@ -19,7 +22,9 @@ import sys
 from pathlib import Path
 
 from gafcnn import paths, registry
+from gafcnn.evaluation.noise import judge
 from gafcnn.io import InputError, run_stage, write_bytes
+from gafcnn.params import PARAMS_FILE
 
 
 def _run(args: list[str]) -> str:
@@ -52,9 +57,59 @@ def _acc(row: dict | None) -> str:
     return f"{row['accuracy']:.4f}{ci}" + (f", p={p:.3f}" if p is not None else "")
 
 
-def headline(base: dict[str, dict | None], head: dict[str, dict | None]) -> list[str]:
-    """The lines a reviewer reads first: the decision, changed model rows and gaps, and on
-    synthetic data the gap to the oracle."""
+def _verdict(before: dict | None, after: dict | None, seeds: dict | None) -> str:
+    """A model's change of test accuracy against training noise: the seed standard
+    deviation where ``make seeds`` measured it, else the base run's interval."""
+    if not before or not after:
+        return "added" if after else "removed"
+    sd = ((seeds or {}).get("accuracy") or {}).get("sd")
+    verdict = judge(before["accuracy"], after["accuracy"], sd, before.get("accuracy_ci"))
+    basis = f"{after['accuracy'] - before['accuracy']:+.4f}" + (
+        f" vs seed sd {sd:.4f}" if sd is not None else " vs the base's 95% CI"
+    )
+    return f"{verdict or 'unknown'} ({basis})"
+
+
+def _noise_line(verdicts: dict[str, str], seeds: bool) -> str:
+    """One line: how many accuracy changes are beyond noise, and by what measure."""
+    beyond = [m for m, v in verdicts.items() if v.startswith("beyond noise")]
+    basis = ("twice the seed standard deviation of `make seeds`" if seeds
+             else "the base run's bootstrap interval (no seed figures for this data)")  # fmt: skip
+    if not beyond:
+        return f"**Every change of test accuracy ({len(verdicts)}) is within noise** ({basis})."
+    return (f"**{len(beyond)} of {len(verdicts)} changes of test accuracy are beyond noise** "
+            f"({basis}): {', '.join(beyond)}.")  # fmt: skip
+
+
+def load_noise(params: dict | None) -> dict | None:
+    """The committed seed figures (``make seeds``, ``make seeds-real``) run on the data
+    ``params`` (``params.yaml`` as a dict) read, by model; None when there are none."""
+    for report in (paths.SEEDS_REPORT, paths.SEEDS_REAL_REPORT):
+        f = report.with_suffix(".json")
+        if f.exists():
+            summary = json.loads(f.read_text())
+            if params is not None and dataset(summary.get("data")) == dataset(params.get("data")):
+                return summary["models"]
+    return None
+
+
+def dataset(data: dict | None) -> str | None:
+    """What names the data a run read (``params.yaml``'s ``data`` section): the
+    synthetic market's settings, the csv file's name, or the Binance months."""
+    if not data:
+        return None
+    source = data.get("source")
+    what = {"synthetic": data.get("synthetic"), "csv": Path(str(data.get("path"))).name,
+            "binance": [data.get("symbol"), (data.get("binance") or {}).get("months")]}  # fmt: skip
+    return json.dumps([source, what.get(source)], sort_keys=True)
+
+
+def headline(
+    base: dict[str, dict | None], head: dict[str, dict | None], noise: dict | None = None
+) -> list[str]:
+    """The lines a reviewer reads first: the decision, changed model rows (each within or
+    beyond training noise, those beyond first) and gaps, and on synthetic data the gap
+    to the oracle."""
     out: list[str] = []
     db, dh = base["decision"], head["decision"]
     if db or dh:
@@ -65,14 +120,17 @@ def headline(base: dict[str, dict | None], head: dict[str, dict | None]) -> list
         else:
             out.append(f"- decision unchanged: {after}")
     eb, eh = (base["evaluate"] or {}).get("table", {}), (head["evaluate"] or {}).get("table", {})
-    rows = []
+    rows, verdicts = [], {}
     for model in sorted(set(eb) | set(eh)):
         a, b = _acc(eb.get(model)), _acc(eh.get(model))
         if a != b:
-            rows.append(f"| {model} | {a} | {b} |")
+            verdicts[model] = _verdict(eb.get(model), eh.get(model), (noise or {}).get(model))
+            rows.append((not verdicts[model].startswith("beyond"), f"| {model} | {a} | {b} | "
+                         f"{verdicts[model]} |"))  # fmt: skip
     if rows:
-        out += ["", "| model (test accuracy [95% CI], p vs majority) | base | workspace |"]
-        out += ["|---|---|---|", *rows, ""]
+        out += ["", _noise_line(verdicts, noise is not None), ""]
+        out += ["| model (test accuracy [95% CI], p vs majority) | base | workspace | change |"]
+        out += ["|---|---|---|---|", *(r for _, r in sorted(rows, key=lambda r: r[0])), ""]
     ens = registry.ENSEMBLE_STAGE.name
     gb = (base[ens] or {}).get("gap_to_best_member")
     gh = (head[ens] or {}).get("gap_to_best_member")
@@ -111,7 +169,10 @@ def review(base_rev: str, plots: bool = False) -> str:
     md = [title, "", "## Params", ""]
     md.append(dvc("params", "diff", base_rev, "--md").strip() if changed_params else "unchanged")
     md += ["", "## Headline", ""]
-    md += headline(base, head) or ["no decision or evaluation metrics changed"]
+    import yaml
+
+    noise = load_noise(yaml.safe_load(Path(PARAMS_FILE).read_text()))
+    md += headline(base, head, noise) or ["no decision or evaluation metrics changed"]
     md += ["", "## All changed metrics", ""]
     md.append(dvc("metrics", "diff", base_rev, "--md").strip() if changed_metrics else "none")
     if plots:
@@ -120,12 +181,36 @@ def review(base_rev: str, plots: bool = False) -> str:
     return "\n".join(md) + "\n"
 
 
+def drift(rev: str = "HEAD") -> str:
+    """One line after a rerun: whether the metrics differ from those committed at ``rev``
+    and, if they do, whether the test accuracies moved within training noise."""
+    changed = _run(["git", "diff", "--name-only", rev, "--", str(paths.METRICS)]).split()
+    if not changed:
+        return "make repro: every metric equals the committed one."
+    import yaml
+
+    noise = load_noise(yaml.safe_load(Path(PARAMS_FILE).read_text()))
+    before, after = metrics_at(rev, "evaluate"), metrics_at(None, "evaluate")
+    eb, eh = (before or {}).get("table", {}), (after or {}).get("table", {})
+    verdicts = {m: _verdict(eb.get(m), eh.get(m), (noise or {}).get(m))
+                for m in sorted(set(eb) | set(eh)) if eb.get(m) != eh.get(m)}  # fmt: skip
+    moved = _noise_line(verdicts, noise is not None).replace("**", "") if verdicts else (
+        "no test accuracy changed.")  # fmt: skip
+    return (f"make repro: {len(changed)} metrics files differ from the committed ones (on "
+            f"another CPU or thread count the CNNs train to other weights); {moved} `dvc pull` "
+            "from the team's remote gives the committed outputs exactly.")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="review what a change did to params and metrics")
     ap.add_argument("--base", default="main", help="git revision to compare with")
     ap.add_argument("--out", default=str(paths.REVIEW))
     ap.add_argument("--plots", action="store_true", help="also run `dvc plots diff`")
+    ap.add_argument("--drift", action="store_true", help="one line: metrics moved from HEAD's?")
     args = ap.parse_args()
+    if args.drift:
+        print(drift())
+        return
     text = review(args.base, plots=args.plots)
     write_bytes(Path(args.out), text.encode())
     print(text)

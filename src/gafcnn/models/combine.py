@@ -31,8 +31,13 @@ def mean(p: np.ndarray) -> np.ndarray:
 
 
 def weighted(p: np.ndarray, weights: np.ndarray | list[float]) -> np.ndarray:
-    """The weighted combiner's P(up): the members' P(up) with weights summing to 1."""
-    return p @ np.asarray(weights)
+    """The weighted combiner's P(up): the members' P(up) with weights summing to 1,
+    summed member by member, so a row gets the same bits in a batch of any size (a
+    matrix product's kernel depends on the batch's shape)."""
+    out = np.zeros(len(p))
+    for column, weight in zip(p.T, weights, strict=True):
+        out = out + column * float(weight)
+    return out
 
 
 # Each ``ensemble.method`` value's combiner: P(up) from the members' P(up), ``(n,

@@ -41,6 +41,17 @@ def xgboost() -> Any:
     return xgboost
 
 
+def load_booster(path: Path) -> Any:
+    """An XGBoost booster from its file, predicting on one thread: a decision is a
+    row or a few, and an OpenMP team left spinning after each prediction takes the
+    CPU from the rest of the serving process and its clients (a tree ensemble's
+    prediction of a row does not depend on the thread count)."""
+    booster = xgboost().Booster()
+    booster.load_model(bytearray(Path(path).read_bytes()))
+    booster.set_param({"nthread": 1})
+    return booster
+
+
 class Booster:
     """A booster fitted to ``file`` on the features ``inputs(windows)`` names, which
     ``features(inputs, spec)`` builds at serving time (``members``: the CNNs whose
@@ -64,8 +75,7 @@ class Booster:
         return spec
 
     def load(self, model: Any, spec: dict, folder: Path) -> Predict:
-        booster = xgboost().Booster()
-        booster.load_model(bytearray((folder / f"{model.name}.ubj").read_bytes()))
+        booster = load_booster(folder / f"{model.name}.ubj")
         best = booster.attr("best_iteration")
         rounds = 0 if best is None else int(best) + 1
 

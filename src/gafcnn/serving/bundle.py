@@ -19,6 +19,7 @@ stage evaluated; when the decision is "deploy nothing" it serves no model.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,23 @@ def write_bundle(
     return target
 
 
+def redeploy(src: str | Path, target: str | Path, deployed: str | None, decision: str) -> Path:
+    """A copy of bundle ``src`` at ``target`` with another decision, ``deployed``
+    trading at theta 0 (long at P(up) >= 0.5, else short): to exercise serving a
+    model the pipeline did not deploy (tests, benchmarks). ``bundle.json`` is not
+    among the checksummed files."""
+    shutil.copytree(src, target)
+    spec = read_json(Path(target) / BUNDLE_FILE)
+    if deployed is not None and deployed not in (spec["policy"] or {}):
+        raise InputError(src, f"{deployed} is not served; served: {', '.join(spec['policy'])}")
+    spec["deployed"] = deployed
+    spec["decision"] = {**(spec["decision"] or {}), "decision": decision}
+    if deployed is not None:
+        spec["policy"][deployed] = 0.0
+    write_json(Path(target) / BUNDLE_FILE, spec)
+    return Path(target)
+
+
 class Bundle:
     """A loaded bundle: every served model's P(up) from raw bars."""
 
@@ -133,6 +151,9 @@ class Bundle:
             hook(m.serves).load(m, self.spec["models"][m.name], self.path)
             for m in registry.served()
         ]
+        self.producers = {name: predict for m, predict in zip(registry.served(), self.models,
+                                                              strict=True)
+                          for name in m.names(self.windows)}  # fmt: skip
 
     def expired(self, minute: int) -> str | None:
         """Why a decision at epoch ``minute`` must not trade on this bundle's models (more
@@ -166,7 +187,9 @@ class Bundle:
     def predict(
         self, bars: dict[str, np.ndarray], minutes: np.ndarray, positions: np.ndarray
     ) -> np.ndarray | None:
-        """P(up) of the deployed model, or None when nothing is deployed."""
+        """P(up) of the deployed model, or None when nothing is deployed; computes only
+        the models it reads (the same bits as :meth:`predict_all`)."""
         if self.deployed is None:
             return None
-        return self.predict_all(bars, minutes, positions)[self.deployed]
+        x = Inputs(bars, minutes, np.asarray(positions), self.producers)
+        return x.p[self.aliases.get(self.deployed, self.deployed)]

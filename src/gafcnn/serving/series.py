@@ -13,7 +13,7 @@ import numpy as np
 
 from gafcnn import paths
 from gafcnn.models.series import Rocket, predict_raw_xgb, raw_features
-from gafcnn.serving.boosters import xgboost
+from gafcnn.serving.boosters import load_booster
 from gafcnn.serving.served import Inputs, Predict
 
 
@@ -49,8 +49,7 @@ class PerWindow:
 
 
 def _booster(path: Path) -> Callable[[Inputs, int], np.ndarray]:
-    booster = xgboost().Booster()
-    booster.load_model(bytearray(path.read_bytes()))
+    booster = load_booster(path)
     return lambda x, w: predict_raw_xgb(booster, raw_features(x.bars, x.positions, w))
 
 

@@ -28,15 +28,36 @@ import numpy as np
 from gafcnn.data.features import indicators
 
 
+class Computed(dict):
+    """P(up) by model name; a name not yet computed is computed on first reading by
+    the model that gives it (``producers``), so a decision computes only the models
+    the deployed one reads."""
+
+    def __init__(self, inputs: Inputs, producers: dict[str, Predict]):
+        super().__init__()
+        self.inputs, self.producers = inputs, producers
+
+    def __missing__(self, name: str) -> np.ndarray:
+        if name not in self.producers:
+            raise KeyError(name)
+        self.update(self.producers[name](self.inputs))
+        return self[name]
+
+
 @dataclass
 class Inputs:
     """What a served model predicts from: the bars (``OHLCV`` columns), each bar's
-    minute, the decision positions, and the P(up) already computed, by name."""
+    minute, the decision positions, and the P(up) computed so far, by name (``p``;
+    with ``producers``, the model giving each name, a name is computed when read)."""
 
     bars: dict[str, np.ndarray]
     minutes: np.ndarray
     positions: np.ndarray
-    p: dict[str, np.ndarray] = field(default_factory=dict)
+    producers: dict[str, Predict] = field(default_factory=dict)
+    p: Computed = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.p = Computed(self, self.producers)
 
     @cached_property
     def indicators(self) -> np.ndarray:

@@ -40,7 +40,7 @@ def write_confusion(path: str | Path, y: np.ndarray, pred: np.ndarray) -> None:
 def main() -> None:
     params = read_params()
     threads = int(runtime_setting(params, "threads"))
-    out = task.run(params.patterns, params.seed, pd.read_parquet(paths.BARS), threads)
+    out = task.run(params.patterns, params.patterns.seed, pd.read_parquet(paths.BARS), threads)
     y, bal = out.held_out, out.balanced
     for name, trained in out.trained.items():
         write_confusion(paths.pattern_confusion(name), y[bal], trained.pred[bal])

@@ -1,0 +1,114 @@
+"""The deployed model's signal at a bar: P(up), the action and why, for `gafcnn predict`
+(a file, or bars followed on stdin) and `gafcnn serve` (bars over HTTP) alike.
+
+A decision at a bar's timestamp is what the backtest trades there: ``long`` if the
+deployed model's P(up) >= 0.5 + theta, ``short`` if <= 0.5 - theta (theta: its
+threshold chosen on val), ``flat`` with the reason inside that band, when nothing is
+deployed, when the model has expired, or when history is too short (fewer than the
+bundle's ``history_bars``, or a gap inside the longest window).
+
+:class:`Stream` holds one market's bars as they arrive, one or a few at a time: the
+last :data:`KEEP` bars, each later than the one before. Following stdin and serving
+over HTTP both append to a Stream and answer from it, so the same bars give the same
+answers, bit for bit, whichever way they came.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+from gafcnn.data.bars import MINUTE_MS, OHLCV, minute_index
+from gafcnn.evaluation.backtest import sides
+from gafcnn.io import InputError
+
+FIELDS = ("timestamp", "p_up", "action", "reason")
+ACTIONS = {1: "long", -1: "short", 0: "flat"}  # the backtest's sides
+KEEP = 2000  # bars a stream keeps: indicators' EMAs forget older ones
+NOT_LATER = "bar is not later than the one before it"
+
+
+def warn_expired(bundle, minute: int) -> str | None:
+    """Why a decision at ``minute`` may not trade on ``bundle`` (expired), said once on
+    stderr per process; None while it may."""
+    expired = bundle.expired(minute)
+    if expired and not bundle.warned_expired:
+        print(f"warning: {expired}", file=sys.stderr, flush=True)
+        bundle.warned_expired = True
+    return expired
+
+
+def _row(bundle, minute: int, ready: bool, p: float) -> tuple:
+    """(P(up) or None, action, reason) of one decision."""
+    expired = warn_expired(bundle, minute)
+    if bundle.deployed is None:
+        decision = bundle.spec["decision"]["decision"] if bundle.spec["decision"] else "none"
+        return None, "flat", f"decision: {decision}"
+    if expired:
+        return None, "flat", "model expired"
+    if not ready:
+        need = max(bundle.windows)
+        return (None, "flat", f"history too short: needs {bundle.history} bars, the last "
+                f"{need} of them consecutive minutes")  # fmt: skip
+    action = ACTIONS[int(sides(np.array([p]), bundle.theta)[0])]
+    reason = "" if action != "flat" else f"below threshold ({bundle.theta:g} from 0.5)"
+    return float(p), action, reason
+
+
+def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dict]:
+    """One row per bar position: its timestamp (ISO, UTC), P(up), action and reason."""
+    minutes = minute_index(bars)
+    arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
+    complete = bundle.ready(minutes, positions)
+    p = np.full(len(positions), np.nan)
+    if bundle.deployed is not None and complete.any():
+        p[complete] = bundle.predict(arrays, minutes, positions[complete])
+    rows = []
+    for k, pos in enumerate(positions):
+        stamp = pd.Timestamp(int(minutes[pos]) * MINUTE_MS, unit="ms", tz="UTC").isoformat()
+        row = _row(bundle, int(minutes[pos]), bool(complete[k]), p[k])
+        rows.append(dict(zip(FIELDS, (stamp, *row), strict=True)))
+    return rows
+
+
+class Stream:
+    """One market's bars as they arrive (canonical frames, as `ingest` reads them): the
+    last ``keep`` bars, and the decision at the last one, computed once per bar."""
+
+    def __init__(self, bundle, keep: int = KEEP):
+        self.bundle = bundle
+        self.keep = keep
+        self.bars: pd.DataFrame | None = None
+        self._answer: dict | None = None
+
+    @property
+    def last_ms(self) -> int | None:
+        """The last bar's timestamp in epoch ms, or None before the first."""
+        if self.bars is None:
+            return None
+        return int(self.bars["timestamp"].iloc[-1].value // 1_000_000)
+
+    def check(self, bars: pd.DataFrame, source: str, line: int | None = None) -> None:
+        """Error unless ``bars`` (in time order) start later than the last bar held."""
+        first = int(bars["timestamp"].iloc[0].value // 1_000_000)
+        if self.last_ms is not None and first <= self.last_ms:
+            raise InputError(source, NOT_LATER, line)
+
+    def append(self, bars: pd.DataFrame, source: str = "<bars>", line: int | None = None) -> None:
+        """Add ``bars`` (validated, in time order) after the last bar held; an error
+        leaves the stream as it was."""
+        self.check(bars, source, line)
+        frames = [bars] if self.bars is None else [self.bars, bars]
+        self.bars = pd.concat(frames, ignore_index=True).iloc[-self.keep :]
+        self.bars = self.bars.reset_index(drop=True)
+        self._answer = None
+
+    def answer(self) -> dict | None:
+        """The decision at the last bar (a :data:`FIELDS` row), or None before the first."""
+        if self.bars is None:
+            return None
+        if self._answer is None:
+            self._answer = decision_rows(self.bundle, self.bars, np.array([len(self.bars) - 1]))[0]
+        return self._answer
