@@ -9,9 +9,10 @@ report of how far each model's test figures move (:mod:`gafcnn.evaluation.noise`
 
 ``run`` runs each seed with ``dvc exp run --temp`` (a temporary copy: the workspace
 keeps its params), named ``<prefix>seed-<seed>``, then reports; ``report`` reads the
-finished experiments. The first seed is the params' own (42), so the first run is the
-committed one, recomputed. The report goes to ``reports/seeds.md`` and its JSON
-beside it; the grid report and ``make review`` read the JSON.
+finished experiments. The first seed is the params' own (42): on the committed config
+its run is the committed one (HEAD's outputs), not rerun; with ``--set`` it is run.
+The report goes to ``reports/seeds.md`` and its JSON beside it; the grid report and
+``make review`` read the JSON.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ def names(n: int, prefix: str = "") -> list[str]:
 
 
 def run(n: int, prefix: str, sets: list[str], dvc: str = "dvc") -> None:
-    """Run the first ``n`` seeds as experiments (``sets``: other ``KEY=VALUE`` params)."""
+    """Run the first ``n`` seeds as experiments (``sets``: other ``KEY=VALUE`` params);
+    without ``sets`` the first seed's run is the committed one, not rerun."""
     for name, seed in zip(names(n, prefix), SEEDS, strict=False):
+        if not sets and seed == SEEDS[0]:
+            continue
         cmd = [dvc, "exp", "run", "--temp", "-n", name, "-S", f"seed={seed}"]
         for s in sets:
             cmd += ["-S", s]
@@ -49,10 +53,16 @@ def report(n: int, prefix: str, out: Path, title: str) -> dict:
     """Write the seed report of the finished experiments to ``out`` (and ``.json``)."""
     wanted = names(n, prefix)
     _, found, missing = experiments(wanted)
-    runs = {e["name"]: e["metrics"]["metrics/evaluate.json"] for e in found if e["name"] in wanted}
+    if not prefix and wanted[0] in missing:  # the committed run is the first seed's
+        base = next(e for e in found if e["name"] == "baseline")
+        if base["params"].get("seed") == SEEDS[0]:
+            found.append({**base, "name": wanted[0]})
+            del missing[wanted[0]]
+    found = sorted((e for e in found if e["name"] in wanted), key=lambda e: wanted.index(e["name"]))
+    runs = {e["name"]: e["metrics"]["metrics/evaluate.json"] for e in found}
     if len(runs) < 2:
         raise InputError("dvc exp show", f"fewer than 2 finished seed experiments ({missing})")
-    data = next(e["params"]["data"] for e in found if e["name"] in wanted)
+    data = found[0]["params"]["data"]
     summary = seed_summary(runs) | {"data": data, "missing": missing}
     write_json(out.with_suffix(".json"), summary)
     write_bytes(out, seeds_markdown(summary, title).encode())
