@@ -46,6 +46,7 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
+from gafcnn.data.bars import MINUTE_MS
 from gafcnn.io import InputError
 from gafcnn.serving.bundle import Bundle
 from gafcnn.serving.market import Market, Snapshot, bars_from_json, iso, minute_of
@@ -261,7 +262,7 @@ class Service:
         last = market.stream.last_ms
         return {
             "bars": 0 if market.stream.bars is None else len(market.stream.bars),
-            "last_bar": None if last is None else iso(last // 60_000),
+            "last_bar": None if last is None else iso(last // MINUTE_MS),
             "forming": None if market.forming is None else iso(market.forming.minute),
         }
 
@@ -307,7 +308,8 @@ def create_app(
 
     def held(symbol: str | None) -> None:
         name, market = service.market(symbol, "")
-        metrics.bars.labels(name).set(service.held(market)["bars"])
+        bars = market.stream.bars
+        metrics.bars.labels(name).set(0 if bars is None else len(bars))
 
     @app.post("/predict")
     async def predict(body: PredictIn) -> dict[str, Any]:
