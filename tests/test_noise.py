@@ -36,6 +36,10 @@ def test_judge_by_seed_sd_else_by_the_interval():
     assert judge(0.60, 0.61, sd=None, ci=[0.585, 0.615]) == "within noise"
     assert judge(0.60, 0.62, sd=None, ci=[0.585, 0.615]) == "beyond noise"
     assert judge(0.60, 0.62, sd=None, ci=None) is None
+    # a model the seed does not move (sd 0) is judged by its interval, not flagged for
+    # every rounding-level change another CPU gives it
+    assert judge(0.5650, 0.5655, sd=0.0, ci=[0.550, 0.582]) == "within noise"
+    assert judge(0.5650, 0.5900, sd=0.0, ci=[0.550, 0.582]) == "beyond noise"
 
 
 def test_review_marks_noise_and_leads_with_what_is_beyond_it():

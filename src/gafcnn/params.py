@@ -436,12 +436,12 @@ class PatternConfig(Section):
         default_factory=lambda: {"n_bars": 1000000, "seed": 11, "trade_prob": 0.4, "substeps": 16},
         metadata={"keys_of": SyntheticConfig},
     )
-    width: int = 32
+    width: int = 16
     hidden: int = 128
     dropout: float = 0.2
     lr: float = 0.003
     weight_decay: float = 0.0001
-    batch_size: int = 128
+    batch_size: int = 256
     epochs: int = 30
     seed: int = 42  # its own, so that the CNNs' seed (`seed`) does not rerun this side task
 

@@ -5,8 +5,9 @@ whether a change is larger than that.
 seeds (``make seeds``) and gives, per model, the mean, standard deviation and range
 of its test accuracy, ROC AUC and mean net return per trade of its policy, beside
 the bootstrap interval of one run. :func:`judge` calls a change *beyond noise* when
-it exceeds twice the seed standard deviation, or, without seed figures, when the new
-value leaves the old run's bootstrap interval.
+it exceeds twice the seed standard deviation, or, without seed figures (or for a
+model the seed does not move, such as a logistic regression), when the new value
+leaves the old run's bootstrap interval.
 """
 
 from __future__ import annotations
@@ -56,9 +57,10 @@ def seed_summary(runs: dict[str, dict]) -> dict[str, Any]:
 
 def judge(before: float, after: float, sd: float | None, ci: list[float] | None) -> str | None:
     """Whether a change from ``before`` to ``after`` is "beyond noise" or "within noise":
-    by twice the seed ``sd`` when known, else by the old run's bootstrap interval
-    ``ci``; None when neither is known."""
-    if sd is not None:
+    by twice the seed ``sd`` when known and positive, else by the old run's bootstrap
+    interval ``ci``; None when neither is known. A seed-invariant model (sd 0) still
+    moves with the CPU's rounding, which no seed measures: its interval judges it."""
+    if sd:
         return "beyond noise" if abs(after - before) > SDS * sd else "within noise"
     if ci is not None:
         return "beyond noise" if not ci[0] <= after <= ci[1] else "within noise"

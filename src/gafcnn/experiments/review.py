@@ -65,7 +65,7 @@ def _verdict(before: dict | None, after: dict | None, seeds: dict | None) -> str
     sd = ((seeds or {}).get("accuracy") or {}).get("sd")
     verdict = judge(before["accuracy"], after["accuracy"], sd, before.get("accuracy_ci"))
     basis = f"{after['accuracy'] - before['accuracy']:+.4f}" + (
-        f" vs seed sd {sd:.4f}" if sd is not None else " vs the base's 95% CI"
+        f" vs seed sd {sd:.4f}" if sd else " vs the base's 95% CI"
     )
     return f"{verdict or 'unknown'} ({basis})"
 
