@@ -28,8 +28,13 @@ from gafcnn.serving.latency import require_outputs
 
 # name -> (environment, what it simulates)
 SETTINGS = {
-    "default": ({}, "this machine: 2 threads, kernels chosen for its CPU (AVX2)"),
+    "default": ({}, "this machine: 2 threads, kernels chosen for its CPU"),
     "threads_1": ({"GAFCNN_THREADS": "1"}, "runtime.threads 1"),
+    "isa_avx2": ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, "oneDNN on a CPU without AVX-512"),
+    "avx2_all": (
+        {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"},
+        "oneDNN, ATen and MKL on a CPU without AVX-512",
+    ),
     "isa_avx": ({"ONEDNN_MAX_CPU_ISA": "AVX"}, "oneDNN on a CPU without AVX2"),
     "isa_sse41": ({"ONEDNN_MAX_CPU_ISA": "SSE41"}, "oneDNN on a CPU without AVX"),
     "aten_default": ({"ATEN_CPU_CAPABILITY": "default"}, "ATen without AVX2 kernels"),

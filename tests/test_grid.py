@@ -133,9 +133,12 @@ def test_grid_report_over_noise_finds_nothing_and_over_an_edge_finds_it():
     edge = grid_report(exps, base, preds, bars, minutes, {"e9": "running"})
     assert "Not in this report (no finished experiment): e9 (running)." in report_markdown(edge)
     assert "Not in this report" not in md
-    seeds = {"hybrid": {"accuracy": {"sd": 0.02}}, "cnn_w15": {"accuracy": {"sd": 0.1}}}
+    seeds = {
+        "hybrid": {"accuracy": {"sd": 0.02, "n": 5}},
+        "cnn_w15": {"accuracy": {"sd": 0.1, "n": 5}},
+    }
     marked = report_markdown(edge, seeds)  # beside the seed noise, against e0 (the first row)
-    assert "| *seed sd* | `make seeds` | *0.1000* |" in marked
+    assert "| *seed sd* | the baseline config over 5 seeds | *0.1000* |" in marked
     e4 = next(line for line in marked.splitlines() if line.startswith("| e4 | "))
     assert e4.count("**> 2 sd**") == 1 and e4.count("(< 2 sd)") == 1  # hybrid; cnn_w15
     assert edge["selection"]["reality_check"]["best"] == "e4/hybrid"

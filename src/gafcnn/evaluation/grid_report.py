@@ -140,7 +140,10 @@ def report_markdown(report: dict, noise: dict | None = None) -> str:
     base = report["experiments"][0] if report["experiments"] else None  # the baseline first
     if noise is not None:
         sds = [_seed_sd(noise, m) for m in models]
-        lines.append("| *seed sd* | `make seeds` | " + " | ".join(
+        n = max(
+            (((noise.get(m) or {}).get("accuracy") or {}).get("n", 0) for m in models), default=0
+        )
+        lines.append(f"| *seed sd* | the baseline config over {n} seeds | " + " | ".join(
             "" if sd is None else f"*{sd:.4f}*" for sd in sds) + " | | |")  # fmt: skip
     for r in report["experiments"]:
         changed_text = ", ".join(f"{k}={v}" for k, v in r["changed"].items()) or "(baseline)"
@@ -151,7 +154,7 @@ def report_markdown(report: dict, noise: dict | None = None) -> str:
             a = r["accuracy"].get(m)
             cell = f"{a[0]:.3f} [{a[1]:.3f}, {a[2]:.3f}]" if a else ""
             sd, b = _seed_sd(noise, m), (base or {}).get("accuracy", {}).get(m)
-            if a and b and sd is not None and r is not base:
+            if a and b and sd and r is not base:  # sd 0: the seed does not move it
                 cell += " **> 2 sd**" if abs(a[0] - b[0]) > SDS * sd else " (< 2 sd)"
             cells.append(cell)
         bt = f"{r['best_backtest'][0]} {r['best_backtest'][1]:+.5f}"
