@@ -67,9 +67,12 @@ def test_a_rerun_that_moved_metrics_ends_with_one_line_on_noise(monkeypatch):
 
     committed = _evaluate({"cnn_w15": 0.600, "hybrid": 0.570})
     rerun = _evaluate({"cnn_w15": 0.604, "hybrid": 0.571})
-    monkeypatch.setattr(
-        review, "_run", lambda args: "metrics/evaluate.json\nmetrics/train_w15.json"
-    )
+    edits = ""  # what `git status` says of params.yaml, dvc.yaml and src
+
+    def git(args: list[str]) -> str:
+        return edits if args[1] == "status" else "metrics/evaluate.json\nmetrics/train_w15.json"
+
+    monkeypatch.setattr(review, "_run", git)
     monkeypatch.setattr(review, "metrics_at", lambda rev, name: committed if rev else rerun)
     monkeypatch.setattr(
         review, "load_noise", lambda params: {"cnn_w15": {"accuracy": {"sd": 0.0015}}}
@@ -79,5 +82,10 @@ def test_a_rerun_that_moved_metrics_ends_with_one_line_on_noise(monkeypatch):
     assert "every change of test accuracy" not in line.lower()  # 0.004 > 2 x 0.0015: beyond
     assert "1 of 2 changes of test accuracy are beyond noise" in line and "cnn_w15." in line
     assert line.endswith("`dvc pull` from the team's remote gives the committed outputs exactly.")
+    assert "another CPU" in line
+    edits = " M params.yaml"  # a rerun of edited params: the edit moved them, not the CPU
+    line = review.drift()
+    assert "working tree changes params" in line and "another CPU" not in line
+    assert "1 of 2 changes of test accuracy are beyond noise" in line
     monkeypatch.setattr(review, "_run", lambda args: "")
     assert review.drift() == "make repro: every metric equals the committed one."

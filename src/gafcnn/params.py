@@ -441,8 +441,8 @@ class PatternConfig(Section):
     dropout: float = 0.2
     lr: float = 0.003
     weight_decay: float = 0.0001
-    batch_size: int = 256
-    epochs: int = 30
+    batch_size: int = 512
+    epochs: int = 20
     seed: int = 42  # its own, so that the CNNs' seed (`seed`) does not rerun this side task
 
 

@@ -196,6 +196,10 @@ def drift(rev: str = "HEAD") -> str:
                 for m in sorted(set(eb) | set(eh)) if eb.get(m) != eh.get(m)}  # fmt: skip
     moved = _noise_line(verdicts, noise is not None).replace("**", "") if verdicts else (
         "no test accuracy changed.")  # fmt: skip
+    edited = _run(["git", "status", "--porcelain", "--", PARAMS_FILE, "dvc.yaml", "src"]).strip()
+    if edited:  # the rerun ran other params or code: the change, not the CPU, moved them
+        return (f"make repro: {len(changed)} metrics files differ from the committed ones (the "
+                f"working tree changes params, dvc.yaml or code); {moved}")  # fmt: skip
     return (f"make repro: {len(changed)} metrics files differ from the committed ones (on "
             f"another CPU or thread count the CNNs train to other weights); {moved} `dvc pull` "
             "from the team's remote gives the committed outputs exactly.")  # fmt: skip
