@@ -99,6 +99,7 @@ def test_push_pull_round_trip_serves_the_models(project, s3, tmp_path):
     assert '"latency_ms_p99"' in bench.stdout
 
 
+@pytest.mark.slow  # 18 s; the push/pull round trip above keeps the remote in `make test`
 def test_experiments_round_trip(s3, tmp_path):
     endpoint, _ = s3
     root = scratch_project(tmp_path, **{"data.synthetic.n_bars": 5000})

@@ -97,6 +97,7 @@ def _real_experiment(project, tmp_path, *targets: str):
 
 
 @real_file
+@pytest.mark.slow  # 12 s; `make test-slow` also runs the whole pipeline on the real file
 def test_exp_run_on_real_csv(project, tmp_path):
     copy = _real_experiment(project, tmp_path, "split")
     ing = metrics(copy, "ingest")
