@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import registry
-from gafcnn.evaluation.noise import SDS
+from gafcnn.evaluation.noise import judge
 from gafcnn.params import Params
 
 
@@ -118,8 +118,9 @@ def grid_report(
             "test_samples": len(ts), "selection": sel, "missing": dict(missing or {})}  # fmt: skip
 
 
-def _seed_sd(noise: dict | None, model: str) -> float | None:
-    return (((noise or {}).get(model) or {}).get("accuracy") or {}).get("sd")
+def _seed_accuracy(noise: dict | None, model: str) -> dict:
+    """A model's test-accuracy figures over seeds (``sd``, ``n``, ...); {} when none."""
+    return ((noise or {}).get(model) or {}).get("accuracy") or {}
 
 
 def report_markdown(report: dict, noise: dict | None = None) -> str:
@@ -139,10 +140,8 @@ def report_markdown(report: dict, noise: dict | None = None) -> str:
     ]
     base = report["experiments"][0] if report["experiments"] else None  # the baseline first
     if noise is not None:
-        sds = [_seed_sd(noise, m) for m in models]
-        n = max(
-            (((noise.get(m) or {}).get("accuracy") or {}).get("n", 0) for m in models), default=0
-        )
+        sds = [_seed_accuracy(noise, m).get("sd") for m in models]
+        n = max((_seed_accuracy(noise, m).get("n", 0) for m in models), default=0)
         lines.append(f"| *seed sd* | the baseline config over {n} seeds | " + " | ".join(
             "" if sd is None else f"*{sd:.4f}*" for sd in sds) + " | | |")  # fmt: skip
     for r in report["experiments"]:
@@ -153,9 +152,10 @@ def report_markdown(report: dict, noise: dict | None = None) -> str:
         for m in models:
             a = r["accuracy"].get(m)
             cell = f"{a[0]:.3f} [{a[1]:.3f}, {a[2]:.3f}]" if a else ""
-            sd, b = _seed_sd(noise, m), (base or {}).get("accuracy", {}).get(m)
-            if a and b and sd and r is not base:  # sd 0: the seed does not move it
-                cell += " **> 2 sd**" if abs(a[0] - b[0]) > SDS * sd else " (< 2 sd)"
+            sd, b = _seed_accuracy(noise, m).get("sd"), (base or {}).get("accuracy", {}).get(m)
+            verdict = judge(b[0], a[0], sd, None) if a and b and r is not base else None
+            if verdict:  # by the seed sd only (none, or 0: the seed does not move it)
+                cell += " **> 2 sd**" if verdict == "beyond noise" else " (< 2 sd)"
             cells.append(cell)
         bt = f"{r['best_backtest'][0]} {r['best_backtest'][1]:+.5f}"
         lines.append(f"| {r['experiment']} | {changed_text} | " + " | ".join(cells)
