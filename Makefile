@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Stage commands call `python`; put the venv first so DVC runs them with it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install install-dev repro deps test test-slow lint format bench review remote-serve clean-venv walkforward cpcv seeds seeds-real grid worker collect
+.PHONY: install install-dev repro deps test test-slow test-kernels lint format bench review remote-serve clean-venv walkforward cpcv seeds seeds-real grid worker collect
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ test: lint
 
 test-slow: install-dev
 	$(BIN)/python -m pytest -m slow -q
+
+# The fast suite under other kernel choices (ATen's and oneDNN's instruction sets,
+# MKL's reproducible mode, one thread; .ci/kernels names them): every run must pass,
+# so no fast test depends on the weights one CPU's kernels train. About 3 x `make test`.
+KERNELS ?=
+test-kernels: install-dev
+	bash .ci/kernels $(KERNELS)
 
 bench: install
 	$(BIN)/python benchmarks/gaf_throughput.py

@@ -18,7 +18,7 @@ from pipeline import env
 from gafcnn.data.bars import MINUTE_MS, OHLCV, minute_index
 from gafcnn.io import InputError
 from gafcnn.models import predictions
-from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, redeploy, serving_code_digest
+from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, redeploy, seal, serving_code_digest
 
 MODELS = ["cnn_w15", "cnn_w30", "cnn_w60", "minirocket_w15", "minirocket_w30", "minirocket_w60",
           "xgb_raw_w15", "xgb_raw_w30", "xgb_raw_w60", "ensemble_mean", "ensemble_weighted",
@@ -76,6 +76,26 @@ def test_bundle_is_self_contained_and_checked(project, tmp_path, monkeypatch):
     (copy / "phase1.ubj").write_bytes(b"tampered")
     with pytest.raises(InputError, match="missing or altered bundle file"):
         Bundle(copy)
+
+
+def test_the_version_names_what_is_traded_and_an_edited_spec_is_refused(project, tmp_path):
+    """``bundle.json`` digests itself: two bundles whose thresholds differ report
+    different versions, and one whose decision was edited by hand does not load."""
+    src = project / "models" / "bundle"
+    a = redeploy(src, tmp_path / "a", "ensemble", "deploy ensemble")
+    b = redeploy(src, tmp_path / "b", "ensemble", "deploy ensemble")
+    assert Bundle(a).version == Bundle(b).version  # the same bytes decide the same trades
+    spec = json.loads((b / BUNDLE_FILE).read_text())
+    spec["policy"]["ensemble"] = 0.05
+    seal(b, spec)  # a deliberate change, sealed: loads, under another version
+    assert Bundle(b).theta == 0.05 and Bundle(b).version != Bundle(a).version
+    assert Bundle(a).version != Bundle(src).version  # redeploy changed the decision
+    spec["expiry"]["max_age_days"] = 400.0  # edited by hand, not sealed
+    (b / BUNDLE_FILE).write_text(json.dumps(spec))
+    with pytest.raises(InputError) as err:
+        Bundle(b)
+    assert str(err.value) == (f"{b / BUNDLE_FILE}: edited after export (its SHA-256 differs "
+                              "from the one export recorded); `dvc repro export`")  # fmt: skip
 
 
 def test_serving_needs_neither_torch_nor_scikit_learn(project):
@@ -257,7 +277,7 @@ def test_no_look_ahead_in_what_is_served(project):
 def _predict_tail(bundle, spec: dict, tail: pd.DataFrame, tmp_path, last: int):
     """`gafcnn predict --last N` on ``tail`` with ``spec`` as the bundle's bundle.json:
     the process and its CSV rows (header left out)."""
-    (bundle / BUNDLE_FILE).write_text(json.dumps(spec))
+    seal(bundle, spec)
     path = tmp_path / "XBTUSDC_1.csv"
     path.write_text(kraken_rows(tail))
     proc = _predict("--bundle", str(bundle), "--bars", str(path), "--last", str(last))

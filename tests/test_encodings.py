@@ -7,7 +7,6 @@ import pytest
 from pyts.image import GramianAngularField, MarkovTransitionField, RecurrencePlot
 
 from gafcnn.images.encodings import (
-    SERIES,
     Channel,
     Encoder,
     gadf,
@@ -16,6 +15,7 @@ from gafcnn.images.encodings import (
     recurrence_plot,
     window_series,
 )
+from gafcnn.params import CHANNEL_SERIES
 
 
 def _cases() -> dict[str, np.ndarray]:
@@ -128,7 +128,7 @@ def test_channel_parsing():
         Channel.parse("gasf:rsi")
 
 
-@pytest.mark.parametrize("series", list(SERIES))
+@pytest.mark.parametrize("series", list(CHANNEL_SERIES))
 def test_bar_columns_are_all_window_series_reads(series):
     """A stage that loads only bar_columns(series) can build the series."""
     from gafcnn.images.encodings import bar_columns

@@ -119,7 +119,7 @@ def _fake_grid(n_exps: int, edge_exp: int | None):
 
 def test_grid_report_over_noise_finds_nothing_and_over_an_edge_finds_it():
     exps, base, preds, bars, minutes = _fake_grid(6, edge_exp=None)
-    noise = grid_report(exps, base, preds, bars, minutes)
+    noise = grid_report(exps, base, preds, bars, minutes, trials=10)
     assert len(noise["experiments"]) == 6
     # the alias is not a pair; the majority model, the same in every experiment, is one
     assert noise["pairs"] == 6 * 4 + 1 and noise["repeated_pairs"] == 5
@@ -130,7 +130,7 @@ def test_grid_report_over_noise_finds_nothing_and_over_an_edge_finds_it():
     assert [r["training"]["15"]["stopped"] for r in noise["experiments"][:2]] == ["cap", "patience"]
     assert "| e0 | 9, 3 | 9 (9, cap) |" in md and "| e1 | 9, 3 | 5 (2) |" in md
     exps, base, preds, bars, minutes = _fake_grid(6, edge_exp=4)
-    edge = grid_report(exps, base, preds, bars, minutes, {"e9": "running"})
+    edge = grid_report(exps, base, preds, bars, minutes, 10, {"e9": "running"})
     assert "Not in this report (no finished experiment): e9 (running)." in report_markdown(edge)
     assert "Not in this report" not in md
     seeds = {
@@ -181,20 +181,20 @@ def test_worker_runs_its_share_in_temp_dirs_and_pushes_each(tmp_path):
         'case "$*" in *"-n mtf"*) exit 3;; esac\n'
     )  # fmt: skip
     fake.chmod(0o755)
-    from gafcnn.experiments.grid import worker
+    from gafcnn.experiments.grid import grid_trials, worker
 
-    worker(["conv1d", "recurrence"], None, trials=9, remote="up", dvc=str(fake))
+    worker(["conv1d", "recurrence"], None, remote="up", dvc=str(fake))
     calls = log.read_text().splitlines()
     assert calls[0] == "pull --allow-missing"
     assert calls[1].startswith("exp run --temp -n conv1d -S arch=conv1d")
-    assert "-S evaluate.trials=9" in calls[1]
+    assert f"-S evaluate.trials={grid_trials()}" in calls[1]
     assert calls[2] == "exp push up conv1d" and calls[4] == "exp push up recurrence"
     log.unlink()
     with pytest.raises(subprocess.CalledProcessError):
-        worker(["mtf", "conv1d"], None, trials=9, dvc=str(fake))
+        worker(["mtf", "conv1d"], None, dvc=str(fake))
     assert not any("conv1d" in c for c in log.read_text().splitlines())
     with pytest.raises(InputError, match="unknown configs"):
-        worker(["nope"], None, trials=9, dvc=str(fake))
+        worker(["nope"], None, dvc=str(fake))
 
 
 def test_grid_workflow_runs_the_tested_commands():
@@ -209,3 +209,26 @@ def test_grid_workflow_runs_the_tested_commands():
         "-m gafcnn.experiments.grid worker --only" in make
         and "-m gafcnn.experiments.grid collect" in make
     )
+
+
+def test_trials_are_the_whole_grid_however_it_is_launched(tmp_path):
+    """The queue with --only a share, the queue of all, a worker's share and the report
+    all count the same trials: the baseline and every config of the grid."""
+    from gafcnn.experiments.grid import grid_trials, queue, worker
+
+    log, fake = tmp_path / "calls", tmp_path / "dvc"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    fake.chmod(0o755)
+    every = list(configs(None))
+    assert grid_trials() == 1 + len(every) == 10
+    queue(["conv1d"], None, dvc=str(fake))
+    queue(every, None, dvc=str(fake))
+    worker(["mtf", "guide2"], None, push=False, dvc=str(fake))
+    runs = [c for c in log.read_text().splitlines() if c.startswith("exp run")]
+    assert len(runs) == 1 + len(every) + 2
+    counts = {re.search(r"-S evaluate\.trials=(\d+)", c).group(1) for c in runs}
+    assert counts == {"10"}
+    exps, base, preds, bars, minutes = _fake_grid(3, edge_exp=None)
+    report = grid_report(exps, base, preds, bars, minutes, grid_trials())
+    assert report["selection"]["trials"] == 10 and report["selection"]["experiments_found"] == 3
+    assert "picked from 10 configurations" in report_markdown(report)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import io
+import json
 import shutil
 import sys
 import zipfile
@@ -156,11 +157,15 @@ INGEST_PARAMS: dict[str, tuple[dict, str | None, str]] = {
         None,
         "data/external: directory holds no .csv, .csv.gz or .zip files",
     ),
-    "unknown source": ({"data.source": "ftp"}, None, "params.yaml: data.source must be one of"),
+    "unknown source": (
+        {"data.source": "ftp"},
+        None,
+        'params.yaml: data.source: "ftp" is not allowed (allowed: one of synthetic, csv, binance)',
+    ),
     "not 1-minute": (
         {"data.source": "csv", "data.path": "data/external/x.csv", "data.interval": "5m"},
         KRAKEN7,
-        "params.yaml: data.interval must be 1m",
+        'params.yaml: data.interval: "5m" is not allowed (allowed: 1m)',
     ),
     "data.columns without OHLCV": (
         {
@@ -197,9 +202,9 @@ INGEST_PARAMS: dict[str, tuple[dict, str | None, str]] = {
     "non-numeric synthetic param": (
         {"data.synthetic.n_bars": "many"},
         None,
-        "params.yaml: data.synthetic:",
+        'params.yaml: data.synthetic.n_bars: "many" is not allowed (allowed: an integer >= 1)',
     ),
-    "bad label": ({"label.dead_zone": "wide"}, None, "params.yaml: label:"),
+    "bad label": ({"label.dead_zone": "wide"}, None, 'params.yaml: label.dead_zone: "wide"'),
     # a misspelt key anywhere stops the first stage, naming the key and the closest one
     "misspelt top-level key": (
         {"learning_rate": 1e-5},
@@ -251,16 +256,19 @@ SPLIT_PARAMS: dict[str, tuple[dict, list[str]]] = {
         {"split.purge": 10},
         ["params.yaml: split: split.purge=10 is below max(window) + horizon = 35"],
     ),
-    "unknown method": ({"split.method": "random"}, ["params.yaml: split: split.method must be"]),
+    "unknown method": ({"split.method": "random"}, ['params.yaml: split.method: "random" is not']),
     "date method without dates": (
         {"split.method": "date"},
         ["params.yaml: split: split.method=date needs split.val_start and split.test_start"],
     ),
     "unknown split param": ({"split.folds": 5}, ["params.yaml: unknown key 'split.folds'"]),
-    "non-numeric min_samples": ({"split.min_samples": "lots"}, ["params.yaml: split:"]),
+    "non-numeric min_samples": ({"split.min_samples": "lots"}, ["params.yaml: split.min_samples"]),
     "windows not a list of lengths": ({"gaf.windows": [15, 0]}, ["params.yaml: gaf.windows"]),
-    "window repeated": ({"gaf.windows": [15, 15]}, ["params.yaml: gaf.windows must be"]),
-    "stride zero": ({"gaf.stride": 0}, ["params.yaml: gaf.stride must be an integer >= 1"]),
+    "window repeated": ({"gaf.windows": [15, 15]}, ["params.yaml: gaf.windows: [15, 15] is not"]),
+    "stride zero": (
+        {"gaf.stride": 0},
+        ["params.yaml: gaf.stride: 0 is not allowed (allowed: an integer >= 1)"],
+    ),  # fmt: skip
     "too few bars for a window": (
         {"gaf.windows": [1500]},
         [
@@ -286,10 +294,10 @@ def test_split_refuses_bad_params(ingested, tmp_path, monkeypatch, capsys, case)
 
 
 WALKFORWARD_PARAMS = {
-    "negative folds": ({"walkforward.folds": -1}, "params.yaml: walkforward: folds must be >= 0"),
+    "negative folds": ({"walkforward.folds": -1}, "params.yaml: walkforward.folds: -1 is not"),
     "unknown scheme": (
         {"walkforward.folds": 2, "walkforward.scheme": "sliding"},
-        "params.yaml: walkforward: scheme must be one of",
+        'params.yaml: walkforward.scheme: "sliding" is not allowed (allowed: one of expanding',
     ),
     "more folds than the history holds": (
         {"walkforward.folds": 100},
@@ -333,16 +341,16 @@ def split_done(ingested, tmp_path_factory) -> Path:
 
 # name -> (params overrides, --window, expected message)
 GAF_PARAMS: dict[str, tuple[dict, int, str]] = {
-    "unknown channel": ({"gaf.channels": ["gasf", "fft"]}, 15, "params.yaml: gaf.channels:"),
-    "unknown series": ({"gaf.channels": ["gasf:price"]}, 15, "params.yaml: gaf.channels:"),
+    "unknown channel": ({"gaf.channels": ["gasf", "fft"]}, 15, "params.yaml: gaf.channels: "),
+    "unknown series": ({"gaf.channels": ["gasf:price"]}, 15, "params.yaml: gaf.channels: "),
     "image larger than the window": (
         {"gaf.image_size": 64},
         15,
         "params.yaml: gaf.image_size 64 must be in 1..15 (no upsampling)",
     ),
     "window not configured": ({}, 45, "params.yaml: window 45 is not in gaf.windows [15, 30]"),
-    "storage dtype": ({"gaf.dtype": "int7"}, 15, "params.yaml: gaf.dtype must be"),
-    "mtf bins": ({"gaf.channels": ["mtf"], "gaf.mtf_bins": 1}, 15, "params.yaml: gaf.mtf_bins: "),
+    "storage dtype": ({"gaf.dtype": "int7"}, 15, 'params.yaml: gaf.dtype: "int7" is not allowed'),
+    "mtf bins": ({"gaf.channels": ["mtf"], "gaf.mtf_bins": 1}, 15, "params.yaml: gaf.mtf_bins: 1 "),
 }
 
 
@@ -367,3 +375,57 @@ def test_outputs_built_from_other_bars_are_named(split_done, tmp_path, monkeypat
     assert "decision timestamps (the first 2024-01-" in lines[0]
     assert "are not bars of data/interim/bars.parquet" in lines[0]
     assert lines[0].endswith("`dvc repro` rebuilds them")
+
+
+# dotted key -> (a bad value, what the one line says is allowed): every section's
+# values, typed and ranged where they are declared (params.py), stop the first stage
+BAD_VALUES: dict[str, tuple[object, str]] = {
+    "lr": (True, "a number > 0"),
+    "dropout": (None, "a number >= 0 and < 1"),
+    "epochs": (None, "an integer >= 1"),
+    "batch_size": (0, "an integer >= 1"),
+    "arch": (5, "one of simple_cnn, resnet18, conv1d"),
+    "optimizer": ("adam", "one of adamw, sgd"),
+    "pretrained": (3, "a string or null"),
+    "seed": (-1, "an integer >= 0"),
+    "data.fill_gaps": ("yes", "true or false"),
+    "data.columns": ("time,open", "a non-empty list of distinct items, each a string or null"),
+    "data.synthetic.signal": (-0.1, "a number >= 0"),
+    "data.synthetic.start": ("the first of May", "an ISO timestamp"),
+    "data.binance.months": (["2024-13"], "each a month YYYY-MM"),
+    "split.val": (1.5, "a number > 0 and < 1"),
+    "split.purge": ("auto-ish", "auto or an integer >= 0"),
+    "label.horizon": (0, "an integer >= 1"),
+    "label.quantile": (1.0, "a number >= 0 and < 1"),
+    "gaf.windows": (["abc"], "a non-empty list of distinct items, each an integer >= 2"),
+    "gaf.channels": (["gasf", "fft"], "each a channel method[:series]"),
+    "gaf.image_size": (0, "an integer >= 1 or null"),
+    "audit.severity.finite": ("loud", "one of fail, warn, off"),
+    "audit.max_plausible_accuracy": (0.3, "a number >= 0.5 and <= 1"),
+    "xgb.learning_rate": (0, "a number > 0 and <= 1"),
+    "xgb.subsample": (float("nan"), "a number > 0 and <= 1"),
+    "hybrid.folds": (1, "an integer >= 2"),
+    "minirocket.kernels": (10, "an integer >= 84"),
+    "minirocket.C": ([], "a non-empty list"),
+    "ensemble.method": ("vote", "one of mean, weighted, stacking"),
+    "walkforward.embargo": (-5, "an integer >= 0"),
+    "evaluate.costs.fee_bps": (-1, "a number >= 0"),
+    "evaluate.policy.thresholds": ([0.0, 0.6], "each a number >= 0 and < 0.5"),
+    "evaluate.alpha": (0, "a number > 0 and < 1"),
+    "evaluate.pbo_partitions": (3, "an even integer >= 2"),
+    "patterns.synthetic.seed": ("x", "an integer >= 0"),
+    "serving.max_age_days": ("soon", "auto or a number > 0"),
+    "runtime.threads": (0, "an integer >= 1"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(BAD_VALUES))
+def test_a_bad_value_stops_the_first_stage_in_one_line(tmp_path, monkeypatch, capsys, key):
+    value, allowed = BAD_VALUES[key]
+    lines = refused(workdir(tmp_path, **{key: value}), "ingest", monkeypatch, capsys)
+    shown = yaml.safe_load(yaml.safe_dump(value))  # as params.yaml holds it
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: params.yaml: {key}: "), lines[0]
+    assert " is not allowed (allowed: " in lines[0] and allowed in lines[0], lines[0]
+    if not isinstance(shown, float):  # NaN is shown as JSON writes it
+        assert json.dumps(shown) in lines[0], lines[0]

@@ -88,8 +88,10 @@ def test_raw_xgboost_reads_the_1d_cnn_series_flattened_and_learns_the_pattern():
 
 @pytest.mark.parametrize(
     "bad, words",
-    [({"kernels": 20}, "kernels must be >= 84"), ({"C": []}, "C must be"),
-     ({"C": [0.1, -1]}, "C must be"), ({"max_dilations": 0}, "max_dilations")],
+    [({"kernels": 20}, r"minirocket.kernels: 20 is not allowed \(allowed: an integer >= 84\)"),
+     ({"C": []}, r"minirocket.C: \[\] is not allowed"),
+     ({"C": [0.1, -1]}, r"minirocket.C: \[0.1, -1\] is not allowed"),
+     ({"max_dilations": 0}, "minirocket.max_dilations: 0")],
 )  # fmt: skip
 def test_bad_minirocket_params_are_one_error_naming_the_key(bad, words):
     with pytest.raises(InputError, match=words):

@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from typing import Any
 
 import httpx
 import numpy as np
@@ -104,22 +105,23 @@ def _state(http: httpx.Client) -> tuple:
 
 BAD = [  # (body, status, the error's start)
     (b'{"price": 1.0, "volume": ', 400, "malformed JSON"),
-    (b'{"price": 1.0, "volume": 1.0, "colour": "red"}', 422, "colour: Extra inputs"),
     (b'{"price": NaN, "volume": 1.0}', 422, "price: Input should be a finite number"),
     (b'{"price": -3, "volume": 1.0}', 422, "price: Input should be greater than 0"),
     (b'{"symbol": "DOGEUSDT"}', 400, "/predict: symbol 'DOGEUSDT' is not served"),
     (b'{"volume": 2.0}', 400, "/predict: price: required with volume"),
     (b'{"price": 1.0, "volume": 1.0, "timestamp": "2024-01-01T00:00:00Z"}', 400,
      "/predict: snapshot of 2024-01-01T00:00:00+00:00 is not later than the last closed bar"),
-    (b'{"price": 1.0, "high": 0.5, "volume": 1.0, "timestamp": "2031-01-01T00:00:00Z"}', 400,
+    (b'{"price": 1.0, "high": 0.5, "volume": 1.0, "timestamp": "2025-01-01T00:00:00Z"}', 400,
      "/predict: high < max(open, close)"),
+    (b'{"price": 1.0, "volume": 1.0, "timestamp": "2031-01-01T00:00:00Z", "close": true}', 400,
+     "/predict: timestamp 2031-01-01T00:00:00+00:00 is "),
 ]  # fmt: skip
 
 
 def test_bad_input_is_refused_in_one_line_and_changes_nothing(pipeline_project, served):
     bars = pd.read_parquet(pipeline_project / "data" / "interim" / "bars.parquet").iloc[-300:]
     rows = json_bars(bars)
-    late = {**rows[-1], "timestamp": "2031-01-01T00:00:00+00:00"}
+    late = {**rows[-1], "timestamp": "2025-01-01T00:00:00+00:00"}
     bad_bars = [
         ({"bars": [rows[0]]}, 400, "/bars: bar is not later than the one before it"),
         (
@@ -137,7 +139,9 @@ def test_bad_input_is_refused_in_one_line_and_changes_nothing(pipeline_project, 
         ({"bars": [{**late, "close": None}]}, 400, "/bars: bar 1: null is not a number"),
         ({"bars": []}, 422, "bars: List should have at least 1 item"),
         ({"symbol": "DOGEUSDT", "bars": [late]}, 400, "/bars: symbol 'DOGEUSDT' is not served"),
-    ]
+        ({"bars": [{**late, "timestamp": "2031-01-01T00:00:00+00:00"}]}, 400,
+         "/bars: a closed bar ending 2031-01-01T00:01:00+00:00 is "),
+    ]  # fmt: skip
     with httpx.Client(base_url=served) as http:
         assert http.post("/bars", json={"symbol": "ETHUSDT", "bars": rows}).is_success
         before = _state(http)
@@ -243,3 +247,127 @@ def test_load_without_errors_or_lost_bars(pipeline_project, hybrid):
         assert c.closed >= 5
         assert held[c.symbol]["bars"] == history + c.closed
         assert held[c.symbol]["last_bar"] == c.last_bar
+
+
+def _clean_stream(rows: list[dict]) -> list[tuple]:
+    """The clean stream: 250 bars of history, then one bar and one question at a time."""
+    steps = [("POST", "/bars", {"symbol": "ETHUSDT", "bars": rows[:250]})]
+    for row in rows[250:]:
+        steps.append(("POST", "/bars", {"symbol": "ETHUSDT", "bars": [row]}))
+        steps.append(("POST", "/predict", {"symbol": "ETHUSDT"}))
+    return steps
+
+
+def _bad_requests(rows: list[dict], now: pd.Timestamp) -> list[tuple]:
+    """(method, path, body, status, the error's start) a careless or hostile client sends."""
+    ahead = (now + pd.Timedelta(seconds=61)).isoformat()
+    future = {**rows[-1], "timestamp": "2031-01-01T00:00:00+00:00"}
+    return [
+        ("POST", "/predict", {"symbol": "ETHUSDT", "price": 27000, "volume": 1,
+                              "timestamp": "2031-01-01T00:00:00Z", "close": True},
+         400, "/predict: timestamp 2031-01-01T00:00:00+00:00 is "),
+        ("POST", "/predict", {"symbol": "ETHUSDT", "price": 27000, "volume": 1,
+                              "timestamp": ahead}, 400, f"/predict: timestamp {ahead} is 61 s"),
+        ("POST", "/bars", {"symbol": "ETHUSDT", "bars": [future]}, 400,
+         "/bars: a closed bar ending 2031-01-01T00:01:00+00:00 is "),
+        ("GET", "/nope", None, 404, "no endpoint /nope"),
+        ("PUT", "/predict", {}, 405, "PUT is not allowed on /predict"),
+        ("POST", "/bars", {"symbol": "ETHUSDT", "bars": rows[:270]}, 413,
+         "270 bars in one request, at most 260"),
+        ("POST", "/bars", b"[" * 70_000, 413, "request body above 65536 bytes"),
+        ("POST", "/bars", {"symbol": "ETHUSDT", "bars": "all of them"}, 422, "bars: "),
+        ("POST", "/predict", b'{"symbol": "ETHUSDT", "price": ', 400, "malformed JSON"),
+        ("GET", "/health", "fault", 500, "internal error (the service's log has the details)"),
+    ]  # fmt: skip
+
+
+async def _send(client: httpx.AsyncClient, method: str, path: str, body: Any) -> httpx.Response:
+    if isinstance(body, bytes):
+        return await client.request(method, path, content=body, headers=JSON)
+    return await client.request(method, path, json=body)
+
+
+def test_no_client_can_wedge_the_service(pipeline_project, hybrid, monkeypatch, capsys):
+    """Bars and snapshots from the future, unknown fields, unknown paths and methods,
+    oversized bodies and bar counts, bad JSON and a fault of the service, sent between
+    the steps of a clean stream: each is answered in the one error shape without
+    internals, and the clean stream's answers are exactly those it gets alone. A
+    symbol fed a wrong history starts afresh after ``DELETE /bars/{symbol}``."""
+    bars = pd.read_parquet(pipeline_project / "data" / "interim" / "bars.parquet").iloc[-300:]
+    rows = json_bars(bars)
+    now = bars["timestamp"].iloc[-1] + pd.Timedelta(minutes=2)
+    bundle = Bundle(hybrid)
+
+    def app():
+        return create_app(bundle, symbols=SYMBOLS, max_body=65536, max_bars=260,
+                          clock=lambda: now.value / 1e9)  # fmt: skip
+
+    async def run(bad: list[tuple]) -> tuple[list[dict], list[tuple], dict]:
+        guard = app()
+        service = guard.app.state.service
+        transport = httpx.ASGITransport(app=guard)
+        answers, errors = [], []
+        async with httpx.AsyncClient(transport=transport, base_url="http://gafcnn") as client:
+            for k, (method, path, body) in enumerate(_clean_stream(rows)):
+                for b_method, b_path, b_body, status, error in bad if k % 7 == 3 else ():
+                    if b_body == "fault":
+                        monkeypatch.setattr(service, "health", lambda: 1 / 0)
+                    r = await _send(client, b_method, b_path, None if b_body == "fault" else b_body)
+                    monkeypatch.undo()
+                    errors.append(
+                        (r.status_code, r.headers["content-type"], r.json(), status, error)
+                    )
+                r = await _send(client, method, path, body)
+                assert r.status_code == 200, r.text
+                if path == "/predict":
+                    extra = {"newfield": 1, "mood": "calm"} if bad else {}
+                    got = (await _send(client, "POST", path, {**body, **extra})).json()
+                    answers.append({k: v for k, v in got.items() if k != "latency_ms"})
+            health = (await client.get("/health")).json()
+            health["metrics"] = (await client.get("/metrics")).text
+        return answers, errors, health
+
+    clean, _, _ = asyncio.run(run([]))
+    noisy, errors, health = asyncio.run(run(_bad_requests(rows, now)))
+    assert len(errors) >= 50 and len(clean) == 50
+    for status, kind, body, want_status, want in errors:
+        assert (status, kind) == (want_status, "application/json"), body
+        assert list(body) == ["error"] and body["error"].startswith(want), body
+        assert "\n" not in body["error"] and "/tmp" not in body["error"]
+    assert all(a.pop("ignored_fields") == ["mood", "newfield"] for a in noisy)
+    assert noisy == clean  # the clean stream's answers, exactly
+    assert {a["action"] for a in clean} >= {"long"} or {a["action"] for a in clean} >= {"short"}
+    assert health["bundle"] == health["model_version"] == bundle.version
+    assert str(hybrid) not in json.dumps(health)
+    assert 'gafcnn_ignored_fields_total{field="newfield"} 50.0' in health["metrics"]
+    assert "ZeroDivisionError" in capsys.readouterr().err  # the fault, in the service's log
+
+
+def test_a_symbol_starts_afresh_after_delete(pipeline_project, hybrid):
+    """A history the bot regrets (here: bars later than the ones it means to send)
+    blocks earlier bars until ``DELETE /bars/{symbol}``; then the symbol answers as a
+    symbol fed only the right bars, and other symbols are untouched."""
+    bars = pd.read_parquet(pipeline_project / "data" / "interim" / "bars.parquet")
+    rows = json_bars(bars.iloc[-300:])
+
+    async def go() -> list:
+        transport = httpx.ASGITransport(app=create_app(Bundle(hybrid), symbols=SYMBOLS))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gafcnn") as c:
+            await c.post("/bars", json={"symbol": "SOLUSDT", "bars": rows[-5:]})
+            await c.post("/bars", json={"symbol": "ETHUSDT", "bars": rows[:-1]})
+            refused = await c.post("/bars", json={"symbol": "SOLUSDT", "bars": rows[:-1]})
+            reset = await c.delete("/bars/SOLUSDT")
+            again = await c.post("/bars", json={"symbol": "SOLUSDT", "bars": rows[:-1]})
+            unknown = await c.delete("/bars/DOGEUSDT")
+            asks = [(await c.post("/predict", json={"symbol": s})).json() for s in SYMBOLS[:2]]
+            return [refused, reset, again, unknown, asks]
+
+    refused, reset, again, unknown, (eth, sol) = asyncio.run(go())
+    assert refused.status_code == 400 and "not later than" in refused.json()["error"]
+    assert reset.json() == {"symbol": "SOLUSDT", "reset": True, "bars": 0, "last_bar": None,
+                            "forming": None}  # fmt: skip
+    assert again.status_code == 200 and again.json()["bars"] == 299
+    assert unknown.status_code == 400 and "'DOGEUSDT' is not served" in unknown.json()["error"]
+    assert {k: v for k, v in sol.items() if k != "latency_ms"} == {
+        k: v for k, v in eth.items() if k != "latency_ms"}  # fmt: skip
+    assert eth["p_up"] is not None

@@ -71,8 +71,8 @@ def test_bad_config():
         match=r"unknown key 'data.synthetic.nbars' \(did you mean 'data.synthetic.n_bars'\?\)",
     ):
         SyntheticConfig.from_params({"nbars": 3})
-    with pytest.raises(ValueError, match="trade_prob"):
-        generate(SyntheticConfig(trade_prob=1.5))
+    with pytest.raises(InputError, match="data.synthetic.trade_prob: 1.5 is not allowed"):
+        SyntheticConfig(trade_prob=1.5)
 
 
 def test_trade_model_moves_open_high_low_only():

@@ -19,6 +19,7 @@ from conftest import kraken_rows
 from pipeline import env
 
 from gafcnn.models import predictions
+from gafcnn.serving.bundle import seal
 
 NAME = "last_returns"
 
@@ -138,8 +139,7 @@ found = {f"metrics/{n}.json": json.load(open(f"metrics/{n}.json"))
 preds = predictions.read("data/predictions")
 preds = preds[preds["segment"] == "test"]
 exps = [{"name": "toy", "params": params, "metrics": found}]
-report = grid_report(exps, params, {"toy": preds},
-                     *load_bars())
+report = grid_report(exps, params, {"toy": preds}, *load_bars(), trials=1)
 print(report_markdown(report))
 """
 
@@ -195,7 +195,7 @@ def test_a_declared_model_is_scored_reported_in_the_grid_exported_and_served(pro
     bundle = json.loads((root / "models" / "bundle" / "bundle.json").read_text())
     assert NAME in bundle["models"] and f"{NAME}.json" in bundle["files"]
     bundle["deployed"] = NAME
-    (root / "models" / "bundle" / "bundle.json").write_text(json.dumps(bundle))
+    seal(root / "models" / "bundle", bundle)
     mine = test[test["model"] == NAME]
     last = mine["timestamp"].max()
     path = tmp_path / "bars.csv"

@@ -75,7 +75,7 @@ def test_array_source_noise_only_when_augmenting():
 
 
 def test_config_validation():
-    with pytest.raises(InputError, match="params.yaml: optimizer must be one of"):
+    with pytest.raises(InputError, match='params.yaml: optimizer: "adam2" is not allowed'):
         TrainConfig.from_params({"optimizer": "adam2"})
     cfg = TrainConfig.from_params({"lr": "1e-5", "xgb": {"max_depth": 2}})  # sections read apart
     assert cfg.lr == 1e-5

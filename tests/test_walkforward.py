@@ -7,6 +7,7 @@ import pytest
 
 from gafcnn.data.split import SplitSpec, make_split, required_purge
 from gafcnn.evaluation.walkforward import WalkForwardSpec, fold_split_params, make_folds
+from gafcnn.io import InputError
 
 WINDOWS, HORIZON = [15, 30, 60], 5
 
@@ -65,7 +66,7 @@ def test_off_means_no_folds():
     "bad", [{"folds": -1}, {"scheme": "sliding"}, {"test_from": 1.2}, {"val": 0.0}]
 )
 def test_bad_walkforward_params_are_refused(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match=f"walkforward.{next(iter(bad))}: "):
         WalkForwardSpec(**bad)
 
 

@@ -235,7 +235,7 @@ def serve_main(argv: list[str] | None = None) -> None:
     import uvicorn
 
     from gafcnn.serving.bundle import Bundle
-    from gafcnn.serving.http import MAX_BODY, create_app
+    from gafcnn.serving.http import MAX_AHEAD_S, MAX_BARS, MAX_BODY, create_app
 
     ap = argparse.ArgumentParser(prog="gafcnn serve", description="Serve the bundle over HTTP.")
     ap.add_argument("--bundle", default=str(paths.BUNDLE), help="bundle folder (export stage)")
@@ -244,13 +244,21 @@ def serve_main(argv: list[str] | None = None) -> None:
     ap.add_argument("--symbols", default="", help="symbols served besides the bundle's, a,b")
     ap.add_argument("--token-file", help="require 'Authorization: Bearer <its token>'")
     ap.add_argument("--max-body", type=int, default=MAX_BODY, help="largest request body, bytes")
+    ap.add_argument("--max-bars", type=int, default=MAX_BARS, help="most bars in one POST /bars")
+    ap.add_argument("--max-ahead", type=float, default=MAX_AHEAD_S,
+                    help="seconds a timestamp may lie ahead of this machine's clock")  # fmt: skip
     a = ap.parse_args(argv)
+    for flag, value in (("--max-body", a.max_body), ("--max-bars", a.max_bars),
+                        ("--max-ahead", a.max_ahead)):  # fmt: skip
+        if not value >= 0 or (flag != "--max-ahead" and value < 1):
+            raise InputError(flag, f"{value:g} is not allowed (a number >= 0; sizes >= 1)")
     token = _token(a.token_file)
     if a.host not in LOOPBACK and token is None:
         raise InputError("--host", f"{a.host} is reachable from other machines: give --token-file")
     bundle = Bundle(a.bundle)
     symbols = [s for s in a.symbols.split(",") if s.strip()]
-    app = create_app(bundle, symbols=symbols, token=token, max_body=a.max_body)
+    app = create_app(bundle, symbols=symbols, token=token, max_body=a.max_body,
+                     max_bars=a.max_bars, max_ahead_s=a.max_ahead)  # fmt: skip
     gc.freeze()  # the loaded models stay out of the collector's scans while serving
     print(f"serving {a.bundle} (deployed: {bundle.deployed or 'nothing'}) on "
           f"http://{a.host}:{a.port}", file=sys.stderr, flush=True)  # fmt: skip

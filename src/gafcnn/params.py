@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import json
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -40,8 +43,198 @@ class Section:
         where = cls.SECTION if where is None else where
         return _build(cls, mapping or {}, where)
 
+    def __post_init__(self) -> None:
+        """Every value obeys its rule (the section's ``RULES``, else its type), however
+        the section was built; a section's own ``__post_init__`` adds rules across
+        fields after calling this."""
+        kinds = _fields(type(self))
+        for name, kind in kinds.items():
+            if not _is_section(kind):
+                check_value(type(self), name, getattr(self, name), self.SECTION)
+
+
+# ---- what a value may be (scikit-learn's ``_parameter_constraints``, per section)
+class Rule:
+    """What one param's value may be: ``allows`` tests a value (already converted
+    to the field's type), ``__str__`` says what is allowed."""
+
+    def allows(self, value: Any) -> bool:
+        raise NotImplementedError
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class Range(Rule):
+    """A finite number (an integer when ``integer``) between optional bounds."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+
+    def allows(self, value: Any) -> bool:
+        if not _is_number(value) or (self.integer and not isinstance(value, int)):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def __str__(self) -> str:
+        what = "an integer" if self.integer else "a number"
+        lo = None if self.low is None else (">" if self.low_open else ">=")
+        hi = None if self.high is None else ("<" if self.high_open else "<=")
+        if lo and hi:
+            return f"{what} {lo} {self.low:g} and {hi} {self.high:g}"
+        if lo or hi:
+            return f"{what} {lo or hi} {self.low if lo else self.high:g}"
+        return what
+
+
+@dataclass(frozen=True)
+class Choice(Rule):
+    """One of a fixed set of values."""
+
+    options: tuple
+
+    def allows(self, value: Any) -> bool:
+        return (
+            isinstance(value, str | int | float)
+            and not isinstance(value, bool)
+            and any(type(value) is type(o) and value == o for o in self.options)
+        )
+
+    def __str__(self) -> str:
+        if len(self.options) == 1:
+            return str(self.options[0])
+        return "one of " + ", ".join(map(str, self.options))
+
+
+@dataclass(frozen=True)
+class Kind(Rule):
+    """Any value of one Python type (``bool`` only for ``bool``)."""
+
+    kind: type
+
+    def allows(self, value: Any) -> bool:
+        return isinstance(value, self.kind) and (self.kind is bool or not isinstance(value, bool))
+
+    def __str__(self) -> str:
+        return {str: "a string", bool: "true or false", list: "a list", dict: "a mapping"}.get(
+            self.kind, self.kind.__name__
+        )
+
+
+@dataclass(frozen=True)
+class ListOf(Rule):
+    """A list whose items each obey ``item``, at least ``min_len`` long, its items
+    distinct when ``distinct``."""
+
+    item: Rule
+    min_len: int = 0
+    distinct: bool = False
+
+    def allows(self, value: Any) -> bool:
+        if not isinstance(value, list) or len(value) < self.min_len:
+            return False
+        if not all(self.item.allows(v) for v in value):
+            return False
+        return not self.distinct or len({repr(v) for v in value}) == len(value)
+
+    def __str__(self) -> str:
+        size = "a non-empty list" if self.min_len == 1 else "a list"
+        if self.min_len > 1:
+            size = f"a list of at least {self.min_len}"
+        return f"{size}{' of distinct items' if self.distinct else ''}, each {self.item}"
+
+
+@dataclass(frozen=True)
+class AnyOf(Rule):
+    """A value any of ``rules`` allows (``None`` among them: null)."""
+
+    rules: tuple
+
+    def allows(self, value: Any) -> bool:
+        return any(value is None if r is None else r.allows(value) for r in self.rules)
+
+    def __str__(self) -> str:
+        return " or ".join("null" if r is None else str(r) for r in self.rules)
+
+
+@dataclass(frozen=True)
+class Test(Rule):
+    """A value a function accepts, described in words (for vocabularies that live
+    with the code that reads them)."""
+
+    check: Any
+    words: str
+
+    def allows(self, value: Any) -> bool:
+        try:
+            return bool(self.check(value))
+        except (TypeError, ValueError):
+            return False
+
+    def __str__(self) -> str:
+        return self.words
+
+
+def _timestamp(value: Any) -> bool:
+    """An ISO timestamp string, or a date YAML read from an unquoted one."""
+    from datetime import date, datetime
+
+    if isinstance(value, date):
+        return True
+    datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return True
+
+
+POSITIVE = Range(0, low_open=True)
+NON_NEGATIVE = Range(0)
+SHARE = Range(0, 1, low_open=True, high_open=True)  # strictly between 0 and 1
+COUNT = Range(1, integer=True)
+TIMESTAMP = Test(_timestamp, "an ISO timestamp")
+
+
+def _default_rule(kind: Any) -> Rule | None:
+    """The rule a field's type implies when its section names none."""
+    args = [a for a in (typing.get_args(kind) or (kind,)) if a is not type(None)]
+    rules: list[Rule | None] = []
+    for a in args:
+        if a is int:
+            rules.append(Range(integer=True))
+        elif a is float:
+            rules.append(Range())
+        elif a in (str, bool, list, dict):
+            rules.append(Kind(a))
+        else:
+            return None  # Any: only the section's rule says
+    return rules[0] if len(rules) == 1 else AnyOf(tuple(rules))
+
+
+def _nullable(kind: Any) -> bool:
+    return type(None) in typing.get_args(kind)
+
+
+def check_value(cls: type, name: str, value: Any, where: str) -> None:
+    """One InputError naming ``where.name``, the value and what is allowed, unless
+    ``value`` obeys the field's rule (the section's ``RULES``, else its type)."""
+    kind = _fields(cls)[name]
+    rule = getattr(cls, "RULES", {}).get(name) or _default_rule(kind)
+    if rule is None or (value is None and _nullable(kind)) or rule.allows(value):
+        return
+    allowed = f"{rule} or null" if _nullable(kind) else str(rule)
+    key = f"{where}.{name}" if where else name
+    shown = json.dumps(value, default=str)
+    raise InputError(PARAMS_FILE, f"{key}: {shown} is not allowed (allowed: {allowed})")
+
 
 # ---- the CNN (top-level keys, so that `dvc exp run -S lr=1e-5` works)
+ARCHS = ("simple_cnn", "resnet18", "conv1d")
+DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adamw", "sgd")
 IMBALANCE = ("none", "weights", "sampler")
 AUGMENT = ("none", "noise")
@@ -53,6 +246,25 @@ class TrainConfig(Section):
     """The top-level CNN hyperparameters and the seed."""
 
     SECTION: ClassVar[str] = ""
+    RULES: ClassVar[dict[str, Rule]] = {
+        "arch": Choice(ARCHS),
+        "width": COUNT,
+        "lr": POSITIVE,
+        "dropout": Range(0, 1, high_open=True),
+        "batch_size": COUNT,
+        "epochs": COUNT,
+        "patience": COUNT,
+        "weight_decay": NON_NEGATIVE,
+        "optimizer": Choice(OPTIMIZERS),
+        "momentum": Range(0, 1, high_open=True),
+        "augment": Choice(AUGMENT),
+        "augment_noise": NON_NEGATIVE,
+        "inputs": Choice(INPUTS),
+        "imbalance": Choice(IMBALANCE),
+        "seed": Range(0, integer=True),
+        "device": Choice(DEVICES),
+        "nproc": COUNT,
+    }
     arch: str = "simple_cnn"
     width: int = 16
     lr: float = 1e-3
@@ -72,14 +284,6 @@ class TrainConfig(Section):
     device: str = "auto"
     nproc: int = 1
 
-    def __post_init__(self) -> None:
-        for name, allowed in (("optimizer", OPTIMIZERS), ("imbalance", IMBALANCE),
-                              ("augment", AUGMENT), ("inputs", INPUTS)):  # fmt: skip
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}")
-        if self.batch_size < 1 or self.epochs < 1 or self.patience < 1 or self.nproc < 1:
-            raise ValueError("batch_size, epochs, patience and nproc must be >= 1")
-
     @classmethod
     def from_params(cls, mapping: dict | None, where: str | None = None) -> TrainConfig:
         """The CNN's keys of the top level of params.yaml (sections are read apart)."""
@@ -91,6 +295,9 @@ class TrainConfig(Section):
 @dataclass(frozen=True)
 class BinanceParams(Section):
     SECTION: ClassVar[str] = "data.binance"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "months": ListOf(Test(lambda v: _month(v), "a month YYYY-MM"), min_len=1, distinct=True)
+    }
     base_url: str = "https://data.binance.vision/data/spot/monthly/klines"
     months: list = field(default_factory=lambda: ["2024-01"])
     raw_dir: str = "data/raw"
@@ -101,6 +308,23 @@ class SyntheticConfig(Section):
     """The synthetic market (:mod:`gafcnn.data.synthetic`)."""
 
     SECTION: ClassVar[str] = "data.synthetic"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "n_bars": COUNT,
+        "start": TIMESTAMP,
+        "seed": Range(0, integer=True),
+        "signal": NON_NEGATIVE,
+        "lookback": COUNT,
+        "price0": POSITIVE,
+        "tick": NON_NEGATIVE,
+        "sigma": POSITIVE,
+        "vol_persistence": Range(0, 1, high_open=True),
+        "vol_of_vol": NON_NEGATIVE,
+        "seasonality": Range(0, 1, high_open=True),
+        "tail_df": Range(2, low_open=True),
+        "substeps": COUNT,
+        "volume_base": POSITIVE,
+        "trade_prob": Range(0, 1),
+    }
     n_bars: int = 60_000
     start: str = "2024-01-01T00:00:00Z"
     seed: int = 7
@@ -121,9 +345,21 @@ class SyntheticConfig(Section):
 SOURCES = ("synthetic", "csv", "binance")
 
 
+def _month(text: Any) -> bool:
+    from datetime import datetime
+
+    return isinstance(text, str) and bool(datetime.strptime(text, "%Y-%m"))
+
+
 @dataclass(frozen=True)
 class DataParams(Section):
     SECTION: ClassVar[str] = "data"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "source": Choice(SOURCES),
+        "columns": ListOf(Kind(str), min_len=1, distinct=True),
+        "symbol": Test(lambda v: isinstance(v, str) and v.strip() == v != "", "a symbol name"),
+        "interval": Choice(("1m",)),
+    }
     source: str = "synthetic"
     path: str = "data/external"
     fill_gaps: bool = False
@@ -149,20 +385,37 @@ class SplitRanges(Section):
     (combinatorial purged cross-validation writes them for each of its splits)."""
 
     SECTION: ClassVar[str] = "split.ranges"
+    RULES: ClassVar[dict[str, Rule]] = {
+        k: ListOf(ListOf(AnyOf((TIMESTAMP, Range())), min_len=2)) for k in ("train", "val", "test")
+    }
     train: list = field(default_factory=list)
     val: list = field(default_factory=list)
     test: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for name in ("train", "val", "test"):
             for pair in getattr(self, name):
                 if not (isinstance(pair, list | tuple) and len(pair) == 2):
                     raise ValueError(f"{name}: each range is [start, stop], got {pair!r}")
 
 
+SPLIT_METHODS = ("fraction", "date", "ranges")
+
+
 @dataclass(frozen=True)
 class SplitSpec(Section):
     SECTION: ClassVar[str] = "split"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "method": Choice(SPLIT_METHODS),
+        "train": SHARE,
+        "val": SHARE,
+        "test": SHARE,
+        "val_start": TIMESTAMP,
+        "test_start": TIMESTAMP,
+        "purge": AnyOf((Choice(("auto",)), Range(0, integer=True))),
+        "min_samples": COUNT,
+    }
     method: str = "fraction"  # "fraction", "date" or "ranges"
     train: float = 0.7
     val: float = 0.15
@@ -180,44 +433,96 @@ DEAD_ZONES = ("none", "fixed", "quantile")
 @dataclass(frozen=True)
 class LabelSpec(Section):
     SECTION: ClassVar[str] = "label"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "horizon": COUNT,
+        "dead_zone": Choice(DEAD_ZONES),
+        "threshold": NON_NEGATIVE,
+        "quantile": Range(0, 1, high_open=True),
+    }
     horizon: int = 5
     dead_zone: str = "none"
     threshold: float = 0.0
     quantile: float = 0.2
 
-    def __post_init__(self) -> None:
-        if self.dead_zone not in DEAD_ZONES:
-            raise ValueError(f"label.dead_zone must be one of {DEAD_ZONES}, got {self.dead_zone!r}")
-        if self.horizon < 1:
-            raise ValueError("label.horizon must be >= 1")
-        if self.threshold < 0:
-            raise ValueError("label.threshold must be >= 0")
-        if not 0 <= self.quantile < 1:
-            raise ValueError("label.quantile must be in [0, 1)")
-
 
 # ---- images
+# The image encodings' vocabulary: a channel is ``method[:series]`` (series close by
+# default); :mod:`gafcnn.images.encodings` computes each.
+CHANNEL_METHODS = ("gasf", "gadf", "mtf", "rp")
+CHANNEL_SERIES = (
+    "close", "logret", "volume",
+    "upper", "lower", "body",  # candle parts, each min-max scaled on its own
+    "close_rel", "upper_rel", "lower_rel", "body_rel",  # on one scale: the window's range
+)  # fmt: skip
+STORAGE_DTYPES = ("float16", "float32")
+
+
+def channel_spec(spec: Any) -> tuple[str, str]:
+    """(method, series) of a channel ``method[:series]``; ValueError naming the part
+    that is not known."""
+    if not isinstance(spec, str):
+        raise ValueError(f"a channel is a string method[:series], got {spec!r}")
+    method, _, series = spec.partition(":")
+    method, series = method.strip().lower(), (series or "close").strip().lower()
+    if method not in CHANNEL_METHODS:
+        raise ValueError(f"unknown channel method {method!r} in {spec!r}; use {CHANNEL_METHODS}")
+    if series not in CHANNEL_SERIES:
+        raise ValueError(f"unknown channel series {series!r} in {spec!r}; use {CHANNEL_SERIES}")
+    return method, series
+
+
+CHANNEL = Test(channel_spec, f"a channel method[:series] (methods {', '.join(CHANNEL_METHODS)}; "
+               f"series {', '.join(CHANNEL_SERIES)})")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class GafParams(Section):
-    """The image sets; ``windows`` and ``stride`` are checked by
-    :func:`gafcnn.stages.common.windows` and ``stride`` with their own messages."""
+    """The image sets: one per window length, each decision time's window encoded
+    as ``channels`` images of ``image_size`` (or the window capped by
+    ``max_image_size``), every ``stride``-th minute."""
 
     SECTION: ClassVar[str] = "gaf"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "windows": ListOf(Range(2, integer=True), min_len=1, distinct=True),
+        "channels": ListOf(CHANNEL, min_len=1, distinct=True),
+        "image_size": COUNT,
+        "max_image_size": COUNT,
+        "stride": COUNT,
+        "dtype": Choice(STORAGE_DTYPES),
+        "mtf_bins": Range(2, integer=True),
+    }
     windows: list = field(default_factory=lambda: [15, 30, 60])
     channels: list = field(default_factory=lambda: ["gasf", "gadf"])
-    image_size: Any = None
-    max_image_size: Any = 30
-    stride: Any = 2
+    image_size: int | None = None
+    max_image_size: int | None = 30
+    stride: int = 2
     dtype: str = "float16"
-    mtf_bins: Any = 8
+    mtf_bins: int = 8
+
+    def image_size_for(self, window: int) -> int:
+        """``image_size`` if set, else the window length capped by ``max_image_size``;
+        larger than the window is an error (no upsampling)."""
+        size = self.image_size or min(window, self.max_image_size or window)
+        if size > window:
+            raise ValueError(f"gaf.image_size {size} must be in 1..{window} (no upsampling)")
+        return size
 
 
 # ---- audit
+SEVERITIES = ("fail", "warn", "off")
+
+
 @dataclass(frozen=True)
 class AuditSeverity(Section):
     """fail | warn | off per audit check."""
 
     SECTION: ClassVar[str] = "audit.severity"
+    RULES: ClassVar[dict[str, Rule]] = {
+        k: Choice(SEVERITIES)
+        for k in ("label_balance", "dead_zone", "finite", "image_range", "chronology",
+                  "label_definition", "dead_zone_fit", "alignment", "shuffled_label_control",
+                  "leakage_ceiling", "overlap", "filled_bars")
+    }  # fmt: skip
     label_balance: str = "warn"
     dead_zone: str = "warn"
     finite: str = "fail"
@@ -235,6 +540,15 @@ class AuditSeverity(Section):
 @dataclass(frozen=True)
 class AuditParams(Section):
     SECTION: ClassVar[str] = "audit"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "subset": COUNT,
+        "max_imbalance": Range(0, 0.5),
+        "max_dead_zone_share": Range(0, 1),
+        "max_label_autocorr": Range(0, 1),
+        "chance_alpha": SHARE,
+        "max_plausible_accuracy": Range(0.5, 1),
+        "max_filled_share": Range(0, 1),
+    }
     subset: int = 4000
     max_imbalance: float = 0.1
     max_dead_zone_share: float = 0.5
@@ -249,6 +563,7 @@ class AuditParams(Section):
 @dataclass(frozen=True)
 class BaselineParams(Section):
     SECTION: ClassVar[str] = "baseline"
+    RULES: ClassVar[dict[str, Rule]] = {"subset": COUNT, "C": POSITIVE}
     subset: int = 10000
     C: float = 0.1
 
@@ -258,6 +573,16 @@ class XgbParams(Section):
     """Phase 1's XGBoost on technical indicators."""
 
     SECTION: ClassVar[str] = "xgb"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "n_estimators": COUNT,
+        "learning_rate": Range(0, 1, low_open=True),
+        "max_depth": COUNT,
+        "subsample": Range(0, 1, low_open=True),
+        "colsample_bytree": Range(0, 1, low_open=True),
+        "min_child_weight": NON_NEGATIVE,
+        "reg_lambda": NON_NEGATIVE,
+        "early_stopping_rounds": COUNT,
+    }
     n_estimators: int = 600
     learning_rate: float = 0.05
     max_depth: int = 4
@@ -273,6 +598,7 @@ class HybridParams(XgbParams):
     """The hybrid meta-learner: XGBoost fitted on val, its rounds chosen over ``folds``."""
 
     SECTION: ClassVar[str] = "hybrid"
+    RULES: ClassVar[dict[str, Rule]] = {**XgbParams.RULES, "folds": Range(2, integer=True)}
     folds: int = 4
     n_estimators: int = 400
     max_depth: int = 3
@@ -285,17 +611,14 @@ class MiniRocketParams(Section):
     strength is chosen on val (the raw-window XGBoost reuses ``xgb``)."""
 
     SECTION: ClassVar[str] = "minirocket"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "kernels": Range(84, integer=True),  # at least one of each base kernel
+        "max_dilations": COUNT,
+        "C": ListOf(POSITIVE, min_len=1),
+    }
     kernels: int = 2000
     max_dilations: int = 32
     C: list = field(default_factory=lambda: [0.000001, 0.00001, 0.0001, 0.001])
-
-    def __post_init__(self) -> None:
-        if self.kernels < 84:
-            raise ValueError(f"kernels must be >= 84 (one of each base kernel), got {self.kernels}")
-        if self.max_dilations < 1:
-            raise ValueError(f"max_dilations must be >= 1, got {self.max_dilations}")
-        if not self.C or not all(isinstance(c, int | float) and c > 0 for c in self.C):
-            raise ValueError(f"C must be a non-empty list of positive numbers, got {self.C}")
 
 
 ENSEMBLE_METHODS = ("mean", "weighted", "stacking")
@@ -304,11 +627,8 @@ ENSEMBLE_METHODS = ("mean", "weighted", "stacking")
 @dataclass(frozen=True)
 class EnsembleParams(Section):
     SECTION: ClassVar[str] = "ensemble"
+    RULES: ClassVar[dict[str, Rule]] = {"method": Choice(ENSEMBLE_METHODS)}
     method: str = "weighted"
-
-    def __post_init__(self) -> None:
-        if self.method not in ENSEMBLE_METHODS:
-            raise ValueError(f"method must be one of {ENSEMBLE_METHODS}")
 
 
 # ---- evaluation
@@ -318,6 +638,15 @@ SCHEMES = ("expanding", "rolling", "cpcv")
 @dataclass(frozen=True)
 class WalkForwardSpec(Section):
     SECTION: ClassVar[str] = "walkforward"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "folds": Range(0, integer=True),
+        "scheme": Choice(SCHEMES),
+        "test_from": SHARE,
+        "val": SHARE,
+        "groups": Range(3, integer=True),
+        "test_groups": COUNT,
+        "embargo": Range(0, integer=True),
+    }
     folds: int = 0  # 0 = off: the decision rests on the single split
     scheme: str = "expanding"  # expanding | rolling | cpcv (runs whatever folds says)
     test_from: float = 0.5  # share of the history before the first test block
@@ -332,21 +661,12 @@ class WalkForwardSpec(Section):
         return self.folds > 0 and self.scheme != "cpcv"
 
     def __post_init__(self) -> None:
-        if self.folds < 0:
-            raise ValueError(f"folds must be >= 0, got {self.folds}")
-        if self.embargo < 0:
-            raise ValueError(f"embargo must be >= 0 bars, got {self.embargo}")
+        super().__post_init__()
         if not 1 <= self.test_groups < self.groups - 1:
             raise ValueError(
                 f"test_groups must be at least 1 and leave two of the {self.groups} groups "
                 f"(train and val), got {self.test_groups}"
             )
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
-        if not 0 < self.test_from < 1:
-            raise ValueError(f"test_from must be between 0 and 1, got {self.test_from}")
-        if not 0 < self.val < 1:
-            raise ValueError(f"val must be between 0 and 1, got {self.val}")
 
 
 @dataclass(frozen=True)
@@ -354,14 +674,14 @@ class CostParams(Section):
     """Trading costs per side, in basis points: a round trip pays each twice."""
 
     SECTION: ClassVar[str] = "evaluate.costs"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "fee_bps": NON_NEGATIVE,
+        "spread_bps": NON_NEGATIVE,
+        "slippage_bps": NON_NEGATIVE,
+    }
     fee_bps: float = 5.0
     spread_bps: float = 0.0  # half the quoted spread
     slippage_bps: float = 0.0
-
-    def __post_init__(self) -> None:
-        for k in ("fee_bps", "spread_bps", "slippage_bps"):
-            if getattr(self, k) < 0:
-                raise ValueError(f"{k} must be >= 0, got {getattr(self, k)}")
 
     @property
     def per_side_bps(self) -> float:
@@ -375,24 +695,36 @@ class PolicyParams(Section):
     <= 0.5 - theta, flat between; theta is chosen on the val segment."""
 
     SECTION: ClassVar[str] = "evaluate.policy"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "thresholds": ListOf(Range(0, 0.5, high_open=True), min_len=1, distinct=True),
+        "min_val_trades": COUNT,
+    }
     thresholds: list = field(
         default_factory=lambda: [0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2]
     )
     min_val_trades: int = 30
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         t = [float(x) for x in self.thresholds]
         if not t or t[0] != 0.0 or t != sorted(set(t)) or t[-1] >= 0.5:
             raise ValueError(
                 f"thresholds must rise from 0.0 (always in) and stay below 0.5, got {t}"
             )
-        if self.min_val_trades < 1:
-            raise ValueError(f"min_val_trades must be >= 1, got {self.min_val_trades}")
 
 
 @dataclass(frozen=True)
 class EvaluateParams(Section):
     SECTION: ClassVar[str] = "evaluate"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "alpha": SHARE,
+        "bootstrap_reps": Range(100, integer=True),
+        "block": Choice(("window", "optimal")),
+        "trials": COUNT,
+        "pbo_partitions": Test(
+            lambda v: _is_number(v) and int(v) == v >= 2 and v % 2 == 0, "an even integer >= 2"
+        ),  # fmt: skip
+    }
     costs: CostParams = field(default_factory=CostParams)
     policy: PolicyParams = field(default_factory=PolicyParams)
     require_profit: bool = True
@@ -401,18 +733,6 @@ class EvaluateParams(Section):
     block: str = "window"
     trials: int = 1
     pbo_partitions: int = 8
-
-    def __post_init__(self) -> None:
-        if self.trials < 1:
-            raise ValueError(f"trials must be an integer >= 1, got {self.trials!r}")
-        if self.block not in ("window", "optimal"):
-            raise ValueError(f"block must be window or optimal, got {self.block!r}")
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must be between 0 and 1, got {self.alpha!r}")
-        if self.pbo_partitions < 2 or self.pbo_partitions % 2:
-            raise ValueError(
-                f"pbo_partitions must be an even integer >= 2, got {self.pbo_partitions!r}"
-            )
 
 
 # ---- the candlestick-pattern task
@@ -426,6 +746,22 @@ class PatternConfig(Section):
     (keys of :class:`SyntheticConfig`) for the top-up windows."""
 
     SECTION: ClassVar[str] = "patterns"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "window": Range(2, integer=True),
+        "trend_bars": COUNT,
+        "channels": ListOf(CHANNEL, min_len=1, distinct=True),
+        "train_fraction": SHARE,
+        "real_per_class": Range(0, integer=True),
+        "per_class": COUNT,
+        "width": COUNT,
+        "hidden": COUNT,
+        "dropout": Range(0, 1, high_open=True),
+        "lr": POSITIVE,
+        "weight_decay": NON_NEGATIVE,
+        "batch_size": COUNT,
+        "epochs": COUNT,
+        "seed": Range(0, integer=True),
+    }
     window: int = 10
     trend_bars: int = 5
     channels: list = field(default_factory=lambda: list(CULR))
@@ -456,16 +792,8 @@ class ServingParams(Section):
     market, 3.2 on the shared real file): a week past what was measured."""
 
     SECTION: ClassVar[str] = "serving"
-    max_age_days: Any = 14
-
-    def __post_init__(self) -> None:
-        ok = self.max_age_days == "auto" or (
-            isinstance(self.max_age_days, int | float)
-            and not isinstance(self.max_age_days, bool)
-            and self.max_age_days > 0
-        )
-        if not ok:
-            raise ValueError(f"max_age_days must be 'auto' or days > 0, got {self.max_age_days!r}")
+    RULES: ClassVar[dict[str, Rule]] = {"max_age_days": AnyOf((Choice(("auto",)), POSITIVE))}
+    max_age_days: float | str = 14
 
     def max_age(self, tested_days: float) -> float:
         """The age limit in days, given how far past its fit the model was tested."""
@@ -476,6 +804,11 @@ class ServingParams(Section):
 @dataclass(frozen=True)
 class RuntimeParams(Section):
     SECTION: ClassVar[str] = "runtime"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "threads": COUNT,
+        "gaf_chunk": COUNT,
+        "inference_singles": Range(0, integer=True),
+    }
     threads: int = 2
     gaf_chunk: int = 8192
     inference_singles: int = 200
@@ -568,6 +901,7 @@ def runtime_setting(params: Params, key: str) -> Any:
     return getattr(params.runtime, key)
 
 
+@functools.cache
 def _fields(cls: type) -> dict[str, Any]:
     """Field name -> resolved type (a Section class for nested sections)."""
     hints = typing.get_type_hints(cls)
@@ -660,28 +994,36 @@ def _build(cls: type, mapping: Any, where: str) -> Any:
             prefix = f"{where}." if where else ""
             raise InputError(PARAMS_FILE, unknown_key_message(str(key), prefix, tree, []))
     values = {}
+    for name, value in mapping.items():
+        kind = kinds[name]
+        if _is_section(kind):
+            values[name] = kind.from_params(value, f"{where}.{name}" if where else name)
+            continue
+        values[name] = convert(value, kind)
+        nested = dataclasses.fields(cls)[list(kinds).index(name)].metadata.get("keys_of")
+        if nested is not None:  # a mapping of another section's keys: their rules hold
+            for key, v in values[name].items():
+                check_value(nested, key, convert(v, _fields(nested)[key]), f"{where}.{name}")
     try:
-        for name, value in mapping.items():
-            kind = kinds[name]
-            if _is_section(kind):
-                values[name] = kind.from_params(value, f"{where}.{name}" if where else name)
-            else:
-                values[name] = convert(name, value, kind)
         return cls(**values)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:  # a rule across fields (__post_init__)
         raise InputError(PARAMS_FILE, f"{label}: {exc}" if where else str(exc)) from None
 
 
-def convert(name: str, value: Any, kind: Any) -> Any:
-    """``value`` as the field type: YAML 1.1 reads ``1e-5`` as a string, so numbers
-    are converted here; ``int | str`` takes a number or a keyword such as ``auto``."""
+def convert(value: Any, kind: Any) -> Any:
+    """``value`` as the field type where it is a number written another way: YAML 1.1
+    reads ``1e-5`` as a string, and a whole float fills an integer field; anything
+    else is left for the field's rule to judge."""
     if value is None or isinstance(value, bool):
         return value
     args = set(typing.get_args(kind)) or {kind}
+    if isinstance(value, list | dict) or not _numeric(value):
+        return value
+    number = float(value)
     if float in args:
-        return _to_number(name, value, float)
-    if int in args and (str not in args or _numeric(value)):
-        return _to_number(name, value, int)
+        return number
+    if int in args and math.isfinite(number) and number == int(number):
+        return int(number)
     return value
 
 
@@ -691,15 +1033,3 @@ def _numeric(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-def _to_number(name: str, value: Any, kind: type) -> Any:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if kind is int:
-        if number != int(number):
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
-        return int(number)
-    return number

@@ -68,19 +68,6 @@ def _iso(minute: int) -> str:
     return pd.Timestamp(int(minute) * MINUTE_MS, unit="ms", tz="UTC").isoformat()
 
 
-def parse_windows(value: object) -> list[int]:
-    """``gaf.windows`` as a list of distinct window lengths (each at least 2 bars)."""
-    try:
-        windows = [int(w) for w in value]  # type: ignore[attr-defined]
-    except (TypeError, ValueError):
-        windows = []
-    if not windows or min(windows) < 2 or len(set(windows)) != len(windows):
-        raise ValueError(
-            f"gaf.windows must be a non-empty list of distinct lengths >= 2 bars, got {value!r}"
-        )
-    return windows
-
-
 def required_purge(windows: list[int], horizon: int) -> int:
     """The smallest purge that keeps every window and label inside its segment."""
     return int(max(windows)) + int(horizon)

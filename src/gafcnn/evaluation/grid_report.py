@@ -52,11 +52,15 @@ def grid_report(
     preds: dict[str, pd.DataFrame],
     bars: dict,
     minutes: np.ndarray,
+    trials: int,
     missing: dict[str, str] | None = None,
 ) -> dict:
     """Per-experiment rows and the selection-bias figures over every (experiment,
     model) pair on the test decisions all experiments share; ``missing`` names the
-    configs asked for that have no finished experiment (and why)."""
+    configs asked for that have no finished experiment (and why). ``trials`` is the
+    grid's count of configurations (``grid_trials``; each experiment's
+    ``evaluate.trials``), recorded beside how many of them finished; the reality
+    check and deflated Sharpe ratio run over the pairs found."""
     from gafcnn.evaluation.bootstrap import block_length, choose_block
     from gafcnn.evaluation.comparison import compare
     from gafcnn.evaluation.selection_bias import excess_over_majority
@@ -113,7 +117,8 @@ def grid_report(
     block = block["block_samples"]
     result = compare(ts, y, probs, bars, minutes, params, block, 1, params.evaluate.pbo_partitions)
     sel = result["selection"]
-    sel["trials"] = len(exps)
+    sel["trials"] = int(trials)
+    sel["experiments_found"] = len(exps)
     return {"experiments": rows, "pairs": len(probs), "repeated_pairs": len(repeats),
             "test_samples": len(ts), "selection": sel, "missing": dict(missing or {})}  # fmt: skip
 
@@ -195,6 +200,8 @@ def report_markdown(report: dict, noise: dict | None = None) -> str:
         f"- best backtest: {ds['best']}, Sharpe {ds['sharpe_per_trade']:+.3f} per trade over "
         f"{ds['trades']} trades; deflated Sharpe ratio {ds['dsr']:.3f} (expected maximum "
         f"of {report['pairs']} skill-less trials {ds['expected_max_sharpe']:.3f})",
+        f"- picked from {s['trials']} configurations (the baseline and every config of the "
+        f"grid, each experiment's `evaluate.trials`); {s['experiments_found']} of them finished",
         f"- probability of backtest overfitting: {s['pbo']['pbo']:.2f} "
         f"({s['pbo']['partitions']} time slices)",
     ]

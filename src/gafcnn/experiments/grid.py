@@ -20,9 +20,11 @@ baseline's), and pushes each finished experiment with ``dvc exp push origin``
 experiment of HEAD from origin (``dvc exp pull origin``) and writes the report.
 
 ``queue`` adds one experiment per config (``dvc exp run --queue -n <name> -S ...``),
-each told the grid's size (``evaluate.trials``) so its own decision is corrected for
-it. ``epochs`` is raised to ``EPOCHS_PER_PATIENCE`` x ``patience`` so a patience of
-30-50 is not silently capped. The ResNet-18 configs use ImageNet weights when the
+each told the grid's trials (``evaluate.trials``, :func:`grid_trials`: the baseline
+and every config of the grid, however many of them this launch runs) so its own
+decision is corrected for them; ``worker`` and the report use the same count.
+``epochs`` is raised to ``EPOCHS_PER_PATIENCE`` x ``patience`` so a patience of 30-50
+is not silently capped. The ResNet-18 configs use ImageNet weights when the
 local file exists and train from scratch otherwise (the report says which).
 
 ``report`` reads the baseline (HEAD) and every experiment of the grid from
@@ -87,6 +89,14 @@ def configs(weights: str | None = WEIGHTS) -> dict[str, dict[str, Any]]:
     return out
 
 
+def grid_trials() -> int:
+    """How many configurations a grid's winner is picked from: the baseline and every
+    config of the grid. The one count of the selection-bias correction, whichever way
+    the grid is launched (``queue``, ``worker``, ``--only`` a share of it): running a
+    part of the grid does not make picking from the whole of it any less a search."""
+    return 1 + len(configs(None))
+
+
 def set_args(sets: dict[str, Any]) -> list[str]:
     """``-S key=value`` arguments (YAML values, so lists and null survive)."""
     args = []
@@ -108,7 +118,7 @@ def queue(names: list[str], weights: str | None, dvc: str = "dvc") -> list[list[
     cmds = []
     for name in names:
         cmd = [dvc, "exp", "run", "--queue", "-n", name,
-               *set_args({**grid[name], "evaluate.trials": len(names)})]  # fmt: skip
+               *set_args({**grid[name], "evaluate.trials": grid_trials()})]  # fmt: skip
         subprocess.run(cmd, check=True)
         cmds.append(cmd)
     return cmds
@@ -124,20 +134,19 @@ def _run(cmds: list[list[str]]) -> None:
 def worker(
     names: list[str],
     weights: str | None,
-    trials: int,
     remote: str = "origin",
     push: bool = True,
     dvc: str = "dvc",
 ) -> list[list[str]]:
     """One machine's share of the grid: pull the baseline's outputs, run each config in
     a temporary directory, push it to the git remote ``remote`` (and its outputs to
-    the DVC remote). ``trials`` is the whole grid's size, not this share's. Returns
-    the commands run; stops at the first that fails."""
+    the DVC remote), each told the whole grid's trials (:func:`grid_trials`), not
+    this share's. Returns the commands run; stops at the first that fails."""
     grid = configs(weights)
     _known(names, grid)
     cmds = [[dvc, "pull", "--allow-missing"]]
     for name in names:
-        sets = {**grid[name], "evaluate.trials": trials}
+        sets = {**grid[name], "evaluate.trials": grid_trials()}
         cmds.append([dvc, "exp", "run", "--temp", "-n", name, *set_args(sets)])
         if push:
             cmds.append([dvc, "exp", "push", remote, name])
@@ -252,7 +261,6 @@ def main() -> None:
     w = sub.add_parser("worker", help="run configs here and push them (one machine's share)")
     w.add_argument("--only", required=True, help="config names, comma- or space-separated")
     w.add_argument("--weights", default=WEIGHTS)
-    w.add_argument("--trials", type=int, default=0, help="the grid's size (default: all)")
     w.add_argument("--remote", default="origin", help="git remote for `dvc exp push`")
     w.add_argument("--no-push", action="store_true")
     c = sub.add_parser("collect", help="pull every pushed experiment, then report")
@@ -262,7 +270,7 @@ def main() -> None:
     a = ap.parse_args()
     names = [n for n in a.only.replace(" ", ",").split(",") if n] or list(configs(None))
     if a.cmd == "worker":
-        worker(names, a.weights, a.trials or len(configs(None)), a.remote, not a.no_push)
+        worker(names, a.weights, a.remote, not a.no_push)
         return
     if a.cmd == "collect":
         collect(a.remote)
@@ -286,7 +294,7 @@ def main() -> None:
     bars, minutes = load_bars()
     from gafcnn.experiments.review import load_noise
 
-    report = grid_report(exps, base, preds, bars, minutes, missing)
+    report = grid_report(exps, base, preds, bars, minutes, grid_trials(), missing)
     text = report_markdown(report, load_noise(base))
     out = Path(a.out)
     write_bytes(out, text.encode())

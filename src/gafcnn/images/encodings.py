@@ -30,12 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METHODS = ("gasf", "gadf", "mtf", "rp")
-SERIES = (
-    "close", "logret", "volume",
-    "upper", "lower", "body",  # candle parts, each min-max scaled on its own
-    "close_rel", "upper_rel", "lower_rel", "body_rel",  # on one scale: the window's range
-)  # fmt: skip
+from gafcnn.params import channel_spec
+
 PRESCALED = ("close_rel", "upper_rel", "lower_rel", "body_rel")  # in [-1, 1]: no min-max
 _TINY = 10 * np.finfo(np.float64).eps  # sklearn's threshold for a zero range
 
@@ -156,13 +152,7 @@ class Channel:
 
     @classmethod
     def parse(cls, spec: str) -> Channel:
-        method, _, series = spec.partition(":")
-        ch = cls(method.strip().lower(), (series or "close").strip().lower())
-        if ch.method not in METHODS:
-            raise ValueError(f"unknown channel method {ch.method!r} in {spec!r}; use {METHODS}")
-        if ch.series not in SERIES:
-            raise ValueError(f"unknown channel series {ch.series!r} in {spec!r}; use {SERIES}")
-        return ch
+        return cls(*channel_spec(spec))
 
     @property
     def name(self) -> str:

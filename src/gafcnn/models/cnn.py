@@ -23,8 +23,8 @@ from torch import nn
 
 from gafcnn import paths
 from gafcnn.io import read_json, save_torch, write_json
+from gafcnn.params import ARCHS
 
-ARCHS = ("simple_cnn", "resnet18", "conv1d")
 PATTERN_ARCH = "pattern_cnn"
 
 

@@ -8,7 +8,11 @@ coefficients, the Phase 1 and hybrid XGBoost boosters with their inputs' order.
 Beside them: the names that repeat another model (the configured ``ensemble``),
 the label horizon, the fee, the decision with its reasons and the deployed model's
 test metrics, the params that made it, the code version, and a SHA-256 per file,
-checked on load.
+checked on load. ``spec_sha256`` digests the rest of ``bundle.json`` itself (canonical
+JSON: sorted keys, no spaces), so a bundle whose deployed model, thresholds, costs
+or expiry were edited after export is refused at load, and the bundle's
+:attr:`Bundle.version` (``model_version`` in the service's answers) names exactly
+what is traded.
 
 :class:`Bundle` loads it without ``params.yaml``, any other pipeline output, torch
 or scikit-learn and computes P(up) of every served model (:meth:`Bundle.predict_all`)
@@ -19,6 +23,7 @@ stage evaluated; when the decision is "deploy nothing" it serves no model.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -33,11 +38,31 @@ from gafcnn.io import InputError, atomic_dir, read_json, write_json
 from gafcnn.serving.served import Inputs, hook
 
 BUNDLE_FILE = "bundle.json"
-FORMAT = 3  # 3: each served model shipped and loaded by its registry serving hook
+FORMAT = 4  # 4: bundle.json digests itself (spec_sha256); 3: models shipped by serving hooks
+SPEC_DIGEST = "spec_sha256"
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def spec_digest(spec: dict) -> str:
+    """SHA-256 of ``bundle.json``'s canonical JSON (sorted keys, no spaces), its own
+    ``spec_sha256`` left out: it covers every file's digest, the code's and each
+    value that decides a trade."""
+    body = {k: v for k, v in spec.items() if k != SPEC_DIGEST}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def seal(folder: str | Path, spec: dict) -> None:
+    """Write ``spec`` as ``folder``'s ``bundle.json`` with its digest: what export does,
+    and what a deliberate change of a bundle's decision (:func:`redeploy`) must do
+    for the bundle to load."""
+    path = Path(folder) / BUNDLE_FILE
+    write_json(path, {k: v for k, v in spec.items() if k != SPEC_DIGEST})
+    written = read_json(path)  # digest the values as a reader will see them
+    write_json(path, {**written, SPEC_DIGEST: spec_digest(written)})
 
 
 def serving_code_digest() -> str:
@@ -96,15 +121,15 @@ def write_bundle(
             "code": {"gafcnn": gafcnn.__version__, "serving_sha256": serving_code_digest()},
             "files": {f.name: _sha256(f) for f in sorted(tmp.iterdir())},
         }
-        write_json(tmp / BUNDLE_FILE, bundle)
+        seal(tmp, bundle)
     return target
 
 
 def redeploy(src: str | Path, target: str | Path, deployed: str | None, decision: str) -> Path:
     """A copy of bundle ``src`` at ``target`` with another decision, ``deployed``
     trading at theta 0 (long at P(up) >= 0.5, else short): to exercise serving a
-    model the pipeline did not deploy (tests, benchmarks). ``bundle.json`` is not
-    among the checksummed files."""
+    model the pipeline did not deploy (tests, benchmarks); sealed anew, so its
+    version differs from ``src``'s."""
     shutil.copytree(src, target)
     spec = read_json(Path(target) / BUNDLE_FILE)
     if deployed is not None and deployed not in (spec["policy"] or {}):
@@ -113,7 +138,7 @@ def redeploy(src: str | Path, target: str | Path, deployed: str | None, decision
     spec["decision"] = {**(spec["decision"] or {}), "decision": decision}
     if deployed is not None:
         spec["policy"][deployed] = 0.0
-    write_json(Path(target) / BUNDLE_FILE, spec)
+    seal(target, spec)
     return Path(target)
 
 
@@ -127,7 +152,11 @@ class Bundle:
             raise InputError(self.path, f"not a bundle (no {BUNDLE_FILE}); `dvc repro export`")
         self.spec = read_json(spec_file)
         if self.spec.get("format") != FORMAT:
-            raise InputError(spec_file, f"bundle format {self.spec.get('format')}, need {FORMAT}")
+            raise InputError(spec_file, f"bundle format {self.spec.get('format')}, need {FORMAT}; "
+                             "`dvc repro export`")  # fmt: skip
+        if self.spec.get(SPEC_DIGEST) != spec_digest(self.spec):
+            raise InputError(spec_file, "edited after export (its SHA-256 differs from the one "
+                             "export recorded); `dvc repro export`")  # fmt: skip
         for name, digest in self.spec["files"].items():
             f = self.path / name
             if not f.exists() or _sha256(f) != digest:
@@ -154,6 +183,12 @@ class Bundle:
         self.producers = {name: predict for m, predict in zip(registry.served(), self.models,
                                                               strict=True)
                           for name in m.names(self.windows)}  # fmt: skip
+
+    @property
+    def version(self) -> str:
+        """What this bundle trades, named: the gafcnn version and 12 hex digits of its
+        ``bundle.json`` digest (models, code, deployed model, thetas, costs, expiry)."""
+        return f"{self.spec['code']['gafcnn']}+{self.spec[SPEC_DIGEST][:12]}"
 
     def expired(self, minute: int) -> str | None:
         """Why a decision at epoch ``minute`` must not trade on this bundle's models (more

@@ -14,26 +14,45 @@ Endpoints (JSON in and out unless said):
 * ``GET /health``: the bundle, the deployed model, bars held and the last bar per symbol.
 * ``GET /metrics``: Prometheus text: requests by path and status, errors, latency.
 
-Bad input is answered ``400`` (a bar or snapshot that is not valid) or ``422`` (a
-body that is not the endpoint's schema: malformed JSON, unknown fields, wrong types,
-NaN) with ``{"error": "<one line>"}``, and changes nothing held; bodies above the size
-limit get ``413``. With a token file every request needs ``Authorization: Bearer
-<token>``. The app runs its handlers on one event loop, so requests for a symbol are
-applied one at a time, in arrival order.
+* ``DELETE /bars/{symbol}``: forget the symbol's bars and the bar forming, so a bot
+  whose clock sent bars from the future (or any other history it regrets) starts
+  that symbol afresh; other symbols are untouched.
+* ``GET /health``: the bundle's version, the deployed model, bars held and the last
+  bar per symbol.
+* ``GET /metrics``: Prometheus text: requests by path and status, errors, latency,
+  bars held, fields ignored.
+
+Strict about values, liberal about fields: a field the schema does not know is
+ignored, named in the answer (``ignored_fields``) and counted in ``/metrics``; a
+value that is not valid changes nothing held and is answered with one JSON shape,
+``{"error": "<one line>"}``, whatever went wrong: ``400`` a bar, snapshot or
+timestamp that is not valid (a timestamp more than ``max_ahead_s`` ahead of the
+service clock among them), ``404``/``405`` no such endpoint or method, ``413`` a
+body above the size limit or more bars than ``max_bars`` in one request, ``422`` a
+body that is not the endpoint's schema (wrong types, NaN, missing bars), ``401`` a
+missing token, ``500`` a fault of the service (its details go to the service's
+log, never to the client). With a token file every request needs
+``Authorization: Bearer <token>``.
+
+The event loop only receives and answers: parsing a body, building bars and
+inference run on worker threads. Bodies are parsed one at a time in arrival order;
+each symbol then has a lock taken in that same order, so a symbol's requests are
+applied one at a time, in arrival order, while ``/health`` and other symbols go on.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import hmac
-import json
+import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -44,26 +63,38 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException
 
 from gafcnn.data.bars import MINUTE_MS
 from gafcnn.io import InputError
 from gafcnn.serving.bundle import Bundle
-from gafcnn.serving.market import Market, Snapshot, bars_from_json, iso, minute_of
+from gafcnn.serving.market import Market, Snapshot, bars_from_json, iso, stamp_ms
 from gafcnn.serving.signals import Stream
 
 MAX_BODY = 1 << 20  # bytes: about 10,000 bars as JSON objects
+MAX_BARS = 5000  # bars in one POST /bars (a stream keeps 2,000)
+MAX_AHEAD_S = 60.0  # how far a timestamp may lie ahead of the service clock
 PATHS = ("/bars", "/predict", "/health", "/metrics")
+MAX_FIELD_LABELS = 32  # distinct ignored field names counted by name; the rest as "other"
+WORKERS = 2  # threads for parsing bars and inference (the machines have 2 cores)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 
 Price = float | None
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+class _Body(BaseModel):
+    """A request body: values checked strictly, fields it does not know kept aside
+    (:attr:`ignored`)."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+    @property
+    def ignored(self) -> list[str]:
+        return sorted(self.model_extra or {})
 
 
-class PredictIn(_Strict):
+class PredictIn(_Body):
     """The bot's ``PredictionRequest`` and this service's ``timestamp`` and ``close``.
     The order-book and cross-asset fields are accepted and not used: the models
     read bars only."""
@@ -86,20 +117,12 @@ class PredictIn(_Strict):
     funding_rate: Price = None
 
 
-class BarsIn(_Strict):
+class BarsIn(_Body):
     """Closed bars for one symbol."""
 
     symbol: str | None = None
     columns: list[str] | None = None
     bars: list[dict[str, Any] | list[Any]] = Field(min_length=1)
-
-
-def model_version(bundle: Bundle) -> str:
-    """The bundle's code and data digest: the gafcnn version and 12 hex digits of a
-    SHA-256 over the serving code's digest and every bundle file's."""
-    code = bundle.spec["code"]
-    blob = json.dumps([code["serving_sha256"], bundle.spec["files"]], sort_keys=True)
-    return f"{code['gafcnn']}+{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
 def bot_answer(row: dict | None, version: str, latency_ms: float) -> dict[str, Any]:
@@ -139,6 +162,17 @@ class Metrics:
         self.latency = Histogram("gafcnn_request_seconds", "Time to answer a request", ["path"],
                                  buckets=LATENCY_BUCKETS, registry=r)  # fmt: skip
         self.bars = Gauge("gafcnn_bars_held", "Closed bars held", ["symbol"], registry=r)
+        self.ignored = Counter("gafcnn_ignored_fields", "Request fields ignored (unknown)",
+                               ["field"], registry=r)  # fmt: skip
+        self._fields: set[str] = set()
+
+    def ignore(self, fields: list[str]) -> None:
+        """Count ignored fields by name (the first ``MAX_FIELD_LABELS`` names; later
+        ones as ``other``, so no client can grow the series without bound)."""
+        for name in fields:
+            if name not in self._fields and len(self._fields) < MAX_FIELD_LABELS:
+                self._fields.add(name)
+            self.ignored.labels(name if name in self._fields else "other").inc()
 
     def observe(self, path: str, status: int, seconds: float) -> None:
         self.requests.labels(path, str(status)).inc()
@@ -177,8 +211,13 @@ class Guard:
                 await JSONResponse({"error": refusal[1]}, refusal[0])(scope, receive, sending)
             else:
                 await self.app(scope, _replay(body, receive), sending)
+        except Exception as exc:  # answered 500 by the app's handler; logged here, once
+            print(f"error: {scope['method']} {scope['path']}: {type(exc).__name__}: {exc}",
+                  file=sys.stderr, flush=True)  # fmt: skip
         finally:
             path = scope["path"] if scope["path"] in PATHS else "other"
+            if scope["path"].startswith("/bars/"):
+                path = "/bars/{symbol}"
             self.metrics.observe(path, status[0], time.perf_counter() - start)
 
     def _refusal(self, scope: dict) -> tuple[int, str] | None:
@@ -204,13 +243,29 @@ def _replay(body: bytes, receive: Any) -> Any:
     return replay
 
 
-def _one_line(exc: RequestValidationError) -> tuple[int, str]:
-    """(status, reason) of a body that is not the schema: 400 for malformed JSON."""
+class Refused(Exception):
+    """A request answered ``status`` with ``{"error": reason}``."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def _one_line(exc: ValidationError) -> Refused:
+    """A body that is not the schema, in one line: 400 for malformed JSON, else 422."""
     err = exc.errors()[0]
     if err.get("type") == "json_invalid":
-        return 400, f"malformed JSON: {err.get('ctx', {}).get('error', err['msg'])}"
-    where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-    return 422, f"{where or 'body'}: {err['msg']}"
+        return Refused(400, f"malformed JSON: {err.get('ctx', {}).get('error', err['msg'])}")
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    return Refused(422, f"{where or 'body'}: {err['msg']}")
+
+
+def parse(kind: type[_Body], body: bytes) -> _Body:
+    """``body`` as ``kind``, or Refused in one line."""
+    try:
+        return kind.model_validate_json(body or b"{}")
+    except ValidationError as exc:
+        raise _one_line(exc) from None
 
 
 def _symbol(name: str) -> str:
@@ -218,22 +273,46 @@ def _symbol(name: str) -> str:
 
 
 class Service:
-    """The state behind the app: the bundle, a Market per symbol, the counters."""
+    """The state behind the app: the bundle, a Market per symbol, the counters. Its
+    methods run on worker threads, one at a time per symbol (the app's locks)."""
 
-    def __init__(self, bundle: Bundle, symbols: list[str], clock: Any = time.time):
+    def __init__(
+        self,
+        bundle: Bundle,
+        symbols: list[str],
+        clock: Any = time.time,
+        max_ahead_s: float = MAX_AHEAD_S,
+        max_bars: int = MAX_BARS,
+    ):
         self.bundle, self.clock = bundle, clock
+        self.max_ahead_ms, self.max_bars = int(max_ahead_s * 1000), max_bars
         self.default = _symbol(bundle.spec["params"]["data"]["symbol"])
         self.symbols = list(dict.fromkeys([self.default, *map(_symbol, symbols)]))
         self.markets: dict[str, Market] = {}
-        self.version = model_version(bundle)
+        self.version = bundle.version
         self.started, self.predictions, self.latency_total = time.time(), 0, 0.0
+        self._counting = threading.Lock()
 
-    def market(self, symbol: str | None, source: str) -> tuple[str, Market]:
+    def name(self, symbol: str | None, source: str) -> str:
+        """The served symbol ``symbol`` names (the bundle's without one)."""
         name = self.default if symbol is None else _symbol(symbol)
         if name not in self.symbols:
             raise InputError(source, f"symbol {symbol!r} is not served (serves "
                              f"{', '.join(self.symbols)}; `--symbols` adds others)")  # fmt: skip
+        return name
+
+    def market(self, symbol: str | None, source: str) -> tuple[str, Market]:
+        name = self.name(symbol, source)
         return name, self.markets.setdefault(name, Market(Stream(self.bundle)))
+
+    def not_ahead(self, ms: int, what: str, source: str) -> None:
+        """Refuse a timestamp more than ``max_ahead_ms`` ahead of the clock: one bad
+        clock must not block a symbol's later, true bars."""
+        now = int(self.clock() * 1000)
+        if ms > now + self.max_ahead_ms:
+            raise InputError(source, f"{what} {pd.Timestamp(ms, unit='ms', tz='UTC').isoformat()} "
+                             f"is {(ms - now) / 1000:.0f} s ahead of the service clock "
+                             f"(at most {self.max_ahead_ms / 1000:g} s allowed)")  # fmt: skip
 
     def predict(self, body: PredictIn) -> dict[str, Any]:
         start = time.perf_counter()
@@ -241,24 +320,40 @@ class Service:
         if body.price is not None:
             if body.volume is None:
                 raise InputError("/predict", "volume: required with price")
-            minute = minute_of(body.timestamp, int(self.clock() * 1000), "/predict")
+            now = int(self.clock() * 1000)
+            ms = stamp_ms(body.timestamp, now, "/predict")
+            self.not_ahead(ms, "timestamp", "/predict")
             snap = Snapshot(body.price, body.volume, body.open, body.high, body.low)
-            market.snapshot(minute, snap, body.close, "/predict")
+            market.snapshot(ms // MINUTE_MS, snap, body.close, "/predict")
         elif body.close or {body.volume, body.open, body.high, body.low} != {None}:
             raise InputError("/predict", "price: required with volume, open, high, low or close")
         row = market.stream.answer()
         latency = (time.perf_counter() - start) * 1000
-        self.predictions += 1
-        self.latency_total += latency
+        with self._counting:
+            self.predictions += 1
+            self.latency_total += latency
         return bot_answer(row, self.version, latency)
 
     def bars(self, body: BarsIn) -> dict[str, Any]:
+        if len(body.bars) > self.max_bars:
+            raise Refused(413, f"{len(body.bars)} bars in one request, at most {self.max_bars}")
         name, market = self.market(body.symbol, "/bars")
-        market.bars(bars_from_json(body.bars, "/bars", body.columns), "/bars")
+        frame = bars_from_json(body.bars, "/bars", body.columns)
+        last = int(frame["timestamp"].iloc[-1].value // 1_000_000)
+        self.not_ahead(last + MINUTE_MS, "a closed bar ending", "/bars")
+        market.bars(frame, "/bars")
         return {"symbol": name, "accepted": len(body.bars), **self.held(market)}
 
+    def reset(self, symbol: str) -> dict[str, Any]:
+        """Forget ``symbol``'s bars and forming bar."""
+        name = self.name(symbol, f"/bars/{symbol}")
+        self.markets.pop(name, None)
+        return {"symbol": name, "reset": True, "bars": 0, "last_bar": None, "forming": None}
+
     @staticmethod
-    def held(market: Market) -> dict[str, Any]:
+    def held(market: Market | None) -> dict[str, Any]:
+        if market is None:
+            return {"bars": 0, "last_bar": None, "forming": None}
         last = market.stream.last_ms
         return {
             "bars": 0 if market.stream.bars is None else len(market.stream.bars),
@@ -275,12 +370,30 @@ class Service:
             "uptime_seconds": time.time() - self.started,
             "total_predictions": self.predictions,
             "avg_latency_ms": self.latency_total / max(self.predictions, 1),
-            "bundle": str(self.bundle.path),
+            "bundle": self.version,
             "deployed": self.bundle.deployed,
             "decision": (spec["decision"] or {}).get("decision"),
             "history_bars": self.bundle.history,
-            "symbols": {s: self.held(m) for s, m in self.markets.items()},
+            "symbols": {s: self.held(m) for s, m in list(self.markets.items())},
         }
+
+
+class Lanes:
+    """Where requests run: bodies parsed on one thread in arrival order, then each
+    symbol's work under its own lock, taken in that order, on ``WORKERS`` threads."""
+
+    def __init__(self, symbols: list[str]):
+        self.parser = ThreadPoolExecutor(1, thread_name_prefix="gafcnn-parse")
+        self.workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="gafcnn-work")
+        self.locks = {s: asyncio.Lock() for s in symbols}
+
+    async def parse(self, kind: type[_Body], body: bytes) -> _Body:
+        return await asyncio.get_running_loop().run_in_executor(self.parser, parse, kind, body)
+
+    async def run(self, symbol: str, work: Any, *args: Any) -> Any:
+        """``work(*args)`` on a worker thread, after every earlier request of ``symbol``."""
+        async with self.locks[symbol]:
+            return await asyncio.get_running_loop().run_in_executor(self.workers, work, *args)
 
 
 def create_app(
@@ -289,11 +402,14 @@ def create_app(
     symbols: list[str] = (),
     token: str | None = None,
     max_body: int = MAX_BODY,
+    max_bars: int = MAX_BARS,
+    max_ahead_s: float = MAX_AHEAD_S,
     clock: Any = time.time,
 ) -> Any:
     """The ASGI app serving ``bundle`` (see the module docstring)."""
     disable_created_metrics()  # no *_created series: requests, errors and latency only
-    service, metrics = Service(bundle, list(symbols), clock), Metrics()
+    service = Service(bundle, list(symbols), clock, max_ahead_s, max_bars)
+    metrics, lanes = Metrics(), Lanes(service.symbols)
     app = FastAPI(title="gafcnn", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
 
@@ -301,26 +417,49 @@ def create_app(
     async def bad_input(_: Request, exc: InputError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, 400)
 
-    @app.exception_handler(RequestValidationError)
-    async def bad_body(_: Request, exc: RequestValidationError) -> JSONResponse:
-        status, reason = _one_line(exc)
-        return JSONResponse({"error": reason}, status)
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse({"error": exc.reason}, exc.status)
 
-    def held(symbol: str | None) -> None:
-        name, market = service.market(symbol, "")
-        bars = market.stream.bars
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        reason = {404: f"no endpoint {request.url.path}",
+                  405: f"{request.method} is not allowed on {request.url.path}"}  # fmt: skip
+        return JSONResponse({"error": reason.get(exc.status_code, str(exc.detail))},
+                            exc.status_code, headers=exc.headers)  # fmt: skip
+
+    @app.exception_handler(Exception)
+    async def fault(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": "internal error (the service's log has the details)"}, 500)
+
+    def held(name: str) -> None:
+        market = service.markets.get(name)
+        bars = None if market is None else market.stream.bars
         metrics.bars.labels(name).set(0 if bars is None else len(bars))
 
-    @app.post("/predict")
-    async def predict(body: PredictIn) -> dict[str, Any]:
-        out = service.predict(body)
-        held(body.symbol)
+    async def answer(request: Request, kind: type[_Body], work: Any) -> dict[str, Any]:
+        body = await lanes.parse(kind, await request.body())
+        name = service.name(body.symbol, request.url.path)
+        out = await lanes.run(name, work, body)
+        held(name)
+        if body.ignored:
+            metrics.ignore(body.ignored)
+            out["ignored_fields"] = body.ignored
         return out
 
+    @app.post("/predict")
+    async def predict(request: Request) -> dict[str, Any]:
+        return await answer(request, PredictIn, service.predict)
+
     @app.post("/bars")
-    async def bars(body: BarsIn) -> dict[str, Any]:
-        out = service.bars(body)
-        held(body.symbol)
+    async def bars(request: Request) -> dict[str, Any]:
+        return await answer(request, BarsIn, service.bars)
+
+    @app.delete("/bars/{symbol}")
+    async def reset(symbol: str) -> dict[str, Any]:
+        name = service.name(symbol, f"/bars/{symbol}")
+        out = await lanes.run(name, service.reset, symbol)
+        held(name)
         return out
 
     @app.get("/health")

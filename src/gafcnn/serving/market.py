@@ -72,17 +72,17 @@ def bars_from_json(
         raise InputError(source, where + exc.message) from None
 
 
-def minute_of(stamp: Scalar | None, now_ms: int, source: str) -> int:
-    """The epoch minute of a snapshot: its ``timestamp`` (ISO, naive as UTC, or epoch
-    ms) or, without one, the clock's ``now_ms``."""
+def stamp_ms(stamp: Scalar | None, now_ms: int, source: str) -> int:
+    """The epoch ms of a snapshot: its ``timestamp`` (ISO, naive as UTC, or epoch ms)
+    or, without one, the clock's ``now_ms``."""
     if stamp is None:
-        return now_ms // MINUTE_MS
+        return now_ms
     try:
         t = pd.Timestamp(stamp, unit="ms") if isinstance(stamp, int) else pd.Timestamp(stamp)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         raise InputError(source, f"timestamp {stamp!r}: not a timestamp") from None
     t = t.tz_localize("UTC") if t.tzinfo is None else t
-    return int(t.value // (MINUTE_MS * 1_000_000))
+    return int(t.value // 1_000_000)
 
 
 def iso(minute: int) -> str:

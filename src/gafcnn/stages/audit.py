@@ -21,7 +21,6 @@ from gafcnn.evaluation.audit import AuditInput, Check, WindowData, run_audit
 from gafcnn.images.imageset import GafSet
 from gafcnn.io import read_json, run_stage, save_figure, write_json
 from gafcnn.params import Params, read_params
-from gafcnn.stages import common
 
 
 def window_data(gs: GafSet) -> WindowData:
@@ -38,7 +37,7 @@ def window_data(gs: GafSet) -> WindowData:
 
 
 def load_input(params: Params) -> AuditInput:
-    windows = common.windows(params)
+    windows = list(params.gaf.windows)
     bars = pd.read_parquet(paths.BARS, columns=["timestamp", "close", "filled"])
     ingest = read_json(paths.metrics("ingest"))
     return AuditInput(
@@ -47,7 +46,7 @@ def load_input(params: Params) -> AuditInput:
         close=bars["close"].to_numpy(dtype=np.float64),
         spec=params.label,
         split=Split.from_dict(read_json(paths.SPLIT)),
-        stride=common.stride(params),
+        stride=params.gaf.stride,
         oracle_accuracy=ingest.get("oracle_accuracy"),
         filled=bars["filled"].to_numpy(dtype=bool),
     )

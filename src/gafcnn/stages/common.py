@@ -1,4 +1,4 @@
-"""Small helpers the model stages share: checked windows and stride, the image sets,
+"""Small helpers the model stages share: the image sets,
 the shared samples and the bar positions of their decision times."""
 
 from __future__ import annotations
@@ -10,34 +10,14 @@ import pandas as pd
 
 from gafcnn import paths
 from gafcnn.data.bars import NotABar, positions
-from gafcnn.data.split import SEGMENTS, parse_windows
+from gafcnn.data.split import SEGMENTS
 from gafcnn.images.imageset import GafSet
 from gafcnn.io import InputError
 from gafcnn.params import Params
 
 
-def windows(params: Params) -> list[int]:
-    """``gaf.windows``, checked: a bad value is one line naming params.yaml."""
-    try:
-        return parse_windows(params.gaf.windows)
-    except ValueError as exc:
-        raise InputError("params.yaml", str(exc)) from None
-
-
-def stride(params: Params) -> int:
-    """``gaf.stride``, checked (keep decision times whose minute is a multiple of it)."""
-    raw = params.gaf.stride
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        value = 0
-    if value < 1 or (value != raw and str(value) != str(raw)):
-        raise InputError("params.yaml", f"gaf.stride must be an integer >= 1, got {raw!r}")
-    return value
-
-
 def gaf_sets(params: Params) -> dict[int, GafSet]:
-    return {w: GafSet(paths.gaf_dir(w)) for w in windows(params)}
+    return {w: GafSet(paths.gaf_dir(w)) for w in params.gaf.windows}
 
 
 def bar_positions(minutes: np.ndarray, stamps_ms: np.ndarray, source: str | Path) -> np.ndarray:

@@ -27,7 +27,7 @@ from gafcnn.images.imageset import AlignmentError
 from gafcnn.io import InputError, read_json, run_stage, write_csv, write_json, write_parquet
 from gafcnn.models import predictions
 from gafcnn.params import Params, read_params
-from gafcnn.stages.common import gaf_sets, stride, windows
+from gafcnn.stages.common import gaf_sets
 
 
 def test_predictions(
@@ -43,7 +43,7 @@ def test_predictions(
     """
     source = paths.WALKFORWARD if preds is not None else paths.PREDICTIONS
     preds = predictions.read(paths.PREDICTIONS) if preds is None else preds
-    names = registry.scored(windows(params), params.ensemble.method)
+    names = registry.scored(list(params.gaf.windows), params.ensemble.method)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, model in names.items():
         try:
@@ -109,7 +109,7 @@ def main() -> None:
     except AlignmentError as exc:
         raise InputError(paths.PREDICTIONS, str(exc)) from None
     horizon = params.label.horizon
-    blocks = choose_block(cfg.block, block_length(max(sets), horizon, stride(params)),
+    blocks = choose_block(cfg.block, block_length(max(sets), horizon, params.gaf.stride),
                           excess_over_majority(y, probs))  # fmt: skip
     block = blocks["block_samples"]
     bars, minutes = load_bars()

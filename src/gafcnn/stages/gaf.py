@@ -31,50 +31,24 @@ from gafcnn.io import (
     write_json,
 )
 from gafcnn.params import GafParams, Params, read_params, runtime_setting
-from gafcnn.stages import common
-
-STORAGE_DTYPES = ("float16", "float32")
 
 
 def image_size_for(window: int, gaf: GafParams) -> int:
-    """``gaf.image_size`` if set, else the window length capped by ``gaf.max_image_size``."""
+    """The image size of ``window`` (:meth:`GafParams.image_size_for`), its error naming
+    params.yaml."""
     try:
-        size = int(gaf.image_size or min(window, int(gaf.max_image_size or window)))
-    except (TypeError, ValueError):
-        raise InputError(
-            "params.yaml", "gaf.image_size and gaf.max_image_size must be integers or null"
-        ) from None
-    if not 1 <= size <= window:
-        raise InputError(
-            "params.yaml", f"gaf.image_size {size} must be in 1..{window} (no upsampling)"
-        )
-    return size
-
-
-def storage_dtype(gaf: GafParams) -> np.dtype:
-    """``gaf.dtype``: the images' storage type."""
-    name = str(gaf.dtype)
-    if name not in STORAGE_DTYPES:
-        raise InputError("params.yaml", f"gaf.dtype must be one of {STORAGE_DTYPES}, got {name!r}")
-    return np.dtype(name)
+        return gaf.image_size_for(window)
+    except ValueError as exc:
+        raise InputError("params.yaml", str(exc)) from None
 
 
 def make_encoder(params: Params, size: int) -> Encoder:
-    """The configured channels at ``size``; a bad channel or bin count names the param."""
+    """The configured channels at ``size`` (params.py has checked each channel and the
+    bin count)."""
     gaf = params.gaf
-    try:
-        channels = [Channel.parse(str(c)) for c in gaf.channels]
-    except (TypeError, ValueError) as exc:
-        raise InputError("params.yaml", f"gaf.channels: {exc}") from None
-    try:
-        return Encoder(
-            channels,
-            size,
-            mtf_bins=int(gaf.mtf_bins),
-            threads=int(runtime_setting(params, "threads")),
-        )
-    except (TypeError, ValueError) as exc:
-        raise InputError("params.yaml", f"gaf.mtf_bins: {exc}") from None
+    channels = [Channel.parse(c) for c in gaf.channels]
+    threads = int(runtime_setting(params, "threads"))
+    return Encoder(channels, size, mtf_bins=gaf.mtf_bins, threads=threads)
 
 
 class ChannelStats:
@@ -106,18 +80,18 @@ class ChannelStats:
 def build_window(params: Params, window: int, out_dir: Path, progress: bool = True) -> dict:
     """Build ``out_dir`` for one window; returns the stage metrics."""
     gaf = params.gaf
-    windows = common.windows(params)
+    windows = list(params.gaf.windows)
     if window not in windows:
         raise InputError("params.yaml", f"window {window} is not in gaf.windows {windows}")
     spec = params.label
     size = image_size_for(window, gaf)
     encoder = make_encoder(params, size)
-    dtype = storage_dtype(gaf)
+    dtype = np.dtype(gaf.dtype)
     # only the columns the channels read, and the close the labels need
     arrays, minutes = load_bars(bar_columns(encoder.series_needed | {"close"}))
     split = Split.from_dict(read_json(paths.SPLIT))
     samples = build_samples(
-        minutes, arrays["close"], windows, spec, split, stride=common.stride(params)
+        minutes, arrays["close"], windows, spec, split, stride=params.gaf.stride
     )
     chunk = int(runtime_setting(params, "gaf_chunk"))
     n_ch = len(encoder.channels)
@@ -133,7 +107,7 @@ def build_window(params: Params, window: int, out_dir: Path, progress: bool = Tr
         "layout": "N,C,H,W",
         "horizon": spec.horizon,
         "label_band": list(samples.band),
-        "stride": common.stride(params),
+        "stride": params.gaf.stride,
         "counts": {},
         "fingerprint": {},
     }

@@ -17,7 +17,6 @@ from gafcnn.data.samples import build_samples, segment_coverage, shortfalls
 from gafcnn.data.split import SEGMENTS, make_split, required_purge, segment_shares
 from gafcnn.io import InputError, InputErrors, run_stage, write_json
 from gafcnn.params import read_params
-from gafcnn.stages import common
 
 
 def split_metrics(
@@ -56,8 +55,8 @@ def split_metrics(
 
 def main() -> None:
     params = read_params()
-    windows = common.windows(params)
-    stride = common.stride(params)
+    windows = list(params.gaf.windows)
+    stride = params.gaf.stride
     spec = params.label
     bars, minutes = load_bars(("close", "filled"))
     split_spec = params.split

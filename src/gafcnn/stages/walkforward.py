@@ -53,7 +53,6 @@ from gafcnn.images.imageset import GafSet
 from gafcnn.io import InputError, read_json, run_stage, write_json, write_parquet
 from gafcnn.models import predictions
 from gafcnn.params import Params, read_params
-from gafcnn.stages.common import windows as param_windows
 
 
 def fold_stages(windows: list[int]) -> list[list[str]]:
@@ -132,7 +131,7 @@ def check_cpcv_leak(s: CpcvSplit, work: Path, minutes: np.ndarray, window: int, 
 
 def run_cpcv(params: Params, bars: pd.DataFrame, minutes: np.ndarray) -> None:
     """Every CPCV split refitted from scratch; the paths reassembled and scored."""
-    spec, horizon, windows = params.walkforward, params.label.horizon, param_windows(params)
+    spec, horizon, windows = params.walkforward, params.label.horizon, list(params.gaf.windows)
     try:
         splits = make_splits(len(bars), spec.groups, spec.test_groups, max(windows), horizon,
                              spec.embargo)  # fmt: skip
@@ -198,7 +197,7 @@ def oracle_at(oracle: pd.DataFrame, stamps_ms: np.ndarray) -> np.ndarray:
 def main() -> None:
     params = read_params()
     spec = params.walkforward
-    windows = param_windows(params)
+    windows = list(params.gaf.windows)
     horizon = params.label.horizon
     if spec.scheme == "cpcv":
         bars = pd.read_parquet(paths.BARS)
