@@ -123,9 +123,8 @@ class Kind(Rule):
         return isinstance(value, self.kind) and (self.kind is bool or not isinstance(value, bool))
 
     def __str__(self) -> str:
-        return {str: "a string", bool: "true or false", list: "a list", dict: "a mapping"}.get(
-            self.kind, self.kind.__name__
-        )
+        words = {str: "a string", bool: "true or false", list: "a list", dict: "a mapping"}
+        return words[self.kind]
 
 
 @dataclass(frozen=True)
@@ -153,19 +152,19 @@ class ListOf(Rule):
 
 @dataclass(frozen=True)
 class AnyOf(Rule):
-    """A value any of ``rules`` allows (``None`` among them: null)."""
+    """A value any of ``rules`` allows."""
 
     rules: tuple
 
     def allows(self, value: Any) -> bool:
-        return any(value is None if r is None else r.allows(value) for r in self.rules)
+        return any(r.allows(value) for r in self.rules)
 
     def __str__(self) -> str:
-        return " or ".join("null" if r is None else str(r) for r in self.rules)
+        return " or ".join(map(str, self.rules))
 
 
 @dataclass(frozen=True)
-class Test(Rule):
+class Satisfies(Rule):
     """A value a function accepts, described in words (for vocabularies that live
     with the code that reads them)."""
 
@@ -192,17 +191,24 @@ def _timestamp(value: Any) -> bool:
     return True
 
 
+def _month(text: Any) -> bool:
+    """A month ``YYYY-MM`` (Binance's monthly archives)."""
+    from datetime import datetime
+
+    return isinstance(text, str) and bool(datetime.strptime(text, "%Y-%m"))
+
+
 POSITIVE = Range(0, low_open=True)
 NON_NEGATIVE = Range(0)
 SHARE = Range(0, 1, low_open=True, high_open=True)  # strictly between 0 and 1
 COUNT = Range(1, integer=True)
-TIMESTAMP = Test(_timestamp, "an ISO timestamp")
+TIMESTAMP = Satisfies(_timestamp, "an ISO timestamp")
 
 
 def _default_rule(kind: Any) -> Rule | None:
     """The rule a field's type implies when its section names none."""
     args = [a for a in (typing.get_args(kind) or (kind,)) if a is not type(None)]
-    rules: list[Rule | None] = []
+    rules: list[Rule] = []
     for a in args:
         if a is int:
             rules.append(Range(integer=True))
@@ -296,7 +302,7 @@ class TrainConfig(Section):
 class BinanceParams(Section):
     SECTION: ClassVar[str] = "data.binance"
     RULES: ClassVar[dict[str, Rule]] = {
-        "months": ListOf(Test(lambda v: _month(v), "a month YYYY-MM"), min_len=1, distinct=True)
+        "months": ListOf(Satisfies(_month, "a month YYYY-MM"), min_len=1, distinct=True)
     }
     base_url: str = "https://data.binance.vision/data/spot/monthly/klines"
     months: list = field(default_factory=lambda: ["2024-01"])
@@ -345,19 +351,13 @@ class SyntheticConfig(Section):
 SOURCES = ("synthetic", "csv", "binance")
 
 
-def _month(text: Any) -> bool:
-    from datetime import datetime
-
-    return isinstance(text, str) and bool(datetime.strptime(text, "%Y-%m"))
-
-
 @dataclass(frozen=True)
 class DataParams(Section):
     SECTION: ClassVar[str] = "data"
     RULES: ClassVar[dict[str, Rule]] = {
         "source": Choice(SOURCES),
         "columns": ListOf(Kind(str), min_len=1, distinct=True),
-        "symbol": Test(lambda v: isinstance(v, str) and v.strip() == v != "", "a symbol name"),
+        "symbol": Satisfies(lambda v: isinstance(v, str) and v.strip() == v != "", "a symbol name"),
         "interval": Choice(("1m",)),
     }
     source: str = "synthetic"
@@ -471,8 +471,11 @@ def channel_spec(spec: Any) -> tuple[str, str]:
     return method, series
 
 
-CHANNEL = Test(channel_spec, f"a channel method[:series] (methods {', '.join(CHANNEL_METHODS)}; "
-               f"series {', '.join(CHANNEL_SERIES)})")  # fmt: skip
+CHANNEL = Satisfies(
+    channel_spec,
+    f"a channel method[:series] (methods {', '.join(CHANNEL_METHODS)}; "
+    f"series {', '.join(CHANNEL_SERIES)})",
+)
 
 
 @dataclass(frozen=True)
@@ -721,7 +724,7 @@ class EvaluateParams(Section):
         "bootstrap_reps": Range(100, integer=True),
         "block": Choice(("window", "optimal")),
         "trials": COUNT,
-        "pbo_partitions": Test(
+        "pbo_partitions": Satisfies(
             lambda v: _is_number(v) and int(v) == v >= 2 and v % 2 == 0, "an even integer >= 2"
         ),  # fmt: skip
     }

@@ -348,12 +348,10 @@ class Service:
         """Forget ``symbol``'s bars and forming bar."""
         name = self.name(symbol, f"/bars/{symbol}")
         self.markets.pop(name, None)
-        return {"symbol": name, "reset": True, "bars": 0, "last_bar": None, "forming": None}
+        return {"symbol": name, "reset": True, **self.held(Market(Stream(self.bundle)))}
 
     @staticmethod
-    def held(market: Market | None) -> dict[str, Any]:
-        if market is None:
-            return {"bars": 0, "last_bar": None, "forming": None}
+    def held(market: Market) -> dict[str, Any]:
         last = market.stream.last_ms
         return {
             "bars": 0 if market.stream.bars is None else len(market.stream.bars),
