@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pipeline import dvc, metrics, run, scratch_project
 
-from gafcnn.io import save_torch, save_xgb
+from gafcnn.io import InputError, save_torch, save_xgb
 
 
 def digest(root: Path, rels: list[str]) -> dict[str, str]:
@@ -121,11 +121,20 @@ def test_runtime_settings_and_timings_file(tmp_path, monkeypatch):
     from gafcnn.io import read_json, record_timings
     from gafcnn.params import Params, runtime_setting
 
+    for key in ("THREADS", "GAF_CHUNK"):  # `make test-kernels` runs with GAFCNN_THREADS=1
+        monkeypatch.delenv(f"GAFCNN_{key}", raising=False)
     typed = Params.from_dict({"runtime": {"threads": 3}})
     assert runtime_setting(typed, "threads") == 3
     assert runtime_setting(typed, "gaf_chunk") == 8192  # the reader's default, as params.yaml
     monkeypatch.setenv("GAFCNN_THREADS", "8")
-    assert int(runtime_setting(typed, "threads")) == 8
+    assert runtime_setting(typed, "threads") == 8  # typed as the file's value is
+    for bad, shown in (("0", "0"), ("two", '"two"'), ("1.5", '"1.5"')):
+        monkeypatch.setenv("GAFCNN_THREADS", bad)
+        with pytest.raises(InputError) as err:
+            runtime_setting(typed, "threads")
+        assert str(err.value) == (
+            f"GAFCNN_THREADS: {shown} is not allowed (allowed: an integer >= 1)"
+        )
     target = tmp_path / "reports" / "timings.json"
     record_timings("train@15", {"train_samples_per_s": 1000.5}, str(target))
     record_timings("evaluate", {"inference": {"latency_ms_p99": 3.2}}, str(target))

@@ -225,17 +225,24 @@ def _nullable(kind: Any) -> bool:
     return type(None) in typing.get_args(kind)
 
 
-def check_value(cls: type, name: str, value: Any, where: str) -> None:
-    """One InputError naming ``where.name``, the value and what is allowed, unless
-    ``value`` obeys the field's rule (the section's ``RULES``, else its type)."""
+def value_problem(cls: type, name: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for field ``name`` of section ``cls`` (the value
+    and what is allowed, by the section's ``RULES``, else the field's type), or None."""
     kind = _fields(cls)[name]
     rule = getattr(cls, "RULES", {}).get(name) or _default_rule(kind)
     if rule is None or (value is None and _nullable(kind)) or rule.allows(value):
-        return
+        return None
     allowed = f"{rule} or null" if _nullable(kind) else str(rule)
-    key = f"{where}.{name}" if where else name
-    shown = json.dumps(value, default=str)
-    raise InputError(PARAMS_FILE, f"{key}: {shown} is not allowed (allowed: {allowed})")
+    return f"{json.dumps(value, default=str)} is not allowed (allowed: {allowed})"
+
+
+def check_value(cls: type, name: str, value: Any, where: str) -> None:
+    """One InputError naming params.yaml, ``where.name``, the value and what is
+    allowed, unless ``value`` obeys the field's rule."""
+    problem = value_problem(cls, name, value)
+    if problem is not None:
+        key = f"{where}.{name}" if where else name
+        raise InputError(PARAMS_FILE, f"{key}: {problem}")
 
 
 # ---- the CNN (top-level keys, so that `dvc exp run -S lr=1e-5` works)
@@ -897,11 +904,18 @@ def runtime_setting(params: Params, key: str) -> Any:
     The ``runtime`` section is listed by no stage, so changing a thread count or a
     chunk size reruns nothing. Outputs are byte-identical for the same values on the
     same kind of machine; torch may round differently with another thread count.
+    The environment's value obeys the field's rule like the file's (one InputError
+    naming the variable otherwise).
     """
-    env = os.environ.get(f"GAFCNN_{key.upper()}")
-    if env is not None:
-        return env
-    return getattr(params.runtime, key)
+    name = f"GAFCNN_{key.upper()}"
+    env = os.environ.get(name)
+    if env is None:
+        return getattr(params.runtime, key)
+    value = convert(env, _fields(RuntimeParams)[key])
+    problem = value_problem(RuntimeParams, key, value)
+    if problem is not None:
+        raise InputError(name, problem)
+    return value
 
 
 @functools.cache

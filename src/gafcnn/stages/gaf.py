@@ -47,7 +47,7 @@ def make_encoder(params: Params, size: int) -> Encoder:
     bin count)."""
     gaf = params.gaf
     channels = [Channel.parse(c) for c in gaf.channels]
-    threads = int(runtime_setting(params, "threads"))
+    threads = runtime_setting(params, "threads")
     return Encoder(channels, size, mtf_bins=gaf.mtf_bins, threads=threads)
 
 
@@ -93,7 +93,7 @@ def build_window(params: Params, window: int, out_dir: Path, progress: bool = Tr
     samples = build_samples(
         minutes, arrays["close"], windows, spec, split, stride=params.gaf.stride
     )
-    chunk = int(runtime_setting(params, "gaf_chunk"))
+    chunk = runtime_setting(params, "gaf_chunk")
     n_ch = len(encoder.channels)
     stats = ChannelStats(n_ch, size)
     examples: dict[int, np.ndarray] = {}

@@ -32,7 +32,7 @@ from gafcnn.stages.members import joined_cnn_predictions
 def main() -> None:
     params = read_params()
     cfg, seed = params.hybrid, params.seed
-    n_jobs = int(runtime_setting(params, "threads"))
+    n_jobs = runtime_setting(params, "threads")
     sets = gaf_sets(params)
     windows = list(sets)
     joined = joined_cnn_predictions(sets, registry.CNN.name)

@@ -33,7 +33,7 @@ def main() -> None:
             params={},
         )
         measured = latency.measure(
-            provisional, singles=int(runtime_setting(params, "inference_singles"))
+            provisional, singles=runtime_setting(params, "inference_singles")
         )
     record_timings("latency", {"inference": measured})
     checks = latency.within_limits(measured)

@@ -39,7 +39,7 @@ def write_confusion(path: str | Path, y: np.ndarray, pred: np.ndarray) -> None:
 
 def main() -> None:
     params = read_params()
-    threads = int(runtime_setting(params, "threads"))
+    threads = runtime_setting(params, "threads")
     out = task.run(params.patterns, params.patterns.seed, pd.read_parquet(paths.BARS), threads)
     y, bal = out.held_out, out.balanced
     for name, trained in out.trained.items():

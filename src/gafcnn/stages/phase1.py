@@ -28,7 +28,7 @@ def main() -> None:
     feats = indicators(bars, minutes, pos, np.float32)
     part = {s: (samples["segment"] == s).to_numpy() for s in ("train", "val", "test")}
     y = samples["label"].to_numpy()
-    model = xgb_classifier(cfg, seed, n_jobs=int(runtime_setting(params, "threads")))
+    model = xgb_classifier(cfg, seed, n_jobs=runtime_setting(params, "threads"))
     model.fit(
         feats[part["train"]],
         y[part["train"]],

@@ -170,7 +170,7 @@ def train_window(w: int, params: Params, cfg: TrainConfig) -> None:
     rank, world = rank_world()
     gs = GafSet(paths.gaf_dir(w))
     # the machine's threads are shared by the ranks on it
-    threads = int(runtime_setting(params, "threads"))
+    threads = runtime_setting(params, "threads")
     seed_everything(cfg.seed, max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     device = pick_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
     sources, info = make_sources(gs, cfg)

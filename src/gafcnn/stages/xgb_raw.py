@@ -32,7 +32,7 @@ def main() -> None:
     pos = split_positions(gs, minutes)
     x = {s: raw_features(bars, p, w) for s, p in pos.items()}
     y = {s: gs.labels(s) for s in pos}
-    clf = xgb_classifier(params.xgb, params.seed, n_jobs=int(runtime_setting(params, "threads")))
+    clf = xgb_classifier(params.xgb, params.seed, n_jobs=runtime_setting(params, "threads"))
     t0 = time.perf_counter()
     clf.fit(x["train"], y["train"], eval_set=[(x["val"], y["val"])], verbose=False)
     fit_s = time.perf_counter() - t0
