@@ -248,10 +248,11 @@ def serve_main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-ahead", type=float, default=MAX_AHEAD_S,
                     help="seconds a timestamp may lie ahead of this machine's clock")  # fmt: skip
     a = ap.parse_args(argv)
-    for flag, value in (("--max-body", a.max_body), ("--max-bars", a.max_bars),
-                        ("--max-ahead", a.max_ahead)):  # fmt: skip
-        if not value >= 0 or (flag != "--max-ahead" and value < 1):
-            raise InputError(flag, f"{value:g} is not allowed (a number >= 0; sizes >= 1)")
+    for flag, value in (("--max-body", a.max_body), ("--max-bars", a.max_bars)):
+        if value < 1:
+            raise InputError(flag, f"{value} is not allowed (an integer >= 1)")
+    if not a.max_ahead >= 0:  # NaN too
+        raise InputError("--max-ahead", f"{a.max_ahead:g} is not allowed (seconds >= 0)")
     token = _token(a.token_file)
     if a.host not in LOOPBACK and token is None:
         raise InputError("--host", f"{a.host} is reachable from other machines: give --token-file")

@@ -305,10 +305,12 @@ class Service:
         name = self.name(symbol, source)
         return name, self.markets.setdefault(name, Market(Stream(self.bundle)))
 
-    def not_ahead(self, ms: int, what: str, source: str) -> None:
-        """Refuse a timestamp more than ``max_ahead_ms`` ahead of the clock: one bad
-        clock must not block a symbol's later, true bars."""
-        now = int(self.clock() * 1000)
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def not_ahead(self, ms: int, now: int, what: str, source: str) -> None:
+        """Refuse a timestamp more than ``max_ahead_ms`` ahead of the clock's ``now``:
+        one bad clock must not block a symbol's later, true bars."""
         if ms > now + self.max_ahead_ms:
             raise InputError(source, f"{what} {pd.Timestamp(ms, unit='ms', tz='UTC').isoformat()} "
                              f"is {(ms - now) / 1000:.0f} s ahead of the service clock "
@@ -320,9 +322,9 @@ class Service:
         if body.price is not None:
             if body.volume is None:
                 raise InputError("/predict", "volume: required with price")
-            now = int(self.clock() * 1000)
+            now = self.now_ms()
             ms = stamp_ms(body.timestamp, now, "/predict")
-            self.not_ahead(ms, "timestamp", "/predict")
+            self.not_ahead(ms, now, "timestamp", "/predict")
             snap = Snapshot(body.price, body.volume, body.open, body.high, body.low)
             market.snapshot(ms // MINUTE_MS, snap, body.close, "/predict")
         elif body.close or {body.volume, body.open, body.high, body.low} != {None}:
@@ -340,7 +342,7 @@ class Service:
         name, market = self.market(body.symbol, "/bars")
         frame = bars_from_json(body.bars, "/bars", body.columns)
         last = int(frame["timestamp"].iloc[-1].value // 1_000_000)
-        self.not_ahead(last + MINUTE_MS, "a closed bar ending", "/bars")
+        self.not_ahead(last + MINUTE_MS, self.now_ms(), "a closed bar ending", "/bars")
         market.bars(frame, "/bars")
         return {"symbol": name, "accepted": len(body.bars), **self.held(market)}
 
