@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from gafcnn.data.bars import MINUTE_MS
+from gafcnn.clock import MINUTE_MS
 from gafcnn.data.labels import LabelSpec, direction_labels, fit_dead_zone, forward_returns
 from gafcnn.data.samples import build_samples
 from gafcnn.data.split import SEGMENTS, SplitSpec, make_split

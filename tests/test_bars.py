@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from conftest import REAL_CSV, binance_rows, kraken_rows, make_bars, write_layout
 
-from gafcnn.data.bars import MINUTE_MS, OHLCV, gap_summary, positions
+from gafcnn.clock import MINUTE_MS
+from gafcnn.data.bars import OHLCV, gap_summary, positions
 from gafcnn.data.readers import read_bars, read_file
 from gafcnn.io import InputError
 

@@ -15,9 +15,10 @@ import pytest
 from conftest import kraken_rows
 from pipeline import env
 
-from gafcnn.data.bars import MINUTE_MS, OHLCV, minute_index
+from gafcnn import clock
+from gafcnn.clock import MINUTE_MS
+from gafcnn.data.bars import OHLCV, minute_index
 from gafcnn.io import InputError
-from gafcnn.models import predictions
 from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, redeploy, seal, serving_code_digest
 
 MODELS = ["cnn_w15", "cnn_w30", "cnn_w60", "minirocket_w15", "minirocket_w30", "minirocket_w60",
@@ -42,13 +43,13 @@ def test_bundle_matches_the_pipelines_predictions(project):
     bundle = Bundle(project / "models" / "bundle")
     df, arrays, minutes = _bars(project)
     ref = _reference(project)
-    ts = np.sort(predictions.ms(ref.loc[ref["model"] == "hybrid", "timestamp"]))
+    ts = np.sort(clock.ms_of(ref.loc[ref["model"] == "hybrid", "timestamp"]))
     out = bundle.predict_all(arrays, minutes, np.searchsorted(minutes, ts // MINUTE_MS))
     method = json.loads((project / "models" / "ensemble.json").read_text())["method"]
     for name in MODELS:
         file_name = f"ensemble_{method}" if name == "ensemble" else name
         r = ref[ref["model"] == file_name].sort_values("timestamp")
-        np.testing.assert_array_equal(predictions.ms(r["timestamp"]), ts)
+        np.testing.assert_array_equal(clock.ms_of(r["timestamp"]), ts)
         diff = np.abs(out[name] - r["p_up"].to_numpy()).max()
         assert diff <= 1e-6, (name, diff)
         if name.startswith(EXACT):  # e.g. the pipeline's CNN P(up) come from the served graphs
@@ -253,7 +254,7 @@ def test_no_look_ahead_in_what_is_served(project):
     bundle = Bundle(project / "models" / "bundle")
     _, arrays, minutes = _bars(project)
     ref = _reference(project)
-    ts = np.sort(predictions.ms(ref.loc[ref["model"] == "hybrid", "timestamp"]))
+    ts = np.sort(clock.ms_of(ref.loc[ref["model"] == "hybrid", "timestamp"]))
     ends = np.searchsorted(minutes, ts[np.linspace(0, len(ts) - 1, 8).astype(int)] // MINUTE_MS)
     whole = Inputs(arrays, minutes, ends)
     full = bundle.predict_all(arrays, minutes, ends)

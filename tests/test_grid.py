@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pipeline import metrics, run, scratch_project
 
-from gafcnn.data.bars import MINUTE_MS
+from gafcnn.clock import MINUTE_MS
 from gafcnn.data.synthetic import SyntheticConfig, generate
 from gafcnn.evaluation.grid_report import changed, grid_report, report_markdown
 from gafcnn.experiments.grid import EPOCHS_PER_PATIENCE, GUIDE, configs, experiments, set_args

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from pipeline import env
 
-from gafcnn.data.bars import MINUTE_MS, minute_index
-from gafcnn.models import predictions
+from gafcnn import clock
+from gafcnn.clock import MINUTE_MS
+from gafcnn.data.bars import minute_index
 from gafcnn.serving import paper
 from gafcnn.serving.bundle import Bundle, redeploy, seal
 
@@ -83,7 +84,7 @@ def _backtest_trades(project, model: str, theta: float, cost_bps: float) -> pd.D
     ref = ref[ref["segment"] == "test"].sort_values("timestamp")
     bars = _bars(project)
     minutes = minute_index(bars)
-    t = predictions.ms(ref["timestamp"]) // MINUTE_MS
+    t = clock.ms_of(ref["timestamp"]) // MINUTE_MS
     fwd = forward_returns(bars["close"].to_numpy(np.float64), minutes, HORIZON)
     p = ref["p_up"].to_numpy(np.float64)
     b = backtest(t, p, fwd[np.searchsorted(minutes, t)], HORIZON, cost_bps, 1.0, theta)

@@ -16,9 +16,9 @@ import pytest
 from conftest import kraken_rows
 from pipeline import env
 
+from gafcnn import clock
 from gafcnn.data.readers import read_bars
 from gafcnn.io import InputError
-from gafcnn.models import predictions
 from gafcnn.serving.bundle import Bundle, redeploy
 from gafcnn.serving.http import create_app
 from gafcnn.serving.load import drive, json_bars, service
@@ -54,9 +54,9 @@ def _segment(root, history: int) -> tuple[pd.DataFrame, np.ndarray]:
     """The bars of the test segment with ``history`` bars before it, and its decision
     times (epoch ms)."""
     ref = pd.read_parquet(root / "data" / "predictions" / "hybrid.parquet")
-    ts = np.sort(predictions.ms(ref.loc[ref["segment"] == "test", "timestamp"]))
+    ts = np.sort(clock.ms_of(ref.loc[ref["segment"] == "test", "timestamp"]))
     bars = pd.read_parquet(root / "data" / "interim" / "bars.parquet")
-    stamps = predictions.ms(bars["timestamp"])
+    stamps = clock.ms_of(bars["timestamp"])
     first, last = np.searchsorted(stamps, [ts[0], ts[-1]])
     return bars.iloc[first - history : last + 1].reset_index(drop=True), ts
 
@@ -76,7 +76,7 @@ def test_serve_gives_predicts_answers_over_the_test_segment(pipeline_project, hy
                           capture_output=True, text=True, env=env())  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     cli = {r["timestamp"]: r for r in map(json.loads, proc.stdout.splitlines())}
-    rows, stamps = json_bars(bars), predictions.ms(bars["timestamp"])
+    rows, stamps = json_bars(bars), clock.ms_of(bars["timestamp"])
     ends = np.flatnonzero(np.isin(stamps, decisions)) + 1  # post up to each decision time
     got, sent = {}, 0
     with httpx.Client(base_url=served) as http:

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gafcnn import paths
-from gafcnn.data.bars import MINUTE_MS, minute_index
+from gafcnn import clock, paths
+from gafcnn.data.bars import minute_index
 from gafcnn.io import InputError, run_stage
 from gafcnn.serving.signals import FIELDS, Stream, decision_rows, warn_expired
 
@@ -138,17 +138,12 @@ def _paper_model(bundle, name: str | None) -> str:
 def _minute(stamp: str | None) -> int | None:
     if stamp is None:
         return None
-    try:
-        t = pd.Timestamp(stamp)
-    except (ValueError, TypeError):
-        raise InputError("--from", f"not a timestamp: {stamp!r}") from None
-    t = t.tz_localize("UTC") if t.tzinfo is None else t
-    return int(t.value // (MINUTE_MS * 1_000_000))
+    return clock.parse_minute(stamp, "--from")
 
 
 def _trade_lines(frame: pd.DataFrame, fmt: str) -> Iterator[str]:
     for row in frame.to_dict("records"):
-        row = {k: v.isoformat() if isinstance(v, pd.Timestamp) else v for k, v in row.items()}
+        row = {k: clock.iso(v) if isinstance(v, pd.Timestamp) else v for k, v in row.items()}
         row = {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in row.items()}
         if fmt == "jsonl":
             yield json.dumps(row)

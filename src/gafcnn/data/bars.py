@@ -13,17 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gafcnn import paths
+from gafcnn import clock, paths
 
 OHLCV = ["open", "high", "low", "close", "volume"]
 COLUMNS = ["timestamp", *OHLCV, "filled"]
-MINUTE_MS = 60_000
 
 
 def minute_index(bars: pd.DataFrame) -> np.ndarray:
     """Integer minutes since the epoch for each bar (the key arithmetic uses)."""
-    stamps = bars["timestamp"].dt.as_unit("ms").astype("int64").to_numpy()
-    return stamps // MINUTE_MS
+    return clock.minutes_of(bars["timestamp"])
 
 
 class NotABar(ValueError):
@@ -38,12 +36,12 @@ class NotABar(ValueError):
 
 def positions(minutes: np.ndarray, stamps_ms: np.ndarray) -> np.ndarray:
     """Bar positions of decision timestamps (epoch ms); every one must be a bar."""
-    stamps = np.asarray(stamps_ms) // MINUTE_MS
+    stamps = clock.minutes_of_ms(stamps_ms)
     pos = np.searchsorted(minutes, stamps)
     found = pos < len(minutes)
     found[found] = minutes[pos[found]] == stamps[found]
     if not found.all():
-        when = pd.Timestamp(int(stamps[~found][0]) * MINUTE_MS, unit="ms", tz="UTC").isoformat()
+        when = clock.iso_minute(stamps[~found][0])
         raise NotABar(int((~found).sum()), len(stamps), when)
     return pos
 
@@ -67,7 +65,7 @@ def load_bars(
             b = a + group.num_rows
             ts = group.column("timestamp")
             ms = ts.cast(pa.timestamp("ms", tz=ts.type.tz)).cast(pa.int64())
-            minutes[a:b] = ms.to_numpy() // MINUTE_MS
+            minutes[a:b] = clock.minutes_of_ms(ms.to_numpy())
             for k in columns:
                 arrays[k][a:b] = group.column(k).to_numpy()
             a = b

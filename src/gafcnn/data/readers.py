@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gafcnn.data.bars import MINUTE_MS, OHLCV, minute_index
+from gafcnn import clock
+from gafcnn.data.bars import OHLCV, minute_index
 from gafcnn.io import InputError
 
 BINANCE_COLUMNS = [
@@ -119,9 +120,7 @@ def _looks_like_data(cell: str) -> bool:
         return True
     except ValueError:
         pass
-    return any(ch.isdigit() for ch in cell) and not pd.isna(
-        pd.to_datetime(cell, utc=True, errors="coerce", format="ISO8601")
-    )
+    return any(ch.isdigit() for ch in cell) and clock.is_iso(cell)
 
 
 def _numeric(path: Path, table: pd.DataFrame, columns: list[str], first_line: int) -> pd.DataFrame:
@@ -179,12 +178,11 @@ def _parse_timestamps(path: Path, raw: pd.Series, first_line: int) -> np.ndarray
     text = raw.str.strip()
     if len(text) and text.map(_is_int_text).all():
         return _epoch_to_ms(path, text, first_line, allow_seconds=True)
-    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-    bad = parsed.isna().to_numpy()
+    ms, bad = clock.parse_iso_column(text)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(path, f"unparseable timestamp {text.iloc[i]!r}", line=first_line + i)
-    return parsed.dt.as_unit("ms").astype("int64").to_numpy()
+    return ms
 
 
 def _declared_columns(path: Path, columns: list[str]) -> list[str]:
@@ -342,29 +340,26 @@ def combine(frames: list[tuple[Path, pd.DataFrame]], report: ReadReport) -> pd.D
             i = int(np.flatnonzero(conflict)[0])
             p, line = where(i)
             p0, line0 = where(i - 1)
-            stamp = pd.Timestamp(int(df["timestamp_ms"].iat[i]), unit="ms", tz="UTC")
-            raise InputError(
-                p, f"conflicting rows for {stamp.isoformat()} (also at {p0}:{line0})", line=line
-            )
+            stamp = clock.iso_ms(int(df["timestamp_ms"].iat[i]))
+            raise InputError(p, f"conflicting rows for {stamp} (also at {p0}:{line0})", line=line)
         report.duplicates_dropped += int(same_ts.sum())
         df = df[~same_ts].reset_index(drop=True)
 
     ts = df["timestamp_ms"].to_numpy()
-    off_grid = ts % MINUTE_MS != 0
+    off_grid = ts % clock.MINUTE_MS != 0
     if off_grid.any():
         i = int(np.flatnonzero(off_grid)[0])
         p, line = where(i)
-        stamp = pd.Timestamp(int(ts[i]), unit="ms", tz="UTC")
+        stamp = clock.iso_ms(int(ts[i]))
         raise InputError(
             p,
-            f"timestamp {stamp.isoformat()} is not on a 1-minute boundary "
-            "(bars must be 1-minute bars)",
+            f"timestamp {stamp} is not on a 1-minute boundary (bars must be 1-minute bars)",
             line=line,
         )
     if len(ts) > 1:
         # 1-minute bars with missing minutes (a thin market) have steps of 1, 2, 3, ...
         # minutes; coarser bars have every step a multiple of their interval
-        interval = int(np.gcd.reduce(np.diff(ts) // MINUTE_MS))
+        interval = int(np.gcd.reduce(clock.minutes_of_ms(np.diff(ts))))
         if interval > 1:
             p, _ = where(0)
             raise InputError(
@@ -374,7 +369,7 @@ def combine(frames: list[tuple[Path, pd.DataFrame]], report: ReadReport) -> pd.D
             )
     out = pd.DataFrame(
         {
-            "timestamp": pd.to_datetime(ts, unit="ms", utc=True).as_unit("ms"),
+            "timestamp": clock.datetimes(ts),
             **{k: df[k].to_numpy(dtype=np.float64) for k in OHLCV},
             "filled": np.zeros(len(df), dtype=bool),
         }
@@ -416,7 +411,7 @@ def fill_missing_minutes(bars: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     present = minutes[np.minimum(pos, len(minutes) - 1)] == full
     src = np.searchsorted(minutes, full, side="right") - 1  # last real bar at or before
     close = bars["close"].to_numpy()[src]
-    out = {"timestamp": pd.to_datetime(full * MINUTE_MS, unit="ms", utc=True).as_unit("ms")}
+    out = {"timestamp": clock.datetimes_of_minutes(full)}
     for k in OHLCV:
         col = bars[k].to_numpy()[src]
         out[k] = np.where(present, col, 0.0 if k == "volume" else close)

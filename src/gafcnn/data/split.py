@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import pandas as pd
 
-from gafcnn.data.bars import MINUTE_MS
+from gafcnn import clock
 from gafcnn.params import SplitSpec
 
 SEGMENTS = ("train", "val", "test")
@@ -44,8 +43,8 @@ class Split:
         def seg(s: Segment) -> dict:
             d = asdict(s)
             if minutes is not None and s.size > 0:
-                d["first_timestamp"] = _iso(minutes[s.start])
-                d["last_timestamp"] = _iso(minutes[s.stop - 1])
+                d["first_timestamp"] = clock.iso_minute(minutes[s.start])
+                d["last_timestamp"] = clock.iso_minute(minutes[s.stop - 1])
             return d
 
         return {
@@ -62,10 +61,6 @@ class Split:
             segments=[seg(s) for s in d["segments"]],
             purge=int(d["purge"]),
         )
-
-
-def _iso(minute: int) -> str:
-    return pd.Timestamp(int(minute) * MINUTE_MS, unit="ms", tz="UTC").isoformat()
 
 
 def required_purge(windows: list[int], horizon: int) -> int:
@@ -89,9 +84,7 @@ def split_purge(spec: SplitSpec, windows: list[int], horizon: int) -> int:
 
 
 def _first_at_or_after(minutes: np.ndarray, when: str) -> int:
-    stamp = pd.Timestamp(when)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    minute = stamp.value // 1_000_000 // MINUTE_MS
+    minute = clock.parse_minute(when, "params.yaml", "split")
     return int(np.searchsorted(minutes, minute, side="left"))
 
 

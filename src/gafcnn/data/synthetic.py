@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from gafcnn.data.bars import MINUTE_MS
+from gafcnn import clock
 from gafcnn.params import SyntheticConfig
 
 
@@ -105,9 +105,9 @@ def generate(cfg: SyntheticConfig) -> SyntheticMarket:
         raise ValueError("data.synthetic.trade_prob must be in [0, 1]")
     rng = np.random.default_rng(cfg.seed)
     n = cfg.n_bars
-    start = pd.Timestamp(cfg.start)
+    start = clock.parse(cfg.start, "params.yaml", "data.synthetic.start")
     start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
-    minute0 = int(start.floor("min").value // 1_000_000 // MINUTE_MS)
+    minute0 = int(clock.minutes_of_ms(clock.ms_of_stamp(start.floor("min"))))
     minutes = minute0 + np.arange(n, dtype=np.int64)
     mod = (minutes % 1440).astype(np.float64)
 
@@ -163,7 +163,7 @@ def generate(cfg: SyntheticConfig) -> SyntheticMarket:
 
     bars = pd.DataFrame(
         {
-            "timestamp": pd.to_datetime(minutes * MINUTE_MS, unit="ms", utc=True).as_unit("ms"),
+            "timestamp": clock.datetimes_of_minutes(minutes),
             "open": open_,
             "high": high,
             "low": low,

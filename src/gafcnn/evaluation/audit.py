@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from gafcnn.data.bars import MINUTE_MS
+from gafcnn import clock
 from gafcnn.data.labels import LabelSpec, direction_labels, forward_returns
 from gafcnn.data.samples import build_samples
 from gafcnn.data.split import SEGMENTS, Split, segment_shares
-from gafcnn.evaluation.metrics import effective_n, lag1_autocorr
+from gafcnn.evaluation.metrics import accuracy, calls_up, effective_n, lag1_autocorr
 from gafcnn.models.baselines import fit_logistic, flatten, predict_up, spread_subset
 from gafcnn.params import AuditParams
 
@@ -154,7 +154,7 @@ def check_chronology(inp: AuditInput) -> Check:
     need = max(inp.windows) + inp.spec.horizon
     gaps = []
     for wd in inp.windows.values():
-        ts = {s: wd.timestamps[s] // MINUTE_MS for s in SEGMENTS}
+        ts = {s: clock.minutes_of_ms(wd.timestamps[s]) for s in SEGMENTS}
         every = np.concatenate([ts[s] for s in SEGMENTS])
         which = np.concatenate([np.full(len(ts[s]), k) for k, s in enumerate(SEGMENTS)])
         order = np.argsort(every, kind="stable")
@@ -189,7 +189,7 @@ def check_label_definition(inp: AuditInput) -> Check:
     for wd in inp.windows.values():
         horizons.add(wd.horizon)
         for s in SEGMENTS:
-            pos = np.searchsorted(inp.minutes, wd.timestamps[s] // MINUTE_MS)
+            pos = np.searchsorted(inp.minutes, clock.minutes_of_ms(wd.timestamps[s]))
             pos = np.clip(pos, 0, len(inp.minutes) - 1)
             expect = direction_labels(r[pos], wd.band)
             bad = int(np.count_nonzero(expect != wd.labels[s]))
@@ -269,7 +269,7 @@ def check_filled_bars(inp: AuditInput, max_share: float) -> Check:
     cum = np.r_[0, np.cumsum(filled)]
     touched = {}
     for s in SEGMENTS:
-        m = first.timestamps[s] // MINUTE_MS
+        m = clock.minutes_of_ms(first.timestamps[s])
         lo = np.searchsorted(inp.minutes, m - reach + 1, side="left")
         hi = np.searchsorted(inp.minutes, m + inp.spec.horizon, side="right")
         touched[s] = float(np.mean(cum[hi] > cum[lo])) if len(m) else 0.0
@@ -312,8 +312,8 @@ def check_shuffled_labels(inp: AuditInput, subset: int, alpha: float, seed: int)
         x_tr, y_tr, x_va, y_va = _quick_features(wd, subset)
         y_perm = np.random.default_rng(seed).permutation(y_tr)
         model = fit_logistic(x_tr, y_perm, seed=seed)
-        pred = (predict_up(model, x_va) >= 0.5).astype(np.int64)
-        acc = float(np.mean(pred == y_va))
+        p_va = predict_up(model, x_va)
+        pred, acc = calls_up(p_va).astype(np.int64), accuracy(y_va, p_va)
         lo, hi = chance_band(y_va, pred, alpha)
         inside = lo <= acc <= hi
         ok &= inside
@@ -337,7 +337,7 @@ def check_leakage_ceiling(inp: AuditInput, subset: int, max_plausible: float, se
     best, detail, n_eff = 0.0, [], np.inf
     for wd in inp.windows.values():
         x_tr, y_tr, x_va, y_va = _quick_features(wd, subset)
-        acc = float(np.mean((predict_up(fit_logistic(x_tr, y_tr, seed=seed), x_va) >= 0.5) == y_va))
+        acc = accuracy(y_va, predict_up(fit_logistic(x_tr, y_tr, seed=seed), x_va))
         best = max(best, acc)
         detail.append(f"w{wd.window}: {acc:.3f}")
         n_eff = min(n_eff, effective_n(len(y_va), lag1_autocorr(y_va)))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gafcnn.data.bars import MINUTE_MS
+from gafcnn import clock
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -110,10 +110,9 @@ def trade_log(
     """One row per trade: entry and exit time (UTC), side (+1 long, -1 short), the P(up)
     that opened it, its return before and after costs. The backtest's and paper
     trading's logs are both this frame, so they compare column by column."""
-    entry = np.asarray(entry_minutes, dtype=np.int64) * MINUTE_MS
-    exit_ = entry + horizon * MINUTE_MS
-    return pd.DataFrame({"entry": pd.to_datetime(entry, unit="ms", utc=True),
-                         "exit": pd.to_datetime(exit_, unit="ms", utc=True),
+    entry = np.asarray(entry_minutes, dtype=np.int64)
+    return pd.DataFrame({"entry": clock.datetimes_of_minutes(entry),
+                         "exit": clock.datetimes_of_minutes(entry + horizon),
                          "side": np.asarray(side, dtype=np.int8), "p_up": p_up,
                          "gross": gross, "net": net})  # fmt: skip
 

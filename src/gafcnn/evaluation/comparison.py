@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from gafcnn import registry
-from gafcnn.data.bars import MINUTE_MS, positions
+from gafcnn import clock, registry
+from gafcnn.data.bars import positions
 from gafcnn.data.labels import forward_returns
 from gafcnn.evaluation.backtest import Backtest, backtest
 from gafcnn.evaluation.bootstrap import Resamples, bootstrap, bootstrap_indices, per_resample
-from gafcnn.evaluation.metrics import classification_report
+from gafcnn.evaluation.metrics import calls_up, classification_report, hits
 from gafcnn.evaluation.policy import (
     choose_theta,
     coverage_curve,
@@ -49,13 +49,13 @@ def compare(
     table = {}
     for name, p in probs.items():
         row = classification_report(y, p)
-        b = bootstrap(y, (p >= 0.5).astype(int), idx)
+        b = bootstrap(y, calls_up(p).astype(int), idx)
         row["accuracy_ci"] = list(b.accuracy_ci)
         row["balanced_accuracy_ci"] = list(b.balanced_accuracy_ci)
         row["p_value_vs_majority"] = b.p_value_vs_majority
         row["signal_detected"] = bool(b.accuracy_ci[0] > row["majority_rate"])
         table[name] = row
-    test_minutes = np.asarray(ts) // MINUTE_MS
+    test_minutes = clock.minutes_of_ms(ts)
     forward = forward_returns(bars["close"], minutes, horizon)
     fwd = forward[positions(minutes, ts)]
     span = period(test_minutes, horizon)
@@ -92,10 +92,10 @@ def images_vs_series(y: np.ndarray, probs: dict[str, np.ndarray], idx: Resamples
     y = np.asarray(y)
     out: dict[str, dict] = {}
     for w in registry.windows_of(probs, registry.CNN):
-        hit = (probs[registry.CNN.at(w)] >= 0.5) == y
+        hit = hits(y, probs[registry.CNN.at(w)])
         rows = {}
         for name in (r.at(w) for r in registry.RIVALS if r.at(w) in probs):
-            diff = hit.astype(np.float64) - ((probs[name] >= 0.5) == y)
+            diff = hit.astype(np.float64) - hits(y, probs[name])
             d = per_resample(idx, lambda rows_, diff=diff: diff[rows_].mean(axis=1))
             lo, hi = (float(q) for q in np.quantile(d, [0.025, 0.975]))
             verdict = "cnn better" if lo > 0 else "rival better" if hi < 0 else "no difference"
@@ -115,7 +115,7 @@ def policies(
     cfg, horizon = params.evaluate, params.label.horizon
     cost = cfg.costs.per_side_bps
     val_ts, val_probs = val
-    val_minutes, val_fwd = np.asarray(val_ts) // MINUTE_MS, forward[positions(minutes, val_ts)]
+    val_minutes, val_fwd = clock.minutes_of_ms(val_ts), forward[positions(minutes, val_ts)]
     trades_block = trade_block(block, test_minutes, horizon)
     rows, trades = {}, {}
     for name, p in probs.items():

@@ -25,6 +25,8 @@ from math import comb
 import numpy as np
 import pandas as pd
 
+from gafcnn.evaluation.metrics import accuracy
+
 Range = tuple[int, int]  # half-open [start, stop) of bar positions
 
 
@@ -144,11 +146,11 @@ def leaks(
 
 def _stamp(minutes: np.ndarray, position: int) -> str:
     """The ISO time of bar ``position`` (one minute past the last bar for ``len``)."""
-    from gafcnn.data.split import _iso
+    from gafcnn import clock
 
     if position >= len(minutes):
-        return _iso(int(minutes[-1]) + 1)
-    return _iso(int(minutes[position]))
+        return clock.iso_minute(int(minutes[-1]) + 1)
+    return clock.iso_minute(int(minutes[position]))
 
 
 def split_params(split: dict, s: CpcvSplit, minutes: np.ndarray) -> dict:
@@ -185,27 +187,28 @@ def path_figures(
     """One path's figures: per model its accuracy and always-in backtest (trades, mean
     net return after costs), and PBO (CSCV over ``partitions`` time slices of the
     path) over every model but the ``oracle``."""
-    from gafcnn.data.bars import MINUTE_MS, positions
+    from gafcnn import clock
+    from gafcnn.data.bars import positions
     from gafcnn.evaluation.backtest import backtest
     from gafcnn.evaluation.policy import period
     from gafcnn.evaluation.selection_bias import pbo, period_returns
-    from gafcnn.models.predictions import ms, of_model
+    from gafcnn.models.predictions import of_model
 
     out: dict = {"accuracy": {}, "mean_net_return": {}, "trades": {}}
     trades = {}
     for model in sorted(path["model"].unique()):
         g = of_model(path, model)
-        ts = ms(g["timestamp"])
-        at = ts // MINUTE_MS
+        ts = clock.ms_of(g["timestamp"])
+        at = clock.minutes_of_ms(ts)
         p, y = g["p_up"].to_numpy(), g["label"].to_numpy()
         b = backtest(at, p, forward[positions(minutes, ts)], horizon, cost_bps,
                      period(at, horizon))  # fmt: skip
-        out["accuracy"][model] = float(np.mean((p >= 0.5) == y))
+        out["accuracy"][model] = accuracy(y, p)
         out["mean_net_return"][model] = b.mean_net_return
         out["trades"][model] = b.trades
         if model != oracle:
             trades[model] = (b.trade_times, b.net)
-    span = ms(path["timestamp"]) // MINUTE_MS
+    span = clock.minutes_of(path["timestamp"])
     perf = period_returns(trades, float(span.min()), float(span.max() + horizon), partitions)
     out["pbo"] = pbo(perf, partitions).pbo if len(trades) > 1 else None
     out["samples"] = int(len(path) // max(path["model"].nunique(), 1))

@@ -18,14 +18,34 @@ import math
 
 import numpy as np
 from scipy import stats
-from sklearn.metrics import (
-    balanced_accuracy_score,
-    log_loss,
-    matthews_corrcoef,
-    roc_auc_score,
-)
+from sklearn.metrics import balanced_accuracy_score, matthews_corrcoef, roc_auc_score
 
 EPS = 1e-7
+
+
+def calls_up(p_up: np.ndarray) -> np.ndarray:
+    """The call at 0.5: True (up) where ``p_up >= 0.5``."""
+    return np.asarray(p_up) >= 0.5
+
+
+def hits(y: np.ndarray, p_up: np.ndarray) -> np.ndarray:
+    """Per sample, whether the call at 0.5 matches the label (0/1)."""
+    return calls_up(p_up) == (np.asarray(y) == 1)
+
+
+def accuracy(y: np.ndarray, p_up: np.ndarray) -> float:
+    """Share of samples whose call at 0.5 matches the label (NaN without samples)."""
+    h = hits(y, p_up)
+    return float(h.mean()) if len(h) else float("nan")
+
+
+def log_loss(y: np.ndarray, p_up: np.ndarray, eps: float = EPS) -> float:
+    """Mean binary log loss, P(up) clipped to ``[eps, 1 - eps]`` (NaN without samples)."""
+    y = np.asarray(y)
+    if len(y) == 0:
+        return float("nan")
+    p = np.clip(np.asarray(p_up, dtype=np.float64), eps, 1 - eps)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
@@ -74,12 +94,12 @@ def classification_report(
     if len(y) != len(p):
         raise ValueError(f"{len(y)} labels but {len(p)} predictions")
     n = len(y)
-    pred = (p >= 0.5).astype(np.int64)
-    hits = pred == y
+    pred = calls_up(p).astype(np.int64)
+    hit = hits(y, p)
     both = len(np.unique(y)) == 2
-    rho = lag1_autocorr(hits)
+    rho = lag1_autocorr(hit)
     n_eff = effective_n(n, rho)
-    acc = float(hits.mean()) if n else float("nan")
+    acc = accuracy(y, p)
     lo, hi = wilson_interval(acc * n_eff, n_eff, confidence)
     maj = majority_rate(y)
     return {
@@ -88,7 +108,7 @@ def classification_report(
         "majority_rate": maj,
         "balanced_accuracy": float(balanced_accuracy_score(y, pred)) if both else float("nan"),
         "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
-        "log_loss": float(log_loss(y, p, labels=[0, 1])) if n else float("nan"),
+        "log_loss": log_loss(y, p),
         "brier": float(np.mean((p - y) ** 2)) if n else float("nan"),
         "mcc": float(matthews_corrcoef(y, pred)) if both else float("nan"),
         "predicted_up_share": float(pred.mean()) if n else float("nan"),

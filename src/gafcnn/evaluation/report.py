@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gafcnn import paths, registry
+from gafcnn import clock, paths, registry
 from gafcnn.evaluation.decision import LIMITS
+from gafcnn.evaluation.metrics import calls_up
 from gafcnn.io import read_json, save_figure, write_bytes
 from gafcnn.params import Params
 
@@ -65,7 +66,7 @@ def plot_confusion(probs: dict, y: np.ndarray, out: Path) -> Path:
     models = _curve_models(probs)
     fig, axes = plt.subplots(1, len(models), figsize=(2.3 * len(models), 2.6), squeeze=False)
     for ax, m in zip(axes[0], models, strict=True):
-        cm = confusion_matrix(y, (probs[m] >= 0.5).astype(int), labels=[0, 1])
+        cm = confusion_matrix(y, calls_up(probs[m]).astype(int), labels=[0, 1])
         ax.imshow(cm, cmap="Blues")
         for i in range(2):
             for j in range(2):
@@ -85,7 +86,7 @@ def plot_equity(tests: dict, out: Path) -> Path:
     for m in [m for m in registry.expand(registry.EQUITY, []) if m in tests]:
         r = tests[m]
         if r.trades:
-            t = pd.to_datetime(r.trade_times * 60_000, unit="ms", utc=True)
+            t = clock.datetimes_of_minutes(r.trade_times)
             ax.plot(t, r.equity, label=f"{m} (Sharpe {r.sharpe:.1f})", lw=1)
     ax.axhline(1.0, color="k", lw=0.7, ls="--")
     ax.set(ylabel="equity (net of fees)", title="backtest on test, non-overlapping positions")

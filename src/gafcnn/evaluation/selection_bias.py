@@ -27,6 +27,7 @@ from statistics import NormalDist
 import numpy as np
 
 from gafcnn.evaluation.bootstrap import Resamples, per_resample
+from gafcnn.evaluation.metrics import hits
 
 EULER_GAMMA = 0.5772156649015329
 _N = NormalDist()
@@ -207,7 +208,7 @@ def excess_over_majority(y: np.ndarray, p_up: dict[str, np.ndarray]) -> np.ndarr
     y = np.asarray(y).astype(np.int64)
     majority = int(y.mean() >= 0.5)
     base = (y == majority).astype(np.float64)
-    cols = [((np.asarray(p) >= 0.5).astype(np.int64) == y) - base for p in p_up.values()]
+    cols = [hits(y, p) - base for p in p_up.values()]
     return np.column_stack(cols)
 
 

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from gafcnn.data.split import _iso, required_purge
+from gafcnn import clock
+from gafcnn.data.split import required_purge
 from gafcnn.params import WalkForwardSpec
 
 
@@ -36,8 +37,8 @@ class Fold:
         d = asdict(self)
         if minutes is not None:
             for key in ("first_bar", "val_start", "test_start"):
-                d[f"{key}_time"] = _iso(int(minutes[getattr(self, key)]))
-            d["test_stop_time"] = _iso(int(minutes[self.test_stop - 1]))
+                d[f"{key}_time"] = clock.iso_minute(int(minutes[getattr(self, key)]))
+            d["test_stop_time"] = clock.iso_minute(int(minutes[self.test_stop - 1]))
         return d
 
 
@@ -87,6 +88,6 @@ def fold_split_params(split: dict, fold: Fold, minutes: np.ndarray) -> dict:
     return {
         **split,
         "method": "date",
-        "val_start": _iso(int(minutes[fold.val_start])),
-        "test_start": _iso(int(minutes[fold.test_segment_start])),
+        "val_start": clock.iso_minute(int(minutes[fold.val_start])),
+        "test_start": clock.iso_minute(int(minutes[fold.test_segment_start])),
     }

@@ -12,6 +12,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from gafcnn.evaluation.metrics import hits
 from gafcnn.images.imageset import AlignmentError
 from gafcnn.models.predictions import logit
 from gafcnn.params import ENSEMBLE_METHODS as METHODS  # noqa: F401 - the combine methods
@@ -80,7 +81,7 @@ class Stacker:
 def error_correlation(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Correlation matrix of members' mistakes (1 where ``p >= 0.5`` misses ``y``): near 1,
     they err on the same samples and an ensemble cannot fix them; near 0, it can."""
-    miss = ((p >= 0.5).astype(int) != np.asarray(y)[:, None]).astype(float)
+    miss = (~hits(np.asarray(y)[:, None], p)).astype(float)
     return np.corrcoef(miss.T)
 
 

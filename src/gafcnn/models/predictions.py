@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gafcnn import clock
 from gafcnn.io import InputError, write_parquet
 
 COLUMNS = ("timestamp", "segment", "model", "label", "p_up")
@@ -32,7 +33,7 @@ def frame(
     """Predictions of one model in the shared layout (timestamps in epoch ms)."""
     return pd.DataFrame(
         {
-            "timestamp": pd.to_datetime(np.asarray(ts_ms), unit="ms", utc=True).as_unit("ms"),
+            "timestamp": clock.datetimes(ts_ms),
             "segment": segment,
             "model": model,
             "label": np.asarray(labels).astype(np.int8),
@@ -77,8 +78,3 @@ def of_model(preds: pd.DataFrame, model: str) -> pd.DataFrame:
     if sel.empty:
         raise KeyError(f"no predictions of model {model!r}")
     return sel.sort_values("timestamp", ignore_index=True)
-
-
-def ms(timestamps: pd.Series) -> np.ndarray:
-    """Epoch milliseconds of a timestamp column."""
-    return timestamps.dt.as_unit("ms").astype("int64").to_numpy()

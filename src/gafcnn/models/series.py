@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from gafcnn.data.features import feature_scale, window_bar_features
+from gafcnn.evaluation.metrics import log_loss
 
 
 def raw_features(bars: dict[str, np.ndarray], positions: np.ndarray, window: int) -> np.ndarray:
@@ -172,12 +173,6 @@ class Rocket:
             )  # fmt: skip
 
 
-def log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    """Mean binary log loss (P(up) clipped away from 0 and 1)."""
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
 def fit_rocket(
     train: np.ndarray,
     y_train: np.ndarray,
@@ -215,7 +210,7 @@ def fit_rocket(
             lr = LogisticRegression(C=c, max_iter=300, random_state=seed).fit(z_train, y_train)
         rocket = Rocket(window, kernels, max_dilations, scale, parameters, mean, sd,
                         lr.coef_[0].copy(), float(lr.intercept_[0]), c)  # fmt: skip
-        losses[c] = log_loss(y_val, rocket.head(f_val))
+        losses[c] = log_loss(y_val, rocket.head(f_val), eps=1e-12)
         if best is None or losses[c] < losses[best.c]:
             best = rocket
     return best, losses

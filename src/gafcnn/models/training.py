@@ -37,6 +37,7 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from gafcnn.evaluation.metrics import accuracy, log_loss
 from gafcnn.images.encodings import Encoder, window_series
 from gafcnn.params import TrainConfig
 
@@ -380,11 +381,6 @@ def predict_shared(
     return gather(part, device).reshape(-1)[: len(source)]
 
 
-def bce(labels: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
-
-
 def auc(labels: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(labels, p)) if len(np.unique(labels)) == 2 else float("nan")
 
@@ -472,12 +468,12 @@ def epoch_row(epoch: int, loss: float, out: np.ndarray, labels: np.ndarray, clas
     if classes > 2:
         return {"epoch": epoch, "train_loss": loss, "train_accuracy": float(np.mean(out == labels))}
     return {"epoch": epoch, "train_loss": loss,
-            "train_accuracy": float(np.mean((out >= 0.5) == (labels == 1))),
+            "train_accuracy": accuracy(labels, out),
             "train_auc": auc(labels, out)}  # fmt: skip
 
 
 def validation_row(labels: np.ndarray, p: np.ndarray, device: torch.device) -> dict:
     """An epoch's validation loss (the same on every rank), accuracy and AUC."""
-    return {"val_loss": float(gather(np.array([bce(labels, p)]), device)[0, 0]),
-            "val_accuracy": float(np.mean((p >= 0.5) == (labels == 1))),
+    return {"val_loss": float(gather(np.array([log_loss(labels, p)]), device)[0, 0]),
+            "val_accuracy": accuracy(labels, p),
             "val_auc": auc(labels, p)}  # fmt: skip

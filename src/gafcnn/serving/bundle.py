@@ -29,11 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 import gafcnn
-from gafcnn import paths, registry
-from gafcnn.data.bars import MINUTE_MS
+from gafcnn import clock, paths, registry
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
 from gafcnn.serving.served import Inputs, hook
 
@@ -174,8 +172,9 @@ class Bundle:
         expiry = self.spec["expiry"]
         self.expires_after: int | None = None  # the last epoch minute it may trade
         if expiry:
-            fitted_ms = pd.Timestamp(expiry["fitted_until"]).value // 1_000_000
-            self.expires_after = int((fitted_ms + expiry["max_age_days"] * 86_400_000) // MINUTE_MS)
+            fitted_ms = clock.parse_ms(expiry["fitted_until"], "bundle.json", "fitted_until")
+            age_ms = expiry["max_age_days"] * 86_400_000
+            self.expires_after = int(clock.minutes_of_ms(fitted_ms + age_ms))
         self.models = [
             hook(m.serves).load(m, self.spec["models"][m.name], self.path)
             for m in registry.served()

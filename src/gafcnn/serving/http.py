@@ -51,7 +51,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
@@ -66,7 +65,7 @@ from prometheus_client import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 
-from gafcnn.data.bars import MINUTE_MS
+from gafcnn import clock
 from gafcnn.io import InputError
 from gafcnn.serving.bundle import Bundle
 from gafcnn.serving.market import Market, Snapshot, bars_from_json, iso, stamp_ms
@@ -140,7 +139,7 @@ def bot_answer(row: dict | None, version: str, latency_ms: float) -> dict[str, A
         "recommended_size": None,
         "model_version": version,
         "latency_ms": latency_ms,
-        "timestamp": row["timestamp"] or pd.Timestamp.now(tz="UTC").isoformat(),
+        "timestamp": row["timestamp"] or clock.iso_ms(clock.now_ms()),
         "action": row["action"],
         "reason": row["reason"],
         "p_up": p,
@@ -312,7 +311,7 @@ class Service:
         """Refuse a timestamp more than ``max_ahead_ms`` ahead of the clock's ``now``:
         one bad clock must not block a symbol's later, true bars."""
         if ms > now + self.max_ahead_ms:
-            raise InputError(source, f"{what} {pd.Timestamp(ms, unit='ms', tz='UTC').isoformat()} "
+            raise InputError(source, f"{what} {clock.iso_ms(ms)} "
                              f"is {(ms - now) / 1000:.0f} s ahead of the service clock "
                              f"(at most {self.max_ahead_ms / 1000:g} s allowed)")  # fmt: skip
 
@@ -326,7 +325,7 @@ class Service:
             ms = stamp_ms(body.timestamp, now, "/predict")
             self.not_ahead(ms, now, "timestamp", "/predict")
             snap = Snapshot(body.price, body.volume, body.open, body.high, body.low)
-            market.snapshot(ms // MINUTE_MS, snap, body.close, "/predict")
+            market.snapshot(clock.minutes_of_ms(ms), snap, body.close, "/predict")
         elif body.close or {body.volume, body.open, body.high, body.low} != {None}:
             raise InputError("/predict", "price: required with volume, open, high, low or close")
         row = market.stream.answer()
@@ -341,8 +340,8 @@ class Service:
             raise Refused(413, f"{len(body.bars)} bars in one request, at most {self.max_bars}")
         name, market = self.market(body.symbol, "/bars")
         frame = bars_from_json(body.bars, "/bars", body.columns)
-        last = int(frame["timestamp"].iloc[-1].value // 1_000_000)
-        self.not_ahead(last + MINUTE_MS, self.now_ms(), "a closed bar ending", "/bars")
+        last = clock.ms_of_stamp(frame["timestamp"].iloc[-1])
+        self.not_ahead(last + clock.MINUTE_MS, self.now_ms(), "a closed bar ending", "/bars")
         market.bars(frame, "/bars")
         return {"symbol": name, "accepted": len(body.bars), **self.held(market)}
 
@@ -357,7 +356,7 @@ class Service:
         last = market.stream.last_ms
         return {
             "bars": 0 if market.stream.bars is None else len(market.stream.bars),
-            "last_bar": None if last is None else iso(last // MINUTE_MS),
+            "last_bar": None if last is None else iso(clock.minutes_of_ms(last)),
             "forming": None if market.forming is None else iso(market.forming.minute),
         }
 

@@ -26,6 +26,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from gafcnn import clock
 from gafcnn.data.bars import OHLCV
 
 
@@ -77,7 +78,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def json_bars(bars: pd.DataFrame) -> list[dict]:
     """Bars as ``POST /bars`` takes them (JSON objects, floats exact)."""
-    stamps = [t.isoformat() for t in bars["timestamp"]]
+    stamps = [clock.iso(t) for t in bars["timestamp"]]
     values = {k: bars[k].to_numpy(np.float64).tolist() for k in OHLCV}
     return [{"timestamp": s, **{k: values[k][i] for k in OHLCV}} for i, s in enumerate(stamps)]
 

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gafcnn.data.bars import MINUTE_MS, OHLCV
+from gafcnn import clock
+from gafcnn.data.bars import OHLCV
 from gafcnn.data.readers import ReadReport, check_ohlcv, combine, parse_text
 from gafcnn.io import InputError
 from gafcnn.serving.signals import Stream
@@ -75,18 +76,11 @@ def bars_from_json(
 def stamp_ms(stamp: Scalar | None, now_ms: int, source: str) -> int:
     """The epoch ms of a snapshot: its ``timestamp`` (ISO, naive as UTC, or epoch ms)
     or, without one, the clock's ``now_ms``."""
-    if stamp is None:
-        return now_ms
-    try:
-        t = pd.Timestamp(stamp, unit="ms") if isinstance(stamp, int) else pd.Timestamp(stamp)
-    except (ValueError, TypeError, OverflowError):
-        raise InputError(source, f"timestamp {stamp!r}: not a timestamp") from None
-    t = t.tz_localize("UTC") if t.tzinfo is None else t
-    return int(t.value // 1_000_000)
+    return now_ms if stamp is None else clock.parse_ms(stamp, source)
 
 
 def iso(minute: int) -> str:
-    return pd.Timestamp(minute * MINUTE_MS, unit="ms", tz="UTC").isoformat()
+    return clock.iso_minute(minute)
 
 
 @dataclass(frozen=True)
@@ -102,7 +96,7 @@ class Bar:
 
     def frame(self) -> pd.DataFrame:
         """The bar as a one-row canonical frame."""
-        stamp = pd.to_datetime([self.minute * MINUTE_MS], unit="ms", utc=True).as_unit("ms")
+        stamp = clock.datetimes_of_minutes(np.array([self.minute]))
         return pd.DataFrame({
             "timestamp": stamp,
             **{k: np.array([getattr(self, k)], dtype=np.float64) for k in OHLCV},
@@ -145,9 +139,9 @@ class Market:
         """Fold ``s`` into the forming bar; close the bar before it if ``minute`` is
         later, and this one if ``close``. An error leaves the market as it was."""
         last = self.stream.last_ms
-        if last is not None and minute * MINUTE_MS <= last:
+        if last is not None and clock.ms_of_minutes(minute) <= last:
             raise InputError(source, f"snapshot of {iso(minute)} is not later than the last "
-                             f"closed bar, {iso(last // MINUTE_MS)}")  # fmt: skip
+                             f"closed bar, {iso(clock.minutes_of_ms(last))}")  # fmt: skip
         if self.forming is not None and minute < self.forming.minute:
             raise InputError(source, f"snapshot of {iso(minute)} is earlier than the bar "
                              f"forming, {iso(self.forming.minute)}")  # fmt: skip
@@ -164,5 +158,6 @@ class Market:
         """Append closed bars; a bar still forming whose minute they reach is dropped
         (closed bars are final)."""
         self.stream.append(frame, source)
-        if self.forming is not None and self.forming.minute * MINUTE_MS <= self.stream.last_ms:
+        forming = self.forming
+        if forming is not None and clock.ms_of_minutes(forming.minute) <= self.stream.last_ms:
             self.forming = None

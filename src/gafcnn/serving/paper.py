@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gafcnn.data.bars import MINUTE_MS, OHLCV, minute_index
+from gafcnn import clock
+from gafcnn.data.bars import OHLCV, minute_index
 from gafcnn.evaluation.backtest import net_returns, sides, trade_log
 
 
@@ -157,10 +158,6 @@ def summary(trader: Trader) -> dict:
         "total_net_return": float(net.sum()),
         "compounded_return": float(np.prod(1 + net) - 1),
         "break_even_bps": float(gross.mean() / 2 * 1e4) if len(net) else math.nan,
-        "first_entry": _stamp(done[0].entry) if done else None,
-        "last_entry": _stamp(done[-1].entry) if done else None,
+        "first_entry": clock.iso_minute(done[0].entry) if done else None,
+        "last_entry": clock.iso_minute(done[-1].entry) if done else None,
     }
-
-
-def _stamp(minute: int) -> str:
-    return pd.Timestamp(minute * MINUTE_MS, unit="ms", tz="UTC").isoformat()

@@ -20,7 +20,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from gafcnn.data.bars import MINUTE_MS, OHLCV, minute_index
+from gafcnn import clock
+from gafcnn.data.bars import OHLCV, minute_index
 from gafcnn.evaluation.backtest import sides
 from gafcnn.io import InputError
 
@@ -67,7 +68,7 @@ def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dic
         p[complete] = bundle.predict(arrays, minutes, positions[complete])
     rows = []
     for k, pos in enumerate(positions):
-        stamp = pd.Timestamp(int(minutes[pos]) * MINUTE_MS, unit="ms", tz="UTC").isoformat()
+        stamp = clock.iso_minute(minutes[pos])
         row = _row(bundle, int(minutes[pos]), bool(complete[k]), p[k])
         rows.append(dict(zip(FIELDS, (stamp, *row), strict=True)))
     return rows
@@ -88,11 +89,11 @@ class Stream:
         """The last bar's timestamp in epoch ms, or None before the first."""
         if self.bars is None:
             return None
-        return int(self.bars["timestamp"].iloc[-1].value // 1_000_000)
+        return clock.ms_of_stamp(self.bars["timestamp"].iloc[-1])
 
     def check(self, bars: pd.DataFrame, source: str, line: int | None = None) -> None:
         """Error unless ``bars`` (in time order) start later than the last bar held."""
-        first = int(bars["timestamp"].iloc[0].value // 1_000_000)
+        first = clock.ms_of_stamp(bars["timestamp"].iloc[0])
         if self.last_ms is not None and first <= self.last_ms:
             raise InputError(source, NOT_LATER, line)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gafcnn import paths, registry
+from gafcnn import clock, paths, registry
 from gafcnn.evaluation.metrics import classification_report
 from gafcnn.io import run_stage, write_json
 from gafcnn.models import combine, predictions
 from gafcnn.models.ensemble import Stacker, error_correlation, member_weights
-from gafcnn.models.predictions import ms
 from gafcnn.params import read_params
 from gafcnn.stages.common import gaf_sets
 from gafcnn.stages.members import joined_cnn_predictions
@@ -23,7 +22,7 @@ def fit_combiners(joined: pd.DataFrame, names: list[str], seed: int) -> tuple[di
     p_all = joined[cols].to_numpy()
     y_val = joined["label"].to_numpy()[val]
     weights = member_weights(y_val, p_all[val])
-    stacker = Stacker(seed=seed).fit(p_all[val], y_val, ms(joined["timestamp"][val]))
+    stacker = Stacker(seed=seed).fit(p_all[val], y_val, clock.ms_of(joined["timestamp"][val]))
     coef, intercept = stacker.model.coef_[0], float(stacker.model.intercept_[0])
     probs = combine.ensemble(p_all, weights, coef, intercept)
     learned = {
@@ -82,7 +81,7 @@ def main() -> None:
             "stacking_intercept": learned["stacking_intercept"],
         },
     )
-    ts, segment = ms(joined["timestamp"]), joined["segment"].to_numpy()
+    ts, segment = clock.ms_of(joined["timestamp"]), joined["segment"].to_numpy()
     predictions.write(
         [
             predictions.frame(ts, segment, y, p, registry.configured_ensemble(m))

@@ -15,12 +15,13 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from gafcnn import paths, registry
-from gafcnn.data.bars import MINUTE_MS, load_bars
+from gafcnn import clock, paths, registry
+from gafcnn.data.bars import load_bars
 from gafcnn.evaluation.backtest import backtest_log
 from gafcnn.evaluation.bootstrap import block_length, choose_block
 from gafcnn.evaluation.comparison import compare
 from gafcnn.evaluation.decision import decide
+from gafcnn.evaluation.metrics import calls_up
 from gafcnn.evaluation.report import write_report, write_timings_report
 from gafcnn.evaluation.selection_bias import excess_over_majority
 from gafcnn.images.imageset import AlignmentError
@@ -51,10 +52,10 @@ def test_predictions(
         except KeyError as exc:
             raise InputError(source, f"{exc.args[0]}; run `dvc repro`") from None
         t = rows[rows["segment"] == segment]
-        out[name] = (predictions.ms(t["timestamp"]), t["p_up"].to_numpy(dtype=np.float64))
+        out[name] = (clock.ms_of(t["timestamp"]), t["p_up"].to_numpy(dtype=np.float64))
     oracle = pd.read_parquet(paths.ORACLE)
     if len(oracle):
-        o = oracle.set_index(predictions.ms(oracle["timestamp"]))["p_up"]
+        o = oracle.set_index(clock.ms_of(oracle["timestamp"]))["p_up"]
         out[registry.ORACLE] = (reference_ts, o.reindex(reference_ts).to_numpy())
     probs = {}
     for name, (ts, p) in out.items():
@@ -77,7 +78,7 @@ def curves(name: str, y: np.ndarray, p: np.ndarray) -> None:
     for kind, df in (
         ("roc", pd.DataFrame({"fpr": fpr[keep], "tpr": tpr[keep]})),
         ("calibration", pd.DataFrame({"mean_predicted": mean, "fraction_up": frac})),
-        ("confusion", pd.DataFrame({"actual": y, "predicted": (p >= 0.5).astype(int)})),
+        ("confusion", pd.DataFrame({"actual": y, "predicted": calls_up(p).astype(int)})),
     ):
         write_csv(df, paths.EVAL_PLOTS / kind / f"{name}.csv")
 
@@ -85,7 +86,7 @@ def curves(name: str, y: np.ndarray, p: np.ndarray) -> None:
 def write_trades(single: dict, ts: np.ndarray, probs: dict[str, np.ndarray], horizon: int) -> None:
     """Every model's test trades at its val-chosen theta (single split) in one log,
     ``model`` and ``theta`` first: what `gafcnn paper` replays to the same trades."""
-    minutes = np.asarray(ts) // MINUTE_MS
+    minutes = clock.minutes_of_ms(ts)
     logs = []
     for name, b in single["policy_trades"].items():
         log = backtest_log(b, minutes, probs[name], horizon)
@@ -123,7 +124,7 @@ def main() -> None:
     if wf_spec.pooled:
         pooled = predictions.read(paths.WALKFORWARD_PREDICTIONS)
         first = predictions.of_model(pooled, registry.HYBRID.name)
-        ts, y = predictions.ms(first["timestamp"]), first["label"].to_numpy()
+        ts, y = clock.ms_of(first["timestamp"]), first["label"].to_numpy()
         try:
             probs = test_predictions(params, ts, pooled)
         except AlignmentError as exc:
@@ -191,8 +192,8 @@ def main() -> None:
     evaluate = {
         "evaluation": evaluation,
         "test_samples": len(y),
-        "test_first": pd.Timestamp(int(ts[0]), unit="ms", tz="UTC").isoformat(),
-        "test_last": pd.Timestamp(int(ts[-1]), unit="ms", tz="UTC").isoformat(),
+        "test_first": clock.iso_ms(ts[0]),
+        "test_last": clock.iso_ms(ts[-1]),
         "bootstrap": {**blocks, "reps": cfg.bootstrap_reps},
         "costs": {**dataclasses.asdict(cfg.costs), "per_side_bps": cfg.costs.per_side_bps},
         "table": table,

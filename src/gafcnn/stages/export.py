@@ -8,9 +8,7 @@ models/bundle` serves it; when the decision is "deploy nothing" it serves no mod
 
 from __future__ import annotations
 
-import pandas as pd
-
-from gafcnn import paths
+from gafcnn import clock, paths
 from gafcnn.io import read_json, run_stage
 from gafcnn.params import SERVED_SECTIONS, Params, read_params
 from gafcnn.serving.bundle import write_bundle
@@ -20,8 +18,7 @@ def expiry(params: Params, evaluate: dict) -> dict:
     """The last bar any model was fitted on (the end of val: combiners and early stopping
     see it) and how many days past it the bundle may trade (``serving.max_age_days``)."""
     fitted = read_json(paths.metrics("split"))["val"]["last_timestamp"]
-    tested = pd.Timestamp(evaluate["test_last"]) - pd.Timestamp(fitted)
-    tested_days = tested.total_seconds() / 86_400
+    tested_days = clock.days_between(fitted, evaluate["test_last"], paths.metrics("evaluate"))
     return {"fitted_until": fitted, "tested_days": tested_days,
             "max_age_days": params.serving.max_age(tested_days)}  # fmt: skip
 

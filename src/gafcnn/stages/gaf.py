@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from gafcnn import paths
-from gafcnn.data.bars import MINUTE_MS, load_bars
+from gafcnn import clock, paths
+from gafcnn.data.bars import load_bars
 from gafcnn.data.samples import build_samples
 from gafcnn.data.split import SEGMENTS, Split
 from gafcnn.images.encodings import Channel, Encoder, bar_columns, window_series
@@ -116,7 +116,7 @@ def build_window(params: Params, window: int, out_dir: Path, progress: bool = Tr
     for split_name in SEGMENTS:
         sel = samples.of(split_name)
         pos, y = samples.position[sel], samples.label[sel]
-        stamps = samples.minute[sel] * MINUTE_MS
+        stamps = clock.ms_of_minutes(samples.minute[sel])
         n = len(pos)
         writer = NpyWriter(set_file(out_dir, split_name, "images"), (n, n_ch, size, size), dtype)
         bar = tqdm(total=n, desc=f"gaf w{window} {split_name}", unit="win", disable=not progress)

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from gafcnn import paths, registry
-from gafcnn.data.bars import MINUTE_MS, load_bars
+from gafcnn import clock, paths, registry
+from gafcnn.data.bars import load_bars
 from gafcnn.data.features import INDICATORS, indicators
 from gafcnn.data.split import required_purge
 from gafcnn.evaluation.metrics import classification_report
 from gafcnn.io import run_stage, save_xgb, write_json
 from gafcnn.models import combine, predictions
 from gafcnn.models.ensemble import gain_importance, purged_folds, xgb_classifier
-from gafcnn.models.predictions import ms
 from gafcnn.params import read_params, runtime_setting
 from gafcnn.stages.common import bar_positions, gaf_sets
 from gafcnn.stages.members import joined_cnn_predictions
@@ -37,7 +36,7 @@ def main() -> None:
     windows = list(sets)
     joined = joined_cnn_predictions(sets, registry.CNN.name)
     bars, minutes = load_bars()
-    ts = ms(joined["timestamp"])
+    ts = clock.ms_of(joined["timestamp"])
     names = combine.hybrid_inputs(windows)
     feats = indicators(bars, minutes, bar_positions(minutes, ts, paths.CNN_PREDICTIONS))
     x = combine.hybrid_features(feats, joined[names[len(INDICATORS) :]].to_numpy())
@@ -46,7 +45,7 @@ def main() -> None:
     test = (joined["segment"] == "test").to_numpy()
     x_val, y_val, ts_val = x[val], y[val], ts[val]
 
-    purge = required_purge(windows, params.label.horizon) * MINUTE_MS
+    purge = clock.ms_of_minutes(required_purge(windows, params.label.horizon))
     best_rounds, cv_loss = [], []
     p_val = np.full(len(y_val), np.nan)
     for train_idx, hold_idx in purged_folds(ts_val, cfg.folds, purge):

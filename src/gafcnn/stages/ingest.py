@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gafcnn import paths
+from gafcnn import clock, paths
 from gafcnn.data import bars as barlib
 from gafcnn.data import readers, synthetic
 from gafcnn.data.download import download_months
@@ -56,8 +56,8 @@ def ingest(params: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
     metrics["rows"] = len(bars)
     metrics["filled_share"] = metrics["filled_minutes"] / len(bars)
-    metrics["first_timestamp"] = bars["timestamp"].iloc[0].isoformat()
-    metrics["last_timestamp"] = bars["timestamp"].iloc[-1].isoformat()
+    metrics["first_timestamp"] = clock.iso(bars["timestamp"].iloc[0])
+    metrics["last_timestamp"] = clock.iso(bars["timestamp"].iloc[-1])
     metrics["gaps"] = barlib.gap_summary(bars[~bars["filled"].to_numpy()])
     metrics["flat_bars"] = int(
         np.sum((bars["high"].to_numpy() == bars["low"].to_numpy()) & ~bars["filled"].to_numpy())

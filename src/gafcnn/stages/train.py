@@ -27,9 +27,8 @@ import sys
 import time
 
 import numpy as np
-import pandas as pd
 
-from gafcnn import paths, registry
+from gafcnn import clock, paths, registry
 from gafcnn.data.bars import load_bars
 from gafcnn.data.features import BAR_FEATURES, feature_scale, window_bar_features
 from gafcnn.evaluation.metrics import classification_report
@@ -246,8 +245,8 @@ def train_window(w: int, params: Params, cfg: TrainConfig) -> None:
             "parameters": int(sum(p.numel() for p in model.parameters())),
             "best_epoch": result.best_epoch,
             "train_timestamps": [
-                pd.Timestamp(int(ts_train[0]), unit="ms", tz="UTC").isoformat(),
-                pd.Timestamp(int(ts_train[-1]), unit="ms", tz="UTC").isoformat(),
+                clock.iso_ms(ts_train[0]),
+                clock.iso_ms(ts_train[-1]),
             ],
         },
         paths.cnn_model(w),

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from gafcnn import paths, registry
+from gafcnn import clock, paths, registry
 from gafcnn.data.bars import minute_index, positions
 from gafcnn.data.labels import forward_returns
 from gafcnn.data.split import Split, split_purge
@@ -47,7 +47,7 @@ from gafcnn.evaluation.cpcv import (
     split_params,
     summary,
 )
-from gafcnn.evaluation.metrics import majority_rate
+from gafcnn.evaluation.metrics import accuracy, majority_rate
 from gafcnn.evaluation.walkforward import Fold, fold_split_params, make_folds
 from gafcnn.images.imageset import GafSet
 from gafcnn.io import InputError, read_json, run_stage, write_json, write_parquet
@@ -98,10 +98,6 @@ def run_fold(
     run_pipeline(work, params, split, fold_bars, f"walk-forward fold {fold.index}", windows)
 
 
-def _accuracy(y: np.ndarray, p_up: np.ndarray) -> float:
-    return float(np.mean((np.asarray(p_up) >= 0.5).astype(int) == np.asarray(y)))
-
-
 def check_no_leak(fold: Fold, work: Path, minutes: np.ndarray, test_ts: np.ndarray) -> None:
     """No bar of train or val, nor any model's training sample, reaches the test block."""
     split = Split.from_dict(read_json(work / paths.SPLIT))
@@ -113,8 +109,8 @@ def check_no_leak(fold: Fold, work: Path, minutes: np.ndarray, test_ts: np.ndarr
         if last_minute + split.purge > first_test_minute:
             raise RuntimeError(f"fold {fold.index}: {seg.name} reaches its test block")
     for meta_file in sorted((work / paths.CNN_MODELS).glob("w*.json")):
-        last = pd.Timestamp(read_json(meta_file)["train_timestamps"][1])
-        if last.value // 1_000_000 >= test_ts.min():
+        last = clock.parse_ms(read_json(meta_file)["train_timestamps"][1], str(meta_file))
+        if last >= test_ts.min():
             raise RuntimeError(f"fold {fold.index}: {meta_file.name} trained on its test block")
 
 
@@ -148,7 +144,7 @@ def run_cpcv(params: Params, bars: pd.DataFrame, minutes: np.ndarray) -> None:
             preds = predictions.read(work / paths.PREDICTIONS)
             check_cpcv_leak(s, work, minutes, max(windows), horizon, spec.embargo)
         preds = preds[preds["segment"] == "test"]
-        at = positions(minutes, predictions.ms(preds["timestamp"]))
+        at = positions(minutes, clock.ms_of(preds["timestamp"]))
         tested[s.index] = preds.assign(position=at)
         print(f"cpcv: split {s.index} done in {time.perf_counter() - t0:.0f} s", flush=True)
     oracle = pd.read_parquet(paths.ORACLE)
@@ -184,13 +180,13 @@ def run_cpcv(params: Params, bars: pd.DataFrame, minutes: np.ndarray) -> None:
 def oracle_rows(oracle: pd.DataFrame, path: pd.DataFrame) -> pd.DataFrame:
     """The synthetic market's P(up) at the path's decisions, as rows of the layout."""
     first = path[path["model"] == path["model"].iloc[0]]
-    ts = predictions.ms(first["timestamp"])
+    ts = clock.ms_of(first["timestamp"])
     return predictions.frame(ts, "test", first["label"], oracle_at(oracle, ts), registry.ORACLE)
 
 
 def oracle_at(oracle: pd.DataFrame, stamps_ms: np.ndarray) -> np.ndarray:
     """The synthetic market's P(up) at decision timestamps (epoch ms)."""
-    p = oracle.set_index(predictions.ms(oracle["timestamp"]))["p_up"]
+    p = oracle.set_index(clock.ms_of(oracle["timestamp"]))["p_up"]
     return p.reindex(stamps_ms).to_numpy()
 
 
@@ -229,9 +225,9 @@ def main() -> None:
             run_fold(fold, bars, minutes, params.raw, windows, work)
             preds = predictions.read(work / paths.PREDICTIONS)
             preds = preds[preds["segment"] == "test"]
-            pos = positions(minutes, predictions.ms(preds["timestamp"]))
+            pos = positions(minutes, clock.ms_of(preds["timestamp"]))
             preds = preds[(pos >= fold.test_start) & (pos < fold.test_stop)]
-            test_ts = predictions.ms(preds["timestamp"])
+            test_ts = clock.ms_of(preds["timestamp"])
             check_no_leak(fold, work, minutes, test_ts)
         pooled.append(preds)
         any_model = preds[preds["model"] == preds["model"].iloc[0]]
@@ -239,10 +235,10 @@ def main() -> None:
         row["samples"] = len(any_model)
         row["majority_rate"] = majority_rate(y)
         if len(oracle):
-            p = oracle_at(oracle, predictions.ms(any_model["timestamp"]))
-            row["oracle_accuracy"] = _accuracy(y, p)
+            p = oracle_at(oracle, clock.ms_of(any_model["timestamp"]))
+            row["oracle_accuracy"] = accuracy(y, p)
         row["accuracy"] = {
-            model: _accuracy(g["label"].to_numpy(), g["p_up"].to_numpy())
+            model: accuracy(g["label"].to_numpy(), g["p_up"].to_numpy())
             for model, g in preds.groupby("model", sort=True)
         }
         rows.append(row)
