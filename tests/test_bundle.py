@@ -247,9 +247,9 @@ def test_no_look_ahead_in_what_is_served(project):
     """At decision times across the test segment, every served input (indicators, each
     CNN's images or bar features) and output (each model's P(up), the action) computed
     from the bars up to t alone equals what the whole file gives."""
-    from gafcnn.evaluation.backtest import sides
     from gafcnn.serving.cnn import cnn_inputs, encoder_of
     from gafcnn.serving.served import Inputs
+    from gafcnn.trading.backtest import sides
 
     bundle = Bundle(project / "models" / "bundle")
     _, arrays, minutes = _bars(project)

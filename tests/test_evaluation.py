@@ -9,9 +9,9 @@ import pytest
 from pipeline import metrics
 from scipy import stats
 
-from gafcnn.evaluation.backtest import backtest
 from gafcnn.evaluation.bootstrap import block_length, bootstrap, bootstrap_indices
 from gafcnn.evaluation.decision import decide
+from gafcnn.trading.backtest import backtest
 
 
 def test_bootstrap_covers_the_truth_at_about_the_nominal_rate():

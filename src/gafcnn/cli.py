@@ -161,6 +161,7 @@ def paper_main(argv: list[str] | None = None) -> None:
     from gafcnn.io import write_json
     from gafcnn.serving import paper
     from gafcnn.serving.bundle import Bundle
+    from gafcnn.trading.engine import PositionEngine
 
     ap = argparse.ArgumentParser(prog="gafcnn paper", description=paper.__doc__.split("\n")[0])
     ap.add_argument("--bundle", default=str(paths.BUNDLE), help="bundle folder (export stage)")
@@ -174,8 +175,8 @@ def paper_main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     columns = a.columns.split(",") if a.columns else None
     bundle = Bundle(a.bundle)
-    policy = paper.Policy.of(bundle, _paper_model(bundle, a.model))
-    start, trader = _minute(a.start), paper.Trader(policy)
+    policy = bundle.policy(_paper_model(bundle, a.model))
+    start, trader = _minute(a.start), PositionEngine(policy)
     header = "entry,exit,side,p_up,gross,net,void" if a.format == "csv" else None
     if a.follow:
         if a.bars != "-":
@@ -190,8 +191,8 @@ def paper_main(argv: list[str] | None = None) -> None:
             bars = stream.bars
             warn_expired(bundle, int(minute_index(bars)[-1]))
             p = paper.decision_probabilities(bundle, bars, policy, start, last_only=True)[0]
-            closed = trader.step(int(minute_index(bars)[-1]), float(bars["close"].iloc[-1]),
-                                 None if np.isnan(p) else float(p))  # fmt: skip
+            closed = trader.step(int(minute_index(bars)[-1]), None if np.isnan(p) else float(p),
+                                 float(bars["close"].iloc[-1]))  # fmt: skip
             if closed is not None:
                 for line in _trade_lines(paper.log([closed], policy.horizon), a.format):
                     print(line, flush=True)

@@ -9,7 +9,6 @@ import numpy as np
 from gafcnn import clock, registry
 from gafcnn.data.bars import positions
 from gafcnn.data.labels import forward_returns
-from gafcnn.evaluation.backtest import Backtest, backtest
 from gafcnn.evaluation.bootstrap import Resamples, bootstrap, bootstrap_indices, per_resample
 from gafcnn.evaluation.metrics import calls_up, classification_report, hits
 from gafcnn.evaluation.policy import (
@@ -23,6 +22,7 @@ from gafcnn.evaluation.policy import (
 )
 from gafcnn.evaluation.selection_bias import assess
 from gafcnn.params import Params
+from gafcnn.trading.backtest import Backtest, backtest
 
 BACKTEST_FIELDS = ("trades", "win_rate", "mean_net_return", "sharpe", "max_drawdown", "exposure")
 

@@ -189,10 +189,10 @@ def path_figures(
     path) over every model but the ``oracle``."""
     from gafcnn import clock
     from gafcnn.data.bars import positions
-    from gafcnn.evaluation.backtest import backtest
     from gafcnn.evaluation.policy import period
     from gafcnn.evaluation.selection_bias import pbo, period_returns
     from gafcnn.models.predictions import of_model
+    from gafcnn.trading.backtest import backtest
 
     out: dict = {"accuracy": {}, "mean_net_return": {}, "trades": {}}
     trades = {}

@@ -13,10 +13,10 @@ import math
 
 import numpy as np
 
-from gafcnn.evaluation.backtest import Backtest, backtest
 from gafcnn.evaluation.bootstrap import Resamples, bootstrap_indices, per_resample
 from gafcnn.evaluation.selection_bias import reality_check
 from gafcnn.params import PolicyParams
+from gafcnn.trading.backtest import Backtest, backtest
 
 
 def period(minutes: np.ndarray, horizon: int) -> float:

@@ -22,6 +22,7 @@ stage evaluated; when the decision is "deploy nothing" it serves no model.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -34,6 +35,7 @@ import gafcnn
 from gafcnn import clock, paths, registry
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
 from gafcnn.serving.served import Inputs, hook
+from gafcnn.trading.engine import Policy
 
 BUNDLE_FILE = "bundle.json"
 FORMAT = 4  # 4: bundle.json digests itself (spec_sha256); 3: models shipped by serving hooks
@@ -167,7 +169,6 @@ class Bundle:
         self.deployed: str | None = self.spec["deployed"]
         self.history = int(self.spec["history_bars"])
         self.aliases: dict[str, str] = self.spec["aliases"]
-        self.theta = float((self.spec["policy"] or {}).get(self.deployed, 0.0))
         self.warned_expired = False
         expiry = self.spec["expiry"]
         self.expires_after: int | None = None  # the last epoch minute it may trade
@@ -188,6 +189,29 @@ class Bundle:
         """What this bundle trades, named: the gafcnn version and 12 hex digits of its
         ``bundle.json`` digest (models, code, deployed model, thetas, costs, expiry)."""
         return f"{self.spec['code']['gafcnn']}+{self.spec[SPEC_DIGEST][:12]}"
+
+    @functools.cached_property
+    def deployed_policy(self) -> Policy:
+        """How the deployed model trades (:meth:`policy`)."""
+        return self.policy()
+
+    @property
+    def theta(self) -> float:
+        """The deployed model's val-chosen threshold."""
+        return self.deployed_policy.theta
+
+    def policy(self, model: str | None = None) -> Policy:
+        """How ``model`` (the deployed one by default) is traded: its val-chosen theta,
+        the label horizon, the decision stride and the costs, as the backtest traded it."""
+        model = self.deployed if model is None else model
+        spec = self.spec
+        return Policy(
+            theta=float((spec["policy"] or {}).get(model, 0.0)),
+            horizon=int(spec["label_horizon"]),
+            cost_bps=float(spec["costs"]["per_side_bps"]),
+            stride=int(spec["params"]["gaf"]["stride"]),
+            model=model or "",
+        )
 
     def expired(self, minute: int) -> str | None:
         """Why a decision at epoch ``minute`` must not trade on this bundle's models (more

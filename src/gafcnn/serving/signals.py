@@ -22,7 +22,6 @@ import pandas as pd
 
 from gafcnn import clock
 from gafcnn.data.bars import OHLCV, minute_index
-from gafcnn.evaluation.backtest import sides
 from gafcnn.io import InputError
 
 FIELDS = ("timestamp", "p_up", "action", "reason")
@@ -53,7 +52,7 @@ def _row(bundle, minute: int, ready: bool, p: float) -> tuple:
         need = max(bundle.windows)
         return (None, "flat", f"history too short: needs {bundle.history} bars, the last "
                 f"{need} of them consecutive minutes")  # fmt: skip
-    action = ACTIONS[int(sides(np.array([p]), bundle.theta)[0])]
+    action = ACTIONS[bundle.deployed_policy.side(p)]
     reason = "" if action != "flat" else f"below threshold ({bundle.theta:g} from 0.5)"
     return float(p), action, reason
 

@@ -17,7 +17,6 @@ import pandas as pd
 
 from gafcnn import clock, paths, registry
 from gafcnn.data.bars import load_bars
-from gafcnn.evaluation.backtest import backtest_log
 from gafcnn.evaluation.bootstrap import block_length, choose_block
 from gafcnn.evaluation.comparison import compare
 from gafcnn.evaluation.decision import decide
@@ -29,6 +28,7 @@ from gafcnn.io import InputError, read_json, run_stage, write_csv, write_json, w
 from gafcnn.models import predictions
 from gafcnn.params import Params, read_params
 from gafcnn.stages.common import gaf_sets
+from gafcnn.trading.backtest import backtest_log
 
 
 def test_predictions(
@@ -83,13 +83,12 @@ def curves(name: str, y: np.ndarray, p: np.ndarray) -> None:
         write_csv(df, paths.EVAL_PLOTS / kind / f"{name}.csv")
 
 
-def write_trades(single: dict, ts: np.ndarray, probs: dict[str, np.ndarray], horizon: int) -> None:
+def write_trades(single: dict) -> None:
     """Every model's test trades at its val-chosen theta (single split) in one log,
     ``model`` and ``theta`` first: what `gafcnn paper` replays to the same trades."""
-    minutes = clock.minutes_of_ms(ts)
     logs = []
     for name, b in single["policy_trades"].items():
-        log = backtest_log(b, minutes, probs[name], horizon)
+        log = backtest_log(b)
         log.insert(0, "theta", single["policy"][name]["theta"])
         log.insert(0, "model", name)
         logs.append(log)
@@ -115,7 +114,6 @@ def main() -> None:
     block = blocks["block_samples"]
     bars, minutes = load_bars()
     single = compare(ts, y, probs, bars, minutes, params, block, trials, partitions, val)
-    single_probs = probs
     train_last = max(s.timestamps("train").max() for s in sets.values())
     out_of_sample = bool(ts.min() > train_last)
     wf_spec = params.walkforward
@@ -210,7 +208,7 @@ def main() -> None:
     for name in registry.expand(registry.CURVES, sets):
         if name != registry.ORACLE:
             curves(name, y, probs[name])
-    write_trades(single, ref.timestamps("test"), single_probs, horizon)
+    write_trades(single)
     for name, rows in single["coverage"].items():
         write_csv(pd.DataFrame(rows), paths.EVAL_PLOTS / "coverage" / f"{name}.csv")
     write_report(params, evaluate, decision, probs, y, tests, single["coverage"])
