@@ -213,7 +213,7 @@ def test_walkforward_recovers_planted_signal(walkforward_runs):
     assert dec["evaluation"] == "walk-forward" and wf["folds"] == 4 and wf["no_leak"]
     oracle = ev["table"]["oracle"]["accuracy"]
     best = max(r["accuracy"] for r in _models(ev).values())
-    print(json.dumps({"oracle": oracle, "best": best, "per_fold": wf["per_fold"]}, indent=1))
+    print(json.dumps({"oracle": oracle, "best": best, "splits": wf["splits"]}, indent=1))
     assert best >= oracle - 0.02  # pooled out of sample, within 2 points of the best possible
     assert ev["test_samples"] == wf["test_samples"]
 
@@ -234,10 +234,10 @@ def test_cpcv_paths_centre_on_chance_in_noise(tmp_path):
                                         "walkforward.scheme": "cpcv"})  # fmt: skip
     dvc(root, "repro", "evaluate")
     wf = metrics(root, "walkforward")
-    assert (wf["splits"], wf["paths"], wf["no_leak"]) == (15, 5, True)
+    assert (len(wf["splits"]), len(wf["paths"]), wf["no_leak"]) == (15, 5, True)
     print(json.dumps({"accuracy": wf["accuracy"], "pbo": wf["pbo"]}, indent=1))
     for name, a in wf["accuracy"].items():
         assert abs(a["mean"] - 0.5) < 0.02, name  # the null market's up share is about 1/2
-    for p in wf["per_path"]:
+    for p in wf["paths"]:
         assert all(v < 0 for v in p["mean_net_return"].values())
     assert 0.25 <= wf["pbo"]["mean"] <= 0.75

@@ -184,7 +184,7 @@ def test_gap_heavy_file_stops_before_any_model_and_runs_with_fill_gaps(tmp_path)
     assert "warnings: filled_bars" in report and "minutes filled by data.fill_gaps" in report
 
 
-@pytest.mark.slow  # two folds of the whole pipeline (about 100 s); fold stages: test_walkforward
+@pytest.mark.slow  # two folds of the whole pipeline (about 100 s); fold stages: test_resampling
 def test_walkforward_end_to_end(tmp_path):
     """Two folds on a small market: every model refitted per fold, every decision time
     of the later half tested once, and the decision says it rests on walk-forward."""
@@ -198,7 +198,7 @@ def test_walkforward_end_to_end(tmp_path):
     )  # fmt: skip
     dvc(root, "repro", "evaluate")
     wf, ev, dec = metrics(root, "walkforward"), metrics(root, "evaluate"), metrics(root, "decision")
-    assert wf["folds"] == 2 and wf["no_leak"] and len(wf["per_fold"]) == 2
+    assert wf["folds"] == 2 and wf["no_leak"] and len(wf["splits"]) == 2 and len(wf["paths"]) == 1
     assert dec["evaluation"] == "walk-forward" and ev["evaluation"]["method"] == "walk-forward"
     assert dec["reasons"][0].startswith("evaluated walk-forward: 2 folds (expanding)")
     assert "single_split" in ev and set(ev["single_split"]["table"]) == set(ev["table"])
@@ -208,11 +208,11 @@ def test_walkforward_end_to_end(tmp_path):
     assert {"cnn_w15", "cnn_w30", "phase1", "hybrid", "ensemble_weighted"} <= set(stamps)
     assert len({frozenset(s) for s in stamps.values()}) == 1  # same decision times, once each
     assert not pooled.duplicated(["model", "timestamp"]).any()
-    folds = wf["per_fold"]
+    folds = wf["splits"]
     ts = np.sort(pooled["timestamp"].unique())
     first, last = (
-        pd.Timestamp(folds[0]["test_start_time"]),
-        pd.Timestamp(folds[1]["test_stop_time"]),
+        pd.Timestamp(folds[0]["decisions_times"][0][0]),
+        pd.Timestamp(folds[1]["decisions_times"][-1][1]),
     )
     assert ts[0] >= first and ts[-1] <= last
     assert sum(f["samples"] for f in folds) == len(ts) == ev["test_samples"]
@@ -220,7 +220,7 @@ def test_walkforward_end_to_end(tmp_path):
     assert "## Walk-forward folds" in md and "forest.png" in md
 
 
-@pytest.mark.slow  # six splits of the whole pipeline (several minutes); geometry: test_cpcv
+@pytest.mark.slow  # six splits of the whole pipeline (several minutes); geometry: test_resampling
 def test_cpcv_end_to_end(tmp_path):
     """CPCV with 4 groups, 2 tested per split: six refits, three paths that each score
     every decision once, purge and embargo checked on what each split's models saw, the
@@ -235,7 +235,12 @@ def test_cpcv_end_to_end(tmp_path):
     )  # fmt: skip
     dvc(root, "repro", "evaluate")
     wf, dec = metrics(root, "walkforward"), metrics(root, "decision")
-    assert (wf["scheme"], wf["splits"], wf["paths"], wf["no_leak"]) == ("cpcv", 6, 3, True)
+    assert (wf["scheme"], len(wf["splits"]), len(wf["paths"]), wf["no_leak"]) == (
+        "cpcv",
+        6,
+        3,
+        True,
+    )
     assert dec["evaluation"] == "single split"
     paths = pd.read_parquet(root / "data" / "walkforward" / "paths.parquet")
     assert sorted(paths["path"].unique()) == [0, 1, 2]

@@ -18,7 +18,6 @@ import math
 
 import numpy as np
 from scipy import stats
-from sklearn.metrics import balanced_accuracy_score, matthews_corrcoef, roc_auc_score
 
 EPS = 1e-7
 
@@ -89,6 +88,9 @@ def classification_report(
     y: np.ndarray, p_up: np.ndarray, confidence: float = 0.95
 ) -> dict[str, float | int | bool | list[float]]:
     """All shared metrics for labels ``y`` (0/1) and predicted probabilities of up."""
+    # scikit-learn here, not at import: serving uses this module's accuracy without it
+    from sklearn.metrics import balanced_accuracy_score, matthews_corrcoef, roc_auc_score
+
     y = np.asarray(y).astype(np.int64)
     p = np.clip(np.asarray(p_up, dtype=np.float64), EPS, 1 - EPS)
     if len(y) != len(p):

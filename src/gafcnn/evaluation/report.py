@@ -269,9 +269,9 @@ def rivals_markdown(rivals: dict) -> str:
 def per_fold_markdown(walkforward: dict) -> str:
     """Each model's test accuracy per walk-forward fold, with the majority rate (and
     the oracle on synthetic data)."""
-    folds = walkforward["per_fold"]
+    folds = walkforward["splits"]
     head = "| model | " + " | ".join(
-        f"fold {f['index']} ({f['test_start_time'][:10]}..{f['test_stop_time'][:10]})"
+        f"fold {f['index']} ({f['decisions_times'][0][0][:10]}..{f['decisions_times'][-1][1][:10]})"
         for f in folds
     )
     lines = [head + " |", "|" + "---|" * (len(folds) + 1)]
@@ -326,7 +326,7 @@ def plot_folds(walkforward: dict, out: Path, ensemble: str) -> Path:
     """Accuracy per walk-forward fold of the main models against the majority rate and,
     on synthetic data, the oracle."""
     plt = _plt()
-    folds = walkforward["per_fold"]
+    folds = walkforward["splits"]
     x = [f["index"] for f in folds]
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     names = [m for m in folds[0]["accuracy"] if registry.is_model(m, registry.FOLDS)]
@@ -360,14 +360,14 @@ def plot_cpcv(cpcv: dict, out: Path, ensemble: str) -> Path:
     for ax, key, label, scale in ((axes[0], "accuracy", "test accuracy", 1.0),
                                   (axes[1], "mean_net_return", "mean net return per trade (bps)",
                                    1e4)):  # fmt: skip
-        data = [[p[key][m] * scale for p in cpcv["per_path"]] for m in names]
+        data = [[p[key][m] * scale for p in cpcv["paths"]] for m in names]
         ax.boxplot(data, vert=False, widths=0.5)
         for i, d in enumerate(data, start=1):
             ax.plot(d, [i] * len(d), "o", ms=3, alpha=0.6)
         ax.xaxis.set_major_locator(plt.MaxNLocator(5))
         ax.set_xlabel(label)
     axes[0].set_yticks(range(1, len(names) + 1), names, fontsize=7)
-    fig.suptitle(f"{cpcv['paths']} CPCV paths ({cpcv['splits']} splits)", fontsize=9)
+    fig.suptitle(f"{len(cpcv['paths'])} CPCV paths ({len(cpcv['splits'])} splits)", fontsize=9)
     fig.tight_layout()
     return _save(fig, out)
 
@@ -383,8 +383,8 @@ def cpcv_markdown(cpcv: dict, ensemble: str) -> str:
         lines.append(f"| {m} | {acc} | {net} |")
     pbo = cpcv["pbo"]
     lines += ["", (
-        f"{cpcv['splits']} splits of {cpcv['groups']} groups testing {cpcv['test_groups']} "
-        f"each (embargo {cpcv['embargo']} bars) reassembled into {cpcv['paths']} paths; "
+        f"{len(cpcv['splits'])} splits of {cpcv['groups']} groups testing {cpcv['test_groups']} "
+        f"each (embargo {cpcv['embargo']} bars) reassembled into {len(cpcv['paths'])} paths; "
         + (f"PBO over each path's time slices: mean {pbo['mean']:.2f}, range "
            f"{pbo['min']:.2f}..{pbo['max']:.2f}." if pbo else "PBO: fewer than two models.")
     )]  # fmt: skip
