@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from html import unescape
 
 import numpy as np
 import pytest
@@ -232,6 +234,11 @@ def test_evaluate_stage_outputs(project):
     html = (project / "reports" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 8
     md = (project / "reports" / "report.md").read_text()
+    # one document, two renderings: the same headings in the same order, every figure
+    md_heads = re.findall(r"^(#{1,3}) (.+)$", md, flags=re.M)
+    html_heads = re.findall(r"<h([1-3])>(.*?)</h\1>", html)
+    assert [(len(h), t) for h, t in md_heads] == [(int(n), unescape(t)) for n, t in html_heads]
+    assert md.count("![") == html.count("data:image/png;base64,")
     for name in (
         "ROC curves",
         "Calibration",

@@ -4,8 +4,7 @@ the pictures (ROC, calibration, confusion, equity, training curves, GAF samples)
 
 from __future__ import annotations
 
-import base64
-import html
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,22 @@ import pandas as pd
 
 from gafcnn import clock, paths, registry
 from gafcnn.evaluation.decision import LIMITS
+from gafcnn.evaluation.document import (
+    Block,
+    Bullets,
+    Document,
+    Figure,
+    Paragraph,
+    Section,
+    Table,
+    to_html,
+    to_markdown,
+)
 from gafcnn.evaluation.metrics import calls_up
 from gafcnn.io import read_json, save_figure, write_bytes
-from gafcnn.params import Params
+
+# The original plan's "Phase 1 + 2 win rate" target and stretch, quoted by the report.
+PLAN_WIN_RATES = (0.65, 0.72)
 
 
 def _plt():
@@ -135,9 +147,9 @@ def plot_coverage(coverage: dict, policy: dict, out: Path) -> Path:
             a1.plot([r["coverage"]], [r["win_rate"]], "*", ms=10, color=line[0].get_color())
             a2.plot([r["coverage"]], [r["mean_net_return"]], "*", ms=10,
                     color=line[0].get_color())  # fmt: skip
-    for rate in GUIDE_WIN_RATES:
+    for rate in PLAN_WIN_RATES:
         a1.axhline(rate, color="grey", lw=0.7, ls=":")
-        a1.text(0.01, rate, f" guide {rate:.0%}", fontsize=7, va="bottom",
+        a1.text(0.01, rate, f" plan {rate:.0%}", fontsize=7, va="bottom",
                 transform=a1.get_yaxis_transform())  # fmt: skip
     a2.axhline(0.0, color="k", lw=0.7, ls="--")
     a1.set(xscale="log", xlabel="coverage (share of decisions traded)", ylabel="win rate (net)")
@@ -148,12 +160,13 @@ def plot_coverage(coverage: dict, policy: dict, out: Path) -> Path:
     return _save(fig, out)
 
 
-def plot_training(windows: list[int], out: Path) -> Path | None:
+def plot_training(curves: dict[int, Path], out: Path) -> Path | None:
+    """Each window's training and validation loss and accuracy per epoch, read from its
+    dvclive folder in ``curves``; None when no window logged any."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     found = False
-    for w in windows:
-        base = paths.train_curves(w)
+    for w, base in curves.items():
         for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
             for split, ls in (("train", "--"), ("val", "-")):
                 f = base / split / f"{metric}.tsv"
@@ -176,116 +189,12 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def table_markdown(table: dict, backtest: dict) -> str:
-    """The comparison as two markdown tables (classification, then backtest), each
-    narrow enough for a page."""
-    cols = ["accuracy", "accuracy_ci", "majority_rate", "balanced_accuracy", "roc_auc",
-            "log_loss", "brier", "mcc", "p_value_vs_majority"]  # fmt: skip
-    bcols = ["trades", "win_rate", "mean_net_return", "sharpe", "max_drawdown"]
-    lines = ["| model | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
-    for m, r in table.items():
-        cells = []
-        for c in cols:
-            v = r[c]
-            cells.append(f"[{v[0]:.3f}, {v[1]:.3f}]" if isinstance(v, list) else _fmt(v))
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    lines += ["", "| model | " + " | ".join(f"backtest {c}" for c in bcols) + " |"]
-    lines.append("|" + "---|" * (len(bcols) + 1))
-    for m in table:
-        lines.append(f"| {m} | " + " | ".join(_fmt(backtest[m][c]) for c in bcols) + " |")
-    return "\n".join(lines)
-
-
 def _block_rule(evaluate: dict) -> str:
     """Which block length the run used, and the other one."""
     b = evaluate["bootstrap"]
     if b["rule"] == "window":
         return f"a window plus a horizon; Politis-White's optimal length: {b['optimal_samples']}"
     return f"Politis-White's optimal length; a window plus a horizon: {b['window_samples']}"
-
-
-GUIDE_WIN_RATES = (0.65, 0.72)  # the guide's "Phase 1 + 2 win rate" target and stretch
-
-
-def policy_markdown(policy: dict) -> str:
-    """Each model's policy on test at its val-chosen theta, then the guide's win-rate
-    criterion as measured (net of costs)."""
-    head = ("| model | theta | coverage | trades | win rate [95%] | mean net/trade [95%] | "
-            "Sharpe | max DD | turnover/day | break-even bps/side [95%] | family p |")  # fmt: skip
-    lines = [head, "|" + "---|" * 11]
-    for name, r in policy.items():
-        wr, mn, be = r["win_rate_ci"], r["mean_net_return_ci"], r["break_even_bps_ci"]
-        lines.append(
-            f"| {name} | {r['theta']:.3f} | {r['coverage']:.3f} | "
-            f"{r['trades']}{'' if r['judged'] else '*'} | "
-            f"{_fmt(r['win_rate'])} [{_fmt(wr[0])}, {_fmt(wr[1])}] | "
-            f"{r['mean_net_return']:+.5f} [{mn[0]:+.5f}, {mn[1]:+.5f}] | {_fmt(r['sharpe'])} | "
-            f"{_fmt(r['max_drawdown'])} | {r['turnover_per_day']:.1f} | "
-            f"{r['break_even_bps']:.2f} [{be[0]:.2f}, {be[1]:.2f}] | "
-            f"{_fmt(r.get('p_value_family', float('nan')))} |"
-        )
-    lines += ["", (
-        "family p: the reality check (SPA) of the model's policy against staying flat, "
-        "corrected for every model x theta tried; a model deploys only below "
-        "`evaluate.alpha`, with a positive net return and enough trades."
-    )]  # fmt: skip
-    few = [n for n, r in policy.items() if not r["judged"]]
-    if few:
-        lines += ["", (
-            f"Trades marked * are fewer than `evaluate.policy.min_val_trades`: too few to "
-            f"judge ({', '.join(few)}); the guide's criterion leaves them out."
-        )]  # fmt: skip
-    models = {n: r for n, r in policy.items() if n != registry.ORACLE and r["judged"]}
-    if not models:
-        lines += ["", "The guide's win-rate criterion: no model made enough test trades to judge."]
-    if models:
-        best = max(models, key=lambda n: models[n]["win_rate"])
-        r = models[best]
-        target, stretch = GUIDE_WIN_RATES
-        lines += ["", (
-            f"The guide's criterion, win rate >= {target:.0%} (stretch {stretch:.0%}), measured "
-            f"as the share of test trades that gain after costs at the val-chosen theta: best "
-            f"{best} {r['win_rate']:.3f} [{r['win_rate_ci'][0]:.3f}, {r['win_rate_ci'][1]:.3f}] "
-            f"over {r['trades']} trades - "
-            + ("met" if r["win_rate_ci"][0] >= target else "not met")
-            + " (the interval's lower end must clear it)."
-        )]  # fmt: skip
-    return "\n".join(lines)
-
-
-def rivals_markdown(rivals: dict) -> str:
-    """Per window, the CNN's test accuracy minus each rival's, with its paired
-    bootstrap interval and verdict."""
-    lines = ["| window | rival | CNN - rival accuracy | 95% interval | verdict |",
-             "|---|---|---|---|---|"]  # fmt: skip
-    for w, rows in rivals.items():
-        for name, r in rows.items():
-            lo, hi = r["ci"]
-            lines.append(f"| {w} | {name} | {r['difference']:+.4f} | [{lo:+.4f}, {hi:+.4f}] | "
-                         f"{r['verdict']} |")  # fmt: skip
-    return "\n".join(lines)
-
-
-def per_fold_markdown(walkforward: dict) -> str:
-    """Each model's test accuracy per walk-forward fold, with the majority rate (and
-    the oracle on synthetic data)."""
-    folds = walkforward["splits"]
-    head = "| model | " + " | ".join(
-        f"fold {f['index']} ({f['decisions_times'][0][0][:10]}..{f['decisions_times'][-1][1][:10]})"
-        for f in folds
-    )
-    lines = [head + " |", "|" + "---|" * (len(folds) + 1)]
-    lines.append("| test samples | " + " | ".join(str(f["samples"]) for f in folds) + " |")
-    lines.append(
-        "| majority rate | " + " | ".join(f"{f['majority_rate']:.3f}" for f in folds) + " |"
-    )
-    if all("oracle_accuracy" in f for f in folds):
-        lines.append(
-            "| oracle | " + " | ".join(f"{f['oracle_accuracy']:.3f}" for f in folds) + " |"
-        )
-    for m in sorted(folds[0]["accuracy"]):
-        lines.append(f"| {m} | " + " | ".join(f"{f['accuracy'][m]:.3f}" for f in folds) + " |")
-    return "\n".join(lines)
 
 
 def plot_forest(evaluate: dict, out: Path) -> Path:
@@ -372,210 +281,6 @@ def plot_cpcv(cpcv: dict, out: Path, ensemble: str) -> Path:
     return _save(fig, out)
 
 
-def cpcv_markdown(cpcv: dict, ensemble: str) -> str:
-    """Per main model its accuracy and net return over the CPCV paths, and PBO."""
-    lines = ["| model | accuracy mean (sd) | accuracy min..max | net/trade mean (sd) | "
-             "net/trade min..max |", "|---|---|---|---|---|"]  # fmt: skip
-    for m in cpcv_models(cpcv, ensemble):
-        a, n = cpcv["accuracy"][m], cpcv["mean_net_return"][m]
-        acc = f"{a['mean']:.4f} ({a['sd']:.4f}) | {a['min']:.4f}..{a['max']:.4f}"
-        net = f"{n['mean']:+.5f} ({n['sd']:.5f}) | {n['min']:+.5f}..{n['max']:+.5f}"
-        lines.append(f"| {m} | {acc} | {net} |")
-    pbo = cpcv["pbo"]
-    lines += ["", (
-        f"{len(cpcv['splits'])} splits of {cpcv['groups']} groups testing {cpcv['test_groups']} "
-        f"each (embargo {cpcv['embargo']} bars) reassembled into {len(cpcv['paths'])} paths; "
-        + (f"PBO over each path's time slices: mean {pbo['mean']:.2f}, range "
-           f"{pbo['min']:.2f}..{pbo['max']:.2f}." if pbo else "PBO: fewer than two models.")
-    )]  # fmt: skip
-    return "\n".join(lines)
-
-
-def write_report(
-    params: Params, evaluate: dict, decision: dict, probs: dict, y: np.ndarray, tests: dict,
-    coverage: dict | None = None,
-) -> None:  # fmt: skip
-    """Pictures into ``reports/figures`` and ``plots/equity.png``; report.md and report.html."""
-    figs = paths.REPORT_FIGURES
-    roc, cal = plot_roc_calibration(probs, y, figs)
-    forest = plot_forest(evaluate, figs / "forest.png")
-    walkforward = None
-    if evaluate.get("evaluation", {}).get("method") == "walk-forward":
-        walkforward = read_json(paths.metrics("walkforward"))
-    pictures = [
-        ("ROC curves (test)", roc),
-        ("Calibration (test)", cal),
-        ("Confusion matrices (test)", plot_confusion(probs, y, figs)),
-        ("Equity curves, net of fees (test)", plot_equity(tests, paths.EQUITY_PLOT)),
-    ]
-    if "policy" in evaluate:
-        pictures += [(
-            "Net return per trade against cost per side (test, each model at its theta)",
-            plot_cost_sweep(
-                evaluate["policy"], figs / "cost_sweep.png", evaluate["costs"]["per_side_bps"]
-            ),
-        )]  # fmt: skip
-    if coverage:
-        pictures += [(
-            "Win rate and net return against coverage (test)",
-            plot_coverage(coverage, evaluate["policy"], figs / "coverage.png"),
-        )]  # fmt: skip
-    windows = [int(w) for w in params.gaf.windows]
-    train_png = plot_training(windows, figs / "training.png")
-    if train_png:
-        pictures.append(("Training curves", train_png))
-    for w in windows:
-        p = paths.gaf_samples_plot(w)
-        if p.exists():
-            pictures.append((f"GAF samples, w{w}: examples and mean(UP) - mean(DOWN)", p))
-    if paths.AUDIT_PLOT.exists():
-        pictures.append(("Audit", paths.AUDIT_PLOT))
-    cpcv = None
-    if params.walkforward.scheme == "cpcv":
-        cpcv = read_json(paths.metrics("walkforward"))
-        ens = registry.configured_ensemble(params.ensemble.method)
-        pictures.insert(0, ("Accuracy and net return over the CPCV paths",
-                            plot_cpcv(cpcv, figs / "cpcv.png", ens)))  # fmt: skip
-    if walkforward is not None:
-        pictures.insert(
-            0,
-            (
-                "Accuracy per walk-forward fold",
-                plot_folds(
-                    walkforward,
-                    figs / "folds.png",
-                    registry.configured_ensemble(params.ensemble.method),
-                ),
-            ),
-        )
-    made = {forest, *(p for _, p in pictures)}
-    for stale in figs.glob("*.png"):  # e.g. the folds plot of an earlier walk-forward run
-        if stale not in made:
-            stale.unlink()
-
-    ingest = read_json(paths.metrics("ingest"))
-    split = read_json(paths.metrics("split"))
-    audit = read_json(paths.metrics("audit"))
-    warned = [name for name, c in audit["checks"].items() if c["status"] == "warn"]
-    summary = [
-        f"- data: {ingest['source']}, {ingest['rows']:,} bars from {ingest['first_timestamp']} "
-        f"to {ingest['last_timestamp']}, {ingest['gaps']['count']} gaps "
-        f"({ingest['gaps']['minutes']} minutes)"
-        + (
-            f", {ingest['filled_minutes']:,} minutes filled by data.fill_gaps "
-            f"({ingest['filled_share']:.1%} of bars)"
-            if ingest.get("filled_minutes")
-            else ""
-        )
-        + (
-            f", oracle accuracy {ingest['oracle_accuracy']:.4f}"
-            if "oracle_accuracy" in ingest
-            else ""
-        ),
-        f"- split (bars): train {split['train']['bars']:,}, val {split['val']['bars']:,}, "
-        f"test {split['test']['bars']:,}; purge {split['purge_bars']} bars between segments",
-        f"- label: direction over {params.label.horizon} minutes, dead zone "
-        f"{params.label.dead_zone}; test samples {evaluate['test_samples']:,} "
-        f"({evaluate['test_first']} to {evaluate['test_last']})",
-        f"- audit: {'passed' if audit['passed'] else 'FAILED'} "
-        f"({audit['pass']} pass, {audit['warn']} warn, {audit['fail']} fail)"
-        + (f"; warnings: {', '.join(warned)}" if warned else ""),
-        f"- intervals: moving-block bootstrap, {evaluate['bootstrap']['reps']} resamples, "
-        f"blocks of {evaluate['bootstrap']['block_samples']} samples ({_block_rule(evaluate)}): "
-        "test samples overlap, so they are not independent",
-        f"- backtest: long/short on the predicted direction, held {params.label.horizon} "
-        f"minutes, no overlapping positions, {evaluate['costs']['per_side_bps']} bps per side "
-        f"(fee {evaluate['costs']['fee_bps']}, spread {evaluate['costs']['spread_bps']}, "
-        f"slippage {evaluate['costs']['slippage_bps']})",
-    ]
-    dec = [
-        f"**Decision: {decision['decision']}**",
-        "",
-        *[f"- {r}" for r in decision["reasons"]],
-        "",
-        "Checklist (measured):",
-        "",
-        *[f"- [{'x' if v else ' '}] {k}" for k, v in decision["checklist"].items()],
-        "",
-        TIMINGS_NOTE,
-    ]
-    table = table_markdown(evaluate["table"], evaluate["backtest"])
-    how = evaluate.get("evaluation", {}).get("method", "single split")
-    forest_title = "Every model against the majority rate (what the decision rests on)"
-    md = ["# gafcnn evaluation report", "", "## Data", "", *summary, "", "## Decision", "", *dec]
-    md += ["", f"### {forest_title}", "", f"![forest]({forest.relative_to(paths.REPORTS)})", ""]
-    md += ["", f"## All models on the same test samples ({how})", "", table, ""]
-    policy = policy_markdown(evaluate["policy"]) if "policy" in evaluate else None
-    if policy is not None:
-        md += [f"## {POLICY_TITLE}", "", policy, ""]
-    rivals = rivals_markdown(evaluate["images_vs_series"])
-    md += [f"## {RIVALS_TITLE}", "", rivals, ""]
-    if walkforward is not None:
-        md += ["## Walk-forward folds", "", per_fold_markdown(walkforward), ""]
-    if cpcv is not None:
-        cpcv_md = cpcv_markdown(cpcv, registry.configured_ensemble(params.ensemble.method))
-        md += [f"## {CPCV_TITLE}", "", cpcv_md, ""]
-    md += ["## Pictures", ""]
-    for title, p in pictures:
-        rel = p.relative_to(paths.REPORTS) if p.is_relative_to(paths.REPORTS) else Path("..") / p
-        md += [f"### {title}", "", f"![{title}]({rel})", ""]
-    write_bytes(paths.REPORT_MD, ("\n".join(md) + "\n").encode())
-
-    def img(p: Path) -> str:
-        data = base64.b64encode(p.read_bytes()).decode()
-        return f'<img src="data:image/png;base64,{data}" style="max-width:100%">'
-
-    def html_table(markdown: str) -> str:
-        """A markdown table as HTML, scrolling inside its own box when wide."""
-        rows = markdown.splitlines()
-        head = [c.strip() for c in rows[0].strip("|").split("|")]
-        body = [[c.strip() for c in r.strip("|").split("|")] for r in rows[2:]]
-        return (
-            "<div style='overflow-x:auto'><table><tr>"
-            + "".join(f"<th>{html.escape(h)}</th>" for h in head)
-            + "</tr>"
-            + "".join(
-                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in body
-            )
-            + "</table></div>"
-        )
-
-    tables = [html_table(t) for t in table.split("\n\n")]
-    if policy is not None:
-        note = policy.split("\n\n")[1:]
-        tables += [f"<h2>{html.escape(POLICY_TITLE)}</h2>", html_table(policy.split("\n\n")[0])]
-        tables += [f"<p>{html.escape(n)}</p>" for n in note]
-    tables += [f"<h2>{html.escape(RIVALS_TITLE)}</h2>", html_table(rivals)]
-    if walkforward is not None:
-        tables += ["<h2>Walk-forward folds</h2>", html_table(per_fold_markdown(walkforward))]
-    if cpcv is not None:
-        table_md, note = cpcv_md.split("\n\n", 1)
-        tables += [f"<h2>{html.escape(CPCV_TITLE)}</h2>", html_table(table_md),
-                   f"<p>{html.escape(note)}</p>"]  # fmt: skip
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>gafcnn report</title>",
-        "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
-        "table{border-collapse:collapse;font-size:11px}td,th{border:1px solid #ccc;padding:2px 4px}"
-        "</style></head><body><h1>gafcnn evaluation report</h1><h2>Data</h2><ul>",
-        *[f"<li>{html.escape(s[2:])}</li>" for s in summary],
-        f"</ul><h2>Decision</h2><p><b>{html.escape(decision['decision'])}</b></p><ul>",
-        *[f"<li>{html.escape(r)}</li>" for r in decision["reasons"]],
-        "</ul><p>Checklist (measured):</p><ul>",
-        *[
-            f"<li>{'&#9745;' if v else '&#9744;'} {html.escape(k)}</li>"
-            for k, v in decision["checklist"].items()
-        ],
-        f"</ul><p>{html.escape(TIMINGS_NOTE)}</p>",
-        f"<h3>{html.escape(forest_title)}</h3>{img(forest)}",
-        f"<h2>All models on the same test samples ({html.escape(how)})</h2>",
-        *tables,
-        "<h2>Pictures</h2>",
-        *[f"<h3>{html.escape(t)}</h3>{img(p)}" for t, p in pictures],
-        "</body></html>",
-    ]
-    write_bytes(paths.REPORT_HTML, "\n".join(parts).encode())
-
-
 POLICY_TITLE = (
     "Trading policy per model (theta chosen on val, traded once on test, after costs; single split)"
 )
@@ -627,3 +332,246 @@ def write_timings_report(source: Path, out: Path) -> None:
             if isinstance(value, int | float):
                 md.append(f"| {stage} | {key} | {value:,.3f} |")
     write_bytes(out, ("\n".join(md) + "\n").encode())
+
+
+def comparison_tables(table: dict, backtest: dict) -> list[Table]:
+    """The comparison as two tables (classification, then backtest), each narrow enough
+    for a page."""
+    cols = ["accuracy", "accuracy_ci", "majority_rate", "balanced_accuracy", "roc_auc",
+            "log_loss", "brier", "mcc", "p_value_vs_majority"]  # fmt: skip
+    bcols = ["trades", "win_rate", "mean_net_return", "sharpe", "max_drawdown"]
+    rows = tuple((m, *(f"[{r[c][0]:.3f}, {r[c][1]:.3f}]" if isinstance(r[c], list) else _fmt(r[c])
+                       for c in cols)) for m, r in table.items())  # fmt: skip
+    brows = tuple((m, *(_fmt(backtest[m][c]) for c in bcols)) for m in table)
+    return [Table(("model", *cols), rows),
+            Table(("model", *(f"backtest {c}" for c in bcols)), brows)]  # fmt: skip
+
+
+def policy_blocks(policy: dict) -> list[Block]:
+    """Each model's policy on test at its val-chosen theta, then the original plan's
+    win-rate criterion as measured (net of costs)."""
+    head = ("model", "theta", "coverage", "trades", "win rate [95%]",
+            "mean net/trade [95%]", "Sharpe", "max DD", "turnover/day",
+            "break-even bps/side [95%]", "family p")  # fmt: skip
+    rows = []
+    for name, r in policy.items():
+        wr, mn, be = r["win_rate_ci"], r["mean_net_return_ci"], r["break_even_bps_ci"]
+        rows.append((
+            name, f"{r['theta']:.3f}", f"{r['coverage']:.3f}",
+            f"{r['trades']}{'' if r['judged'] else '*'}",
+            f"{_fmt(r['win_rate'])} [{_fmt(wr[0])}, {_fmt(wr[1])}]",
+            f"{r['mean_net_return']:+.5f} [{mn[0]:+.5f}, {mn[1]:+.5f}]", _fmt(r["sharpe"]),
+            _fmt(r["max_drawdown"]), f"{r['turnover_per_day']:.1f}",
+            f"{r['break_even_bps']:.2f} [{be[0]:.2f}, {be[1]:.2f}]",
+            _fmt(r.get("p_value_family", float("nan"))),
+        ))  # fmt: skip
+    out: list[Block] = [Table(head, tuple(rows)), Paragraph(
+        "family p: the reality check (SPA) of the model's policy against staying flat, "
+        "corrected for every model x theta tried; a model deploys only below "
+        "`evaluate.alpha`, with a positive net return and enough trades."
+    )]  # fmt: skip
+    few = [n for n, r in policy.items() if not r["judged"]]
+    if few:
+        out.append(Paragraph(
+            f"Trades marked * are fewer than `evaluate.policy.min_val_trades`: too few to "
+            f"judge ({', '.join(few)}); the original plan's criterion leaves them out."
+        ))  # fmt: skip
+    models = {n: r for n, r in policy.items() if n != registry.ORACLE and r["judged"]}
+    if not models:
+        out.append(Paragraph("The original plan's win-rate criterion: no model made enough "
+                             "test trades to judge."))  # fmt: skip
+        return out
+    best = max(models, key=lambda n: models[n]["win_rate"])
+    r = models[best]
+    target, stretch = PLAN_WIN_RATES
+    out.append(Paragraph(
+        f"The original plan's criterion, win rate >= {target:.0%} (stretch {stretch:.0%}), "
+        f"measured as the share of test trades that gain after costs at the val-chosen theta: "
+        f"best {best} {r['win_rate']:.3f} [{r['win_rate_ci'][0]:.3f}, "
+        f"{r['win_rate_ci'][1]:.3f}] over {r['trades']} trades - "
+        + ("met" if r["win_rate_ci"][0] >= target else "not met")
+        + " (the interval's lower end must clear it)."
+    ))  # fmt: skip
+    return out
+
+
+def rivals_table(rivals: dict) -> Table:
+    """Per window, the CNN's test accuracy minus each rival's, with its paired
+    bootstrap interval and verdict."""
+    rows = tuple((str(w), name, f"{r['difference']:+.4f}",
+                  f"[{r['ci'][0]:+.4f}, {r['ci'][1]:+.4f}]", r["verdict"])
+                 for w, per in rivals.items() for name, r in per.items())  # fmt: skip
+    return Table(("window", "rival", "CNN - rival accuracy", "95% interval", "verdict"), rows)
+
+
+def folds_table(walkforward: dict) -> Table:
+    """Each model's test accuracy per walk-forward fold, with the majority rate (and
+    the oracle on synthetic data)."""
+    folds = walkforward["splits"]
+    head = ("model", *(f"fold {f['index']} ({f['decisions_times'][0][0][:10]}.."
+                       f"{f['decisions_times'][-1][1][:10]})" for f in folds))  # fmt: skip
+    rows = [("test samples", *(str(f["samples"]) for f in folds)),
+            ("majority rate", *(f"{f['majority_rate']:.3f}" for f in folds))]  # fmt: skip
+    if all("oracle_accuracy" in f for f in folds):
+        rows.append(("oracle", *(f"{f['oracle_accuracy']:.3f}" for f in folds)))
+    rows += [(m, *(f"{f['accuracy'][m]:.3f}" for f in folds)) for m in sorted(folds[0]["accuracy"])]
+    return Table(head, tuple(rows))
+
+
+def cpcv_blocks(cpcv: dict, ensemble: str) -> list[Block]:
+    """Per main model its accuracy and net return over the CPCV paths, and PBO."""
+    rows = []
+    for m in cpcv_models(cpcv, ensemble):
+        a, n = cpcv["accuracy"][m], cpcv["mean_net_return"][m]
+        rows.append(
+            (
+                m,
+                f"{a['mean']:.4f} ({a['sd']:.4f})",
+                f"{a['min']:.4f}..{a['max']:.4f}",
+                f"{n['mean']:+.5f} ({n['sd']:.5f})",
+                f"{n['min']:+.5f}..{n['max']:+.5f}",
+            )
+        )
+    pbo = cpcv["pbo"]
+    note = (
+        f"{len(cpcv['splits'])} splits of {cpcv['groups']} groups testing {cpcv['test_groups']} "
+        f"each (embargo {cpcv['embargo']} bars) reassembled into {len(cpcv['paths'])} paths; "
+        + (f"PBO over each path's time slices: mean {pbo['mean']:.2f}, range "
+           f"{pbo['min']:.2f}..{pbo['max']:.2f}." if pbo else "PBO: fewer than two models.")
+    )  # fmt: skip
+    head = ("model", "accuracy mean (sd)", "accuracy min..max", "net/trade mean (sd)",
+            "net/trade min..max")  # fmt: skip
+    return [Table(head, tuple(rows)), Paragraph(note)]
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything the report shows, given explicitly: each stage's metrics, the test
+    labels and predictions, and the figures other stages drew."""
+
+    horizon: int
+    dead_zone: float
+    ensemble: str  # the configured ensemble's name
+    evaluate: dict
+    decision: dict
+    ingest: dict
+    split: dict
+    audit: dict
+    probs: dict
+    y: np.ndarray
+    tests: dict  # per model its always-in test backtest
+    coverage: dict | None = None
+    walkforward: dict | None = None  # walk-forward folds' metrics, when evaluate pooled them
+    cpcv: dict | None = None  # CPCV's metrics, when run
+    train_curves: dict[int, Path] = field(default_factory=dict)  # per window, its dvclive logs
+    extra_figures: tuple[tuple[str, Path], ...] = ()  # drawn by other stages
+
+
+def draw_figures(inp: ReportInputs, figs: Path) -> list[tuple[str, Path]]:
+    """Draw the report's pictures into ``figs`` (the equity curves to their plot path);
+    (title, file) each, in the report's order."""
+    ev = inp.evaluate
+    roc, cal = plot_roc_calibration(inp.probs, inp.y, figs)
+    pictures = []
+    if inp.walkforward is not None:
+        folds = plot_folds(inp.walkforward, figs / "folds.png", inp.ensemble)
+        pictures.append(("Accuracy per walk-forward fold", folds))
+    if inp.cpcv is not None:
+        cpcv = plot_cpcv(inp.cpcv, figs / "cpcv.png", inp.ensemble)
+        pictures.append(("Accuracy and net return over the CPCV paths", cpcv))
+    pictures += [
+        ("ROC curves (test)", roc),
+        ("Calibration (test)", cal),
+        ("Confusion matrices (test)", plot_confusion(inp.probs, inp.y, figs)),
+        ("Equity curves, net of fees (test)", plot_equity(inp.tests, paths.EQUITY_PLOT)),
+    ]
+    if "policy" in ev:
+        pictures.append((
+            "Net return per trade against cost per side (test, each model at its theta)",
+            plot_cost_sweep(ev["policy"], figs / "cost_sweep.png", ev["costs"]["per_side_bps"]),
+        ))  # fmt: skip
+    if inp.coverage:
+        cover = plot_coverage(inp.coverage, ev["policy"], figs / "coverage.png")
+        pictures.append(("Win rate and net return against coverage (test)", cover))
+    train_png = plot_training(inp.train_curves, figs / "training.png")
+    if train_png:
+        pictures.append(("Training curves", train_png))
+    return pictures + list(inp.extra_figures)
+
+
+def data_bullets(inp: ReportInputs) -> Bullets:
+    """Where the numbers come from: data, split, labels, audit, intervals, costs."""
+    ingest, split, audit, ev = inp.ingest, inp.split, inp.audit, inp.evaluate
+    warned = [name for name, c in audit["checks"].items() if c["status"] == "warn"]
+    filled = (
+        f", {ingest['filled_minutes']:,} minutes filled by data.fill_gaps "
+        f"({ingest['filled_share']:.1%} of bars)"
+        if ingest.get("filled_minutes")
+        else ""
+    )
+    oracle = (f", oracle accuracy {ingest['oracle_accuracy']:.4f}"
+              if "oracle_accuracy" in ingest else "")  # fmt: skip
+    costs = ev["costs"]
+    return Bullets((
+        f"data: {ingest['source']}, {ingest['rows']:,} bars from {ingest['first_timestamp']} "
+        f"to {ingest['last_timestamp']}, {ingest['gaps']['count']} gaps "
+        f"({ingest['gaps']['minutes']} minutes){filled}{oracle}",
+        f"split (bars): train {split['train']['bars']:,}, val {split['val']['bars']:,}, "
+        f"test {split['test']['bars']:,}; purge {split['purge_bars']} bars between segments",
+        f"label: direction over {inp.horizon} minutes, dead zone {inp.dead_zone}; test "
+        f"samples {ev['test_samples']:,} ({ev['test_first']} to {ev['test_last']})",
+        f"audit: {'passed' if audit['passed'] else 'FAILED'} ({audit['pass']} pass, "
+        f"{audit['warn']} warn, {audit['fail']} fail)"
+        + (f"; warnings: {', '.join(warned)}" if warned else ""),
+        f"intervals: moving-block bootstrap, {ev['bootstrap']['reps']} resamples, blocks of "
+        f"{ev['bootstrap']['block_samples']} samples ({_block_rule(ev)}): test samples "
+        "overlap, so they are not independent",
+        f"backtest: long/short on the predicted direction, held {inp.horizon} minutes, no "
+        f"overlapping positions, {costs['per_side_bps']} bps per side (fee {costs['fee_bps']}, "
+        f"spread {costs['spread_bps']}, slippage {costs['slippage_bps']})",
+    ))  # fmt: skip
+
+
+def build_report(inp: ReportInputs, forest: Path, pictures: list[tuple[str, Path]]) -> Document:
+    """The report's one structure, from its inputs and the figures drawn for it."""
+    ev, dec = inp.evaluate, inp.decision
+    how = ev.get("evaluation", {}).get("method", "single split")
+    sections = [
+        Section("Data", (data_bullets(inp),)),
+        Section("Decision", (
+            Paragraph(f"Decision: {dec['decision']}", strong=True),
+            Bullets(tuple(dec["reasons"])),
+            Paragraph("Checklist (measured):"),
+            Bullets(tuple(dec["checklist"]), tuple(bool(v) for v in dec["checklist"].values())),
+            Paragraph(TIMINGS_NOTE),
+        )),
+        Section("Every model against the majority rate (what the decision rests on)",
+                (Figure("forest", forest),), level=3),
+        Section(f"All models on the same test samples ({how})",
+                tuple(comparison_tables(ev["table"], ev["backtest"]))),
+    ]  # fmt: skip
+    if "policy" in ev:
+        sections.append(Section(POLICY_TITLE, tuple(policy_blocks(ev["policy"]))))
+    sections.append(Section(RIVALS_TITLE, (rivals_table(ev["images_vs_series"]),)))
+    if inp.walkforward is not None:
+        sections.append(Section("Walk-forward folds", (folds_table(inp.walkforward),)))
+    if inp.cpcv is not None:
+        sections.append(Section(CPCV_TITLE, tuple(cpcv_blocks(inp.cpcv, inp.ensemble))))
+    sections.append(Section("Pictures", ()))
+    sections += [Section(title, (Figure(title, p),), level=3) for title, p in pictures]
+    return Document("gafcnn evaluation report", tuple(sections))
+
+
+def write_report(inp: ReportInputs) -> None:
+    """Draw the pictures (``reports/figures``, ``plots/equity.png``), build the report
+    and write it as report.md and report.html; figures no longer drawn are removed."""
+    figs = paths.REPORT_FIGURES
+    forest = plot_forest(inp.evaluate, figs / "forest.png")
+    pictures = draw_figures(inp, figs)
+    made = {forest, *(p for _, p in pictures)}
+    for stale in figs.glob("*.png"):  # e.g. the folds plot of an earlier walk-forward run
+        if stale not in made:
+            stale.unlink()
+    doc = build_report(inp, forest, pictures)
+    write_bytes(paths.REPORT_MD, to_markdown(doc, paths.REPORTS).encode())
+    write_bytes(paths.REPORT_HTML, to_html(doc).encode())

@@ -21,7 +21,7 @@ from gafcnn.evaluation.bootstrap import block_length, choose_block
 from gafcnn.evaluation.comparison import compare
 from gafcnn.evaluation.decision import decide
 from gafcnn.evaluation.metrics import calls_up
-from gafcnn.evaluation.report import write_report, write_timings_report
+from gafcnn.evaluation.report import ReportInputs, write_report, write_timings_report
 from gafcnn.evaluation.selection_bias import excess_over_majority
 from gafcnn.images.imageset import AlignmentError
 from gafcnn.io import InputError, read_json, run_stage, write_csv, write_json, write_parquet
@@ -93,6 +93,30 @@ def write_trades(single: dict) -> None:
         log.insert(0, "model", name)
         logs.append(log)
     write_parquet(pd.concat(logs, ignore_index=True), paths.TRADES)
+
+
+def report_inputs(params: Params, evaluate: dict, decision: dict, probs: dict, y: np.ndarray,
+                  tests: dict, coverage: dict) -> ReportInputs:  # fmt: skip
+    """What the report shows: this stage's figures and every other stage's metrics and
+    pictures it cites, read here so the report itself reads nothing."""
+    scheme = params.walkforward.scheme
+    pooled = evaluate.get("evaluation", {}).get("method") == "walk-forward"
+    extra = [(f"GAF samples, w{w}: examples and mean(UP) - mean(DOWN)", paths.gaf_samples_plot(w))
+             for w in params.gaf.windows if paths.gaf_samples_plot(w).exists()]  # fmt: skip
+    if paths.AUDIT_PLOT.exists():
+        extra.append(("Audit", paths.AUDIT_PLOT))
+    return ReportInputs(
+        horizon=params.label.horizon, dead_zone=params.label.dead_zone,
+        ensemble=registry.configured_ensemble(params.ensemble.method),
+        evaluate=evaluate, decision=decision,
+        ingest=read_json(paths.metrics("ingest")), split=read_json(paths.metrics("split")),
+        audit=read_json(paths.metrics("audit")), probs=probs, y=y, tests=tests,
+        coverage=coverage,
+        walkforward=read_json(paths.metrics("walkforward")) if pooled else None,
+        cpcv=read_json(paths.metrics("walkforward")) if scheme == "cpcv" else None,
+        train_curves={int(w): paths.train_curves(int(w)) for w in params.gaf.windows},
+        extra_figures=tuple(extra),
+    )  # fmt: skip
 
 
 def main() -> None:
@@ -211,7 +235,7 @@ def main() -> None:
     write_trades(single)
     for name, rows in single["coverage"].items():
         write_csv(pd.DataFrame(rows), paths.EVAL_PLOTS / "coverage" / f"{name}.csv")
-    write_report(params, evaluate, decision, probs, y, tests, single["coverage"])
+    write_report(report_inputs(params, evaluate, decision, probs, y, tests, single["coverage"]))
     write_timings_report(paths.TIMINGS, paths.TIMINGS_MD)
     print(f"evaluate: decision = {decision['decision']}")
     for r in decision["reasons"]:
