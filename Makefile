@@ -81,7 +81,7 @@ seeds-real: install
 		--set data.source=csv --set data.path=$(REAL_CSV) --out reports/seeds_real.md \
 		--title "Training noise over seeds (the shared real file)"
 
-# The guide's Step 3.1 grid and its alternatives, queued as DVC experiments, run by
+# The original plan's Step 3.1 grid and its alternatives, queued as DVC experiments, run by
 # JOBS queue workers, and reported with selection bias corrected (reports/grid.md).
 JOBS ?= 1
 grid: install
@@ -93,7 +93,7 @@ grid: install
 EXPS ?=
 ORIGIN ?= origin
 worker: install
-	@test -n "$(EXPS)" || { echo 'usage: make worker EXPS="guide1 guide3"' >&2; exit 2; }
+	@test -n "$(EXPS)" || { echo 'usage: make worker EXPS="plan1 plan3"' >&2; exit 2; }
 	$(BIN)/python -m gafcnn.experiments.grid worker --only "$(EXPS)" --remote $(ORIGIN)
 
 collect: install

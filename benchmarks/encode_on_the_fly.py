@@ -4,8 +4,8 @@ costs in training and prediction.
 For each window, builds the gaf stage's stored image set (float16, written in
 chunks) for the decision times of a synthetic market, then times the train stage's
 loop over it two ways in the same run: batches read from the stored file
-(:class:`~gafcnn.models.training.ImageSource`) and batches encoded from the bar closes
-(:class:`~gafcnn.models.training.EncodedSource`, bit-identical inputs). Also times
+(:class:`~gafcnn.models.sources.ImageSource`) and batches encoded from the bar closes
+(:class:`~gafcnn.models.sources.EncodedSource`, bit-identical inputs). Also times
 prediction over the same samples both ways, and encoding alone, in interleaved
 rounds (``--rounds``). Prints median samples/s and the overhead of encoding
 (target for making it the default: < 10% of training time).
@@ -29,16 +29,11 @@ from gafcnn.data.synthetic import SyntheticConfig, generate
 from gafcnn.images.encodings import Encoder, window_series
 from gafcnn.images.imageset import ImageFile, NpyWriter
 from gafcnn.models.cnn import build_model
-from gafcnn.models.training import (
-    EncodedSource,
-    ImageSource,
-    TrainConfig,
-    loss_function,
-    make_optimizer,
-    predict,
-    seed_everything,
-    train_epoch,
-)
+from gafcnn.models.device import seed_everything
+from gafcnn.models.inference import predict
+from gafcnn.models.sources import EncodedSource, ImageSource
+from gafcnn.models.training import loss_function, make_optimizer, train_epoch
+from gafcnn.params import TrainConfig
 
 
 def interleaved(fns: dict[str, Callable[[], None]], n: int, rounds: int) -> dict[str, float]:

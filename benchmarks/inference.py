@@ -77,10 +77,10 @@ def main() -> None:
     print(f"peak RSS loading the bundle and serving: {m['peak_rss_mb']:.0f} MB = "
           f"{m['peak_rss_mb'] / RSS_TARGET_MB:.2f}x the {RSS_TARGET_MB} MB target "
           f"({'met' if m['peak_rss_mb'] <= RSS_TARGET_MB else 'NOT met'}); "
-          f"{m['peak_rss_mb'] / 2048:.2f}x the guide's 2 GB")  # fmt: skip
+          f"{m['peak_rss_mb'] / 2048:.2f}x the original plan's 2 GB")  # fmt: skip
     print(f"batch of {m['batch_size']}: {m['batch_samples_per_s']:,.0f} samples/s, "
           f"peak RSS {m['batch_peak_rss_mb']:.0f} MB")  # fmt: skip
-    print(f"p99 latency: {p99 / 100:.2f}x the guide's 100 ms limit")
+    print(f"p99 latency: {p99 / 100:.2f}x the original plan's 100 ms limit")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ in the same run.
 
 Starts the service on 127.0.0.1 with the deployment bundle, then drives it with
 ``--clients`` bots (one symbol each) at ``--rate`` requests/s in all for ``--seconds``
-(:mod:`gafcnn.serving.load`): each hands over ``history_bars`` bars, then sends
+(:mod:`gafcnn.testing.load`): each hands over ``history_bars`` bars, then sends
 snapshots, every ``--close-every``-th closing a bar (a decision computed), the others
 asking inside the minute. A live bot closes one bar a minute per symbol; 1 in 10 is
 far more decisions than that. Checks that no request failed and no bar was lost
@@ -28,9 +28,9 @@ from gafcnn import paths
 from gafcnn.io import run_stage
 from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, redeploy
 from gafcnn.serving.latency import require_outputs
-from gafcnn.serving.load import drive, json_bars, peak_rss_mb, service
 from gafcnn.serving.market import bars_from_json
 from gafcnn.serving.signals import KEEP, Stream
+from gafcnn.testing.load import drive, json_bars, peak_rss_mb, service
 
 P99_TARGET_MS = 10.0  # the bot's latency target
 RSS_TARGET_MB = 400

@@ -22,14 +22,10 @@ import torch
 
 from gafcnn.images.imageset import ImageFile
 from gafcnn.models.cnn import build_model
-from gafcnn.models.training import (
-    ImageSource,
-    TrainConfig,
-    loss_function,
-    make_optimizer,
-    seed_everything,
-    train_epoch,
-)
+from gafcnn.models.device import seed_everything
+from gafcnn.models.sources import ImageSource
+from gafcnn.models.training import loss_function, make_optimizer, train_epoch
+from gafcnn.params import TrainConfig
 
 
 def main() -> None:

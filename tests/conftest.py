@@ -153,4 +153,4 @@ def deployed(project, tmp_path):
     from gafcnn.serving.bundle import redeploy
 
     return redeploy(project / "models" / "bundle", tmp_path / "bundle", "ensemble",
-                    "deploy phase 2 ensemble")  # fmt: skip
+                    "deploy ensemble")  # fmt: skip

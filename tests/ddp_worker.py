@@ -14,7 +14,11 @@ import torch
 import torch.distributed as dist
 
 from gafcnn.models.cnn import build_model
-from gafcnn.models.training import ImageSource, TrainConfig, fit, predict, seed_everything
+from gafcnn.models.device import seed_everything
+from gafcnn.models.inference import predict
+from gafcnn.models.sources import ImageSource
+from gafcnn.models.training import fit
+from gafcnn.params import TrainConfig
 
 
 def data(n: int = 600, signal: bool = True, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, redeploy, seal, serving_c
 
 MODELS = ["cnn_w15", "cnn_w30", "cnn_w60", "minirocket_w15", "minirocket_w30", "minirocket_w60",
           "xgb_raw_w15", "xgb_raw_w30", "xgb_raw_w60", "ensemble_mean", "ensemble_weighted",
-          "ensemble_stacking", "ensemble", "phase1", "hybrid"]  # fmt: skip
+          "ensemble_stacking", "ensemble", "xgb_indicators", "hybrid"]  # fmt: skip
 # Their stages write P(up) with the very function the bundle serves them with.
 EXACT = ("cnn_", "minirocket_", "xgb_raw_")
 
@@ -74,7 +74,7 @@ def test_bundle_is_self_contained_and_checked(project, tmp_path, monkeypatch):
     assert spec["policy"] == {m: evaluated[m]["theta"] for m in MODELS}  # each served model's
     assert {"label", "gaf", "xgb", "evaluate"} <= set(spec["params"])
     assert spec["code"]["serving_sha256"] == serving_code_digest()  # the code that serves it
-    (copy / "phase1.ubj").write_bytes(b"tampered")
+    (copy / "xgb_indicators.ubj").write_bytes(b"tampered")
     with pytest.raises(InputError, match="missing or altered bundle file"):
         Bundle(copy)
 
@@ -239,7 +239,7 @@ def test_history_bars_are_enough_for_the_full_history_answer(project):
     for k, end in enumerate(ends):
         sl = slice(end - h + 1, end + 1)
         recent = bundle.predict_all({c: v[sl] for c, v in arrays.items()}, minutes[sl], [h - 1])
-        for name in ("ensemble", "phase1", "hybrid"):
+        for name in ("ensemble", "xgb_indicators", "hybrid"):
             assert abs(recent[name][0] - full[name][k]) <= 1e-7, (name, end)
 
 

@@ -108,11 +108,11 @@ def test_stages_fit_meta_learners_on_val_only(project):
     assert abs(sum(hyb["feature_importance_gain"].values()) - 1) < 1e-6
 
 
-def test_phase1_reports_majority_next_to_accuracy(project):
-    p1 = metrics(project, "phase1")
+def test_xgb_indicators_reports_majority_next_to_accuracy(project):
+    p1 = metrics(project, "xgb_indicators")
     for split in ("val", "test"):
         assert {"accuracy", "majority_rate", "balanced_accuracy"} <= set(p1[split])
-    preds = pd.read_parquet(project / "data" / "predictions" / "phase1.parquet")
+    preds = pd.read_parquet(project / "data" / "predictions" / "xgb_indicators.parquet")
     gs = GafSet(project / "data" / "gaf" / "w60")
     stamps = preds.loc[preds["segment"] == "test", "timestamp"].dt.as_unit("ms").astype("int64")
     np.testing.assert_array_equal(stamps.to_numpy(), gs.timestamps("test"))

@@ -12,7 +12,7 @@ from pipeline import metrics
 from scipy import stats
 
 from gafcnn.evaluation.bootstrap import block_length, bootstrap, bootstrap_indices
-from gafcnn.evaluation.decision import decide
+from gafcnn.evaluation.decision import DecisionInputs, decide
 from gafcnn.trading.backtest import backtest
 
 
@@ -86,47 +86,50 @@ def _policy(net: dict, p: float = 0.001, judged: bool = True) -> dict:
 def _decide(ens, ens_lo, others_lo=0.45, audit=True, net=None, require_profit=True, **kw):
     table = {
         "ensemble": _row(ens, ens_lo),
-        "phase1": _row(0.55, others_lo),
+        "xgb_indicators": _row(0.55, others_lo),
         "hybrid": _row(0.58, others_lo),
         "oracle": _row(0.9, 0.88),
     }
-    return decide(
-        table, "ensemble", "phase1", "hybrid", audit, True, True, True,
-        None if net is None else _policy(net, **kw), require_profit=require_profit,
-    )  # fmt: skip
+    return decide(_inputs(table, audit_passed=audit, require_profit=require_profit,
+                          policy=None if net is None else _policy(net, **kw)))  # fmt: skip
+
+
+def _inputs(table, **kw) -> DecisionInputs:
+    """The three candidates named as in the pipeline, audit passed, serving checks met."""
+    given = {"ensemble": "ensemble", "xgb_indicators": "xgb_indicators", "hybrid": "hybrid",
+             "audit_passed": True, "out_of_sample": True, "inference_ok": True,
+             "memory_ok": True}  # fmt: skip
+    return DecisionInputs(table, **(given | kw))
 
 
 @pytest.mark.parametrize(
     ("ens", "ens_lo", "expected"),
     [
         (0.52, 0.49, "deploy nothing"),  # nobody clears the majority (oracle ignored)
-        (0.58, 0.56, "deploy phase 1 only"),
+        (0.58, 0.56, "deploy xgb_indicators only"),
         (0.65, 0.63, "deploy hybrid"),
-        (0.75, 0.73, "deploy phase 2 ensemble"),
+        (0.75, 0.73, "deploy ensemble"),
     ],
 )
 def test_decision_branches(ens, ens_lo, expected):
     d = _decide(ens, ens_lo)
     assert d["decision"] == expected
     assert d["checklist"]["ensemble_above_70pct"] == (ens > 0.7)
-    assert d["checklist"]["outperforms_phase1"] == (ens > 0.55)
+    assert d["checklist"]["outperforms_xgb_indicators"] == (ens > 0.55)
 
 
 def test_multiple_comparisons_are_corrected():
     # interval above the majority rate, but p = 0.02 across 3 models is not enough
-    table = {m: _row(0.53, 0.505, p=0.02) for m in ("ensemble", "phase1", "hybrid")}
-    d = decide(table, "ensemble", "phase1", "hybrid", True, True, True, True)
+    table = {m: _row(0.53, 0.505, p=0.02) for m in ("ensemble", "xgb_indicators", "hybrid")}
+    d = decide(_inputs(table))
     assert d["decision"] == "deploy nothing" and "3 models compared" in d["reasons"][0]
 
 
 def test_a_winner_picked_from_a_grid_must_clear_the_grids_bar():
     """p = 0.01 clears 0.05 across 3 models (0.03), not across 3 models x 5 configs."""
-    table = {m: _row(0.56, 0.53, p=0.01) for m in ("ensemble", "phase1", "hybrid")}
-    assert (
-        decide(table, "ensemble", "phase1", "hybrid", True, True, True, True)["decision"]
-        == "deploy phase 1 only"
-    )
-    d = decide(table, "ensemble", "phase1", "hybrid", True, True, True, True, trials=5)
+    table = {m: _row(0.56, 0.53, p=0.01) for m in ("ensemble", "xgb_indicators", "hybrid")}
+    assert decide(_inputs(table))["decision"] == "deploy xgb_indicators only"
+    d = decide(_inputs(table, trials=5))
     assert d["decision"] == "deploy nothing" and d["trials"] == 5
     assert "3 models x 5 experiments compared" in d["reasons"][0]
 
@@ -138,37 +141,37 @@ def test_failed_audit_deploys_nothing():
 
 
 def test_losing_model_is_never_deployed():
-    net = {"ensemble": 0.001, "phase1": 0.0, "hybrid": -0.0007}
+    net = {"ensemble": 0.001, "xgb_indicators": 0.0, "hybrid": -0.0007}
     d = _decide(0.65, 0.63, net=net)
     assert d["decision"] == "deploy nothing" and d["deployed_model"] is None
-    assert d["guide_rule"] == {"decision": "deploy hybrid", "model": "hybrid"}
+    assert d["accuracy_rule"] == {"decision": "deploy hybrid", "model": "hybrid"}
     assert "no simpler model that shows skill passes" in d["reasons"][-1]
     assert "hybrid's policy at theta 0.1" in d["reasons"][-1]
     assert d["profitable_after_costs"] is None and d["require_profit"] is True
     # without the gate the accuracy rule stands, with a warning
-    d = _decide(0.65, 0.63, net=net | {"phase1": 0.0002}, require_profit=False)
+    d = _decide(0.65, 0.63, net=net | {"xgb_indicators": 0.0002}, require_profit=False)
     assert d["deployed_model"] == "hybrid" and d["profitable_after_costs"] is False
     assert any(r.startswith("warning: hybrid's policy") and "loses money" in r
                for r in d["reasons"])  # fmt: skip
 
 
 def test_cost_gate_falls_back_to_a_simpler_model_that_pays():
-    net = {"ensemble": 0.001, "phase1": 0.0002, "hybrid": -0.0007}
-    # Phase 1 pays, but shows no skill (its interval does not clear the majority rate)
+    net = {"ensemble": 0.001, "xgb_indicators": 0.0002, "hybrid": -0.0007}
+    # xgb_indicators pays, but shows no skill (its interval does not clear the majority rate)
     assert _decide(0.65, 0.63, net=net)["decision"] == "deploy nothing"
     d = _decide(0.65, 0.63, others_lo=0.52, net=net)
-    assert d["decision"] == "deploy phase 1 only" and d["deployed_model"] == "phase1"
+    assert d["decision"] == "deploy xgb_indicators only" and d["deployed_model"] == "xgb_indicators"
     assert d["profitable_after_costs"] is True
-    assert d["guide_rule"]["model"] == "hybrid"
-    # never up to a more complex model: Phase 1 chosen and losing, the hybrid paying
-    net = {"ensemble": 0.001, "phase1": -0.0001, "hybrid": 0.0007}
+    assert d["accuracy_rule"]["model"] == "hybrid"
+    # never up to a more complex model: xgb_indicators chosen and losing, the hybrid paying
+    net = {"ensemble": 0.001, "xgb_indicators": -0.0001, "hybrid": 0.0007}
     assert _decide(0.58, 0.56, others_lo=0.52, net=net)["decision"] == "deploy nothing"
 
 
 def test_a_paying_pick_is_deployed():
-    d = _decide(0.75, 0.73, net={"ensemble": 0.0004, "phase1": -0.001, "hybrid": -0.001})
-    assert d["decision"] == "deploy phase 2 ensemble" and d["profitable_after_costs"] is True
-    assert d["guide_rule"]["decision"] == d["decision"] and d["theta"] == 0.1
+    d = _decide(0.75, 0.73, net={"ensemble": 0.0004, "xgb_indicators": -0.001, "hybrid": -0.001})
+    assert d["decision"] == "deploy ensemble" and d["profitable_after_costs"] is True
+    assert d["accuracy_rule"]["decision"] == d["decision"] and d["theta"] == 0.1
     assert d["cost_gate"]["ensemble"]["passes"] and not d["cost_gate"]["hybrid"]["passes"]
 
 
@@ -180,19 +183,20 @@ def test_a_paying_pick_is_deployed():
     ],
 )
 def test_a_paying_policy_must_be_judged_and_beat_luck(kw, why):
-    d = _decide(0.75, 0.73, net={"ensemble": 0.0004, "phase1": 0.0004, "hybrid": 0.0004}, **kw)
+    d = _decide(
+        0.75, 0.73, net={"ensemble": 0.0004, "xgb_indicators": 0.0004, "hybrid": 0.0004}, **kw
+    )
     assert d["decision"] == "deploy nothing" and d["theta"] is None
     assert why in d["reasons"][-1]
 
 
 def test_the_policy_bar_is_corrected_for_a_grids_experiments():
     """p = 0.02 clears 0.05 in one run, not when the run is one of 5 experiments."""
-    net = {"ensemble": 0.0004, "phase1": 0.0004, "hybrid": 0.0004}
+    net = {"ensemble": 0.0004, "xgb_indicators": 0.0004, "hybrid": 0.0004}
     table = {m: _row(0.75, 0.73) for m in net}
-    one = decide(table, "ensemble", "phase1", "hybrid", True, True, True, True, _policy(net, 0.02))
+    one = decide(_inputs(table, policy=_policy(net, 0.02)))
     assert one["deployed_model"] == "ensemble"
-    five = decide(table, "ensemble", "phase1", "hybrid", True, True, True, True,
-                  _policy(net, 0.02), trials=5)  # fmt: skip
+    five = decide(_inputs(table, policy=_policy(net, 0.02), trials=5))
     assert five["deployed_model"] is None and five["cost_gate"]["ensemble"]["p_value"] == 0.1
 
 
@@ -200,14 +204,14 @@ def test_evaluate_stage_outputs(project):
     ev = metrics(project, "evaluate")
     dec = metrics(project, "decision")
     names = set(ev["table"])
-    assert {"majority", "cnn_w15", "ensemble", "phase1", "hybrid", "oracle"} <= names
+    assert {"majority", "cnn_w15", "ensemble", "xgb_indicators", "hybrid", "oracle"} <= names
     assert {"logreg_images_w30", "ensemble_stacking"} <= names
     assert len({r["n"] for r in ev["table"].values()}) == 1  # same test samples for all
     for r in ev["table"].values():
         lo, hi = r["accuracy_ci"]
         assert lo <= r["accuracy"] <= hi and 0 < r["p_value_vs_majority"] <= 1
-    assert dec["decision"] in {"deploy nothing", "deploy phase 1 only", "deploy hybrid",
-                               "deploy phase 2 ensemble"}  # fmt: skip
+    assert dec["decision"] in {"deploy nothing", "deploy xgb_indicators only", "deploy hybrid",
+                               "deploy ensemble"}  # fmt: skip
     # the checklist keeps its measured booleans; the figures live in the untracked timings
     assert {"inference_under_100ms", "memory_under_2gb"} <= set(dec["checklist"])
     assert "inference" not in dec

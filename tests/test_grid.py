@@ -1,4 +1,4 @@
-"""The guide's grid as queued experiments, and the report across them."""
+"""The original plan's grid as queued experiments, and the report across them."""
 
 from __future__ import annotations
 
@@ -16,22 +16,22 @@ from pipeline import metrics, run, scratch_project
 from gafcnn.clock import MINUTE_MS
 from gafcnn.data.synthetic import SyntheticConfig, generate
 from gafcnn.evaluation.grid_report import changed, grid_report, report_markdown
-from gafcnn.experiments.grid import EPOCHS_PER_PATIENCE, GUIDE, configs, experiments, set_args
+from gafcnn.experiments.grid import EPOCHS_PER_PATIENCE, PLAN, configs, experiments, set_args
 from gafcnn.io import InputError
 from gafcnn.models import predictions
 
 
-def test_configs_are_the_guides_five_and_the_alternatives(tmp_path, monkeypatch):
+def test_configs_are_the_original_plans_five_and_the_alternatives(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     grid = configs()
-    assert list(grid)[:5] == ["guide1", "guide2", "guide3", "guide4", "guide5"]
+    assert list(grid)[:5] == ["plan1", "plan2", "plan3", "plan4", "plan5"]
     assert {"mtf", "recurrence", "conv1d", "resnet18_scratch"} <= set(grid)
-    for name, sets in GUIDE.items():  # patience is never capped by the default epochs
+    for name, sets in PLAN.items():  # patience is never capped by the default epochs
         assert grid[name]["epochs"] == EPOCHS_PER_PATIENCE * sets["patience"] > sets["patience"]
-    assert grid["guide1"]["pretrained"] is None  # no local weights: from scratch
+    assert grid["plan1"]["pretrained"] is None  # no local weights: from scratch
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "resnet18.pth").write_bytes(b"x")
-    assert configs()["guide5"]["pretrained"] == "weights/resnet18.pth"
+    assert configs()["plan5"]["pretrained"] == "weights/resnet18.pth"
 
 
 def test_set_args_keep_lists_and_null():
@@ -92,7 +92,7 @@ def _fake_grid(n_exps: int, edge_exp: int | None):
     exps, preds = [], {}
     for k in range(n_exps):
         frames, table, bt = [], {}, {}
-        for model in ("majority", "cnn_w15", "phase1", "hybrid", "ensemble_weighted"):
+        for model in ("majority", "cnn_w15", "xgb_indicators", "hybrid", "ensemble_weighted"):
             p = rng.uniform(0, 1, len(ts))
             if model == "majority":
                 p = np.full(len(ts), 0.6)
@@ -164,7 +164,7 @@ def test_make_grid_end_to_end(tmp_path):
     assert report["experiments"][1]["changed"] == {"arch": "conv1d"}
     every = report["pairs"] + report["repeated_pairs"]  # every model of each experiment
     assert every >= 3 * 12 and every % 3 == 0
-    assert report["repeated_pairs"] >= 2 * 3  # Phase 1, majority, return baselines: once
+    assert report["repeated_pairs"] >= 2 * 3  # xgb_indicators, majority, return baselines: once
     assert 0 < report["selection"]["reality_check"]["p_value"] <= 1
     assert "| conv1d | arch=conv1d |" in (root / "reports" / "grid.md").read_text()
     assert metrics(root, "decision")["trials"] == 1  # the workspace is the baseline again
@@ -223,7 +223,7 @@ def test_trials_are_the_whole_grid_however_it_is_launched(tmp_path):
     assert grid_trials() == 1 + len(every) == 10
     queue(["conv1d"], None, dvc=str(fake))
     queue(every, None, dvc=str(fake))
-    worker(["mtf", "guide2"], None, push=False, dvc=str(fake))
+    worker(["mtf", "plan2"], None, push=False, dvc=str(fake))
     runs = [c for c in log.read_text().splitlines() if c.startswith("exp run")]
     assert len(runs) == 1 + len(every) + 2
     counts = {re.search(r"-S evaluate\.trials=(\d+)", c).group(1) for c in runs}

@@ -140,7 +140,7 @@ def test_costs_gate_the_default_decision(runs):
     recorded, and nothing is deployed."""
     for case in ("weak", "default", "strong"):
         dec = metrics(runs[case], "decision")
-        assert dec["guide_rule"]["decision"] != "deploy nothing", case
+        assert dec["accuracy_rule"]["decision"] != "deploy nothing", case
         assert dec["decision"] == "deploy nothing" and dec["deployed_model"] is None, case
 
 

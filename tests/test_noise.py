@@ -17,15 +17,15 @@ def _evaluate(acc: dict[str, float], net: dict[str, float] | None = None) -> dic
 
 
 def test_seed_summary_gives_mean_sd_range_and_one_runs_interval():
-    runs = {f"seed-{s}": _evaluate({"cnn_w15": a, "phase1": 0.55}, {"cnn_w15": r})
+    runs = {f"seed-{s}": _evaluate({"cnn_w15": a, "xgb_indicators": 0.55}, {"cnn_w15": r})
             for s, a, r in ((42, 0.60, 1e-4), (1, 0.62, -1e-4), (2, 0.61, 0.0))}  # fmt: skip
     s = seed_summary(runs)
     acc = s["models"]["cnn_w15"]["accuracy"]
     assert (acc["n"], acc["min"], acc["max"]) == (3, 0.60, 0.62)
     assert np.isclose(acc["mean"], 0.61) and np.isclose(acc["sd"], 0.01)
     assert acc["one_run_ci"] == [0.60 - 0.015, 0.60 + 0.015]  # the first run's
-    assert s["models"]["phase1"]["accuracy"]["sd"] == 0.0  # the seed does not touch it
-    assert "net_return" not in s["models"]["phase1"]  # no policy row: no figure
+    assert s["models"]["xgb_indicators"]["accuracy"]["sd"] == 0.0  # the seed does not touch it
+    assert "net_return" not in s["models"]["xgb_indicators"]  # no policy row: no figure
     md = seeds_markdown(s, "t")
     assert "| cnn_w15 | 0.6100 ± 0.0100 [0.6000, 0.6200] | [0.5850, 0.6150] |" in md
 
@@ -43,8 +43,8 @@ def test_judge_by_seed_sd_else_by_the_interval():
 
 
 def test_review_marks_noise_and_leads_with_what_is_beyond_it():
-    before = _evaluate({"cnn_w15": 0.600, "phase1": 0.550, "hybrid": 0.570})
-    after = _evaluate({"cnn_w15": 0.602, "phase1": 0.550, "hybrid": 0.600})
+    before = _evaluate({"cnn_w15": 0.600, "xgb_indicators": 0.550, "hybrid": 0.570})
+    after = _evaluate({"cnn_w15": 0.602, "xgb_indicators": 0.550, "hybrid": 0.600})
     base = {"decision": None, "evaluate": before, "ensemble": None}
     head = {"decision": None, "evaluate": after, "ensemble": None}
     noise = {"cnn_w15": {"accuracy": {"sd": 0.004}}, "hybrid": {"accuracy": {"sd": 0.005}}}
@@ -54,9 +54,9 @@ def test_review_marks_noise_and_leads_with_what_is_beyond_it():
     rows = [line for line in lines if line.startswith("| hybrid") or line.startswith("| cnn_w15")]
     assert rows[0].startswith("| hybrid") and "beyond noise (+0.0300 vs seed sd 0.0050)" in rows[0]
     assert "within noise (+0.0020 vs seed sd 0.0040)" in rows[1]
-    assert "phase1" not in text  # unchanged
+    assert "xgb_indicators" not in text  # unchanged
     # only within-noise changes: one line says so; without seed figures, the interval
-    head["evaluate"] = _evaluate({"cnn_w15": 0.602, "phase1": 0.550, "hybrid": 0.571})
+    head["evaluate"] = _evaluate({"cnn_w15": 0.602, "xgb_indicators": 0.550, "hybrid": 0.571})
     text = "\n".join(headline(base, head, None))
     assert "**Every change of test accuracy (2) is within noise** (the base run's bootstrap" in text
     assert "within noise (+0.0010 vs the base's 95% CI)" in text

@@ -49,7 +49,7 @@ def test_paper_trading_reproduces_the_backtest_for_every_served_model(project):
     bundle, bars = Bundle(project / "models" / "bundle"), _bars(project)
     start = pd.Timestamp(_test_first(project)).value // 60_000_000_000
     served = list(bundle.spec["policy"])
-    assert {"cnn_w15", "ensemble", "phase1", "hybrid"} <= set(served)
+    assert {"cnn_w15", "ensemble", "xgb_indicators", "hybrid"} <= set(served)
     for name in served:
         policy = bundle.policy(name)
         trader = PositionEngine(policy)

@@ -71,10 +71,9 @@ def test_no_model_name_outside_the_registry():
 
 def test_the_check_finds_a_spelled_name(tmp_path):
     f = tmp_path / "example.py"
-    f.write_text(
-        '"""cnn_w15 in a docstring"""\nNAMES = ("phase1",)\nx = f"cnn_w{15}"\ny = "cnn_w30"\n'
-    )
-    assert spelled_names(f) == [(2, "'phase1'"), (3, "f'cnn_w'..."), (4, "'cnn_w30'")]
+    f.write_text('"""cnn_w15 in a docstring"""\nNAMES = ("xgb_indicators",)\n'
+                 'x = f"cnn_w{15}"\ny = "cnn_w30"\n')  # fmt: skip
+    assert spelled_names(f) == [(2, "'xgb_indicators'"), (3, "f'cnn_w'..."), (4, "'cnn_w30'")]
 
 
 def test_scored_order_is_the_evaluate_tables():
@@ -101,7 +100,7 @@ def test_model_of_maps_names_back():
     assert registry.model_of("logreg_returns_w60") is registry.LOGREG_RETURNS
     assert registry.model_of("hybrid") is registry.HYBRID
     assert registry.model_of("cnn_wx") is None and registry.model_of("nope") is None
-    assert registry.windows_of(["cnn_w30", "phase1", "cnn_w15"], registry.CNN) == [30, 15]
+    assert registry.windows_of(["cnn_w30", "xgb_indicators", "cnn_w15"], registry.CNN) == [30, 15]
     assert registry.TRAIN.commands([15, 30]) == [
         ["gafcnn.stages.train", "--window", "15"],
         ["gafcnn.stages.train", "--window", "30"],

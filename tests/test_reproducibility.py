@@ -54,11 +54,11 @@ def test_no_tracked_metric_holds_a_timing(project):
 
 
 def test_forced_rerun_changes_no_byte(project):
-    """Two forced runs of a slice (train, phase1, ensemble, hybrid): same bytes
+    """Two forced runs of a slice (train, xgb_indicators, ensemble, hybrid): same bytes
     everywhere, and the same dvc.lock."""
     outs = ["dvc.lock", "models", "metrics", "data/predictions", "plots/train"]
     before = digest(project, outs)
-    dvc(project, "repro", "-f", "-s", "train@15", "phase1", "ensemble", "hybrid")
+    dvc(project, "repro", "-f", "-s", "train@15", "xgb_indicators", "ensemble", "hybrid")
     after = digest(project, outs)
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     assert not changed, f"a forced rerun changed {changed}"

@@ -107,7 +107,7 @@ def test_images_vs_series_finds_the_better_model_of_each_window_and_only_it():
     right = np.where(rng.random(3000) < 0.7, y, 1 - y).astype(float)  # 70% right
     coin = rng.random(3000)
     probs = {"cnn_w15": right, "minirocket_w15": coin, "xgb_raw_w15": right.copy(),
-             "cnn_w30": coin, "minirocket_w30": right, "phase1": right}  # fmt: skip
+             "cnn_w30": coin, "minirocket_w30": right, "xgb_indicators": right}  # fmt: skip
     out = images_vs_series(y, probs, bootstrap_indices(3000, 10, 300, 0))
     assert set(out) == {"w15", "w30"} and set(out["w15"]) == {"minirocket_w15", "xgb_raw_w15"}
     assert out["w15"]["minirocket_w15"]["verdict"] == "cnn better"

@@ -21,9 +21,9 @@ from gafcnn.data.readers import read_bars
 from gafcnn.io import InputError
 from gafcnn.serving.bundle import Bundle, redeploy
 from gafcnn.serving.http import create_app
-from gafcnn.serving.load import drive, json_bars, service
 from gafcnn.serving.market import Market, Snapshot
 from gafcnn.serving.signals import KEEP, Stream
+from gafcnn.testing.load import drive, json_bars, service
 
 SYMBOLS = ["ETHUSDT", "SOLUSDT", "XRPUSDT"]
 JSON = {"content-type": "application/json"}

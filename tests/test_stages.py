@@ -118,7 +118,7 @@ def test_whole_pipeline_on_real_csv(project, tmp_path):
     copy = _real_experiment(project, tmp_path)
     assert json.loads(dvc(copy, "status", "--json").stdout) == {}
     table = metrics(copy, "evaluate")["table"]
-    assert {"cnn_w15", "cnn_w30", "cnn_w60", "ensemble", "phase1", "hybrid"} <= set(table)
+    assert {"cnn_w15", "cnn_w30", "cnn_w60", "ensemble", "xgb_indicators", "hybrid"} <= set(table)
     assert len({row["n"] for row in table.values()}) == 1
     decision = metrics(copy, "decision")
     assert decision["checklist"]["no_leakage"] and decision["checklist"]["tested_out_of_sample"]
@@ -205,7 +205,7 @@ def test_walkforward_end_to_end(tmp_path):
     pooled = pd.read_parquet(root / "data" / "walkforward" / "predictions.parquet")
     assert (pooled["segment"] == "test").all()
     stamps = {m: set(g["timestamp"]) for m, g in pooled.groupby("model")}
-    assert {"cnn_w15", "cnn_w30", "phase1", "hybrid", "ensemble_weighted"} <= set(stamps)
+    assert {"cnn_w15", "cnn_w30", "xgb_indicators", "hybrid", "ensemble_weighted"} <= set(stamps)
     assert len({frozenset(s) for s in stamps.values()}) == 1  # same decision times, once each
     assert not pooled.duplicated(["model", "timestamp"]).any()
     folds = wf["splits"]

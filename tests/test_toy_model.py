@@ -82,7 +82,8 @@ from gafcnn.io import run_stage, write_json
 from gafcnn.models import last_returns as toy
 from gafcnn.models import predictions
 from gafcnn.params import read_params
-from gafcnn.stages.common import bar_positions, gaf_sets
+from gafcnn.data.bars import bar_positions
+from gafcnn.stages.common import gaf_sets
 
 
 def main():

@@ -111,7 +111,8 @@ def test_ddp_stage_learns_and_writes_what_one_process_writes(project, tmp_path):
 def test_encoded_inputs_are_the_stored_images(project, monkeypatch):
     """`inputs: encode` (the default) gives the model exactly the images `inputs: stored`
     reads from data/gaf, for every split and window."""
-    from gafcnn.models.training import EncodedSource, ImageSource, TrainConfig
+    from gafcnn.models.sources import EncodedSource, ImageSource
+    from gafcnn.params import TrainConfig
     from gafcnn.stages.train import make_sources
 
     monkeypatch.chdir(project)

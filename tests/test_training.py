@@ -6,17 +6,14 @@ import numpy as np
 import pytest
 from ddp_worker import data as _data
 
+from gafcnn.evaluation.metrics import log_loss
 from gafcnn.io import InputError
 from gafcnn.models.cnn import build_model
-from gafcnn.models.training import (
-    ArraySource,
-    ImageSource,
-    TrainConfig,
-    bce,
-    fit,
-    predict,
-    seed_everything,
-)
+from gafcnn.models.device import seed_everything
+from gafcnn.models.inference import predict
+from gafcnn.models.sources import ArraySource, ImageSource
+from gafcnn.models.training import fit
+from gafcnn.params import TrainConfig
 
 
 def _run(cfg, signal=True):
@@ -50,7 +47,7 @@ def test_early_stopping_restores_best_epoch():
     assert result.epochs_run == result.best_epoch + cfg.patience < cfg.epochs
     losses = [h["val_loss"] for h in result.history]
     assert result.best_val_loss == pytest.approx(min(losses))
-    assert bce(y_val, p_val) == pytest.approx(result.best_val_loss, rel=1e-6)
+    assert log_loss(y_val, p_val) == pytest.approx(result.best_val_loss, rel=1e-6)
 
 
 def test_learns_a_learnable_pattern():
@@ -89,7 +86,8 @@ def test_the_loop_trains_class_logits_every_epoch_without_a_validation_set():
     import torch
 
     from gafcnn.models.cnn import PatternCNN
-    from gafcnn.models.training import Loop, predict_classes
+    from gafcnn.models.inference import predict_classes
+    from gafcnn.models.training import Loop
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 600)

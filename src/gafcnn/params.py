@@ -580,7 +580,7 @@ class BaselineParams(Section):
 
 @dataclass(frozen=True)
 class XgbParams(Section):
-    """Phase 1's XGBoost on technical indicators."""
+    """xgb_indicators's XGBoost on technical indicators."""
 
     SECTION: ClassVar[str] = "xgb"
     RULES: ClassVar[dict[str, Rule]] = {

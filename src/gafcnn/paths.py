@@ -23,7 +23,7 @@ BUNDLE = MODELS / "bundle"  # the deployment bundle (export stage)
 TRADES = "data/trades.parquet"  # each model's test trades at its theta (evaluate stage)
 WALKFORWARD = Path("data/walkforward")  # pooled out-of-sample predictions, folds
 ENSEMBLE_MODEL = MODELS / "ensemble.json"  # the combiner's coefficients
-PHASE1_MODEL = MODELS / "phase1.ubj"
+XGB_INDICATORS_MODEL = MODELS / "xgb_indicators.ubj"
 HYBRID_MODEL = MODELS / "hybrid.ubj"
 XGB_RAW_MODELS = MODELS / "xgb_raw"  # per window: the booster on the raw window
 MINIROCKET_MODELS = MODELS / "minirocket"  # per window: the transform and its head
@@ -92,7 +92,8 @@ def window_predictions(stage: str, window: int) -> Path:
 
 
 def predictions_file(stage: str) -> Path:
-    """The predictions a stage writes (``baseline``, ``phase1``, ...), in the shared layout."""
+    """The predictions a stage writes (``baseline``, ``xgb_indicators``, ...), in the
+    shared layout."""
     return PREDICTIONS / f"{stage}.parquet"
 
 

@@ -54,9 +54,13 @@ class Stage:
 SPLIT, GAF = Stage("split"), Stage("gaf", per_window=True)
 BASELINE, TRAIN = Stage("baseline"), Stage("train", per_window=True)
 MINIROCKET_STAGE, XGB_RAW_STAGE = Stage("minirocket", True), Stage("xgb_raw", True)
-PHASE1_STAGE, ENSEMBLE_STAGE, HYBRID_STAGE = Stage("phase1"), Stage("ensemble"), Stage("hybrid")
+XGB_INDICATORS_STAGE, ENSEMBLE_STAGE, HYBRID_STAGE = (
+    Stage("xgb_indicators"),
+    Stage("ensemble"),
+    Stage("hybrid"),
+)
 # What each walk-forward fold reruns, in order (as dvc.yaml runs them; a test checks it).
-PIPELINE = (SPLIT, GAF, BASELINE, TRAIN, MINIROCKET_STAGE, XGB_RAW_STAGE, PHASE1_STAGE,
+PIPELINE = (SPLIT, GAF, BASELINE, TRAIN, MINIROCKET_STAGE, XGB_RAW_STAGE, XGB_INDICATORS_STAGE,
             ENSEMBLE_STAGE, HYBRID_STAGE)  # fmt: skip
 
 
@@ -121,8 +125,8 @@ ENSEMBLE_WEIGHTED = Model("ensemble_weighted", ENSEMBLE_STAGE, "the CNNs' P(up),
                           serves="gafcnn.serving.combiners:WEIGHTED")
 ENSEMBLE_STACKING = Model("ensemble_stacking", ENSEMBLE_STAGE, "the CNNs' logits, stacked",
                           serves="gafcnn.serving.combiners:STACKING")
-PHASE1 = Model("phase1", PHASE1_STAGE, "technical indicators of the bars",
-               serves="gafcnn.serving.boosters:PHASE1")
+XGB_INDICATORS = Model("xgb_indicators", XGB_INDICATORS_STAGE, "technical indicators of the bars",
+               serves="gafcnn.serving.boosters:XGB_INDICATORS")
 HYBRID = Model("hybrid", HYBRID_STAGE, "technical indicators and the CNNs' P(up)",
                serves="gafcnn.serving.boosters:HYBRID")
 # fmt: on
@@ -134,22 +138,22 @@ ENSEMBLE_METHODS = {"mean": ENSEMBLE_MEAN, "weighted": ENSEMBLE_WEIGHTED,
 # Every model evaluate scores, in its table's order (a run of per-window models of
 # one stage is listed window by window).
 SCORED = (MAJORITY, LOGREG_IMAGES, LOGREG_RETURNS, CNN, MINIROCKET, XGB_RAW, ENSEMBLE,
-          ENSEMBLE_MEAN, ENSEMBLE_WEIGHTED, ENSEMBLE_STACKING, PHASE1, HYBRID)  # fmt: skip
-# The guide's three deployment candidates, from the most to the least complex.
-CANDIDATES = (ENSEMBLE, HYBRID, PHASE1)
+          ENSEMBLE_MEAN, ENSEMBLE_WEIGHTED, ENSEMBLE_STACKING, XGB_INDICATORS, HYBRID)  # fmt: skip
+# The original plan's three deployment candidates, from the most to the least complex.
+CANDIDATES = (ENSEMBLE, HYBRID, XGB_INDICATORS)
 # Drawn in the ROC, calibration and confusion pictures, in this order.
-CURVES = (ENSEMBLE, PHASE1, HYBRID, ORACLE, CNN)
+CURVES = (ENSEMBLE, XGB_INDICATORS, HYBRID, ORACLE, CNN)
 # Drawn in the equity picture, in this order.
-EQUITY = (ENSEMBLE, PHASE1, HYBRID, ORACLE, MAJORITY)
+EQUITY = (ENSEMBLE, XGB_INDICATORS, HYBRID, ORACLE, MAJORITY)
 # Drawn in the cost-sweep and coverage pictures, in this order.
-POLICY = (ENSEMBLE, PHASE1, HYBRID, ORACLE)
+POLICY = (ENSEMBLE, XGB_INDICATORS, HYBRID, ORACLE)
 # What each window's CNN is compared with on the same window: images against the raw
 # series (MiniRocket, trees, a linear model) and against a linear model of the images.
 RIVALS = (MINIROCKET, XGB_RAW, LOGREG_RETURNS, LOGREG_IMAGES)
 # Columns of the grid report.
-GRID = (CNN, MINIROCKET, XGB_RAW, ENSEMBLE, PHASE1, HYBRID)
+GRID = (CNN, MINIROCKET, XGB_RAW, ENSEMBLE, XGB_INDICATORS, HYBRID)
 # Drawn per walk-forward fold (with the configured ensemble).
-FOLDS = (CNN, MINIROCKET, XGB_RAW, PHASE1, HYBRID)
+FOLDS = (CNN, MINIROCKET, XGB_RAW, XGB_INDICATORS, HYBRID)
 
 
 def scored(windows: list[int], method: str) -> dict[str, str]:

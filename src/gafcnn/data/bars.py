@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import clock, paths
+from gafcnn.io import InputError
 
 OHLCV = ["open", "high", "low", "close", "volume"]
 COLUMNS = ["timestamp", *OHLCV, "filled"]
@@ -44,6 +45,20 @@ def positions(minutes: np.ndarray, stamps_ms: np.ndarray) -> np.ndarray:
         when = clock.iso_minute(stamps[~found][0])
         raise NotABar(int((~found).sum()), len(stamps), when)
     return pos
+
+
+def bar_positions(minutes: np.ndarray, stamps_ms: np.ndarray, source: str | Path) -> np.ndarray:
+    """Bar positions of decision timestamps read from ``source``; when they are not
+    among the bars, one line names the two outputs that disagree."""
+    try:
+        return positions(minutes, stamps_ms)
+    except NotABar as exc:
+        raise InputError(
+            source,
+            f"{exc.missing} of its {exc.total} decision timestamps (the first {exc.first}) are "
+            f"not bars of {paths.BARS}: the two were built from different bars (an experiment "
+            "stopped part way?); `dvc repro` rebuilds them",
+        ) from None
 
 
 def load_bars(

@@ -1,49 +1,62 @@
-"""The deployment decision: the guide's rules applied to measured numbers, under the
-project's two rules above them (skill beyond the majority rate, profit after costs)."""
+"""The deployment decision: the original plan's rules applied to measured numbers, under
+the project's two rules above them (skill beyond the majority rate, profit after costs)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gafcnn.registry import ORACLE
 
-# The guide's serving targets for a deployed model (measured by the `latency` stage).
+# The original plan's serving targets for a deployed model (measured by the `latency` stage).
 LIMITS = {"latency_ms_p99": 100.0, "peak_rss_mb": 2048.0}
 
 
-def decide(
-    table: dict[str, dict],
-    ensemble: str,
-    phase1: str,
-    hybrid: str,
-    audit_passed: bool,
-    out_of_sample: bool,
-    inference_ok: bool,
-    memory_ok: bool,
-    policy: dict[str, dict] | None = None,
-    alpha: float = 0.05,
-    require_profit: bool = True,
-    trials: int = 1,
-) -> dict:
-    """The guide's deployment rules applied to measured numbers, under two rules above
-    them: if no model's accuracy interval lies above the majority rate, deploy nothing;
-    with ``require_profit``, never deploy a model that loses money after costs.
+@dataclass(frozen=True)
+class DecisionInputs:
+    """What the deployment decision is made from.
 
     ``table`` maps model name to a row with ``accuracy``, ``majority_rate`` and
-    ``accuracy_ci``; the oracle row, if present, is ignored. ``policy`` maps a model to
-    its trading policy on test (:mod:`gafcnn.evaluation.policy`): ``theta``,
+    ``accuracy_ci``; the oracle row, if present, is ignored. ``ensemble``,
+    ``xgb_indicators`` and ``hybrid`` name the three candidates. ``policy`` maps a model
+    to its trading policy on test (:mod:`gafcnn.evaluation.policy`): ``theta``,
     ``mean_net_return`` per trade after costs, ``judged`` (enough trades) and
-    ``p_value_family`` (beating flat, corrected for every model x theta tried). The
-    guide's accuracy rule picks the phase 2 ensemble (> 70%), the hybrid (60-70%) or
-    Phase 1 (< 60%). With ``require_profit`` a model deploys only with its policy, when
-    that policy passes the cost gate: judged, positive net return, and a family-wise
-    p-value (times ``trials``) below ``alpha``; when the guide's pick does not, the next
-    simpler candidate (hybrid, then Phase 1) that shows skill and passes is deployed,
-    else nothing. What the accuracy rule alone would have chosen is ``guide_rule``.
-
-    ``trials`` is how many experiments (configs) this run was picked from: a winner
-    of a grid must clear the bar corrected for every model of every experiment.
+    ``p_value_family`` (beating flat, corrected for every model x theta tried).
+    ``trials`` is how many experiments (configs) this run was picked from: a winner of a
+    grid must clear the bar corrected for every model of every experiment.
     """
+
+    table: dict[str, dict]
+    ensemble: str
+    xgb_indicators: str
+    hybrid: str
+    audit_passed: bool
+    out_of_sample: bool
+    inference_ok: bool
+    memory_ok: bool
+    policy: dict[str, dict] | None = None
+    alpha: float = 0.05
+    require_profit: bool = True
+    trials: int = 1
+
+
+def decide(inputs: DecisionInputs) -> dict:
+    """The original plan's deployment rules applied to measured numbers, under two rules
+    above them: if no model's accuracy interval lies above the majority rate, deploy
+    nothing; with ``require_profit``, never deploy a model that loses money after costs.
+
+    The plan's accuracy rule picks the ensemble (> 70%), the hybrid (60-70%) or
+    xgb_indicators (< 60%). With ``require_profit`` a model deploys only with its
+    policy, when that policy passes the cost gate: judged, positive net return, and a
+    family-wise p-value (times ``trials``) below ``alpha``; when the plan's pick does
+    not, the next simpler candidate (hybrid, then xgb_indicators) that shows skill and
+    passes is deployed, else nothing. What the accuracy rule alone would have chosen is
+    ``accuracy_rule``.
+    """
+    table, ensemble, xgb_indicators, hybrid = (
+        inputs.table, inputs.ensemble, inputs.xgb_indicators, inputs.hybrid)  # fmt: skip
+    policy, alpha, require_profit = inputs.policy, inputs.alpha, inputs.require_profit
     candidates = {m: r for m, r in table.items() if m != ORACLE}
-    trials = max(int(trials), 1)
+    trials = max(int(inputs.trials), 1)
     k = len(candidates) * trials
     compared = f"{len(candidates)} models" + (f" x {trials} experiments" if trials > 1 else "")
     # Many models are compared at once: a model only counts as beating the majority
@@ -56,9 +69,9 @@ def decide(
     )
     ens_acc = table[ensemble]["accuracy"]
     names = {
-        ensemble: "deploy phase 2 ensemble",
+        ensemble: "deploy ensemble",
         hybrid: "deploy hybrid",
-        phase1: "deploy phase 1 only",
+        xgb_indicators: "deploy xgb_indicators only",
     }
     reasons = []
     if not beating:
@@ -75,31 +88,31 @@ def decide(
         decision = names[hybrid]
         reasons.append(f"ensemble accuracy {ens_acc:.3f} within 0.60-0.70")
     else:
-        decision = names[phase1]
+        decision = names[xgb_indicators]
         reasons.append(f"ensemble accuracy {ens_acc:.3f} < 0.60")
     if beating:
         reasons.append(f"models whose interval clears the majority rate: {', '.join(beating)}")
     checklist = {
         "ensemble_above_70pct": bool(ens_acc > 0.70),
-        "outperforms_phase1": bool(ens_acc > table[phase1]["accuracy"]),
-        "tested_out_of_sample": bool(out_of_sample),
-        "no_leakage": bool(audit_passed),
-        "inference_under_100ms": bool(inference_ok),
-        "memory_under_2gb": bool(memory_ok),
+        "outperforms_xgb_indicators": bool(ens_acc > table[xgb_indicators]["accuracy"]),
+        "tested_out_of_sample": bool(inputs.out_of_sample),
+        "no_leakage": bool(inputs.audit_passed),
+        "inference_under_100ms": bool(inputs.inference_ok),
+        "memory_under_2gb": bool(inputs.memory_ok),
     }
-    if not audit_passed:
+    if not inputs.audit_passed:
         decision = "deploy nothing"
         reasons.insert(0, "the audit failed: results cannot be trusted")
     by_name = {v: m for m, v in names.items()}
-    guide = {"decision": decision, "model": by_name.get(decision)}
-    deployed = guide["model"]
+    plan = {"decision": decision, "model": by_name.get(decision)}
+    deployed = plan["model"]
     gate = None if policy is None else cost_gate(policy, alpha, trials)
     if deployed is not None and gate is not None and not gate[deployed]["passes"]:
         failed = f"{deployed}'s policy {gate[deployed]['why']}"
         if not require_profit:
             reasons.append(f"warning: {failed}")
         else:
-            order = [ensemble, hybrid, phase1]
+            order = [ensemble, hybrid, xgb_indicators]
             simpler = order[order.index(deployed) + 1 :]
             paying = [m for m in simpler if m in beating and gate[m]["passes"]]
             if paying:
@@ -114,7 +127,7 @@ def decide(
                 reasons.append(
                     f"cost gate (evaluate.require_profit): {failed}, and no simpler model "
                     "that shows skill passes: nothing is deployed "
-                    f"(the accuracy rule alone would {guide['decision']})"
+                    f"(the accuracy rule alone would {plan['decision']})"
                 )
     elif deployed is not None and gate is not None:
         reasons.append(f"cost gate: {deployed}'s policy {gate[deployed]['why']}")
@@ -133,9 +146,9 @@ def decide(
         "trials": trials,
         "theta": None if deployed is None or policy is None else policy[deployed]["theta"],
         "cost_gate": gate,
-        "guide_rule": guide,
+        "accuracy_rule": plan,
         "ensemble_accuracy": ens_acc,
-        "phase1_accuracy": table[phase1]["accuracy"],
+        "xgb_indicators_accuracy": table[xgb_indicators]["accuracy"],
         "hybrid_accuracy": table[hybrid]["accuracy"],
     }
 

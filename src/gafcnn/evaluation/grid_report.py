@@ -93,7 +93,7 @@ def grid_report(
         stamps = set(preds[e["name"]]["timestamp"])
         common = stamps if common is None else common & stamps
     ts_index = pd.DatetimeIndex(sorted(common))
-    # A model no config touches (Phase 1, the return baselines) predicts the same in
+    # A model no config touches (xgb_indicators, the return baselines) predicts the same in
     # every experiment: one trial, counted once, under its first name.
     probs, y, seen, repeats = {}, None, {}, {}
     for e in exps:
@@ -193,7 +193,7 @@ def report_markdown(report: dict, noise: dict | None = None) -> str:
         f"Selection bias over all {report['pairs']} distinct (experiment, model) pairs on "
         f"the {report['test_samples']} test decisions every experiment shares "
         f"({report.get('repeated_pairs', 0)} pairs that repeat another's predictions "
-        "exactly, e.g. Phase 1 in every experiment, counted once):",
+        "exactly, e.g. xgb_indicators in every experiment, counted once):",
         "",
         f"- best: {rc['best']}, {rc['excess_accuracy']:+.3f} over the majority rate; "
         f"reality-check p-value {rc['p_value']:.3f}, SPA p-value {rc['p_value_spa']:.3f}",

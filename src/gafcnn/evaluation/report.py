@@ -135,7 +135,7 @@ def plot_cost_sweep(policy: dict, out: Path, cost_bps: float) -> Path:
 
 def plot_coverage(coverage: dict, policy: dict, out: Path) -> Path:
     """Win rate and net return per trade against the share of most confident decisions
-    traded, the val-chosen theta's coverage marked and the guide's win rates drawn."""
+    traded, the val-chosen theta's coverage marked and the original plan's win rates drawn."""
     plt = _plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     for m, rows in coverage.items():
@@ -413,7 +413,7 @@ def folds_table(walkforward: dict) -> Table:
     rows = [("test samples", *(str(f["samples"]) for f in folds)),
             ("majority rate", *(f"{f['majority_rate']:.3f}" for f in folds))]  # fmt: skip
     if all("oracle_accuracy" in f for f in folds):
-        rows.append(("oracle", *(f"{f['oracle_accuracy']:.3f}" for f in folds)))
+        rows.append((registry.ORACLE, *(f"{f['oracle_accuracy']:.3f}" for f in folds)))
     rows += [(m, *(f"{f['accuracy'][m]:.3f}" for f in folds)) for m in sorted(folds[0]["accuracy"])]
     return Table(head, tuple(rows))
 

@@ -1,1 +1,1 @@
-"""Many runs at once: the guide's grid as DVC experiments, and the review of a change."""
+"""Many runs at once: the original plan's grid as DVC experiments, and the review of a change."""

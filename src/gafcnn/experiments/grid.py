@@ -1,7 +1,7 @@
-"""The guide's grid (its Step 3.1) and the alternatives it lists, as queued DVC
+"""The original plan's grid (its Step 3.1) and the alternatives it lists, as queued DVC
 experiments, and one report over all of them with selection bias corrected.
 
-    python -m gafcnn.experiments.grid queue [--only guide2,mtf] [--weights weights/resnet18.pth]
+    python -m gafcnn.experiments.grid queue [--only plan2,mtf] [--weights weights/resnet18.pth]
     dvc queue start -j 1                 # or `make grid`, which does all three
     python -m gafcnn.experiments.grid report --out reports/grid.md
 
@@ -9,7 +9,7 @@ On several machines (one DVC worker each; DVC's queue has open races with more t
 one worker, treeverse/dvc#10673), every machine clones the repository and runs its
 share, then one coordinator collects them:
 
-    python -m gafcnn.experiments.grid worker --only guide1,guide3      # `make worker EXPS=...`
+    python -m gafcnn.experiments.grid worker --only plan1,plan3      # `make worker EXPS=...`
     python -m gafcnn.experiments.grid collect --out reports/grid.md    # `make collect`
 
 ``worker`` pulls the baseline's outputs from the DVC remote (so an experiment
@@ -55,13 +55,13 @@ from gafcnn.params import Params
 
 WEIGHTS = "weights/resnet18.pth"
 EPOCHS_PER_PATIENCE = 3
-GUIDE: dict[str, dict[str, Any]] = {
-    "guide1": {"arch": "resnet18", "pretrained": WEIGHTS, "lr": 1e-4, "dropout": 0.5,
+PLAN: dict[str, dict[str, Any]] = {
+    "plan1": {"arch": "resnet18", "pretrained": WEIGHTS, "lr": 1e-4, "dropout": 0.5,
                "batch_size": 64, "patience": 10},
-    "guide2": {"lr": 1e-5, "dropout": 0.5, "batch_size": 64, "patience": 30},
-    "guide3": {"lr": 1e-5, "dropout": 0.3, "batch_size": 32, "patience": 30},
-    "guide4": {"lr": 1e-6, "dropout": 0.2, "batch_size": 64, "patience": 50},
-    "guide5": {"arch": "resnet18", "pretrained": WEIGHTS, "lr": 5e-5, "dropout": 0.3,
+    "plan2": {"lr": 1e-5, "dropout": 0.5, "batch_size": 64, "patience": 30},
+    "plan3": {"lr": 1e-5, "dropout": 0.3, "batch_size": 32, "patience": 30},
+    "plan4": {"lr": 1e-6, "dropout": 0.2, "batch_size": 64, "patience": 50},
+    "plan5": {"arch": "resnet18", "pretrained": WEIGHTS, "lr": 5e-5, "dropout": 0.3,
                "batch_size": 64, "patience": 30},
 }  # fmt: skip
 ALTERNATIVES: dict[str, dict[str, Any]] = {
@@ -76,7 +76,7 @@ def configs(weights: str | None = WEIGHTS) -> dict[str, dict[str, Any]]:
     """Every config of the grid with its ``-S`` overrides; ``pretrained`` dropped (from
     scratch) when the weights file does not exist."""
     out = {}
-    for name, sets in {**GUIDE, **ALTERNATIVES}.items():
+    for name, sets in {**PLAN, **ALTERNATIVES}.items():
         sets = dict(sets)
         if "pretrained" in sets:
             if weights and Path(weights).exists():

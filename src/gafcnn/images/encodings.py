@@ -248,6 +248,12 @@ class Encoder:
         self.threads = max(1, threads or min(2, os.cpu_count() or 1))
         self.chunk = int(chunk)
 
+    @classmethod
+    def of_meta(cls, meta: dict, threads: int = 1) -> Encoder:
+        """The encoder that made an image set (its ``meta.json``, or a served CNN's
+        metadata): the same channels, size and bins, so images match bit for bit."""
+        return cls(meta["channels"], meta["image_size"], meta["mtf_bins"], threads=threads)
+
     @property
     def series_needed(self) -> set[str]:
         return {c.series for c in self.channels}

@@ -175,3 +175,29 @@ class GafSet:
 
     def timestamps(self, split: str) -> np.ndarray:
         return np.load(set_file(self.dir, split, "timestamps"))
+
+
+class ChannelStats:
+    """Running min / max / mean / NaN count per channel, and per-class mean images."""
+
+    def __init__(self, channels: int, size: int):
+        self.min = np.full(channels, np.inf)
+        self.max = np.full(channels, -np.inf)
+        self.sum = np.zeros(channels)
+        self.count = 0
+        self.nan = 0
+        self.class_sum = np.zeros((2, channels, size, size))
+        self.class_n = np.zeros(2, dtype=np.int64)
+
+    def add(self, images: np.ndarray, labels: np.ndarray | None) -> None:
+        x = images.astype(np.float32)
+        self.nan += int(np.count_nonzero(~np.isfinite(x)))
+        self.min = np.minimum(self.min, np.nanmin(x, axis=(0, 2, 3)))
+        self.max = np.maximum(self.max, np.nanmax(x, axis=(0, 2, 3)))
+        self.sum += np.nansum(x, axis=(0, 2, 3), dtype=np.float64)
+        self.count += x.shape[0] * x.shape[2] * x.shape[3]
+        if labels is not None:
+            for k in (0, 1):
+                sel = labels == k
+                self.class_sum[k] += x[sel].sum(axis=0, dtype=np.float64)
+                self.class_n[k] += int(sel.sum())

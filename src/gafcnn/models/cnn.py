@@ -1,11 +1,11 @@
 """The models, in plain ``torch.nn``, each returning one logit per sample.
 
 * :class:`SimpleCNN`: four conv blocks, adaptive average pooling and a dropout head
-  (the guide's Step 2.4), with input channels and width as parameters; works for any
+  (the original plan's Step 2.4), with input channels and width as parameters; works for any
   channel count and image size from 10x10 up.
-* :class:`ResNet18`: the guide's original model, with torchvision's parameter names so
+* :class:`ResNet18`: the original plan's original model, with torchvision's parameter names so
   a torchvision ResNet-18 state dict loads into it (:func:`load_pretrained`).
-* :class:`Conv1D`: a 1-D CNN on the raw window (the guide's Option 4B).
+* :class:`Conv1D`: a 1-D CNN on the raw window (the original plan's Option 4B).
 * :class:`PatternCNN`: the candlestick-pattern classifier (class logits), with the
   per-pixel :class:`Standardize` layer fitted on its training images.
 

@@ -1,7 +1,7 @@
 """The one layout of every model's predictions: long, keyed by decision timestamp.
 
 Each row is ``timestamp`` (the decision time, UTC, ms), ``segment`` (train / val /
-test), ``model`` (e.g. ``cnn_w15``, ``phase1``, ``ensemble_weighted``), ``label``
+test), ``model`` (e.g. ``cnn_w15``, ``xgb_indicators``, ``ensemble_weighted``), ``label``
 (1 up / 0 down) and ``p_up``. Every stage writes this layout and every reader goes
 through :func:`read`, so models are compared and joined by key, never by position.
 """

@@ -29,7 +29,10 @@ from gafcnn.evaluation.metrics import multiclass_report
 from gafcnn.images.encodings import Encoder, window_series
 from gafcnn.io import InputError
 from gafcnn.models.cnn import PATTERN_ARCH, PatternCNN
-from gafcnn.models.training import ArraySource, Loop, fit, predict_classes, seed_everything
+from gafcnn.models.device import seed_everything
+from gafcnn.models.inference import predict_classes
+from gafcnn.models.sources import ArraySource
+from gafcnn.models.training import Loop, fit
 from gafcnn.params import PatternConfig, SyntheticConfig
 from gafcnn.patterns.candles import candle_profile
 from gafcnn.patterns.labels import PATTERNS, balanced_draw, pattern_windows

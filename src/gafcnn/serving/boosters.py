@@ -1,4 +1,4 @@
-"""Serving hooks of the XGBoost models (Phase 1 and the hybrid): the booster the
+"""Serving hooks of the XGBoost models (xgb_indicators and the hybrid): the booster the
 stage fitted, fed the features in the order it was fitted on.
 
 Only the booster is loaded: when scikit-learn is not loaded yet it is kept out
@@ -86,7 +86,9 @@ class Booster:
         return predict
 
 
-PHASE1 = Booster(paths.PHASE1_MODEL, lambda windows: list(INDICATORS), lambda x, s: x.indicators)
+XGB_INDICATORS = Booster(
+    paths.XGB_INDICATORS_MODEL, lambda windows: list(INDICATORS), lambda x, s: x.indicators
+)
 HYBRID = Booster(
     paths.HYBRID_MODEL,
     combine.hybrid_inputs,

@@ -4,7 +4,7 @@
 the registry declares a serving hook for (:func:`gafcnn.registry.served`), each
 shipped by its hook (:mod:`gafcnn.serving.served`): the CNNs as ONNX graphs with
 the architecture and encoding they were trained on, the ensemble methods' fitted
-coefficients, the Phase 1 and hybrid XGBoost boosters with their inputs' order.
+coefficients, the xgb_indicators and hybrid XGBoost boosters with their inputs' order.
 Beside them: the names that repeat another model (the configured ``ensemble``),
 the label horizon, the fee, the decision with its reasons and the deployed model's
 test metrics, the params that made it, the code version, and a SHA-256 per file,
@@ -107,7 +107,9 @@ def write_bundle(
             "deployed": deployed,
             "decision": None
             if decision is None
-            else {k: decision[k] for k in ("decision", "reasons", "guide_rule") if k in decision},
+            else {
+                k: decision[k] for k in ("decision", "reasons", "accuracy_rule") if k in decision
+            },
             "test_metrics": test_metrics,
             "windows": windows,
             "models": models,

@@ -54,7 +54,7 @@ def encoder_of(meta: dict) -> Encoder | None:
     """The encoder of a served CNN's images (None for a ``conv1d``, which reads bars)."""
     if meta["arch"] == "conv1d":
         return None
-    return Encoder(meta["channels"], meta["image_size"], meta["mtf_bins"], threads=1)
+    return Encoder.of_meta(meta)
 
 
 def cnn_inputs(x: Inputs, window: int, enc: Encoder | None, meta: dict) -> np.ndarray:

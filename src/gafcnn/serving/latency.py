@@ -4,7 +4,7 @@
 times one decision from the most recent raw bars through every candidate - the work
 a live system does at every decision time - with p50/p99 latency, batch throughput
 and peak RSS. `benchmarks/inference.py` and the `latency` stage both call it;
-:func:`within_limits` turns a measurement into the guide's two serving checks.
+:func:`within_limits` turns a measurement into the original plan's two serving checks.
 
     python -m gafcnn.serving.latency [--bundle models/bundle]   # prints the measurement as JSON
 """
@@ -30,7 +30,7 @@ HISTORY = 300  # bars of history handed to the predictor for one decision
 
 
 def within_limits(measured: dict) -> dict:
-    """The guide's serving checks of a measurement, as booleans: no timings, so a
+    """The original plan's serving checks of a measurement, as booleans: no timings, so a
     tracked file holding them does not change from run to run."""
     return {
         "inference_under_100ms": bool(measured["latency_ms_p99"] < LIMITS["latency_ms_p99"]),

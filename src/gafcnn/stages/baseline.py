@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from gafcnn import paths, registry
-from gafcnn.data.bars import load_bars
+from gafcnn.data.bars import bar_positions, load_bars
 from gafcnn.evaluation.metrics import classification_report
 from gafcnn.images.encodings import window_series
 from gafcnn.images.imageset import GafSet
@@ -22,7 +22,7 @@ from gafcnn.models.baselines import (
     spread_subset,
 )
 from gafcnn.params import BaselineParams, read_params
-from gafcnn.stages.common import bar_positions, gaf_sets
+from gafcnn.stages.common import gaf_sets
 
 EVAL_SPLITS = ("val", "test")
 

@@ -3,35 +3,18 @@ the shared samples and the bar positions of their decision times."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from gafcnn import paths
-from gafcnn.data.bars import NotABar, positions
+from gafcnn.data.bars import bar_positions
 from gafcnn.data.split import SEGMENTS
 from gafcnn.images.imageset import GafSet
-from gafcnn.io import InputError
 from gafcnn.params import Params
 
 
 def gaf_sets(params: Params) -> dict[int, GafSet]:
     return {w: GafSet(paths.gaf_dir(w)) for w in params.gaf.windows}
-
-
-def bar_positions(minutes: np.ndarray, stamps_ms: np.ndarray, source: str | Path) -> np.ndarray:
-    """Bar positions of decision timestamps read from ``source``; when they are not
-    among the bars, one line names the two outputs that disagree."""
-    try:
-        return positions(minutes, stamps_ms)
-    except NotABar as exc:
-        raise InputError(
-            source,
-            f"{exc.missing} of its {exc.total} decision timestamps (the first {exc.first}) are "
-            f"not bars of {paths.BARS}: the two were built from different bars (an experiment "
-            "stopped part way?); `dvc repro` rebuilds them",
-        ) from None
 
 
 def samples_frame(gs: GafSet) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from gafcnn import clock, paths, registry
 from gafcnn.data.bars import load_bars
 from gafcnn.evaluation.bootstrap import block_length, choose_block
 from gafcnn.evaluation.comparison import compare
-from gafcnn.evaluation.decision import decide
+from gafcnn.evaluation.decision import DecisionInputs, decide
 from gafcnn.evaluation.metrics import calls_up
 from gafcnn.evaluation.report import ReportInputs, write_report, write_timings_report
 from gafcnn.evaluation.selection_bias import excess_over_majority
@@ -159,20 +159,22 @@ def main() -> None:
 
     audit = read_json(paths.metrics("audit"))
     serving = read_json(paths.metrics("latency"))  # the candidate bundle, measured
-    ensemble, hybrid, phase1 = (m.name for m in registry.CANDIDATES)
+    ensemble, hybrid, xgb_indicators = (m.name for m in registry.CANDIDATES)
     decision = decide(
-        table,
-        ensemble=ensemble,
-        phase1=phase1,
-        hybrid=hybrid,
-        audit_passed=bool(audit["passed"]),
-        out_of_sample=out_of_sample,
-        inference_ok=serving["inference_under_100ms"],
-        memory_ok=serving["memory_under_2gb"],
-        policy=single["policy"],
-        alpha=cfg.alpha,
-        require_profit=cfg.require_profit,
-        trials=trials,
+        DecisionInputs(
+            table,
+            ensemble=ensemble,
+            xgb_indicators=xgb_indicators,
+            hybrid=hybrid,
+            audit_passed=bool(audit["passed"]),
+            out_of_sample=out_of_sample,
+            inference_ok=serving["inference_under_100ms"],
+            memory_ok=serving["memory_under_2gb"],
+            policy=single["policy"],
+            alpha=cfg.alpha,
+            require_profit=cfg.require_profit,
+            trials=trials,
+        )
     )
     rc, ds = selection["reality_check"], selection["deflated_sharpe"]
     decision["selection"] = {

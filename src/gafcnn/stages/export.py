@@ -1,7 +1,7 @@
 """`export` stage: the deployment bundle ``models/bundle/`` (see :mod:`gafcnn.serving.bundle`).
 
 It ships what `evaluate` scored - every CNN, the ensemble combiner with all its
-coefficients, Phase 1 and the hybrid - with the decision, the deployed model's
+coefficients, xgb_indicators and the hybrid - with the decision, the deployed model's
 test metrics and backtest, and the params behind them. `gafcnn predict --bundle
 models/bundle` serves it; when the decision is "deploy nothing" it serves no model.
 """

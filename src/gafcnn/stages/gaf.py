@@ -19,8 +19,8 @@ from gafcnn import clock, paths
 from gafcnn.data.bars import load_bars
 from gafcnn.data.samples import build_samples
 from gafcnn.data.split import SEGMENTS, Split
-from gafcnn.images.encodings import Channel, Encoder, bar_columns, window_series
-from gafcnn.images.imageset import META_FILE, NpyWriter, fingerprint, set_file
+from gafcnn.images.encodings import Encoder, bar_columns, window_series
+from gafcnn.images.imageset import META_FILE, ChannelStats, NpyWriter, fingerprint, set_file
 from gafcnn.io import (
     InputError,
     atomic_dir,
@@ -42,41 +42,6 @@ def image_size_for(window: int, gaf: GafParams) -> int:
         raise InputError("params.yaml", str(exc)) from None
 
 
-def make_encoder(params: Params, size: int) -> Encoder:
-    """The configured channels at ``size`` (params.py has checked each channel and the
-    bin count)."""
-    gaf = params.gaf
-    channels = [Channel.parse(c) for c in gaf.channels]
-    threads = runtime_setting(params, "threads")
-    return Encoder(channels, size, mtf_bins=gaf.mtf_bins, threads=threads)
-
-
-class ChannelStats:
-    """Running min / max / mean / NaN count per channel, and per-class mean images."""
-
-    def __init__(self, channels: int, size: int):
-        self.min = np.full(channels, np.inf)
-        self.max = np.full(channels, -np.inf)
-        self.sum = np.zeros(channels)
-        self.count = 0
-        self.nan = 0
-        self.class_sum = np.zeros((2, channels, size, size))
-        self.class_n = np.zeros(2, dtype=np.int64)
-
-    def add(self, images: np.ndarray, labels: np.ndarray | None) -> None:
-        x = images.astype(np.float32)
-        self.nan += int(np.count_nonzero(~np.isfinite(x)))
-        self.min = np.minimum(self.min, np.nanmin(x, axis=(0, 2, 3)))
-        self.max = np.maximum(self.max, np.nanmax(x, axis=(0, 2, 3)))
-        self.sum += np.nansum(x, axis=(0, 2, 3), dtype=np.float64)
-        self.count += x.shape[0] * x.shape[2] * x.shape[3]
-        if labels is not None:
-            for k in (0, 1):
-                sel = labels == k
-                self.class_sum[k] += x[sel].sum(axis=0, dtype=np.float64)
-                self.class_n[k] += int(sel.sum())
-
-
 def build_window(params: Params, window: int, out_dir: Path, progress: bool = True) -> dict:
     """Build ``out_dir`` for one window; returns the stage metrics."""
     gaf = params.gaf
@@ -85,7 +50,7 @@ def build_window(params: Params, window: int, out_dir: Path, progress: bool = Tr
         raise InputError("params.yaml", f"window {window} is not in gaf.windows {windows}")
     spec = params.label
     size = image_size_for(window, gaf)
-    encoder = make_encoder(params, size)
+    encoder = Encoder(gaf.channels, size, gaf.mtf_bins, runtime_setting(params, "threads"))
     dtype = np.dtype(gaf.dtype)
     # only the columns the channels read, and the close the labels need
     arrays, minutes = load_bars(bar_columns(encoder.series_needed | {"close"}))

@@ -3,7 +3,7 @@
 It writes what `export` would ship (every model, no decision yet) to a temporary
 folder and times one decision from raw bars in a fresh process
 (:func:`gafcnn.serving.latency.measure`). The timings go to the untracked timings
-file only; ``metrics/latency.json`` holds the guide's two serving checks (p99 under
+file only; ``metrics/latency.json`` holds the original plan's two serving checks (p99 under
 100 ms, peak RSS under 2 GB) as booleans, which the decision reads.
 """
 

@@ -29,91 +29,19 @@ import time
 import numpy as np
 
 from gafcnn import clock, paths, registry
-from gafcnn.data.bars import load_bars
-from gafcnn.data.features import BAR_FEATURES, feature_scale, window_bar_features
 from gafcnn.evaluation.metrics import classification_report
-from gafcnn.images.encodings import Encoder, bar_columns, window_series
 from gafcnn.images.imageset import GafSet
 from gafcnn.io import InputError, record_timings, run_stage, write_bytes, write_json
 from gafcnn.models import predictions
 from gafcnn.models.cnn import PretrainedError, build_model, save_checkpoint
-from gafcnn.models.training import (
-    ArraySource,
-    EncodedSource,
-    ImageSource,
-    Source,
-    fit,
-    pick_device,
-    predict,
-    predict_with,
-    rank_world,
-    seed_everything,
-)
+from gafcnn.models.device import pick_device, rank_world, seed_everything
+from gafcnn.models.inference import predict, predict_with
+from gafcnn.models.sources import sources_of
+from gafcnn.models.training import fit
 from gafcnn.params import Params, TrainConfig, read_params, runtime_setting
 from gafcnn.serving.onnx import OnnxCnn, to_onnx
-from gafcnn.stages.common import bar_positions
 
-SPLITS = ("train", "val", "test")
 EXPORT_TOLERANCE = 1e-4  # float32 graphs: a larger gap means the export is wrong
-
-
-def make_sources(gs: GafSet, cfg: TrainConfig) -> tuple[dict[str, Source], dict]:
-    """Train/val/test sources for ``cfg.arch`` and a description of the input."""
-    labels = {s: gs.labels(s) for s in SPLITS}
-    if cfg.arch == "conv1d":
-        arrays, minutes = load_bars()
-        x = {
-            s: window_bar_features(
-                arrays, bar_positions(minutes, gs.timestamps(s), gs.dir), gs.window
-            )
-            for s in SPLITS
-        }
-        scale = feature_scale(x["train"])
-        sources = {
-            s: ArraySource(x[s] / scale[None, :, None], labels[s], cfg.augment_noise)
-            for s in SPLITS
-        }
-        info = {"channels": list(BAR_FEATURES), "normalisation": {"feature_scale": scale.tolist()}}
-        return sources, info
-    info = {
-        "channels": gs.meta["channels"],
-        "mtf_bins": gs.meta["mtf_bins"],
-        "image_dtype": gs.meta["dtype"],  # served images are cast to it, as trained
-        "normalisation": "none: GAF channels already in [-1, 1]",
-    }
-    if cfg.inputs == "encode":  # each batch encoded from the bars: the stored images, bit for bit
-        encoder = Encoder(
-            gs.meta["channels"], gs.meta["image_size"], gs.meta["mtf_bins"], threads=1
-        )
-        arrays, minutes = load_bars(bar_columns(encoder.series_needed))
-        sources = {
-            s: EncodedSource(
-                arrays,
-                bar_positions(minutes, gs.timestamps(s), gs.dir),
-                gs.window,
-                encoder,
-                labels[s],
-                gs.meta["dtype"],
-                cfg.augment_noise,
-            )
-            for s in SPLITS
-        }
-        return sources, info
-    raw, encoder = None, None
-    if cfg.augment == "noise":
-        arrays, minutes = load_bars()
-        encoder = Encoder(
-            gs.meta["channels"], gs.meta["image_size"], gs.meta["mtf_bins"], threads=1
-        )
-        pos = bar_positions(minutes, gs.timestamps("train"), gs.dir)
-        raw = window_series(arrays, pos, gs.window, encoder.series_needed)
-    sources = {
-        s: ImageSource(
-            gs.images(s), labels[s], raw if s == "train" else None, encoder, cfg.augment_noise
-        )
-        for s in SPLITS
-    }
-    return sources, info
 
 
 def torchrun_command(window: int, nproc: int, node_options: str = "") -> list[str]:
@@ -172,7 +100,7 @@ def train_window(w: int, params: Params, cfg: TrainConfig) -> None:
     threads = runtime_setting(params, "threads")
     seed_everything(cfg.seed, max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     device = pick_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
-    sources, info = make_sources(gs, cfg)
+    sources, info = sources_of(gs, cfg)
     in_shape = sources["train"].input_shape
     try:
         model = build_model(cfg.arch, in_shape[0], cfg.width, cfg.dropout, cfg.pretrained)

@@ -1,6 +1,6 @@
 """`xgb_raw` stage (one DVC matrix entry per window): XGBoost on the window's raw
-per-bar series, flattened (no images, no indicators), with Phase 1's hyperparameters
-(``xgb``) and early stopping on val. Beside Phase 1 it separates "indicators vs raw
+per-bar series, flattened (no images, no indicators), with xgb_indicators's hyperparameters
+(``xgb``) and early stopping on val. Beside xgb_indicators it separates "indicators vs raw
 series" for trees; beside the CNNs, "trees vs CNNs" on the same series.
 
 Writes ``models/xgb_raw/w{W}.ubj``, ``data/predictions/xgb_raw/w{W}.parquet`` and

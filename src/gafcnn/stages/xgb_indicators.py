@@ -1,4 +1,4 @@
-"""`phase1` stage: the original project's XGBoost on technical indicators, done right -
+"""`xgb_indicators` stage: the original project's XGBoost on technical indicators, done right -
 same decision timestamps and labels as the CNNs, early stopping on val, one test score
 reported next to the majority rate."""
 
@@ -7,14 +7,14 @@ from __future__ import annotations
 import numpy as np
 
 from gafcnn import paths, registry
-from gafcnn.data.bars import load_bars
+from gafcnn.data.bars import bar_positions, load_bars
 from gafcnn.data.features import INDICATORS, indicators
 from gafcnn.evaluation.metrics import classification_report
 from gafcnn.io import run_stage, save_xgb, write_json
 from gafcnn.models import predictions
 from gafcnn.models.ensemble import gain_importance, xgb_classifier
 from gafcnn.params import read_params, runtime_setting
-from gafcnn.stages.common import bar_positions, gaf_sets, samples_frame
+from gafcnn.stages.common import gaf_sets, samples_frame
 
 
 def main() -> None:
@@ -40,9 +40,9 @@ def main() -> None:
         p = model.predict_proba(feats[part[s]])[:, 1]
         reports[s] = classification_report(y[part[s]], p)
         ts = samples["ts"].to_numpy()[part[s]]
-        frames.append(predictions.frame(ts, s, y[part[s]], p, registry.PHASE1.name))
-    predictions.write(frames, paths.predictions_file(registry.PHASE1.stage.name))
-    save_xgb(model, paths.PHASE1_MODEL)
+        frames.append(predictions.frame(ts, s, y[part[s]], p, registry.XGB_INDICATORS.name))
+    predictions.write(frames, paths.predictions_file(registry.XGB_INDICATORS.stage.name))
+    save_xgb(model, paths.XGB_INDICATORS_MODEL)
     importance = gain_importance(model, list(INDICATORS))
     metrics = {
         "val": reports["val"],
@@ -51,10 +51,10 @@ def main() -> None:
         "feature_importance_gain": dict(sorted(importance.items(), key=lambda kv: -kv[1])),
         "n_train": int(part["train"].sum()),
     }
-    write_json(paths.metrics(registry.PHASE1_STAGE.name), metrics)
+    write_json(paths.metrics(registry.XGB_INDICATORS_STAGE.name), metrics)
     t = reports["test"]
     print(
-        f"phase1: test accuracy {t['accuracy']:.4f} (majority {t['majority_rate']:.4f}), "
+        f"xgb_indicators: test accuracy {t['accuracy']:.4f} (majority {t['majority_rate']:.4f}), "
         f"balanced {t['balanced_accuracy']:.4f}, auc {t['roc_auc']:.4f}, "
         f"best iteration {model.best_iteration}"
     )
