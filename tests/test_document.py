@@ -4,26 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gafcnn.evaluation.document import (
-    Bullets,
-    Document,
-    Figure,
-    Paragraph,
-    Section,
-    Table,
-    to_html,
-    to_markdown,
-)
+from gafcnn.evaluation import document as d
 
 
-def _doc(png: Path) -> Document:
-    return Document("a report", (
-        Section("Decision", (Paragraph("Decision: none", strong=True), Bullets(("a <b>", "c")),
-                             Bullets(("ok", "fast"), (True, False)))),
-        Section("Table", (Table(("model", "acc"), (("x", "0.5"), ("y", "0.6"))),
-                          Paragraph("note"))),
-        Section("Pictures", ()),
-        Section("A figure", (Figure("A figure", png),), level=3),
+def _doc(png: Path) -> d.Document:
+    return d.Document("a report", (
+        d.Section("Decision", (d.Paragraph("Decision: none", strong=True),
+                               d.Bullets(("a <b>", "c")),
+                               d.Bullets(("ok", "fast"), (True, False)))),
+        d.Section("Table", (d.Table(("model", "acc"), (("x", "0.5"), ("y", "0.6"))),
+                          d.Paragraph("note"))),
+        d.Section("Pictures", ()),
+        d.Section("A figure", (d.Figure("A figure", png),), level=3),
     ))  # fmt: skip
 
 
@@ -31,7 +23,7 @@ def test_markdown_renders_every_block(tmp_path):
     png = tmp_path / "figures" / "f.png"
     png.parent.mkdir()
     png.write_bytes(b"\x89PNG")
-    md = to_markdown(_doc(png), tmp_path)
+    md = d.to_markdown(_doc(png), tmp_path)
     assert md.startswith("# a report\n\n## Decision\n\n**Decision: none**\n\n- a <b>\n- c\n")
     assert "- [x] ok\n- [ ] fast\n" in md
     assert "| model | acc |\n|---|---|\n| x | 0.5 |\n| y | 0.6 |\n\nnote\n" in md
@@ -41,7 +33,7 @@ def test_markdown_renders_every_block(tmp_path):
 def test_html_renders_the_same_structure_escaped_and_self_contained(tmp_path):
     png = tmp_path / "f.png"
     png.write_bytes(b"\x89PNG")
-    page = to_html(_doc(png))
+    page = d.to_html(_doc(png))
     assert page.count("<h2>") == 3 and "<h3>A figure</h3>" in page
     assert "<li>a &lt;b&gt;</li>" in page and "<li>&#9745; ok</li><li>&#9744; fast</li>" in page
     assert "<th>model</th><th>acc</th></tr><tr><td>x</td><td>0.5</td></tr>" in page
