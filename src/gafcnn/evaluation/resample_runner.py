@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,13 @@ import pandas as pd
 import yaml
 
 from gafcnn import clock, paths, registry
-from gafcnn.data.bars import positions
+from gafcnn.data.bars import minute_index, positions
+from gafcnn.data.labels import forward_returns
 from gafcnn.evaluation.metrics import accuracy, majority_rate
 from gafcnn.evaluation.resampling import Fold, Splitter, leaks, split_params
 from gafcnn.images.imageset import GafSet
 from gafcnn.models import predictions
+from gafcnn.params import Params
 from gafcnn.trading.backtest import backtest
 
 
@@ -172,6 +175,47 @@ def spread(per_path: list[dict], key: str) -> dict[str, dict[str, float]]:
         out[m] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
                   "min": float(v.min()), "max": float(v.max())}  # fmt: skip
     return out
+
+
+@dataclass
+class Resampled:
+    """What a resampling run gives: each fold's record and figures, each path's
+    predictions and figures."""
+
+    folds: list[dict]  # each fold's ranges (and their times)
+    splits: list[dict]  # each fold's figures (:func:`fold_figures`)
+    paths: list[pd.DataFrame]  # each path's predictions, in the shared layout
+    path_rows: list[dict]  # each path's figures (:func:`path_figures`)
+
+
+def oracle_of(oracle: pd.DataFrame) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The synthetic market's P(up) at decision timestamps (epoch ms), or None (real data)."""
+    if not len(oracle):
+        return None
+    p = oracle.set_index(clock.ms_of(oracle["timestamp"]))["p_up"]
+    return lambda stamps_ms: p.reindex(stamps_ms).to_numpy()
+
+
+def resample(splitter: Splitter, folds: list[Fold], bars: pd.DataFrame, oracle: pd.DataFrame,
+             params: Params) -> Resampled:  # fmt: skip
+    """Refit the pipeline per fold, check each for leaks, reassemble the paths and
+    score folds and paths (the oracle's P(up) beside them on synthetic data)."""
+    minutes, horizon, windows = minute_index(bars), params.label.horizon, list(params.gaf.windows)
+    embargo = params.walkforward.embargo if splitter.scheme == "cpcv" else 0
+    tested = fit_folds(splitter, folds, bars, minutes, params.raw, windows, horizon, embargo)
+    p_oracle = oracle_of(oracle)
+    frames = assemble(splitter, folds, tested, p_oracle)
+    forward = forward_returns(bars["close"].to_numpy(), minutes, horizon)
+    cost, parts = params.evaluate.costs.per_side_bps, params.evaluate.pbo_partitions
+    return Resampled(
+        folds=[f.to_dict(minutes) for f in folds],
+        splits=[fold_figures(f, tested[f.index], minutes, p_oracle) for f in folds],
+        paths=frames,
+        path_rows=[
+            {"path": j, **path_figures(p, forward, minutes, horizon, cost, parts)}
+            for j, p in enumerate(frames)
+        ],  # fmt: skip
+    )
 
 
 def resampling_metrics(splits: list[dict], per_path: list[dict], params: dict) -> dict:
