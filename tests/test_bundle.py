@@ -249,7 +249,7 @@ def test_no_look_ahead_in_what_is_served(project):
     from the bars up to t alone equals what the whole file gives."""
     from gafcnn.serving.cnn import cnn_inputs, encoder_of
     from gafcnn.serving.served import Inputs
-    from gafcnn.trading.backtest import sides
+    from gafcnn.trading.engine import sides
 
     bundle = Bundle(project / "models" / "bundle")
     _, arrays, minutes = _bars(project)

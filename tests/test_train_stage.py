@@ -111,16 +111,15 @@ def test_ddp_stage_learns_and_writes_what_one_process_writes(project, tmp_path):
 def test_encoded_inputs_are_the_stored_images(project, monkeypatch):
     """`inputs: encode` (the default) gives the model exactly the images `inputs: stored`
     reads from data/gaf, for every split and window."""
-    from gafcnn.models.sources import EncodedSource, ImageSource
+    from gafcnn.models.sources import EncodedSource, ImageSource, sources_of
     from gafcnn.params import TrainConfig
-    from gafcnn.stages.train import make_sources
 
     monkeypatch.chdir(project)
     rng = np.random.default_rng(0)
     for w in (15, 60):
         gs = GafSet(project / "data" / "gaf" / f"w{w}")
-        enc, _ = make_sources(gs, TrainConfig(inputs="encode"))
-        sto, _ = make_sources(gs, TrainConfig(inputs="stored"))
+        enc, _ = sources_of(gs, TrainConfig(inputs="encode"))
+        sto, _ = sources_of(gs, TrainConfig(inputs="stored"))
         for s in ("train", "val", "test"):
             assert isinstance(enc[s], EncodedSource) and isinstance(sto[s], ImageSource)
             idx = np.sort(rng.choice(len(sto[s]), min(300, len(sto[s])), replace=False))
