@@ -355,7 +355,7 @@ class SyntheticConfig(Section):
     trade_prob: float = 0.0  # 0: continuous prices; >0: trades at random substeps
 
 
-SOURCES = ("synthetic", "csv", "binance")
+SOURCES = ("synthetic", "csv", "binance", "freqtrade")
 
 
 @dataclass(frozen=True)
@@ -366,6 +366,7 @@ class DataParams(Section):
         "columns": ListOf(Kind(str), min_len=1, distinct=True),
         "symbol": Satisfies(lambda v: isinstance(v, str) and v.strip() == v != "", "a symbol name"),
         "interval": Choice(("1m",)),
+        "symbols": ListOf(Kind(str), distinct=True),
     }
     source: str = "synthetic"
     path: str = "data/external"
@@ -373,12 +374,20 @@ class DataParams(Section):
     columns: list | None = None
     symbol: str = "BTCUSDT"
     interval: str = "1m"
+    symbols: list = field(default_factory=list)  # freqtrade: the pairs to read, e.g. [BTC/USDT]
     binance: BinanceParams = field(default_factory=BinanceParams)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.source == "freqtrade" and len(self.symbols) != 1:
+            named = ", ".join(self.symbols) or "none"
+            raise ValueError(f"symbols: data.source freqtrade reads one pair per run, got "
+                             f"{len(self.symbols)} ({named})")  # fmt: skip
+
     def source_name(self) -> str:
         """What a data error should name: the input file(s), or params.yaml."""
-        if self.source == "csv":
+        if self.source in ("csv", "freqtrade"):
             return str(self.path)
         if self.source == "binance":
             return str(self.binance.raw_dir)

@@ -14,7 +14,9 @@ Accepted inputs (per file, detected from the content):
   timestamp name, the five OHLCV names, and any extra names (trades, quote volume,
   VWAP), which are read past.
 
-Any of these may be gzipped (``.gz``, e.g. ``.csv.gz``).
+Any of these may be gzipped (``.gz``, e.g. ``.csv.gz``). Freqtrade candle files
+(``<BASE>_<QUOTE>-<timeframe>.feather|parquet|json|json.gz``) are read by
+:mod:`gafcnn.data.freqtrade` and validated here the same way.
 
 Only the ``ingest`` stage reads files, so only it depends on this module; the
 canonical frame it returns is described in :mod:`gafcnn.data.bars`.
@@ -37,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import clock
+from gafcnn.data import freqtrade
 from gafcnn.data.bars import OHLCV, minute_index
 from gafcnn.io import InputError
 
@@ -200,11 +203,21 @@ def _declared_columns(path: Path, columns: list[str]) -> list[str]:
 
 
 def read_file(path: str | os.PathLike[str], columns: list[str] | None = None) -> pd.DataFrame:
-    """Read and validate one file; returns timestamp_ms + OHLCV + ``line`` (source line).
+    """Read and validate one file; returns timestamp_ms + OHLCV + ``line`` (source line,
+    or row for a freqtrade candle file, :mod:`gafcnn.data.freqtrade`).
 
     ``columns`` names the columns of a headerless file in another layout; extra names
     are allowed and read past."""
     path = Path(path)
+    if freqtrade.PAIR_FILE.match(path.name):
+        frame = freqtrade.read_pair_file(path)
+        values = frame[OHLCV].to_numpy()
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i, j = (int(k[0]) for k in np.nonzero(bad))
+            raise InputError(path, f"{OHLCV[j]} is {values[i, j]}", line=i + 1)
+        check_ohlcv(path, frame, 1)
+        return frame
     return parse_text(_read_text(path), path, columns)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from gafcnn import clock, paths
 from gafcnn.data import bars as barlib
-from gafcnn.data import readers, synthetic
+from gafcnn.data import freqtrade, readers, synthetic
 from gafcnn.data.download import download_months
 from gafcnn.data.labels import direction_labels, forward_returns
 from gafcnn.io import InputError, run_stage, write_json, write_parquet
@@ -43,8 +43,11 @@ def ingest(params: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         metrics["files"] = []
         metrics["duplicates_dropped"] = 0
         metrics["filled_minutes"] = 0
-    else:  # csv or binance (params.py allows no other source)
+    else:  # csv, binance or freqtrade (params.py allows no other source)
         path = data.path
+        if source == "freqtrade":
+            path = str(freqtrade.pair_file(data.path, data.symbols[0], data.interval))
+            metrics["symbols"] = list(data.symbols)
         if source == "binance":
             b = data.binance
             download_months(b.base_url, data.symbol, data.interval, b.months, b.raw_dir)
