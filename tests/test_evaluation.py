@@ -238,6 +238,11 @@ def test_evaluate_stage_outputs(project):
     html = (project / "reports" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 8
     md = (project / "reports" / "report.md").read_text()
+    power = ev["power"]  # every model but the oracle, its smallest detectable edges
+    assert set(power["models"]) == set(ev["table"]) - {"oracle"} and power["test_days"] > 0
+    for r in power["models"].values():
+        assert r["detectable_accuracy_edge"] == pytest.approx(2.8016 * r["accuracy_se"], 1e-4)
+    assert "## Power: the smallest edge this test could detect" in md
     # one document, two renderings: the same headings in the same order, every figure
     md_heads = re.findall(r"^(#{1,3}) (.+)$", md, flags=re.M)
     html_heads = re.findall(r"<h([1-3])>(.*?)</h\1>", html)

@@ -105,6 +105,7 @@ class BootstrapResult:
     accuracy_ci: tuple[float, float]
     balanced_accuracy_ci: tuple[float, float]
     p_value_vs_majority: float
+    accuracy_se: float  # standard deviation of the resampled accuracies
 
 
 def bootstrap(
@@ -124,4 +125,5 @@ def bootstrap(
         accuracy_ci=(float(np.quantile(acc, a)), float(np.quantile(acc, 1 - a))),
         balanced_accuracy_ci=(float(np.quantile(bal, a)), float(np.quantile(bal, 1 - a))),
         p_value_vs_majority=float(p),
+        accuracy_se=float(np.std(acc, ddof=1)) if len(acc) > 1 else math.nan,
     )

@@ -53,6 +53,7 @@ def compare(
         row["accuracy_ci"] = list(b.accuracy_ci)
         row["balanced_accuracy_ci"] = list(b.balanced_accuracy_ci)
         row["p_value_vs_majority"] = b.p_value_vs_majority
+        row["accuracy_se"] = b.accuracy_se
         row["signal_detected"] = bool(b.accuracy_ci[0] > row["majority_rate"])
         table[name] = row
     test_minutes = clock.minutes_of_ms(ts)

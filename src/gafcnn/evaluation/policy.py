@@ -57,6 +57,7 @@ def policy_row(b: Backtest, theta: float, block: int, reps: int, seed: int) -> d
         "win_rate_ci": [float("nan"), float("nan")],
         "mean_net_return": b.mean_net_return,
         "mean_net_return_ci": [float("nan"), float("nan")],
+        "mean_net_return_se": float("nan"),
         "sharpe": b.sharpe,
         "max_drawdown": b.max_drawdown,
         "turnover_per_day": b.turnover_per_day,
@@ -69,6 +70,7 @@ def policy_row(b: Backtest, theta: float, block: int, reps: int, seed: int) -> d
         means = per_resample(idx, lambda r: b.net[r].mean(axis=1))
         row["win_rate_ci"] = [float(v) for v in np.percentile(wins, [2.5, 97.5])]
         row["mean_net_return_ci"] = [float(v) for v in np.percentile(means, [2.5, 97.5])]
+        row["mean_net_return_se"] = float(np.std(means, ddof=1))
         gross = per_resample(idx, lambda r: b.gross[r].mean(axis=1)) / 2 * 1e4
         row["break_even_bps_ci"] = [float(v) for v in np.percentile(gross, [2.5, 97.5])]
     return row

@@ -284,6 +284,7 @@ def plot_cpcv(cpcv: dict, out: Path, ensemble: str) -> Path:
 POLICY_TITLE = (
     "Trading policy per model (theta chosen on val, traded once on test, after costs; single split)"
 )
+POWER_TITLE = "Power: the smallest edge this test could detect (80% power, 5% level)"
 CPCV_TITLE = (
     "Combinatorial purged cross-validation: every model refitted per split, scored per path"
 )
@@ -393,6 +394,29 @@ def policy_blocks(policy: dict) -> list[Block]:
         + " (the interval's lower end must clear it)."
     ))  # fmt: skip
     return out
+
+
+def power_blocks(power: dict) -> list[Block]:
+    """Per model the smallest edge the test detects and the days +1 point of accuracy
+    and +1 bp per trade would need."""
+
+    def days(v: float) -> str:
+        return f"{v:,.0f}" if v == v else "-"
+
+    rows = tuple((m, f"{r['accuracy_se'] * 100:.2f}", f"{r['detectable_accuracy_edge'] * 100:.2f}",
+                  days(r["days_for_1pt_accuracy"]), f"{r.get('net_se_bps', float('nan')):.2f}",
+                  f"{r.get('detectable_net_bps', float('nan')):.2f}",
+                  days(r.get("days_for_1bp_net", float("nan"))))
+                 for m, r in power["models"].items())  # fmt: skip
+    head = ("model", "accuracy SE (pts)", "detectable accuracy edge (pts)", "days for +1 pt",
+            "net/trade SE (bps)", "detectable net/trade (bps)", "days for +1 bp")  # fmt: skip
+    return [Table(head, rows), Paragraph(
+        f"The smallest true edge this test ({power['test_days']:.1f} days) detects at "
+        f"{power['power']:.0%} power and a {power['alpha']:.0%} two-sided level: "
+        "(z(0.975) + z(0.8)) x the block-bootstrap standard error; accuracy over the "
+        "majority rate, net return per trade at the val-chosen theta. Days scale the test's "
+        "length by (detectable / edge)^2."
+    )]  # fmt: skip
 
 
 def rivals_table(rivals: dict) -> Table:
@@ -552,6 +576,8 @@ def build_report(inp: ReportInputs, forest: Path, pictures: list[tuple[str, Path
     ]  # fmt: skip
     if "policy" in ev:
         sections.append(Section(POLICY_TITLE, tuple(policy_blocks(ev["policy"]))))
+    if "power" in ev:
+        sections.append(Section(POWER_TITLE, tuple(power_blocks(ev["power"]))))
     sections.append(Section(RIVALS_TITLE, (rivals_table(ev["images_vs_series"]),)))
     if inp.walkforward is not None:
         sections.append(Section("Walk-forward folds", (folds_table(inp.walkforward),)))

@@ -21,6 +21,7 @@ from gafcnn.evaluation.bootstrap import block_length, choose_block
 from gafcnn.evaluation.comparison import compare
 from gafcnn.evaluation.decision import DecisionInputs, decide
 from gafcnn.evaluation.metrics import calls_up
+from gafcnn.evaluation.power import power_table
 from gafcnn.evaluation.report import ReportInputs, write_report, write_timings_report
 from gafcnn.evaluation.selection_bias import excess_over_majority
 from gafcnn.images.imageset import AlignmentError
@@ -93,6 +94,11 @@ def write_trades(single: dict) -> None:
         log.insert(0, "model", name)
         logs.append(log)
     write_parquet(pd.concat(logs, ignore_index=True), paths.TRADES)
+
+
+def test_days(ts: np.ndarray, horizon: int) -> float:
+    """Days from the first test decision to the last position's exit."""
+    return float(clock.minutes_of_ms(ts[-1]) - clock.minutes_of_ms(ts[0]) + horizon) / 1440
 
 
 def report_inputs(params: Params, evaluate: dict, decision: dict, probs: dict, y: np.ndarray,
@@ -226,6 +232,7 @@ def main() -> None:
         "policy_test": single["policy_test"],
         "selection": selection,
         "images_vs_series": result["images_vs_series"],
+        "power": power_table(table, single["policy"], test_days(ts, horizon), registry.ORACLE),
     }
     if wf_spec.pooled:  # the single split, for the forest plot and comparison
         evaluate["single_split"] = {"table": single["table"], "backtest": single["backtest"]}
