@@ -160,7 +160,8 @@ INGEST_PARAMS: dict[str, tuple[dict, str | None, str]] = {
     "unknown source": (
         {"data.source": "ftp"},
         None,
-        'params.yaml: data.source: "ftp" is not allowed (allowed: one of synthetic, csv, binance, freqtrade)',
+        'params.yaml: data.source: "ftp" is not allowed (allowed: one of synthetic, csv, '
+        "binance, freqtrade)",
     ),
     "not 1-minute": (
         {"data.source": "csv", "data.path": "data/external/x.csv", "data.interval": "5m"},
