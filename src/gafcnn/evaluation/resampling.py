@@ -33,7 +33,7 @@ import numpy as np
 
 from gafcnn import clock
 from gafcnn.data.split import make_split, required_purge, split_purge
-from gafcnn.params import Params, WalkForwardSpec
+from gafcnn.params import Params, SplitSpec, WalkForwardSpec
 
 Range = tuple[int, int]  # half-open [start, stop) of bar positions
 Piece = tuple[int, int, int]  # (fold, start, stop): decision positions a path takes from a fold
@@ -78,7 +78,7 @@ def _one_path(folds: list[Fold]) -> list[list[Piece]]:
 class SingleSplit:
     """The pipeline's own split (``split`` section): one fold, one path."""
 
-    spec: object  # SplitSpec
+    spec: SplitSpec
     windows: tuple[int, ...]
     horizon: int
     scheme: str = "single"

@@ -1,6 +1,6 @@
 """A cost-aware backtest of P(up): the position engine (:mod:`gafcnn.trading.engine`) run
-over a segment's decision times, and the figures of any list of trades, computed once
-for the backtest, `gafcnn paper` and the service's trade logs alike."""
+over a segment's decision times, and the figures and log of any list of its trades,
+computed once for the backtest and `gafcnn paper` alike."""
 
 from __future__ import annotations
 
