@@ -21,6 +21,7 @@ from gafcnn.evaluation.bootstrap import block_length, choose_block
 from gafcnn.evaluation.comparison import compare
 from gafcnn.evaluation.decision import DecisionInputs, decide
 from gafcnn.evaluation.metrics import calls_up
+from gafcnn.evaluation.policy import period
 from gafcnn.evaluation.power import power_table
 from gafcnn.evaluation.report import ReportInputs, write_report, write_timings_report
 from gafcnn.evaluation.selection_bias import excess_over_majority
@@ -29,7 +30,7 @@ from gafcnn.io import InputError, read_json, run_stage, write_csv, write_json, w
 from gafcnn.models import predictions
 from gafcnn.params import Params, read_params
 from gafcnn.stages.common import gaf_sets
-from gafcnn.trading.backtest import backtest_log
+from gafcnn.trading.backtest import MINUTES_PER_DAY, backtest_log
 
 
 def test_predictions(
@@ -96,17 +97,13 @@ def write_trades(single: dict) -> None:
     write_parquet(pd.concat(logs, ignore_index=True), paths.TRADES)
 
 
-def test_days(ts: np.ndarray, horizon: int) -> float:
-    """Days from the first test decision to the last position's exit."""
-    return float(clock.minutes_of_ms(ts[-1]) - clock.minutes_of_ms(ts[0]) + horizon) / 1440
-
-
-def report_inputs(params: Params, evaluate: dict, decision: dict, probs: dict, y: np.ndarray,
-                  tests: dict, coverage: dict) -> ReportInputs:  # fmt: skip
+def report_inputs(params: Params, evaluate: dict, decision: dict, audit: dict, probs: dict,
+                  y: np.ndarray, tests: dict, coverage: dict) -> ReportInputs:  # fmt: skip
     """What the report shows: this stage's figures and every other stage's metrics and
     pictures it cites, read here so the report itself reads nothing."""
-    scheme = params.walkforward.scheme
+    cpcv = params.walkforward.scheme == "cpcv"
     pooled = evaluate.get("evaluation", {}).get("method") == "walk-forward"
+    resampled = read_json(paths.metrics("walkforward")) if pooled or cpcv else None
     extra = [(f"GAF samples, w{w}: examples and mean(UP) - mean(DOWN)", paths.gaf_samples_plot(w))
              for w in params.gaf.windows if paths.gaf_samples_plot(w).exists()]  # fmt: skip
     if paths.AUDIT_PLOT.exists():
@@ -116,10 +113,10 @@ def report_inputs(params: Params, evaluate: dict, decision: dict, probs: dict, y
         ensemble=registry.configured_ensemble(params.ensemble.method),
         evaluate=evaluate, decision=decision,
         ingest=read_json(paths.metrics("ingest")), split=read_json(paths.metrics("split")),
-        audit=read_json(paths.metrics("audit")), probs=probs, y=y, tests=tests,
+        audit=audit, probs=probs, y=y, tests=tests,
         coverage=coverage,
-        walkforward=read_json(paths.metrics("walkforward")) if pooled else None,
-        cpcv=read_json(paths.metrics("walkforward")) if scheme == "cpcv" else None,
+        walkforward=resampled if pooled else None,
+        cpcv=resampled if cpcv else None,
         train_curves={int(w): paths.train_curves(int(w)) for w in params.gaf.windows},
         extra_figures=tuple(extra),
     )  # fmt: skip
@@ -232,7 +229,12 @@ def main() -> None:
         "policy_test": single["policy_test"],
         "selection": selection,
         "images_vs_series": result["images_vs_series"],
-        "power": power_table(table, single["policy"], test_days(ts, horizon), registry.ORACLE),
+        "power": power_table(
+            table,
+            single["policy"],
+            period(clock.minutes_of_ms(ts), horizon) / MINUTES_PER_DAY,
+            registry.ORACLE,
+        ),
     }
     if wf_spec.pooled:  # the single split, for the forest plot and comparison
         evaluate["single_split"] = {"table": single["table"], "backtest": single["backtest"]}
@@ -244,7 +246,9 @@ def main() -> None:
     write_trades(single)
     for name, rows in single["coverage"].items():
         write_csv(pd.DataFrame(rows), paths.EVAL_PLOTS / "coverage" / f"{name}.csv")
-    write_report(report_inputs(params, evaluate, decision, probs, y, tests, single["coverage"]))
+    write_report(
+        report_inputs(params, evaluate, decision, audit, probs, y, tests, single["coverage"])
+    )
     write_timings_report(paths.TIMINGS, paths.TIMINGS_MD)
     print(f"evaluate: decision = {decision['decision']}")
     for r in decision["reasons"]:
