@@ -103,8 +103,13 @@ def test_ingest_reads_the_named_pair_of_an_exchange_directory(tmp_path, monkeypa
     two = workdir(tmp_path / "two", **{"data.source": "freqtrade", "data.path": "ft",
                                        "data.symbols": ["ETH/USDT", "BTC/USDT"]})  # fmt: skip
     assert refused(two, "ingest", monkeypatch, capsys) == [
-        "error: params.yaml: data: symbols: data.source freqtrade reads one pair per run, "
-        "got 2 (ETH/USDT, BTC/USDT)"
+        "error: params.yaml: data.symbols names 2 symbols (ETH/USDT, BTC/USDT): the single "
+        "pipeline reads one; `dvc repro universe` runs them all"
+    ]
+    none = workdir(tmp_path / "none", **{"data.source": "freqtrade", "data.path": "ft"})
+    assert refused(none, "ingest", monkeypatch, capsys) == [
+        "error: params.yaml: data: symbols: data.source freqtrade needs the pairs to read, "
+        "e.g. [BTC/USDT]"
     ]
 
 

@@ -9,7 +9,16 @@ import pytest
 
 from gafcnn.data.features import window_bar_features
 from gafcnn.io import InputError
-from gafcnn.models.series import Rocket, fit_rocket, log_loss, predict_raw_xgb, raw_features
+from gafcnn.models.series import (
+    Rocket,
+    evenly,
+    fit_raw_xgb,
+    fit_rocket,
+    log_loss,
+    predict_raw_chunks,
+    predict_raw_xgb,
+    raw_features,
+)
 from gafcnn.params import MiniRocketParams
 
 W = 15
@@ -39,12 +48,16 @@ def planted(n: int = 4000, seed: int = 0):
 @pytest.fixture(scope="module")
 def fitted():
     bars, seg = planted()
-    x = {s: window_bar_features(bars, p, W) for s, (p, _) in seg.items()}
-    rocket, losses = fit_rocket(
-        x["train"], seg["train"][1], x["val"], seg["val"][1], W,
-        kernels=168, max_dilations=8, cs=[1e-4, 1e-2, 1.0], seed=3,
-    )  # fmt: skip
+    cfg = MiniRocketParams(kernels=168, max_dilations=8, C=[1e-4, 1e-2, 1.0], fit_samples=1500)
+    rocket, losses = fit_rocket(bars, seg["train"], seg["val"], W, cfg, seed=3)
     return bars, seg, rocket, losses
+
+
+def test_the_fitting_sample_is_bounded_and_spans_the_period():
+    assert list(evenly(5, 10)) == [0, 1, 2, 3, 4]
+    picked = evenly(2388, 1500)  # planted()'s train decisions, as the fixture fits them
+    assert len(picked) == 1500 and picked[0] == 0 and picked[-1] == 2387
+    assert np.all(np.diff(picked) >= 1) and np.diff(picked).max() <= 2
 
 
 def test_minirocket_learns_the_planted_pattern_with_the_c_of_lowest_val_loss(fitted):
@@ -84,6 +97,19 @@ def test_raw_xgboost_reads_the_1d_cnn_series_flattened_and_learns_the_pattern():
     p = predict_raw_xgb(clf.get_booster(), x["test"])
     assert np.mean((p > 0.5) == seg["test"][1]) > 0.7
     assert np.array_equal(predict_raw_xgb(clf.get_booster(), x["test"][3:4]), p[3:4])
+
+
+def test_raw_xgboost_fed_by_chunks_learns_and_predicts_as_one_batch(monkeypatch):
+    from gafcnn.models import series
+    from gafcnn.params import XgbSection
+
+    monkeypatch.setattr(series, "CHUNK", 500)  # several chunks of every segment
+    bars, seg = planted(seed=1)
+    cfg = XgbSection(n_estimators=200, max_depth=3, early_stopping_rounds=20)
+    booster = fit_raw_xgb(cfg, 0, 1, bars, seg["train"], seg["val"], W)
+    p = predict_raw_chunks(booster, bars, seg["test"][0], W)
+    assert np.mean((p > 0.5) == seg["test"][1]) > 0.7
+    assert np.array_equal(p, predict_raw_xgb(booster, raw_features(bars, seg["test"][0], W)))
 
 
 @pytest.mark.parametrize(

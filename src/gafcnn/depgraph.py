@@ -140,7 +140,8 @@ def fix_deps(root: Path) -> dict[str, list[str]]:
         code = [d for d in kept if d.startswith("src/")]
         added = sorted(f for f in needed if not any(_covers(d, f) for d in code))
         data = [d for d in kept if d not in code]
-        if any(f.endswith("serving/served.py") for f in needed):
+        own = closure(root / "src", module[1])  # not the stages it runs on their own models
+        if any(f.name == "served.py" and f.parent.name == "serving" for f in own):
             added += [f for f in served_files(stages) if not any(_covers(d, f) for d in data)]
         out += [f"      - {d}\n" for d in code + [a for a in added if a.startswith("src/")] + data
                 + [a for a in added if not a.startswith("src/")]]  # fmt: skip

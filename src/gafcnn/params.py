@@ -337,6 +337,8 @@ class SyntheticConfig(Section):
         "substeps": COUNT,
         "volume_base": POSITIVE,
         "trade_prob": Range(0, 1),
+        "signals": ListOf(NON_NEGATIVE),
+        "correlation": Range(0, 1, high_open=True),
     }
     n_bars: int = 60_000
     start: str = "2024-01-01T00:00:00Z"
@@ -353,6 +355,8 @@ class SyntheticConfig(Section):
     substeps: int = 8
     volume_base: float = 8.0
     trade_prob: float = 0.0  # 0: continuous prices; >0: trades at random substeps
+    signals: list = field(default_factory=list)  # a universe: each symbol's signal ([] = signal)
+    correlation: float = 0.0  # a universe: correlation of the symbols' return shocks
 
 
 SOURCES = ("synthetic", "csv", "binance", "freqtrade")
@@ -374,16 +378,25 @@ class DataParams(Section):
     columns: list | None = None
     symbol: str = "BTCUSDT"
     interval: str = "1m"
-    symbols: list = field(default_factory=list)  # freqtrade: the pairs to read, e.g. [BTC/USDT]
+    symbols: list = field(default_factory=list)  # pairs or synthetic names; 2+: a universe
     binance: BinanceParams = field(default_factory=BinanceParams)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.source == "freqtrade" and len(self.symbols) != 1:
-            named = ", ".join(self.symbols) or "none"
-            raise ValueError(f"symbols: data.source freqtrade reads one pair per run, got "
-                             f"{len(self.symbols)} ({named})")  # fmt: skip
+        if self.source == "freqtrade" and not self.symbols:
+            raise ValueError("symbols: data.source freqtrade needs the pairs to read, e.g. "
+                             "[BTC/USDT]")  # fmt: skip
+        signals = self.synthetic.signals
+        if self.source == "synthetic" and signals and len(signals) != len(self.symbols):
+            n = len(self.symbols)
+            raise ValueError(f"synthetic.signals: {len(signals)} signals for {n} symbols; "
+                             "give one per symbol or none")  # fmt: skip
+
+    @property
+    def universe(self) -> bool:
+        """Several symbols: the universe stages run them (the single pipeline reads one)."""
+        return len(self.symbols) > 1
 
     def source_name(self) -> str:
         """What a data error should name: the input file(s), or params.yaml."""
@@ -613,6 +626,14 @@ class XgbParams(Section):
 
 
 @dataclass(frozen=True)
+class XgbSection(XgbParams):
+    """The ``xgb`` section: XgbParams, and the raw-window XGBoost's fitting sample."""
+
+    RULES: ClassVar[dict[str, Rule]] = {**XgbParams.RULES, "raw_fit_samples": COUNT}
+    raw_fit_samples: int = 50_000  # xgb_raw: train decisions fitted on, at most (evenly spaced)
+
+
+@dataclass(frozen=True)
 class HybridParams(XgbParams):
     """The hybrid meta-learner: XGBoost fitted on val, its rounds chosen over ``folds``."""
 
@@ -634,10 +655,25 @@ class MiniRocketParams(Section):
         "kernels": Range(84, integer=True),  # at least one of each base kernel
         "max_dilations": COUNT,
         "C": ListOf(POSITIVE, min_len=1),
+        "fit_samples": COUNT,
     }
     kernels: int = 2000
     max_dilations: int = 32
     C: list = field(default_factory=lambda: [0.000001, 0.00001, 0.0001, 0.001])
+    fit_samples: int = 25_000  # train decisions the transform and head are fitted on, at most
+
+
+TRAINING = ("per_symbol", "pooled")
+
+
+@dataclass(frozen=True)
+class UniverseParams(Section):
+    """Several symbols in one run (``data.symbols``): how models are fitted over them."""
+
+    SECTION: ClassVar[str] = "universe"
+    RULES: ClassVar[dict[str, Rule]] = {"training": ListOf(Choice(TRAINING), min_len=1,
+                                                           distinct=True)}  # fmt: skip
+    training: list = field(default_factory=lambda: list(TRAINING))
 
 
 ENSEMBLE_METHODS = ("mean", "weighted", "stacking")
@@ -840,11 +876,12 @@ SECTIONS: dict[str, type] = {
     "gaf": GafParams,
     "audit": AuditParams,
     "baseline": BaselineParams,
-    "xgb": XgbParams,
+    "xgb": XgbSection,
     "ensemble": EnsembleParams,
     "hybrid": HybridParams,
     "minirocket": MiniRocketParams,
     "walkforward": WalkForwardSpec,
+    "universe": UniverseParams,
     "evaluate": EvaluateParams,
     "patterns": PatternConfig,
     "serving": ServingParams,
@@ -869,11 +906,12 @@ class Params:
     gaf: GafParams
     audit: AuditParams
     baseline: BaselineParams
-    xgb: XgbParams
+    xgb: XgbSection
     ensemble: EnsembleParams
     hybrid: HybridParams
     minirocket: MiniRocketParams
     walkforward: WalkForwardSpec
+    universe: UniverseParams
     evaluate: EvaluateParams
     patterns: PatternConfig
     serving: ServingParams

@@ -46,6 +46,13 @@ PLOTS_DIFF = REPORTS / "plots_diff"
 GRID_REPORT = REPORTS / "grid.md"
 SEEDS_REPORT = REPORTS / "seeds.md"  # `make seeds` (and seeds.json beside it)
 SEEDS_REAL_REPORT = REPORTS / "seeds_real.md"  # `make seeds-real`
+UNIVERSE = Path("data/universe")
+UNIVERSE_BARS = UNIVERSE / "bars"  # per symbol: its bars and oracle (universe_ingest)
+UNIVERSE_FITS = UNIVERSE / "fits"  # per symbol: its own pipeline's outputs (universe_fit)
+UNIVERSE_SPLIT = UNIVERSE / "split.json"  # the common ranges and the pooled lanes
+POOLED = UNIVERSE / "pooled"  # the pooled fit over every symbol
+UNIVERSE_MODELS = MODELS / "universe"  # per symbol: its deployment bundle
+UNIVERSE_REPORT = REPORTS / "universe.md"
 # Untracked and git-ignored: speed, wall time, latency and memory of the last run.
 TIMINGS = REPORTS / "timings.json"
 TIMINGS_MD = REPORTS / "timings.md"
@@ -121,3 +128,23 @@ def gaf_samples_plot(window: int) -> Path:
 
 def metrics(name: str) -> Path:
     return METRICS / f"{name}.json"
+
+
+def symbol_dir(symbol: str) -> Path:
+    """A universe symbol's bars and oracle (``BTC/USDT`` nests as ``BTC/USDT/``, as
+    the pair is written in ``data.symbols``)."""
+    return UNIVERSE_BARS / symbol
+
+
+def symbol_fit(symbol: str) -> Path:
+    """A universe symbol's own pipeline: predictions, metrics, report."""
+    return UNIVERSE_FITS / symbol
+
+
+def symbol_bundle(symbol: str) -> Path:
+    return UNIVERSE_MODELS / symbol / "bundle"
+
+
+def symbol_metrics(symbol: str, name: str) -> Path:
+    """A universe symbol's copy of a stage's metrics (``ingest``, ``evaluate``, ...)."""
+    return METRICS / "universe" / symbol / f"{name}.json"

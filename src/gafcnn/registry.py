@@ -64,9 +64,18 @@ PIPELINE = (SPLIT, GAF, BASELINE, TRAIN, MINIROCKET_STAGE, XGB_RAW_STAGE, XGB_IN
             ENSEMBLE_STAGE, HYBRID_STAGE)  # fmt: skip
 
 
+# After the models, a universe's fits run the audit and the served models' latency
+# (the decision's inputs); a symbol's own fit then its evaluation and bundle.
+CHECKS = (Stage("audit"), Stage("latency"))
+DEPLOY = (Stage("evaluate"), Stage("export"))
+
+
 def runs(module: str) -> tuple[Stage, ...]:
     """The stages a stage module runs in subprocesses (walk-forward: the pipeline of
-    each fold), whose code its DVC deps cover too."""
+    each fold; a universe's fit: the pipeline, its checks and deployment), whose code
+    its DVC deps cover too."""
+    if module == "gafcnn.stages.universe_fit":
+        return PIPELINE + CHECKS + DEPLOY
     return PIPELINE if module == "gafcnn.stages.walkforward" else ()
 
 

@@ -26,6 +26,7 @@ accuracy is the hit rate of ``P(up) > 0.5`` against the realised labels.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,33 @@ def _student_t(rng: np.random.Generator, df: float, size) -> np.ndarray:
     if not np.isfinite(df):
         return rng.standard_normal(size)
     return rng.standard_t(df, size) / np.sqrt(df / (df - 2.0))
+
+
+def _shocks(rng: np.random.Generator, cfg: SyntheticConfig, size, common=None) -> np.ndarray:
+    """Unit-variance return shocks: Student-t draws, mixed with a shock ``common`` to
+    every symbol of a universe at weight ``sqrt(correlation)`` (so two symbols'
+    shocks correlate by ``correlation``). The oracle continues with fresh draws of
+    the same mixture."""
+    own = _student_t(rng, cfg.tail_df, size)
+    if cfg.correlation == 0:
+        return own
+    if common is None:
+        common = _student_t(rng, cfg.tail_df, size)
+    return np.sqrt(1 - cfg.correlation) * own + np.sqrt(cfg.correlation) * common
+
+
+def common_shocks(cfg: SyntheticConfig) -> np.ndarray:
+    """The shocks every symbol of a universe shares (from the universe's base seed)."""
+    return _student_t(np.random.default_rng([cfg.seed, 2]), cfg.tail_df, cfg.n_bars)
+
+
+def symbol_config(cfg: SyntheticConfig, symbols: list[str], symbol: str) -> SyntheticConfig:
+    """The ``k``-th symbol's market of a synthetic universe: seed ``seed + k`` and its
+    planted signal (``signals[k]``, else ``signal``); its shocks share
+    :func:`common_shocks`."""
+    k = symbols.index(symbol)
+    signal = cfg.signals[k] if cfg.signals else cfg.signal
+    return dataclasses.replace(cfg, seed=cfg.seed + k, signal=signal)
 
 
 def _reversion_weight(cfg: SyntheticConfig) -> float:
@@ -95,8 +123,10 @@ def _bridge(
     return log_open[:, None] + (walk - frac[None, :] * (walk[:, -1:] - r[:, None]))
 
 
-def generate(cfg: SyntheticConfig) -> SyntheticMarket:
-    """Generate ``cfg.n_bars`` 1-minute bars; same config and seed give the same bars."""
+def generate(cfg: SyntheticConfig, common: np.ndarray | None = None) -> SyntheticMarket:
+    """Generate ``cfg.n_bars`` 1-minute bars; same config and seed give the same bars.
+    ``common``: the universe's shared shocks (:func:`common_shocks`), when
+    ``cfg.correlation`` > 0."""
     if cfg.n_bars < 2:
         raise ValueError("data.synthetic.n_bars must be at least 2")
     if not 0 <= cfg.signal < 1:
@@ -113,7 +143,9 @@ def generate(cfg: SyntheticConfig) -> SyntheticMarket:
 
     v = _vol_state(cfg, rng, n)
     sig = cfg.sigma * np.exp(v + _season(mod, cfg.seasonality))
-    eps = _student_t(rng, cfg.tail_df, n)
+    if cfg.correlation and common is None:
+        common = common_shocks(cfg)
+    eps = _shocks(rng, cfg, n, common)
     z = lfilter([1.0], _ar_filter(cfg), eps)
     r = sig * z
 
@@ -213,7 +245,7 @@ def oracle_probabilities(
             v = phi * v + rng.standard_normal(v.shape) * vstd
             mod = (market.minutes[t + k] % 1440).astype(np.float64)
             sig = cfg.sigma * np.exp(v + _season(mod, cfg.seasonality)[:, None])
-            z_new = w * hist.sum(axis=2) + _student_t(rng, cfg.tail_df, v.shape)
+            z_new = w * hist.sum(axis=2) + _shocks(rng, cfg, v.shape)
             total += sig * z_new
             hist = np.concatenate([hist[:, :, 1:], z_new[:, :, None]], axis=2)
         up = (total > up_cut).sum(axis=1)

@@ -11,6 +11,7 @@ train (and val) only.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -41,16 +42,22 @@ def fold_stages(windows: list[int]) -> list[list[str]]:
 
 
 def run_pipeline(work: Path, params: dict, split: dict, bars: pd.DataFrame, label: str,
-                 windows: list[int]) -> None:  # fmt: skip
-    """Run the single-split stages in ``work`` on ``bars`` with ``params`` whose split
-    section is ``split`` (and no resampling of their own)."""
+                 windows: list[int], commands: list[list[str]] | None = None,
+                 inputs: dict[str, pd.DataFrame | dict] | None = None) -> None:  # fmt: skip
+    """Run the single-split stages (or ``commands``) in ``work`` on ``bars`` with
+    ``params`` whose split section is ``split`` (and no resampling of their own);
+    ``inputs``: other files the stages read (path: a frame, or a dict as JSON)."""
     fold_params = dict(params, split=split)
     fold_params["walkforward"] = {**params.get("walkforward", {}), "folds": 0,
                                   "scheme": "expanding"}  # fmt: skip
     (work / "params.yaml").write_text(yaml.safe_dump(fold_params, sort_keys=False))
-    (work / paths.BARS).parent.mkdir(parents=True)
-    bars.to_parquet(work / paths.BARS, index=False)
-    for cmd in fold_stages(windows):
+    for path, data in {paths.BARS: bars, **(inputs or {})}.items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, dict):
+            (work / path).write_text(json.dumps(data))
+        else:
+            data.to_parquet(work / path, index=False)
+    for cmd in commands or fold_stages(windows):
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", *cmd], cwd=work, capture_output=True,
                               text=True)  # fmt: skip

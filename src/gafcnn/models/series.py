@@ -21,12 +21,78 @@ import numpy as np
 from gafcnn.data.features import feature_scale, window_bar_features
 from gafcnn.evaluation.metrics import log_loss
 
+CHUNK = 4096  # decisions whose per-bar series (and features) are held at once
+
 
 def raw_features(bars: dict[str, np.ndarray], positions: np.ndarray, window: int) -> np.ndarray:
     """``(n, 3 * window)`` float32: the window's per-bar series, flattened (the trees'
-    input; trees need no scaling)."""
-    x = window_bar_features(bars, positions, window)
-    return x.reshape(len(x), -1).astype(np.float32)
+    input; trees need no scaling), built :data:`CHUNK` decisions at a time so that
+    only the float32 result grows with ``n``."""
+    positions = np.asarray(positions)
+    out = np.empty((len(positions), 3 * window), np.float32)
+    for a in range(0, len(positions), CHUNK):
+        x = window_bar_features(bars, positions[a : a + CHUNK], window)
+        out[a : a + CHUNK] = x.reshape(len(x), -1)
+    return out
+
+
+def raw_chunks(bars: dict[str, np.ndarray], positions: np.ndarray, window: int,
+               labels: np.ndarray | None = None):  # fmt: skip
+    """XGBoost's data iterator over :func:`raw_features` of ``positions``, a chunk at a
+    time: a ``QuantileDMatrix`` built from it holds only the binned features, never
+    every decision's floats."""
+    import xgboost as xgb
+
+    class Chunks(xgb.DataIter):
+        def __init__(self) -> None:
+            self.at = 0
+            super().__init__()
+
+        def next(self, input_data) -> bool:
+            if self.at >= len(positions):
+                return False
+            part = slice(self.at, self.at + CHUNK)
+            x = raw_features(bars, positions[part], window)
+            input_data(data=x, label=None if labels is None else labels[part])
+            self.at += CHUNK
+            return True
+
+        def reset(self) -> None:
+            self.at = 0
+
+    return Chunks()
+
+
+def fit_raw_xgb(cfg: Any, seed: int, threads: int, bars: dict[str, np.ndarray],
+                train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
+                window: int) -> Any:  # fmt: skip
+    """XGBoost on the raw window of the ``(positions, labels)`` of train, early-stopped
+    on val log loss; both fed by chunks (:func:`raw_chunks`), so memory grows with the
+    binned features only. Hyperparameters are ``cfg`` (params' ``xgb``)."""
+    import xgboost as xgb
+
+    dtrain = xgb.QuantileDMatrix(raw_chunks(bars, train[0], window, train[1]), nthread=threads)
+    dval = xgb.QuantileDMatrix(raw_chunks(bars, val[0], window, val[1]), ref=dtrain,
+                               nthread=threads)  # fmt: skip
+    params = {
+        "objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist",
+        "eta": cfg.learning_rate, "max_depth": cfg.max_depth, "subsample": cfg.subsample,
+        "colsample_bytree": cfg.colsample_bytree, "min_child_weight": cfg.min_child_weight,
+        "lambda": cfg.reg_lambda, "seed": seed, "nthread": threads,
+    }  # fmt: skip
+    rounds, stop = cfg.n_estimators, cfg.early_stopping_rounds
+    return xgb.train(params, dtrain, num_boost_round=rounds, evals=[(dval, "val")],
+                     early_stopping_rounds=stop, verbose_eval=False)  # fmt: skip
+
+
+def predict_raw_chunks(booster: Any, bars: dict[str, np.ndarray], positions: np.ndarray,
+                       window: int) -> np.ndarray:  # fmt: skip
+    """P(up) of a raw-window booster at ``positions``, :data:`CHUNK` decisions at a
+    time (each row's P(up) is its own, so the same as all at once)."""
+    positions = np.asarray(positions)
+    out = [predict_raw_xgb(booster, raw_features(bars, positions[a : a + CHUNK], window))
+           for a in range(0, len(positions), CHUNK)]  # fmt: skip
+    return np.concatenate(out) if out else np.empty(0)
 
 
 def predict_raw_xgb(booster: Any, x: np.ndarray) -> np.ndarray:
@@ -144,8 +210,12 @@ class Rocket:
         return 1.0 / (1.0 + np.exp(-((z * self.coef).sum(axis=1) + self.intercept)))
 
     def predict(self, bars: dict[str, np.ndarray], positions: np.ndarray) -> np.ndarray:
-        """P(up) at decision ``positions`` of ``bars``."""
-        return self.head(self.transform(self.series(bars, positions)))
+        """P(up) at decision ``positions`` of ``bars``, :data:`CHUNK` decisions at a
+        time (each row on its own, so the same as all at once)."""
+        positions = np.asarray(positions)
+        out = [self.head(self.transform(self.series(bars, positions[a : a + CHUNK])))
+               for a in range(0, len(positions), CHUNK)]  # fmt: skip
+        return np.concatenate(out) if out else np.empty(0)
 
     def save(self, path: str | Path) -> None:
         """Write the ``.npz`` (through a temporary file: never half written)."""
@@ -173,46 +243,63 @@ class Rocket:
             )  # fmt: skip
 
 
+def evenly(n: int, most: int) -> np.ndarray:
+    """Indices of at most ``most`` of ``n`` ordered samples, evenly spaced (all of them
+    when there are no more): a bounded fitting sample that still spans the period."""
+    if n <= most:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, most).round().astype(np.int64))
+
+
 def fit_rocket(
-    train: np.ndarray,
-    y_train: np.ndarray,
-    val: np.ndarray,
-    y_val: np.ndarray,
+    bars: dict[str, np.ndarray],
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
     window: int,
-    kernels: int,
-    max_dilations: int,
-    cs: list[float],
+    cfg: Any,
     seed: int,
 ) -> tuple[Rocket, dict[float, float]]:
-    """Fit MiniRocket on the train series ``(n, 3, window)`` (unscaled), and a logistic
-    head on its standardised features for each C; keep the C with the lowest val log
-    loss. Returns the fitted :class:`Rocket` and the val log loss of every C."""
+    """Fit MiniRocket on the ``(positions, labels)`` of train (at most
+    ``cfg.fit_samples`` of them, evenly spaced: :func:`evenly`), and a logistic head on
+    its standardised features for each of ``cfg.C``; keep the C with the lowest log
+    loss on every val decision (transformed by chunks). ``cfg`` is params'
+    ``minirocket``. Returns the fitted :class:`Rocket` and the val log loss of every C."""
     import warnings
 
     from aeon.transformations.collection.convolution_based import MiniRocket
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
-    scale = feature_scale(train)
-    xt = rocket_scaled(train, scale)
-    aeon = MiniRocket(n_kernels=kernels, max_dilations_per_kernel=max_dilations, random_state=seed)
-    parameters = tuple(aeon.fit(xt).parameters)
-    f_train = minirocket_features(xt, parameters)
-    f_val = minirocket_features(rocket_scaled(val, scale), parameters)
-    mean = f_train.astype(np.float64).mean(axis=0)
-    sd = f_train.astype(np.float64).std(axis=0)
+    keep = evenly(len(train[0]), cfg.fit_samples)
+    raw = window_bar_features(bars, train[0][keep], window)
+    scale = feature_scale(raw)
+    xt = rocket_scaled(raw, scale)
+    del raw
+    transform = MiniRocket(n_kernels=cfg.kernels, max_dilations_per_kernel=cfg.max_dilations,
+                           random_state=seed)  # fmt: skip
+    parameters = tuple(transform.fit(xt).parameters)
+    z = np.empty((len(xt), len(KERNEL_INDICES) * int(np.sum(parameters[3]))))  # float64
+    for a in range(0, len(xt), CHUNK):  # no float32 copy of every row beside it
+        z[a : a + CHUNK] = minirocket_features(xt[a : a + CHUNK], parameters)
+    mean, sd = z.mean(axis=0), z.std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)
-    z_train = (f_train - mean) / sd
-    losses, best = {}, None
-    for c in (float(c) for c in cs):
+    z -= mean  # standardised in place
+    z /= sd
+    heads = []
+    for c in (float(c) for c in cfg.C):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            lr = LogisticRegression(C=c, max_iter=300, random_state=seed).fit(z_train, y_train)
-        rocket = Rocket(window, kernels, max_dilations, scale, parameters, mean, sd,
-                        lr.coef_[0].copy(), float(lr.intercept_[0]), c)  # fmt: skip
-        losses[c] = log_loss(y_val, rocket.head(f_val), eps=1e-12)
-        if best is None or losses[c] < losses[best.c]:
-            best = rocket
+            lr = LogisticRegression(C=c, max_iter=300, random_state=seed).fit(z, train[1][keep])
+        heads.append(Rocket(window, cfg.kernels, cfg.max_dilations, scale, parameters, mean, sd,
+                            lr.coef_[0].copy(), float(lr.intercept_[0]), c))  # fmt: skip
+    del z
+    p_val = [np.empty(len(val[0])) for _ in heads]
+    for a in range(0, len(val[0]), CHUNK):
+        f = heads[0].transform(heads[0].series(bars, val[0][a : a + CHUNK]))
+        for h, p in zip(heads, p_val, strict=True):
+            p[a : a + CHUNK] = h.head(f)
+    losses = {h.c: log_loss(val[1], p, eps=1e-12) for h, p in zip(heads, p_val, strict=True)}
+    best = min(heads, key=lambda h: (losses[h.c], cfg.C.index(h.c)))
     return best, losses
 
 

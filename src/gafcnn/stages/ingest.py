@@ -19,16 +19,20 @@ from gafcnn.io import InputError, run_stage, write_json, write_parquet
 from gafcnn.params import Params, read_params
 
 
-def ingest(params: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Bars, per-bar oracle probabilities and ingest metrics for ``params``."""
+def ingest(params: Params, symbol: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Bars, per-bar oracle probabilities and ingest metrics for ``params``: of
+    ``symbol`` of a universe (``data.symbols``), else of the one market or file."""
     data, label = params.data, params.label
     source = data.source
     metrics: dict = {"source": source}
     oracle = pd.DataFrame({"timestamp": pd.Series([], dtype="datetime64[ms, UTC]"), "p_up": []})
     if source == "synthetic":
         try:
-            cfg = data.synthetic
-            market = synthetic.generate(cfg)
+            cfg, common = data.synthetic, None
+            if symbol is not None:
+                cfg = synthetic.symbol_config(cfg, list(data.symbols), symbol)
+                common = synthetic.common_shocks(data.synthetic) if cfg.correlation else None
+            market = synthetic.generate(cfg, common)
         except (TypeError, ValueError) as exc:
             raise InputError("params.yaml", f"data.synthetic: {exc}") from None
         bars = market.bars
@@ -46,8 +50,9 @@ def ingest(params: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     else:  # csv, binance or freqtrade (params.py allows no other source)
         path = data.path
         if source == "freqtrade":
-            path = str(freqtrade.pair_file(data.path, data.symbols[0], data.interval))
-            metrics["symbols"] = list(data.symbols)
+            pair = data.symbols[0] if symbol is None else symbol
+            path = str(freqtrade.pair_file(data.path, pair, data.interval))
+            metrics["symbols"] = [pair]
         if source == "binance":
             b = data.binance
             download_months(b.base_url, data.symbol, data.interval, b.months, b.raw_dir)
@@ -70,6 +75,10 @@ def ingest(params: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 def main() -> None:
     params = read_params()
+    if params.data.universe:
+        raise InputError("params.yaml", f"data.symbols names {len(params.data.symbols)} "
+                         f"symbols ({', '.join(params.data.symbols)}): the single pipeline "
+                         "reads one; `dvc repro universe` runs them all")  # fmt: skip
     bars, oracle, metrics = ingest(params)
     write_parquet(bars, paths.BARS)
     write_parquet(oracle, paths.ORACLE)

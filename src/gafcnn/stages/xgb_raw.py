@@ -1,7 +1,9 @@
 """`xgb_raw` stage (one DVC matrix entry per window): XGBoost on the window's raw
 per-bar series, flattened (no images, no indicators), with xgb_indicators's hyperparameters
-(``xgb``) and early stopping on val. Beside xgb_indicators it separates "indicators vs raw
-series" for trees; beside the CNNs, "trees vs CNNs" on the same series.
+(``xgb``) and early stopping on val, fitted on at most ``xgb.raw_fit_samples`` train
+decisions (evenly spaced) and fed by chunks, so its memory stays bounded as bars grow.
+Beside xgb_indicators it separates "indicators vs raw series" for trees; beside the
+CNNs, "trees vs CNNs" on the same series.
 
 Writes ``models/xgb_raw/w{W}.ubj``, ``data/predictions/xgb_raw/w{W}.parquet`` and
 ``metrics/xgb_raw_w{W}.json``; fit and predict times go to the untracked timings file.
@@ -17,8 +19,7 @@ from gafcnn.evaluation.metrics import classification_report
 from gafcnn.images.imageset import GafSet
 from gafcnn.io import record_timings, run_stage, save_xgb, write_json
 from gafcnn.models import predictions
-from gafcnn.models.ensemble import xgb_classifier
-from gafcnn.models.series import predict_raw_xgb, raw_features
+from gafcnn.models.series import evenly, fit_raw_xgb, predict_raw_chunks
 from gafcnn.params import read_params, runtime_setting
 from gafcnn.stages.common import split_positions, window_arg
 
@@ -30,17 +31,17 @@ def main() -> None:
     gs = GafSet(paths.gaf_dir(w))
     bars, minutes = load_bars()
     pos = split_positions(gs, minutes)
-    x = {s: raw_features(bars, p, w) for s, p in pos.items()}
     y = {s: gs.labels(s) for s in pos}
-    clf = xgb_classifier(params.xgb, params.seed, n_jobs=runtime_setting(params, "threads"))
+    threads = runtime_setting(params, "threads")
     t0 = time.perf_counter()
-    clf.fit(x["train"], y["train"], eval_set=[(x["val"], y["val"])], verbose=False)
+    fit = evenly(len(pos["train"]), params.xgb.raw_fit_samples)
+    train = (pos["train"][fit], y["train"][fit])
+    booster = fit_raw_xgb(params.xgb, params.seed, threads, bars, train, (pos["val"], y["val"]), w)
     fit_s = time.perf_counter() - t0
-    booster = clf.get_booster()
     reports, frames = {}, []
     t0 = time.perf_counter()
     for s in ("val", "test"):
-        p = predict_raw_xgb(booster, x[s])  # what the bundle serves
+        p = predict_raw_chunks(booster, bars, pos[s], w)  # what the bundle serves
         reports[s] = classification_report(y[s], p)
         frames.append(predictions.frame(gs.timestamps(s), s, y[s], p, model.at(w)))
     predict_s = time.perf_counter() - t0
@@ -48,15 +49,16 @@ def main() -> None:
     save_xgb(booster, paths.xgb_raw_model(w))
     write_json(
         paths.metrics(model.at(w)),
-        {"val": reports["val"], "test": reports["test"], "features": int(x["train"].shape[1]),
-         "best_iteration": int(clf.best_iteration), "n_train": len(y["train"])},
+        {"val": reports["val"], "test": reports["test"], "features": 3 * w,
+         "best_iteration": int(booster.best_iteration), "n_train": len(y["train"]),
+         "n_fit": len(fit)},
     )  # fmt: skip
     per_1000 = 1000 * predict_s / (len(y["val"]) + len(y["test"]))
     record_timings(f"{model.stage.name}@{w}", {"fit_s": fit_s, "predict_s_per_1000": per_1000})
     t = reports["test"]
     print(
         f"xgb_raw w{w}: test acc {t['accuracy']:.4f} (majority {t['majority_rate']:.4f}) "
-        f"auc {t['roc_auc']:.4f}, best iteration {clf.best_iteration}, fit {fit_s:.1f} s"
+        f"auc {t['roc_auc']:.4f}, best iteration {booster.best_iteration}, fit {fit_s:.1f} s"
     )
 
 

@@ -1,0 +1,90 @@
+"""`universe` stage: every symbol judged under each training (its own models, and
+the pooled ones), the models pooled over the symbols, the cross-sectional rank IC
+(three or more symbols), and one decision per symbol
+(:mod:`gafcnn.universe.evaluation`).
+
+Writes ``metrics/universe.json`` and ``reports/universe.md``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from gafcnn import clock, paths
+from gafcnn.data.bars import load_bars
+from gafcnn.evaluation.bootstrap import block_length
+from gafcnn.io import read_json, run_stage, write_json
+from gafcnn.params import Params, read_params
+from gafcnn.universe.evaluation import (
+    Market,
+    choose,
+    judge,
+    pooled_accuracy,
+    rank_ic,
+    summary,
+    trials,
+)
+from gafcnn.universe.report import write_universe_report
+
+
+def market(symbol: str) -> Market:
+    bars, minutes = load_bars(path=paths.symbol_dir(symbol) / "bars.parquet")
+    return Market(bars, minutes, pd.read_parquet(paths.symbol_dir(symbol) / "oracle.parquet"))
+
+
+def training_runs(params: Params, training: str) -> dict[str, tuple[pd.DataFrame, dict]]:
+    """Per symbol, its predictions under ``training`` and the run's audit and latency."""
+    out = {}
+    if training == "pooled":
+        preds = pd.read_parquet(paths.POOLED / "predictions.parquet")
+        checks = {k: read_json(paths.POOLED / f"{k}.json") for k in ("audit", "latency")}
+        for s, rows in preds.groupby("symbol", sort=False):
+            out[s] = (rows.drop(columns="symbol"), checks)
+        return {s: out[s] for s in params.data.symbols}
+    for s in params.data.symbols:
+        fit = paths.symbol_fit(s)
+        out[s] = (
+            pd.read_parquet(fit / "predictions.parquet"),
+            {k: read_json(fit / f"{k}.json") for k in ("audit", "latency")},
+        )
+    return out
+
+
+def main() -> None:
+    params = read_params()
+    layout = read_json(paths.UNIVERSE_SPLIT)
+    train_end = clock.parse_minute(layout["ranges"]["train"][-1][1], "split", "train")
+    markets = {s: market(s) for s in params.data.symbols}
+    n_trials, cfg, horizon = trials(params), params.evaluate, params.label.horizon
+    block = block_length(max(params.gaf.windows), horizon, params.gaf.stride)
+    per_symbol: dict = {s: {} for s in params.data.symbols}
+    pooled, ic = {}, {}
+    for training in params.universe.training:
+        judged = {
+            s: judge(params, preds, markets[s], checks, n_trials, train_end)
+            for s, (preds, checks) in training_runs(params, training).items()
+        }
+        for s, j in judged.items():
+            per_symbol[s][training] = summary(j, horizon)
+        pooled[training] = pooled_accuracy(judged, block, cfg.bootstrap_reps, params.seed)
+        ic[training] = rank_ic(judged, markets, horizon)
+    decision = {s: choose(per_symbol[s]) for s in params.data.symbols}
+    out = {
+        "symbols": list(params.data.symbols),
+        "training": list(params.universe.training),
+        "trials": n_trials,
+        "ranges": layout["ranges"],
+        "decision": decision,
+        "per_symbol": per_symbol,
+        "pooled": pooled,
+        "rank_ic": ic,
+    }
+    write_json(paths.metrics("universe"), out)
+    write_universe_report(out, paths.UNIVERSE_REPORT)
+    for s, d in decision.items():
+        how = f" ({d['training']} {d['model']} at theta {d['theta']:g})" if d["model"] else ""
+        print(f"universe {s}: {d['decision']}{how}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

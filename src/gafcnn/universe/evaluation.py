@@ -1,0 +1,252 @@
+"""Judging a universe: every symbol under each training (per symbol, pooled) with the
+single split's own figures and decision rule, the models pooled over the symbols,
+the cross-sectional rank IC, and one decision per symbol.
+
+A symbol's figures are :func:`gafcnn.evaluation.comparison.compare` on its test
+decisions (block-bootstrap intervals, policies with theta chosen on its val, the
+reality check) and :func:`gafcnn.evaluation.decision.decide` with ``trials``
+counting every symbol and training, so the family-wise correction covers models x
+thresholds x symbols x trainings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gafcnn import clock, registry
+from gafcnn.data.bars import positions
+from gafcnn.data.labels import forward_returns
+from gafcnn.evaluation.bootstrap import block_length, bootstrap_indices, choose_block, per_resample
+from gafcnn.evaluation.comparison import compare
+from gafcnn.evaluation.decision import DecisionInputs, decide
+from gafcnn.evaluation.metrics import calls_up
+from gafcnn.evaluation.selection_bias import excess_over_majority
+from gafcnn.images.imageset import AlignmentError
+from gafcnn.models import predictions
+from gafcnn.params import Params
+
+
+def trials(params: Params) -> int:
+    """Experiments a symbol's decision is one of: the run's ``evaluate.trials`` times
+    the symbols times the trainings (models and thresholds are counted inside)."""
+    return params.evaluate.trials * len(params.data.symbols) * len(params.universe.training)
+
+
+@dataclass
+class Market:
+    """One symbol's bars (arrays and minutes) and its oracle's P(up) per bar, if known."""
+
+    bars: dict[str, np.ndarray]
+    minutes: np.ndarray
+    oracle: pd.DataFrame
+
+
+def segment_probs(
+    preds: pd.DataFrame, names: dict[str, str], segment: str, oracle: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The ``segment``'s decision times (epoch ms), labels and every model's P(up)
+    (``names``: scored name -> model in ``preds``), checked to share the times; the
+    oracle's beside them when known."""
+    out, ts, y = {}, None, None
+    for name, model in names.items():
+        rows = predictions.of_model(preds, model)
+        rows = rows[rows["segment"] == segment]
+        t = clock.ms_of(rows["timestamp"])
+        if ts is None:
+            ts, y = t, rows["label"].to_numpy()
+        elif len(t) != len(ts) or np.any(t != ts):
+            raise AlignmentError(f"{name}: {segment} predictions are not on the shared times")
+        out[name] = rows["p_up"].to_numpy(dtype=np.float64)
+    if len(oracle):
+        o = oracle.set_index(clock.ms_of(oracle["timestamp"]))["p_up"]
+        out[registry.ORACLE] = o.reindex(ts).to_numpy()
+    return ts, y, out
+
+
+def judge(
+    params: Params, preds: pd.DataFrame, market: Market, checks: dict, trials: int, train_end: int
+) -> dict:
+    """One symbol under one training: its table, policies and decision. ``checks``: the
+    run's audit verdict and latency (``audit``, ``latency`` metrics); ``train_end``: the
+    minute the common train ranges end."""
+    names = registry.scored(list(params.gaf.windows), params.ensemble.method)
+    ts, y, probs = segment_probs(preds, names, "test", market.oracle)
+    val_ts, _, val = segment_probs(preds, names, "val", market.oracle)
+    cfg = params.evaluate
+    rule = block_length(max(params.gaf.windows), params.label.horizon, params.gaf.stride)
+    block = choose_block(cfg.block, rule, excess_over_majority(y, probs))["block_samples"]
+    result = compare(
+        ts,
+        y,
+        probs,
+        market.bars,
+        market.minutes,
+        params,
+        block,
+        trials,
+        cfg.pbo_partitions,
+        (val_ts, val),
+    )
+    ensemble, hybrid, xgb_indicators = (m.name for m in registry.CANDIDATES)
+    decision = decide(
+        DecisionInputs(
+            result["table"],
+            ensemble=ensemble,
+            xgb_indicators=xgb_indicators,
+            hybrid=hybrid,
+            audit_passed=bool(checks["audit"]["passed"]),
+            out_of_sample=bool(clock.minutes_of_ms(ts.min()) >= train_end),
+            inference_ok=checks["latency"]["inference_under_100ms"],
+            memory_ok=checks["latency"]["memory_under_2gb"],
+            policy=result["policy"],
+            alpha=cfg.alpha,
+            require_profit=cfg.require_profit,
+            trials=trials,
+        )
+    )
+    return {"ts": ts, "y": y, "probs": probs, "result": result, "decision": decision}
+
+
+def summary(judged: dict, horizon: int) -> dict:
+    """What the universe's table shows of one judged symbol and training: per model
+    its accuracy, interval, majority rate and policy (theta, trades, net per trade,
+    break-even cost), and the decision with its model and theta."""
+    from gafcnn.evaluation.policy import period
+    from gafcnn.evaluation.power import power_table
+    from gafcnn.trading.backtest import MINUTES_PER_DAY
+
+    result, decision = judged["result"], judged["decision"]
+    models = {}
+    for name, row in result["table"].items():
+        models[name] = {
+            k: row[k]
+            for k in (
+                "accuracy",
+                "accuracy_ci",
+                "majority_rate",
+                "p_value_vs_majority",
+                "accuracy_se",
+            )
+        }
+        if name in result["policy"]:
+            pol = result["policy"][name]
+            models[name]["policy"] = {
+                k: pol[k]
+                for k in (
+                    "theta",
+                    "trades",
+                    "mean_net_return",
+                    "mean_net_return_ci",
+                    "break_even_bps",
+                    "judged",
+                )
+            }
+    days = period(clock.minutes_of_ms(judged["ts"]), horizon) / MINUTES_PER_DAY
+    return {
+        "test_samples": len(judged["y"]),
+        "decision": decision["decision"],
+        "model": decision["deployed_model"],
+        "theta": decision["theta"],
+        "reasons": decision["reasons"],
+        "models": models,
+        "power": power_table(result["table"], result["policy"], days, registry.ORACLE),
+        "reality_check_p": result["selection"]["reality_check"]["p_value"],
+        "policy_test_p": result["policy_test"]["p_value"],
+    }
+
+
+def pooled_accuracy(judged: dict[str, dict], block: int, reps: int, seed: int) -> dict:
+    """Per model, its accuracy over every symbol's test decisions, with a 95% interval
+    from a block bootstrap over decision times (all symbols of a time resampled
+    together, so their correlation is kept)."""
+    frames = []
+    for j in judged.values():
+        f = pd.DataFrame({"ts": j["ts"], "y": j["y"]})
+        for name, p in j["probs"].items():
+            f[name] = (calls_up(p).astype(int) == j["y"]).astype(float)
+        frames.append(f)
+    hits = pd.concat(frames, ignore_index=True).groupby("ts", sort=True)
+    counts = hits.size().to_numpy(dtype=float)
+    sums = hits.sum()
+    idx = bootstrap_indices(len(counts), block, reps, seed)
+    out = {}
+    for name in next(iter(judged.values()))["probs"]:
+        h = sums[name].to_numpy()
+        boot = per_resample(idx, lambda rows, h=h: h[rows].sum(axis=1) / counts[rows].sum(axis=1))
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        out[name] = {
+            "accuracy": float(h.sum() / counts.sum()),
+            "accuracy_ci": [float(lo), float(hi)],
+            "samples": int(counts.sum()),
+        }
+    return out
+
+
+def rank_ic(judged: dict[str, dict], markets: dict[str, Market], horizon: int) -> dict | None:
+    """Per model, the cross-sectional rank correlation (Spearman) of P(up) with the
+    next ``horizon``-minute return at each decision time every symbol shares (qlib's
+    rank IC): its mean, and a t-statistic over times ``horizon`` minutes apart (so the
+    returns do not overlap). None with fewer than three symbols."""
+    if len(judged) < 3:
+        return None
+    common = None
+    for j in judged.values():
+        common = j["ts"] if common is None else np.intersect1d(common, j["ts"])
+    minutes = clock.minutes_of_ms(common)
+    keep = np.r_[True, np.diff(minutes) > 0]
+    apart = [0]
+    for i in range(1, len(minutes)):
+        if keep[i] and minutes[i] - minutes[apart[-1]] >= horizon:
+            apart.append(i)
+    fwd = []
+    for s in judged:
+        m = markets[s]
+        r = forward_returns(m.bars["close"], m.minutes, horizon)
+        fwd.append(r[positions(m.minutes, common)])
+    ranks_r = pd.DataFrame(np.array(fwd)).rank(axis=0).to_numpy()
+    out = {}
+    for name in next(iter(judged.values()))["probs"]:
+        p = np.array(
+            [
+                pd.Series(j["probs"][name], index=j["ts"]).reindex(common).to_numpy()
+                for j in judged.values()
+            ]
+        )
+        ranks_p = pd.DataFrame(p).rank(axis=0).to_numpy()
+        ic = np.array(
+            [
+                np.corrcoef(ranks_p[:, t], ranks_r[:, t])[0, 1]
+                if np.std(ranks_p[:, t]) > 0 and np.std(ranks_r[:, t]) > 0
+                else np.nan
+                for t in range(len(common))
+            ]
+        )
+        sel = ic[apart]
+        sel = sel[np.isfinite(sel)]  # a constant P(up) ranks nothing
+        sd = float(sel.std(ddof=1)) if len(sel) > 1 else 0.0
+        out[name] = {
+            "mean": float(ic[np.isfinite(ic)].mean()) if np.isfinite(ic).any() else None,
+            "t_stat": float(sel.mean() / sd * np.sqrt(len(sel))) if sd > 0 else None,
+            "times": int(len(sel)),
+        }
+    return out
+
+
+def choose(per_training: dict[str, dict]) -> dict:
+    """A symbol's one decision from its decision under each training: nothing unless
+    one deploys; of those that do, the policy with the higher test net return per
+    trade (both trainings are counted in the family-wise trials)."""
+    deploying = {t: r for t, r in per_training.items() if r["model"] is not None}
+    if not deploying:
+        return {"decision": "deploy nothing", "training": None, "model": None, "theta": None}
+
+    def net(t: str) -> float:
+        r = deploying[t]
+        return r["models"][r["model"]]["policy"]["mean_net_return"]
+
+    best = max(sorted(deploying), key=net)
+    r = deploying[best]
+    return {"decision": r["decision"], "training": best, "model": r["model"], "theta": r["theta"]}

@@ -1,0 +1,118 @@
+"""The universe's report: the decision per symbol, each symbol's models under each
+training (accuracy with its interval, policy, break-even cost, detectable edge),
+the models pooled over the symbols and the rank IC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gafcnn import registry
+from gafcnn.evaluation.document import Bullets, Document, Paragraph, Section, Table, to_markdown
+from gafcnn.io import write_bytes
+
+SHOWN = (
+    "majority",
+    "cnn_w15",
+    "minirocket_w15",
+    "xgb_raw_w15",
+    "xgb_indicators",
+    "ensemble",
+    "hybrid",
+    registry.ORACLE,
+)
+
+
+def _ci(row: dict) -> str:
+    lo, hi = row["accuracy_ci"]
+    return f"{row['accuracy']:.4f} [{lo:.4f}, {hi:.4f}]"
+
+
+def symbol_table(judged: dict) -> Table:
+    """One symbol under one training: a row per model shown."""
+    rows = []
+    for name in (n for n in judged["models"] if n in SHOWN or n == judged["model"]):
+        r = judged["models"][name]
+        pol = r.get("policy")
+        power = judged["power"]["models"].get(name, {})
+        rows.append(
+            (
+                name,
+                _ci(r),
+                f"{r['majority_rate']:.4f}",
+                "" if pol is None else f"{pol['theta']:g}",
+                "" if pol is None else str(pol["trades"]),
+                "" if pol is None else f"{1e4 * pol['mean_net_return']:+.2f}",
+                ""
+                if pol is None or pol["break_even_bps"] is None
+                else f"{pol['break_even_bps']:.2f}",
+                ""
+                if "detectable_accuracy_edge" not in power
+                else f"{100 * power['detectable_accuracy_edge']:.2f}",
+            )
+        )
+    return Table(
+        (
+            "model",
+            "test accuracy [95% CI]",
+            "majority",
+            "theta",
+            "trades",
+            "net bps/trade",
+            "break-even bps",
+            "detectable edge (pts)",
+        ),
+        tuple(rows),
+    )
+
+
+def write_universe_report(out: dict, path: Path) -> None:
+    """``reports/universe.md`` from the universe stage's metrics."""
+    decisions = tuple(
+        f"{s}: {d['decision']}"
+        + (f" ({d['training']} {d['model']}, theta {d['theta']:g})" if d["model"] else "")
+        for s, d in out["decision"].items()
+    )
+    sections = [
+        Section(
+            "Decision per symbol",
+            (
+                Paragraph(
+                    f"Family-wise correction over {out['trials']} trials (symbols x trainings x "
+                    "experiments) times each run's models and thresholds."
+                ),
+                Bullets(decisions),
+            ),
+        )
+    ]
+    for s, by_training in out["per_symbol"].items():
+        for training, judged in by_training.items():
+            sections.append(
+                Section(
+                    f"{s}, {training} ({judged['test_samples']:,} test decisions)",
+                    (symbol_table(judged),),
+                    level=3,
+                )
+            )
+    for training, models in out["pooled"].items():
+        rows = tuple((m, _ci(r), f"{r['samples']:,}") for m, r in models.items() if m in SHOWN)
+        blocks: list = [Table(("model", "accuracy [95% CI]", "decisions"), rows)]
+        ic = out["rank_ic"][training]
+        if ic is not None:
+            blocks.append(
+                Table(
+                    ("model", "mean rank IC", "t-stat", "times"),
+                    tuple(
+                        (
+                            m,
+                            "" if r["mean"] is None else f"{r['mean']:+.4f}",
+                            "" if r["t_stat"] is None else f"{r['t_stat']:+.2f}",
+                            str(r["times"]),
+                        )
+                        for m, r in ic.items()
+                        if m in SHOWN
+                    ),
+                )
+            )
+        sections.append(Section(f"Pooled over the symbols, {training}", tuple(blocks)))
+    doc = Document(f"Universe: {', '.join(out['symbols'])}", tuple(sections))
+    write_bytes(path, to_markdown(doc, Path(path).parent).encode())

@@ -1,0 +1,135 @@
+"""A universe of symbols: one split cut at the same timestamps for every symbol, the
+pooled fit's lanes (moved and back without loss), the synthetic universe (each symbol
+its own signal, shocks correlated as asked, a one-symbol market unchanged), the
+models pooled over symbols, the rank IC, and one decision per symbol."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gafcnn import clock
+from gafcnn.data import synthetic
+from gafcnn.io import InputError
+from gafcnn.params import DataParams, SplitSpec, SyntheticConfig, UniverseParams
+from gafcnn.universe.evaluation import Market, choose, pooled_accuracy, rank_ic
+from gafcnn.universe.layout import WARMUP, WEEK, Lanes, common_ranges, common_span
+
+DAY = 1440
+
+
+def test_the_split_cuts_every_symbol_at_the_same_times_over_the_shared_span():
+    spans = {"A": (1000, 1000 + 30 * DAY), "B": (1000 + DAY, 1000 + 40 * DAY)}
+    start, stop = common_span(spans)
+    assert (start, stop) == (1000 + DAY, 1000 + 30 * DAY + 1)
+    r = common_ranges((start, stop), SplitSpec(train=0.7, val=0.15, test=0.15))
+    cuts = [
+        clock.parse_minute(r[k][0][i], "t", k) for k in ("train", "val", "test") for i in (0, 1)
+    ]
+    assert cuts[0] == start + WARMUP and cuts[-1] == stop  # training starts after the warm-up
+    assert cuts[1] == cuts[2] and cuts[3] == cuts[4]  # contiguous: each symbol's split purges
+    assert (cuts[1] - cuts[0]) / (stop - cuts[0]) == pytest.approx(0.7, abs=1e-3)
+    with pytest.raises(ValueError, match="share no minute"):
+        common_span({"A": (0, 100), "B": (200, 300)})
+
+
+def test_lanes_move_each_symbol_by_whole_weeks_and_back_without_loss():
+    spans = {"A": (10_000, 10_000 + 9 * DAY), "B": (10_000, 10_000 + 9 * DAY)}
+    lanes = Lanes.of(["A", "B"], spans, margin=65)
+    assert lanes.width % WEEK == 0 and lanes.width > 9 * DAY + 65
+    frame = pd.DataFrame(
+        {"timestamp": clock.datetimes_of_minutes(np.arange(10_000, 10_050)), "x": np.arange(50)}
+    )
+    moved = pd.concat([lanes.moved(frame, s) for s in ("A", "B")], ignore_index=True)
+    assert clock.minutes_of(moved["timestamp"]).min() == 10_000
+    assert np.all(np.diff(clock.minutes_of(moved["timestamp"])) > 0)  # one time line, no overlap
+    back = lanes.back(moved)
+    assert list(back["symbol"]) == ["A"] * 50 + ["B"] * 50
+    assert back["timestamp"].iloc[50:].reset_index(drop=True).equals(frame["timestamp"])
+    r = lanes.ranges({"train": [["2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"]]})
+    gap = [clock.parse_minute(p[0], "t") for p in r["train"]]
+    assert gap[1] - gap[0] == lanes.width
+
+
+def test_a_synthetic_universe_gives_each_symbol_its_signal_and_correlated_shocks():
+    cfg = SyntheticConfig(n_bars=20_000, signals=[0.35, 0.0], correlation=0.5)
+    one, two = (synthetic.symbol_config(cfg, ["A", "B"], s) for s in ("A", "B"))
+    assert (one.signal, two.signal, one.seed, two.seed) == (0.35, 0.0, cfg.seed, cfg.seed + 1)
+    common = synthetic.common_shocks(cfg)
+    a, b = synthetic.generate(one, common), synthetic.generate(two, common)
+    ra, rb = (np.diff(np.log(m.bars["close"].to_numpy())) for m in (a, b))
+    assert 0.3 < np.corrcoef(ra, rb)[0, 1] < 0.7  # the shared shock, through each volatility
+    lag = [np.corrcoef(r[:-1], r[1:])[0, 1] for r in (ra, rb)]
+    assert lag[0] < -0.05 < lag[1]  # only A mean-reverts (the planted signal)
+    # a market without correlation is the one-symbol market, draw for draw
+    plain = dataclasses.replace(cfg, correlation=0.0, signals=[])
+    assert synthetic.generate(plain).bars.equals(
+        synthetic.generate(SyntheticConfig(n_bars=20_000)).bars
+    )
+
+
+def test_universe_params_are_checked():
+    with pytest.raises(InputError, match="synthetic.signals: 1 signals for 2 symbols"):
+        DataParams.from_params({"symbols": ["A", "B"], "synthetic": {"signals": [0.1]}})
+    with pytest.raises(InputError, match=r'universe.training: \["both"\] is not allowed'):
+        UniverseParams.from_params({"training": ["both"]})
+    assert DataParams.from_params({"symbols": ["A", "B"]}).universe
+    assert not DataParams.from_params({"symbols": ["A"]}).universe
+
+
+def judged_of(ts: np.ndarray, y: np.ndarray, p: np.ndarray) -> dict:
+    return {"ts": ts, "y": y, "probs": {"m": p}}
+
+
+def test_pooled_accuracy_counts_every_symbols_decisions_with_an_interval():
+    rng = np.random.default_rng(0)
+    ts = clock.ms_of_minutes(np.arange(2000, dtype=np.int64))
+    y = {s: rng.integers(0, 2, 2000) for s in "AB"}
+    judged = {
+        "A": judged_of(ts, y["A"], np.where(y["A"] == 1, 0.9, 0.1)),  # always right
+        "B": judged_of(ts, y["B"], np.full(2000, 0.7)),
+    }  # always up
+    out = pooled_accuracy(judged, block=20, reps=200, seed=1)["m"]
+    expect = (2000 + y["B"].sum()) / 4000
+    assert out["samples"] == 4000 and out["accuracy"] == pytest.approx(expect)
+    assert out["accuracy_ci"][0] < expect < out["accuracy_ci"][1]
+
+
+def test_rank_ic_finds_a_model_that_ranks_the_symbols_by_their_next_return():
+    rng = np.random.default_rng(3)
+    n, horizon, symbols = 3000, 5, "ABCD"
+    minutes = np.arange(n, dtype=np.int64)
+    closes = {s: 100 * np.exp(np.cumsum(rng.normal(0, 1e-3, n))) for s in symbols}
+    markets = {s: Market({"close": c}, minutes, pd.DataFrame()) for s, c in closes.items()}
+    ts = clock.ms_of_minutes(minutes[:-horizon])
+    nxt = {s: np.log(c[horizon:] / c[:-horizon]) for s, c in closes.items()}
+    seer = {
+        s: judged_of(ts, np.zeros(len(ts), int), 0.5 + 10 * nxt[s] + rng.normal(0, 0.01, len(ts)))
+        for s in symbols
+    }
+    blind = {s: judged_of(ts, np.zeros(len(ts), int), rng.random(len(ts))) for s in symbols}
+    good, none = rank_ic(seer, markets, horizon)["m"], rank_ic(blind, markets, horizon)["m"]
+    assert good["mean"] > 0.3 and good["t_stat"] > 10
+    assert abs(none["mean"]) < 0.05 and abs(none["t_stat"]) < 3.5
+    assert good["times"] == len(range(0, len(ts), horizon))
+    assert rank_ic(dict(list(seer.items())[:2]), markets, horizon) is None
+
+
+def test_each_symbol_gets_its_own_decision_from_its_trainings():
+    def row(model, net):
+        return {
+            "decision": "deploy nothing" if model is None else "deploy hybrid",
+            "model": model,
+            "theta": None if model is None else 0.05,
+            "models": {} if model is None else {model: {"policy": {"mean_net_return": net}}},
+        }
+
+    assert choose({"per_symbol": row(None, 0), "pooled": row(None, 0)})["model"] is None
+    both = choose({"per_symbol": row("hybrid", 1e-4), "pooled": row("hybrid", 3e-4)})
+    assert (both["training"], both["model"], both["theta"]) == ("pooled", "hybrid", 0.05)
+    assert choose({"per_symbol": row("hybrid", 1e-4), "pooled": row(None, 0)})["training"] == (
+        "per_symbol"
+    )
