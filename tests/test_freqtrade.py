@@ -104,7 +104,7 @@ def test_ingest_reads_the_named_pair_of_an_exchange_directory(tmp_path, monkeypa
                                        "data.symbols": ["ETH/USDT", "BTC/USDT"]})  # fmt: skip
     assert refused(two, "ingest", monkeypatch, capsys) == [
         "error: params.yaml: data.symbols names 2 symbols (ETH/USDT, BTC/USDT): the single "
-        "pipeline reads one; `dvc repro universe` runs them all"
+        "pipeline reads one; `dvc repro universe/dvc.yaml` runs them all"
     ]
     none = workdir(tmp_path / "none", **{"data.source": "freqtrade", "data.path": "ft"})
     assert refused(none, "ingest", monkeypatch, capsys) == [

@@ -13,6 +13,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = "gafcnn"
+PIPELINES = ("dvc.yaml", "universe/dvc.yaml")  # the single pipeline and the universe
 
 
 def module_file(src: Path, module: str) -> Path | None:
@@ -108,7 +109,7 @@ def served_files(stages: dict) -> list[str]:
     return files
 
 
-def fix_deps(root: Path) -> dict[str, list[str]]:
+def fix_deps(root: Path, name: str = "dvc.yaml") -> dict[str, list[str]]:
     """Rewrite the code deps of every stage in ``root/dvc.yaml`` to exactly the files
     :func:`stage_code` finds, and add :func:`served_files` to a stage that serves
     (other deps and the file's layout kept); returns the changes per stage
@@ -117,7 +118,7 @@ def fix_deps(root: Path) -> dict[str, list[str]]:
 
     import yaml
 
-    text = (root / "dvc.yaml").read_text()
+    text = (root / name).read_text()
     stages = yaml.safe_load(text)["stages"]
     lines, out, changes, stage, i = text.splitlines(keepends=True), [], {}, None, 0
     while i < len(lines):
@@ -147,7 +148,7 @@ def fix_deps(root: Path) -> dict[str, list[str]]:
                 + [a for a in added if not a.startswith("src/")]]  # fmt: skip
         if diff := [f"+{f}" for f in added] + [f"-{d}" for d in deps if d not in kept]:
             changes[stage] = diff
-    (root / "dvc.yaml").write_text("".join(out))
+    (root / name).write_text("".join(out))
     return changes
 
 
@@ -156,8 +157,10 @@ def main() -> None:
     import sys
 
     root = Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
-    for stage, diff in fix_deps(root).items():
-        print(f"{stage}: {' '.join(diff)}")
+    for name in (n for n in PIPELINES if (root / n).exists()):
+        for stage, diff in fix_deps(root, name).items():
+            where = stage if name == PIPELINES[0] else f"{name}:{stage}"  # as DVC names it
+            print(f"{where}: {' '.join(diff)}")
 
 
 if __name__ == "__main__":

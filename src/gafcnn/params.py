@@ -630,7 +630,7 @@ class XgbSection(XgbParams):
     """The ``xgb`` section: XgbParams, and the raw-window XGBoost's fitting sample."""
 
     RULES: ClassVar[dict[str, Rule]] = {**XgbParams.RULES, "raw_fit_samples": COUNT}
-    raw_fit_samples: int = 50_000  # xgb_raw: train decisions fitted on, at most (evenly spaced)
+    raw_fit_samples: int = 25_000  # xgb_raw: train decisions fitted on, at most (evenly spaced)
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def main() -> None:
     if params.data.universe:
         raise InputError("params.yaml", f"data.symbols names {len(params.data.symbols)} "
                          f"symbols ({', '.join(params.data.symbols)}): the single pipeline "
-                         "reads one; `dvc repro universe` runs them all")  # fmt: skip
+                         "reads one; `dvc repro universe/dvc.yaml` runs them all")  # fmt: skip
     bars, oracle, metrics = ingest(params)
     write_parquet(bars, paths.BARS)
     write_parquet(oracle, paths.ORACLE)

@@ -28,7 +28,8 @@ def main() -> None:
     params = read_params()
     layout = read_json(paths.UNIVERSE_SPLIT)
     if layout["symbols"] != list(params.data.symbols):
-        raise InputError(paths.UNIVERSE_SPLIT, "made for other symbols; run `dvc repro universe`")
+        rerun = "made for other symbols; run `dvc repro universe/dvc.yaml`"
+        raise InputError(paths.UNIVERSE_SPLIT, rerun)
     if args.pooled:
         lanes = Lanes(tuple(layout["symbols"]), **layout["lanes"])
         with atomic_dir(paths.POOLED) as out:

@@ -6,20 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gafcnn import registry
 from gafcnn.evaluation.document import Bullets, Document, Paragraph, Section, Table, to_markdown
 from gafcnn.io import write_bytes
-
-SHOWN = (
-    "majority",
-    "cnn_w15",
-    "minirocket_w15",
-    "xgb_raw_w15",
-    "xgb_indicators",
-    "ensemble",
-    "hybrid",
-    registry.ORACLE,
-)
 
 
 def _ci(row: dict) -> str:
@@ -30,7 +18,7 @@ def _ci(row: dict) -> str:
 def symbol_table(judged: dict) -> Table:
     """One symbol under one training: a row per model shown."""
     rows = []
-    for name in (n for n in judged["models"] if n in SHOWN or n == judged["model"]):
+    for name in judged["models"]:
         r = judged["models"][name]
         pol = r.get("policy")
         power = judged["power"]["models"].get(name, {})
@@ -54,7 +42,7 @@ def symbol_table(judged: dict) -> Table:
         (
             "model",
             "test accuracy [95% CI]",
-            "majority",
+            "majority rate",
             "theta",
             "trades",
             "net bps/trade",
@@ -94,7 +82,7 @@ def write_universe_report(out: dict, path: Path) -> None:
                 )
             )
     for training, models in out["pooled"].items():
-        rows = tuple((m, _ci(r), f"{r['samples']:,}") for m, r in models.items() if m in SHOWN)
+        rows = tuple((m, _ci(r), f"{r['samples']:,}") for m, r in models.items())
         blocks: list = [Table(("model", "accuracy [95% CI]", "decisions"), rows)]
         ic = out["rank_ic"][training]
         if ic is not None:
@@ -109,7 +97,6 @@ def write_universe_report(out: dict, path: Path) -> None:
                             str(r["times"]),
                         )
                         for m, r in ic.items()
-                        if m in SHOWN
                     ),
                 )
             )
