@@ -41,13 +41,16 @@ def set_params(root: Path, **overrides: object) -> None:
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def scratch_project(tmp: Path, **overrides: object) -> Path:
-    """A git + DVC project with this repo's pipeline and code; params overridden by
-    dotted keys (``{"data.synthetic.n_bars": 8000}``)."""
+def scratch_project(tmp: Path, universe: bool = False, **overrides: object) -> Path:
+    """A git + DVC project with this repo's pipeline and code (and with ``universe``
+    the universe's pipeline); params overridden by dotted keys
+    (``{"data.synthetic.n_bars": 8000}``)."""
     root = tmp / "proj"
     root.mkdir()
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(REPO / name, root / name)
+    if universe:
+        shutil.copytree(REPO / "universe", root / "universe")
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "benchmarks", root / "benchmarks")
     (root / "data" / "external").mkdir(parents=True)

@@ -118,18 +118,15 @@ def test_rank_ic_finds_a_model_that_ranks_the_symbols_by_their_next_return():
     assert rank_ic(dict(list(seer.items())[:2]), markets, horizon) is None
 
 
-def test_each_symbol_gets_its_own_decision_from_its_trainings():
-    def row(model, net):
-        return {
-            "decision": "deploy nothing" if model is None else "deploy hybrid",
-            "model": model,
-            "theta": None if model is None else 0.05,
-            "models": {} if model is None else {model: {"policy": {"mean_net_return": net}}},
-        }
+def test_each_symbol_is_decided_by_the_pipeline_its_bundle_serves():
+    def row(model, theta=0.05):
+        return {"decision": "deploy nothing" if model is None else f"deploy {model}",
+                "model": model, "theta": None if model is None else theta}  # fmt: skip
 
-    assert choose({"per_symbol": row(None, 0), "pooled": row(None, 0)})["model"] is None
-    both = choose({"per_symbol": row("hybrid", 1e-4), "pooled": row("hybrid", 3e-4)})
-    assert (both["training"], both["model"], both["theta"]) == ("pooled", "hybrid", 0.05)
-    assert choose({"per_symbol": row("hybrid", 1e-4), "pooled": row(None, 0)})["training"] == (
-        "per_symbol"
-    )
+    nothing = choose({"per_symbol": row(None), "pooled": row(None)})
+    assert nothing["model"] is None and nothing["would_deploy"] == {}
+    own = choose({"per_symbol": row("hybrid"), "pooled": row("ensemble", 0.1)})
+    assert (own["training"], own["model"], own["theta"]) == ("per_symbol", "hybrid", 0.05)
+    assert own["would_deploy"]["pooled"] == {"model": "ensemble", "theta": 0.1}
+    pooled_only = choose({"per_symbol": row(None), "pooled": row("hybrid")})
+    assert pooled_only["decision"] == "deploy nothing" and "pooled" in pooled_only["would_deploy"]

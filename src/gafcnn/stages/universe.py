@@ -82,7 +82,7 @@ def main() -> None:
     write_json(paths.metrics("universe"), out)
     write_universe_report(out, paths.UNIVERSE_REPORT)
     for s, d in decision.items():
-        how = f" ({d['training']} {d['model']} at theta {d['theta']:g})" if d["model"] else ""
+        how = f" ({d['model']} at theta {d['theta']:g})" if d["model"] else ""
         print(f"universe {s}: {d['decision']}{how}")
 
 

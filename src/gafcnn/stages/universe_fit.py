@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from gafcnn import paths
-from gafcnn.io import InputError, atomic_dir, read_json, run_stage
+from gafcnn.io import InputError, atomic_dir, read_json, run_stage, write_json
 from gafcnn.params import read_params
 from gafcnn.universe.fit import fit_pooled, fit_symbol
 from gafcnn.universe.layout import Lanes
@@ -33,6 +33,10 @@ def main() -> None:
     if args.pooled:
         lanes = Lanes(tuple(layout["symbols"]), **layout["lanes"])
         with atomic_dir(paths.POOLED) as out:
+            if "pooled" not in params.universe.training:
+                write_json(out / "skipped.json", {"training": params.universe.training})
+                print("universe_fit pooled: not in universe.training, nothing fitted")
+                return
             fit_pooled(params, lanes, layout["ranges"], out)
         print(f"universe_fit pooled: {len(lanes.symbols)} symbols fitted at once")
         return

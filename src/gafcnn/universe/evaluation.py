@@ -236,17 +236,15 @@ def rank_ic(judged: dict[str, dict], markets: dict[str, Market], horizon: int) -
 
 
 def choose(per_training: dict[str, dict]) -> dict:
-    """A symbol's one decision from its decision under each training: nothing unless
-    one deploys; of those that do, the policy with the higher test net return per
-    trade (both trainings are counted in the family-wise trials)."""
-    deploying = {t: r for t, r in per_training.items() if r["model"] is not None}
-    if not deploying:
-        return {"decision": "deploy nothing", "training": None, "model": None, "theta": None}
-
-    def net(t: str) -> float:
-        r = deploying[t]
-        return r["models"][r["model"]]["policy"]["mean_net_return"]
-
-    best = max(sorted(deploying), key=net)
-    r = deploying[best]
-    return {"decision": r["decision"], "training": best, "model": r["model"], "theta": r["theta"]}
+    """A symbol's decision: its own pipeline's (``per_symbol``), because that is what
+    its bundle (``models/universe/<symbol>/bundle``) serves, so served = decided.
+    What every training would deploy (its model and theta) is recorded beside it: a
+    pooled model that deploys is reported, not served (it has no bundle)."""
+    own = per_training.get("per_symbol")
+    out = {"decision": "deploy nothing", "training": None, "model": None, "theta": None}
+    if own is not None and own["model"] is not None:
+        out = {"decision": own["decision"], "training": "per_symbol", "model": own["model"],
+               "theta": own["theta"]}  # fmt: skip
+    out["would_deploy"] = {t: {"model": r["model"], "theta": r["theta"]}
+                           for t, r in per_training.items() if r["model"] is not None}  # fmt: skip
+    return out

@@ -57,9 +57,12 @@ def write_universe_report(out: dict, path: Path) -> None:
     """``reports/universe.md`` from the universe stage's metrics."""
     decisions = tuple(
         f"{s}: {d['decision']}"
-        + (f" ({d['training']} {d['model']}, theta {d['theta']:g})" if d["model"] else "")
+        + (f" ({d['model']}, theta {d['theta']:g}; bundle models/universe/{s}/bundle)"
+           if d["model"] else "")
+        + "".join(f"; {t} would deploy {w['model']} at theta {w['theta']:g}"
+                  for t, w in d["would_deploy"].items() if t != d["training"])
         for s, d in out["decision"].items()
-    )
+    )  # fmt: skip
     sections = [
         Section(
             "Decision per symbol",
