@@ -125,6 +125,18 @@ def test_multiple_comparisons_are_corrected():
     assert d["decision"] == "deploy nothing" and "3 models compared" in d["reasons"][0]
 
 
+def test_too_few_resamples_to_pass_the_corrected_bar_are_named():
+    """With 500 resamples p >= 1/501: across 3 models x 12 trials it cannot reach 0.05."""
+    table = {m: _row(0.62, 0.60, p=1 / 501) for m in ("ensemble", "xgb_indicators", "hybrid")}
+    few = decide(_inputs(table, trials=12, bootstrap_reps=500))
+    assert few["decision"] == "deploy nothing"
+    assert "set evaluate.bootstrap_reps to at least 720" in few["reasons"][0]
+    table = {m: _row(0.62, 0.60, p=1 / 2001) for m in table}
+    enough = decide(_inputs(table, trials=12, bootstrap_reps=2000))
+    assert enough["decision"] != "deploy nothing"
+    assert not any("bootstrap_reps" in r for r in enough["reasons"])
+
+
 def test_a_winner_picked_from_a_grid_must_clear_the_grids_bar():
     """p = 0.01 clears 0.05 across 3 models (0.03), not across 3 models x 5 configs."""
     table = {m: _row(0.56, 0.53, p=0.01) for m in ("ensemble", "xgb_indicators", "hybrid")}

@@ -19,7 +19,7 @@ SMALL = {
     "patience": 2,
     "minirocket.kernels": 500,
     "evaluate.costs.fee_bps": 0.0,
-    "evaluate.bootstrap_reps": 500,
+    "evaluate.bootstrap_reps": 2000,  # 12 models x 3 trials: p-values must reach 0.05 / 36
     "universe.training": ["per_symbol"],
 }
 

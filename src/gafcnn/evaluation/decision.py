@@ -3,6 +3,7 @@ the project's two rules above them (skill beyond the majority rate, profit after
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from gafcnn.registry import ORACLE
@@ -37,6 +38,17 @@ class DecisionInputs:
     alpha: float = 0.05
     require_profit: bool = True
     trials: int = 1
+    bootstrap_reps: int | None = None  # the p-values' resamples: their floor is 1 / (reps + 1)
+
+
+def floor_note(reps: int | None, k: int, alpha: float) -> str:
+    """Why no model can pass when the bootstrap's smallest p-value, corrected for ``k``
+    comparisons, is not below ``alpha`` (empty when it can be)."""
+    if reps is None or k / (reps + 1) < alpha:
+        return ""
+    return (f"; the {reps} bootstrap resamples give p-values of at least 1/{reps + 1}, which "
+            f"times {k} comparisons cannot fall below {alpha}: set evaluate.bootstrap_reps "
+            f"to at least {math.ceil(k / alpha)}")  # fmt: skip
 
 
 def decide(inputs: DecisionInputs) -> dict:
@@ -79,7 +91,7 @@ def decide(inputs: DecisionInputs) -> dict:
         reasons.append(
             "no model's accuracy interval lies above the majority rate with a "
             f"family-wise p-value below {alpha} ({compared} compared): "
-            "nothing shows skill on the test segment"
+            "nothing shows skill on the test segment" + floor_note(inputs.bootstrap_reps, k, alpha)
         )
     elif ens_acc > 0.70:
         decision = names[ensemble]

@@ -177,6 +177,7 @@ def main() -> None:
             alpha=cfg.alpha,
             require_profit=cfg.require_profit,
             trials=trials,
+            bootstrap_reps=cfg.bootstrap_reps,
         )
     )
     rc, ds = selection["reality_check"], selection["deflated_sharpe"]

@@ -105,6 +105,7 @@ def judge(
             alpha=cfg.alpha,
             require_profit=cfg.require_profit,
             trials=trials,
+            bootstrap_reps=cfg.bootstrap_reps,
         )
     )
     return {"ts": ts, "y": y, "probs": probs, "result": result, "decision": decision}
