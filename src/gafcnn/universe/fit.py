@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -46,59 +48,51 @@ def collect(work: Path, out: Path, names: tuple[str, ...]) -> pd.DataFrame:
     return predictions.read(work / paths.PREDICTIONS)
 
 
+@contextmanager
+def scratch_run(label: str, params: Params, split: tuple[dict, dict], bars: pd.DataFrame,
+                after: tuple[registry.Stage, ...], inputs: dict) -> Iterator[Path]:  # fmt: skip
+    """A scratch folder in which the pipeline and the stages ``after`` have run on
+    ``bars`` with the run's params and split (``split``: :func:`run_params`'s pair)."""
+    windows = list(params.gaf.windows)
+    with tempfile.TemporaryDirectory(prefix=f"gafcnn-{label.replace('/', '_')}.") as tmp:
+        work = Path(tmp)
+        run_pipeline(work, *split, bars, label, windows, commands(windows, after), inputs)
+        yield work
+
+
 def fit_symbol(params: Params, symbol: str, ranges: dict, out: Path, bundle: Path) -> None:
     """The single pipeline on ``symbol`` alone, evaluated and exported: its predictions,
     metrics and report into ``out``, its bundle into ``bundle``."""
-    windows = list(params.gaf.windows)
-    raw, split = run_params(params, ranges, [symbol])
     src = paths.symbol_dir(symbol)
     inputs = {
         paths.ORACLE: pd.read_parquet(src / "oracle.parquet"),
         paths.metrics("ingest"): read_json(paths.symbol_metrics(symbol, "ingest")),
     }
-    with tempfile.TemporaryDirectory(prefix="gafcnn-symbol.") as tmp:
-        work = Path(tmp)
-        run_pipeline(
-            work,
-            raw,
-            split,
-            pd.read_parquet(src / "bars.parquet"),
-            symbol,
-            windows,
-            commands(windows, registry.CHECKS + registry.DEPLOY),
-            inputs,
-        )
+    bars = pd.read_parquet(src / "bars.parquet")
+    split = run_params(params, ranges, [symbol])
+    after = registry.CHECKS + registry.DEPLOY
+    with scratch_run(symbol, params, split, bars, after, inputs) as work:
         collect(work, out, KEPT).to_parquet(out / "predictions.parquet", index=False)
         shutil.copy(work / paths.REPORT_MD, out / "report.md")
         shutil.copytree(work / paths.BUNDLE, bundle)
 
 
+def in_lanes(lanes: Lanes, name: str) -> pd.DataFrame:
+    """Every symbol's ``<name>.parquet`` (bars or oracle), each moved into its lane."""
+    frames = [lanes.moved(pd.read_parquet(paths.symbol_dir(s) / f"{name}.parquet"), s)
+              for s in lanes.symbols]  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
 def fit_pooled(params: Params, lanes: Lanes, ranges: dict, out: Path) -> None:
     """One pipeline over every symbol's bars in its lane: each model fitted once on
     every symbol's train (and val); predictions back at their own time, by symbol."""
-    windows = list(params.gaf.windows)
-    symbols = list(lanes.symbols)
-    raw, split = run_params(params, lanes.ranges(ranges), symbols)
-    bars = pd.concat(
-        [lanes.moved(pd.read_parquet(paths.symbol_dir(s) / "bars.parquet"), s) for s in symbols],
-        ignore_index=True,
-    )
-    oracle = pd.concat(
-        [lanes.moved(pd.read_parquet(paths.symbol_dir(s) / "oracle.parquet"), s) for s in symbols],
-        ignore_index=True,
-    )
-    ingest = read_json(paths.symbol_metrics(symbols[0], "ingest"))
-    with tempfile.TemporaryDirectory(prefix="gafcnn-pooled.") as tmp:
-        work = Path(tmp)
-        run_pipeline(
-            work,
-            raw,
-            split,
-            bars,
-            "pooled",
-            windows,
-            commands(windows, registry.CHECKS),
-            {paths.ORACLE: oracle, paths.metrics("ingest"): ingest},
-        )
+    split = run_params(params, lanes.ranges(ranges), list(lanes.symbols))
+    inputs = {
+        paths.ORACLE: in_lanes(lanes, "oracle"),
+        paths.metrics("ingest"): read_json(paths.symbol_metrics(lanes.symbols[0], "ingest")),
+    }
+    with scratch_run("pooled", params, split, in_lanes(lanes, "bars"), registry.CHECKS,
+                     inputs) as work:  # fmt: skip
         preds = lanes.back(collect(work, out, KEPT))
     preds.to_parquet(out / "predictions.parquet", index=False)
