@@ -130,10 +130,15 @@ def metrics(name: str) -> Path:
     return METRICS / f"{name}.json"
 
 
-def symbol_dir(symbol: str) -> Path:
-    """A universe symbol's bars and oracle (``BTC/USDT`` nests as ``BTC/USDT/``, as
-    the pair is written in ``data.symbols``)."""
-    return UNIVERSE_BARS / symbol
+def symbol_bars(symbol: str) -> Path:
+    """A universe symbol's bars (``BTC/USDT`` nests as ``BTC/USDT/``, as the pair is
+    written in ``data.symbols``), named as the single pipeline's."""
+    return UNIVERSE_BARS / symbol / Path(BARS).name
+
+
+def symbol_oracle(symbol: str) -> Path:
+    """A universe symbol's oracle P(up), beside its bars."""
+    return UNIVERSE_BARS / symbol / Path(ORACLE).name
 
 
 def symbol_fit(symbol: str) -> Path:

@@ -28,8 +28,8 @@ from gafcnn.universe.report import write_universe_report
 
 
 def market(symbol: str) -> Market:
-    bars, minutes = load_bars(path=paths.symbol_dir(symbol) / "bars.parquet")
-    return Market(bars, minutes, pd.read_parquet(paths.symbol_dir(symbol) / "oracle.parquet"))
+    bars, minutes = load_bars(path=paths.symbol_bars(symbol))
+    return Market(bars, minutes, pd.read_parquet(paths.symbol_oracle(symbol)))
 
 
 def training_runs(params: Params, training: str) -> dict[str, tuple[pd.DataFrame, dict]]:

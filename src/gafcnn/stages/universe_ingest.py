@@ -30,8 +30,8 @@ def main() -> None:
         )
     bars, oracle, metrics = ingest(params, symbol)
     metrics["symbol"] = symbol
-    write_parquet(bars, paths.symbol_dir(symbol) / "bars.parquet")
-    write_parquet(oracle, paths.symbol_dir(symbol) / "oracle.parquet")
+    write_parquet(bars, paths.symbol_bars(symbol))
+    write_parquet(oracle, paths.symbol_oracle(symbol))
     write_json(paths.symbol_metrics(symbol, "ingest"), metrics)
     print(
         f"universe_ingest {symbol}: {metrics['rows']:,} bars from {metrics['source']}, "

@@ -20,9 +20,7 @@ from gafcnn.universe.layout import Lanes, common_ranges, common_span
 
 def minutes_of_symbol(symbol: str) -> np.ndarray:
     """The symbol's bar minutes (invented fill bars left out)."""
-    bars = pd.read_parquet(
-        paths.symbol_dir(symbol) / "bars.parquet", columns=["timestamp", "filled"]
-    )
+    bars = pd.read_parquet(paths.symbol_bars(symbol), columns=["timestamp", "filled"])
     return clock.minutes_of(bars["timestamp"][~bars["filled"].to_numpy()])
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -63,12 +63,11 @@ def scratch_run(label: str, params: Params, split: tuple[dict, dict], bars: pd.D
 def fit_symbol(params: Params, symbol: str, ranges: dict, out: Path, bundle: Path) -> None:
     """The single pipeline on ``symbol`` alone, evaluated and exported: its predictions,
     metrics and report into ``out``, its bundle into ``bundle``."""
-    src = paths.symbol_dir(symbol)
     inputs = {
-        paths.ORACLE: pd.read_parquet(src / "oracle.parquet"),
+        paths.ORACLE: pd.read_parquet(paths.symbol_oracle(symbol)),
         paths.metrics("ingest"): read_json(paths.symbol_metrics(symbol, "ingest")),
     }
-    bars = pd.read_parquet(src / "bars.parquet")
+    bars = pd.read_parquet(paths.symbol_bars(symbol))
     split = run_params(params, ranges, [symbol])
     after = registry.CHECKS + registry.DEPLOY
     with scratch_run(symbol, params, split, bars, after, inputs) as work:
@@ -77,10 +76,9 @@ def fit_symbol(params: Params, symbol: str, ranges: dict, out: Path, bundle: Pat
         shutil.copytree(work / paths.BUNDLE, bundle)
 
 
-def in_lanes(lanes: Lanes, name: str) -> pd.DataFrame:
-    """Every symbol's ``<name>.parquet`` (bars or oracle), each moved into its lane."""
-    frames = [lanes.moved(pd.read_parquet(paths.symbol_dir(s) / f"{name}.parquet"), s)
-              for s in lanes.symbols]  # fmt: skip
+def in_lanes(lanes: Lanes, path: Callable[[str], Path]) -> pd.DataFrame:
+    """Every symbol's frame at ``path(symbol)`` (bars or oracle), moved into its lane."""
+    frames = [lanes.moved(pd.read_parquet(path(s)), s) for s in lanes.symbols]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -89,10 +87,10 @@ def fit_pooled(params: Params, lanes: Lanes, ranges: dict, out: Path) -> None:
     every symbol's train (and val); predictions back at their own time, by symbol."""
     split = run_params(params, lanes.ranges(ranges), list(lanes.symbols))
     inputs = {
-        paths.ORACLE: in_lanes(lanes, "oracle"),
+        paths.ORACLE: in_lanes(lanes, paths.symbol_oracle),
         paths.metrics("ingest"): read_json(paths.symbol_metrics(lanes.symbols[0], "ingest")),
     }
-    with scratch_run("pooled", params, split, in_lanes(lanes, "bars"), registry.CHECKS,
+    with scratch_run("pooled", params, split, in_lanes(lanes, paths.symbol_bars), registry.CHECKS,
                      inputs) as work:  # fmt: skip
         preds = lanes.back(collect(work, out, KEPT))
     preds.to_parquet(out / "predictions.parquet", index=False)
