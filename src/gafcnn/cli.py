@@ -5,6 +5,8 @@ on the command line, ``gafcnn serve`` over HTTP (:mod:`gafcnn.serving.http`), an
     gafcnn predict --bundle models/bundle --bars bars.csv --last 5
     tail -f bars.csv | gafcnn predict --bundle models/bundle --bars - --follow
     gafcnn serve --bundle models/bundle --port 8000
+    gafcnn serve --bundle models/universe          # each symbol by its own bundle
+    gafcnn predict --bundle models/universe --symbol ETH/USDT --bars eth.csv
     gafcnn paper --bundle models/bundle --bars bars.csv --from 2024-02-05 --model hybrid
 
 Bars come in any layout `ingest` accepts (a file, a directory, a ``.gz``/``.zip``,
@@ -36,6 +38,8 @@ from gafcnn import clock, paths
 from gafcnn.data.bars import minute_index
 from gafcnn.io import InputError, run_stage
 from gafcnn.serving.signals import FIELDS, Stream, decision_rows, warn_expired
+
+BUNDLE_HELP = "bundle folder (export stage), or a universe's models folder (models/universe)"
 
 
 def format_row(row: dict, fmt: str) -> str:
@@ -83,10 +87,11 @@ def _follow(
 
 
 def predict_main(argv: list[str] | None = None) -> None:
-    from gafcnn.serving.bundle import Bundle
+    from gafcnn.serving.symbols import bundle_for
 
     ap = argparse.ArgumentParser(prog="gafcnn predict", description=__doc__.split("\n")[0])
-    ap.add_argument("--bundle", default=str(paths.BUNDLE), help="bundle folder (export stage)")
+    ap.add_argument("--bundle", default=str(paths.BUNDLE), help=BUNDLE_HELP)
+    ap.add_argument("--symbol", help="the bars' symbol: picks its bundle in a universe's folder")
     ap.add_argument("--bars", required=True, help="bars file, directory or - for stdin")
     ap.add_argument("--columns", help="names of a headerless layout, comma-separated")
     ap.add_argument("--last", type=int, help="only the most recent N decision times")
@@ -94,7 +99,7 @@ def predict_main(argv: list[str] | None = None) -> None:
     ap.add_argument("--follow", action="store_true", help="answer each bar appended on stdin")
     a = ap.parse_args(argv)
     columns = a.columns.split(",") if a.columns else None
-    bundle = Bundle(a.bundle)
+    bundle = bundle_for(a.bundle, a.symbol)
     out = sys.stdout
     header = ",".join(FIELDS) if a.format == "csv" else None
     if a.follow:
@@ -160,11 +165,12 @@ def paper_main(argv: list[str] | None = None) -> None:
     on stderr and, with ``--summary``, as JSON."""
     from gafcnn.io import write_json
     from gafcnn.serving import paper
-    from gafcnn.serving.bundle import Bundle
+    from gafcnn.serving.symbols import bundle_for
     from gafcnn.trading.engine import PositionEngine
 
     ap = argparse.ArgumentParser(prog="gafcnn paper", description=paper.__doc__.split("\n")[0])
-    ap.add_argument("--bundle", default=str(paths.BUNDLE), help="bundle folder (export stage)")
+    ap.add_argument("--bundle", default=str(paths.BUNDLE), help=BUNDLE_HELP)
+    ap.add_argument("--symbol", help="the bars' symbol: picks its bundle in a universe's folder")
     ap.add_argument("--bars", required=True, help="bars file, directory or - for stdin")
     ap.add_argument("--columns", help="names of a headerless layout, comma-separated")
     ap.add_argument("--from", dest="start", help="first decision time (UTC timestamp)")
@@ -174,7 +180,7 @@ def paper_main(argv: list[str] | None = None) -> None:
     ap.add_argument("--follow", action="store_true", help="trade each bar appended on stdin")
     a = ap.parse_args(argv)
     columns = a.columns.split(",") if a.columns else None
-    bundle = Bundle(a.bundle)
+    bundle = bundle_for(a.bundle, a.symbol)
     policy = bundle.policy(_paper_model(bundle, a.model))
     start, trader = _minute(a.start), PositionEngine(policy)
     header = "entry,exit,side,p_up,gross,net,void" if a.format == "csv" else None
@@ -230,14 +236,15 @@ def serve_main(argv: list[str] | None = None) -> None:
     """``gafcnn serve``: the bundle behind HTTP (:mod:`gafcnn.serving.http`)."""
     import uvicorn
 
-    from gafcnn.serving.bundle import Bundle
     from gafcnn.serving.http import MAX_AHEAD_S, MAX_BARS, MAX_BODY, create_app
+    from gafcnn.serving.symbols import Served
 
     ap = argparse.ArgumentParser(prog="gafcnn serve", description="Serve the bundle over HTTP.")
-    ap.add_argument("--bundle", default=str(paths.BUNDLE), help="bundle folder (export stage)")
+    ap.add_argument("--bundle", default=str(paths.BUNDLE), help=BUNDLE_HELP)
     ap.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     ap.add_argument("--port", type=int, default=8000)
-    ap.add_argument("--symbols", default="", help="symbols served besides the bundle's, a,b")
+    ap.add_argument("--symbols", default="", help="a bundle: symbols it serves besides its "
+                    "own; a universe's folder: the symbols served (default all), a,b")  # fmt: skip
     ap.add_argument("--token-file", help="require 'Authorization: Bearer <its token>'")
     ap.add_argument("--max-body", type=int, default=MAX_BODY, help="largest request body, bytes")
     ap.add_argument("--max-bars", type=int, default=MAX_BARS, help="most bars in one POST /bars")
@@ -252,13 +259,13 @@ def serve_main(argv: list[str] | None = None) -> None:
     token = _token(a.token_file)
     if a.host not in LOOPBACK and token is None:
         raise InputError("--host", f"{a.host} is reachable from other machines: give --token-file")
-    bundle = Bundle(a.bundle)
-    symbols = [s for s in a.symbols.split(",") if s.strip()]
-    app = create_app(bundle, symbols=symbols, token=token, max_body=a.max_body,
+    served = Served.open(a.bundle, [s.strip() for s in a.symbols.split(",") if s.strip()])
+    app = create_app(served, token=token, max_body=a.max_body,
                      max_bars=a.max_bars, max_ahead_s=a.max_ahead)  # fmt: skip
     gc.freeze()  # the loaded models stay out of the collector's scans while serving
-    print(f"serving {a.bundle} (deployed: {bundle.deployed or 'nothing'}) on "
-          f"http://{a.host}:{a.port}", file=sys.stderr, flush=True)  # fmt: skip
+    deployed = ", ".join(f"{s}: {b.deployed or 'nothing'}" for s, b in served.bundles.items())
+    print(f"serving {a.bundle} (deployed: {deployed}) on http://{a.host}:{a.port}",
+          file=sys.stderr, flush=True)  # fmt: skip
     uvicorn.run(app, host=a.host, port=a.port, log_level="warning", access_log=False,
                 loop="uvloop", http="httptools")  # fmt: skip
 

@@ -1,5 +1,10 @@
 """`gafcnn serve`: the bundle behind HTTP for a trading bot in another process.
 
+One bundle answers its own symbol and any named with ``--symbols``; a universe's
+models folder (``models/universe``) answers each symbol by its own bundle and
+decision (:class:`~gafcnn.serving.symbols.Served`), and then every request names its
+symbol.
+
 Endpoints (JSON in and out unless said):
 
 * ``POST /bars``: ``{"symbol": ..., "bars": [...], "columns": [...]}``: one or many
@@ -11,14 +16,12 @@ Endpoints (JSON in and out unless said):
   body with only ``symbol`` to ask without adding anything. The answer is the
   deployed model's decision at the symbol's last closed bar, the decision `gafcnn
   predict` gives there (:mod:`gafcnn.serving.signals`), in the bot's schema.
-* ``GET /health``: the bundle, the deployed model, bars held and the last bar per symbol.
-* ``GET /metrics``: Prometheus text: requests by path and status, errors, latency.
-
 * ``DELETE /bars/{symbol}``: forget the symbol's bars and the bar forming, so a bot
   whose clock sent bars from the future (or any other history it regrets) starts
   that symbol afresh; other symbols are untouched.
 * ``GET /health``: the bundle's version, the deployed model, bars held and the last
-  bar per symbol.
+  bar per symbol; ``served``: each symbol's bundle version, deployed model, decision
+  and theta.
 * ``GET /metrics``: Prometheus text: requests by path and status, errors, latency,
   bars held, fields ignored.
 
@@ -70,6 +73,7 @@ from gafcnn.io import InputError
 from gafcnn.serving.bundle import Bundle
 from gafcnn.serving.market import Market, Snapshot, bars_from_json, iso, stamp_ms
 from gafcnn.serving.signals import Stream
+from gafcnn.serving.symbols import Served
 
 MAX_BODY = 1 << 20  # bytes: about 10,000 bars as JSON objects
 MAX_BARS = 5000  # bars in one POST /bars (a stream keeps 2,000)
@@ -267,42 +271,33 @@ def parse(kind: type[_Body], body: bytes) -> _Body:
         raise _one_line(exc) from None
 
 
-def _symbol(name: str) -> str:
-    return name.upper().replace("/", "").replace("-", "")
-
-
 class Service:
-    """The state behind the app: the bundle, a Market per symbol, the counters. Its
-    methods run on worker threads, one at a time per symbol (the app's locks)."""
+    """The state behind the app: each symbol's bundle, a Market per symbol, the
+    counters. Its methods run on worker threads, one at a time per symbol (the app's
+    locks)."""
 
     def __init__(
         self,
-        bundle: Bundle,
-        symbols: list[str],
+        served: Served,
         clock: Any = time.time,
         max_ahead_s: float = MAX_AHEAD_S,
         max_bars: int = MAX_BARS,
     ):
-        self.bundle, self.clock = bundle, clock
+        self.served, self.clock = served, clock
         self.max_ahead_ms, self.max_bars = int(max_ahead_s * 1000), max_bars
-        self.default = _symbol(bundle.spec["params"]["data"]["symbol"])
-        self.symbols = list(dict.fromkeys([self.default, *map(_symbol, symbols)]))
+        self.symbols = list(served.bundles)
         self.markets: dict[str, Market] = {}
-        self.version = bundle.version
         self.started, self.predictions, self.latency_total = time.time(), 0, 0.0
         self._counting = threading.Lock()
 
     def name(self, symbol: str | None, source: str) -> str:
-        """The served symbol ``symbol`` names (the bundle's without one)."""
-        name = self.default if symbol is None else _symbol(symbol)
-        if name not in self.symbols:
-            raise InputError(source, f"symbol {symbol!r} is not served (serves "
-                             f"{', '.join(self.symbols)}; `--symbols` adds others)")  # fmt: skip
-        return name
+        """The served symbol ``symbol`` names (the default one without)."""
+        return self.served.key(symbol, source)
 
     def market(self, symbol: str | None, source: str) -> tuple[str, Market]:
         name = self.name(symbol, source)
-        return name, self.markets.setdefault(name, Market(Stream(self.bundle)))
+        bundle = self.served.bundles[name]
+        return name, self.markets.setdefault(name, Market(Stream(bundle)))
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -317,7 +312,7 @@ class Service:
 
     def predict(self, body: PredictIn) -> dict[str, Any]:
         start = time.perf_counter()
-        _, market = self.market(body.symbol, "/predict")
+        name, market = self.market(body.symbol, "/predict")
         if body.price is not None:
             if body.volume is None:
                 raise InputError("/predict", "volume: required with price")
@@ -333,7 +328,7 @@ class Service:
         with self._counting:
             self.predictions += 1
             self.latency_total += latency
-        return bot_answer(row, self.version, latency)
+        return bot_answer(row, self.served.bundles[name].version, latency)
 
     def bars(self, body: BarsIn) -> dict[str, Any]:
         if len(body.bars) > self.max_bars:
@@ -349,7 +344,8 @@ class Service:
         """Forget ``symbol``'s bars and forming bar."""
         name = self.name(symbol, f"/bars/{symbol}")
         self.markets.pop(name, None)
-        return {"symbol": name, "reset": True, **self.held(Market(Stream(self.bundle)))}
+        fresh = Market(Stream(self.served.bundles[name]))
+        return {"symbol": name, "reset": True, **self.held(fresh)}
 
     @staticmethod
     def held(market: Market) -> dict[str, Any]:
@@ -361,20 +357,33 @@ class Service:
         }
 
     def health(self) -> dict[str, Any]:
-        spec = self.bundle.spec
+        """The service's state; ``deployed`` and ``decision`` are the bundle's, or with
+        a bundle per symbol a mapping by symbol (``served`` has each symbol's)."""
+        served = {s: describe(b) for s, b in self.served.bundles.items()}
+        one = self.served.single
         return {
             "status": "ok",
             "model_loaded": True,
-            "model_version": self.version,
+            "model_version": self.served.version,
             "uptime_seconds": time.time() - self.started,
             "total_predictions": self.predictions,
             "avg_latency_ms": self.latency_total / max(self.predictions, 1),
-            "bundle": self.version,
-            "deployed": self.bundle.deployed,
-            "decision": (spec["decision"] or {}).get("decision"),
-            "history_bars": self.bundle.history,
+            "bundle": self.served.version,
+            "deployed": one.deployed if one else {s: d["deployed"] for s, d in served.items()},
+            "decision": describe(one)["decision"]
+            if one
+            else {s: d["decision"] for s, d in served.items()},  # fmt: skip
+            "history_bars": max(b.history for b in self.served.bundles.values()),
+            "served": served,
             "symbols": {s: self.held(m) for s, m in list(self.markets.items())},
         }
+
+
+def describe(bundle: Bundle) -> dict[str, Any]:
+    """What a symbol is served by: its bundle's version, deployed model and decision."""
+    decision = (bundle.spec["decision"] or {}).get("decision")
+    return {"model_version": bundle.version, "deployed": bundle.deployed, "decision": decision,
+            "theta": bundle.theta if bundle.deployed else None}  # fmt: skip
 
 
 class Lanes:
@@ -396,7 +405,7 @@ class Lanes:
 
 
 def create_app(
-    bundle: Bundle,
+    bundle: Bundle | Served,
     *,
     symbols: list[str] = (),
     token: str | None = None,
@@ -405,9 +414,11 @@ def create_app(
     max_ahead_s: float = MAX_AHEAD_S,
     clock: Any = time.time,
 ) -> Any:
-    """The ASGI app serving ``bundle`` (see the module docstring)."""
+    """The ASGI app serving ``bundle`` (for its own symbol and ``symbols``), or each
+    symbol by its own bundle (a :class:`Served`; see the module docstring)."""
     disable_created_metrics()  # no *_created series: requests, errors and latency only
-    service = Service(bundle, list(symbols), clock, max_ahead_s, max_bars)
+    served = bundle if isinstance(bundle, Served) else Served.one(bundle, list(symbols))
+    service = Service(served, clock, max_ahead_s, max_bars)
     metrics, lanes = Metrics(), Lanes(service.symbols)
     app = FastAPI(title="gafcnn", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.service = service
