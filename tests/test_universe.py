@@ -6,6 +6,8 @@ models pooled over symbols, the rank IC, and one decision per symbol."""
 from __future__ import annotations
 
 import dataclasses
+import sys
+import types
 
 import numpy as np
 import pandas as pd
@@ -13,7 +15,8 @@ import pytest
 
 from gafcnn import clock
 from gafcnn.data import synthetic
-from gafcnn.io import InputError
+from gafcnn.evaluation.report import write_timings_report
+from gafcnn.io import InputError, stage_name, write_json
 from gafcnn.params import DataParams, SplitSpec, SyntheticConfig, UniverseParams
 from gafcnn.universe.evaluation import Market, choose, pooled_accuracy, rank_ic
 from gafcnn.universe.layout import WARMUP, WEEK, Lanes, common_ranges, common_span
@@ -130,3 +133,23 @@ def test_each_symbol_is_decided_by_the_pipeline_its_bundle_serves():
     assert own["would_deploy"]["pooled"] == {"model": "ensemble", "theta": 0.1}
     pooled_only = choose({"per_symbol": row(None), "pooled": row("hybrid")})
     assert pooled_only["decision"] == "deploy nothing" and "pooled" in pooled_only["would_deploy"]
+
+
+def test_a_universe_stage_is_timed_by_its_entry_with_its_peak_memory(monkeypatch, tmp_path):
+    """Each universe_fit entry has its own wall time, and the timings table gives the
+    peak memory of the stage or of its largest child (the scratch pipeline's stages)."""
+    spec = types.SimpleNamespace(name="gafcnn.stages.universe_fit")
+    monkeypatch.setitem(sys.modules, "__main__", types.SimpleNamespace(__spec__=spec))
+    monkeypatch.setattr(sys, "argv", ["universe_fit.py", "--symbol", "BTC/USDT"])
+    assert stage_name() == "universe_fit@BTC/USDT"
+    monkeypatch.setattr(sys, "argv", ["universe_fit.py", "--pooled"])
+    assert stage_name() == "universe_fit@pooled"
+    write_json(tmp_path / "t.json", {
+        "wall/universe_fit@pooled": {"wall_s": 30.0, "peak_rss_mb": 90.0,
+                                     "children_peak_rss_mb": 1400.0},
+        "wall/universe": {"wall_s": 10.0, "peak_rss_mb": 300.0, "children_peak_rss_mb": 0.0},
+    })  # fmt: skip
+    write_timings_report(tmp_path / "t.json", tmp_path / "t.md")
+    text = (tmp_path / "t.md").read_text()
+    assert "| universe_fit@pooled | 30.0 | 75.0% | 1,400 |" in text
+    assert "| universe | 10.0 | 25.0% | 300 |" in text

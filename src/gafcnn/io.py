@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -159,7 +160,8 @@ def write_parquet(df: Any, path: str | os.PathLike[str]) -> None:
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's main; turn an InputError into one line on stderr (one per error of
     an :class:`InputErrors`) and exit code 1. A DVC stage's wall time goes to the
-    untracked timings file (``wall/<stage>``)."""
+    untracked timings file (``wall/<stage>``) with its peak memory and that of its
+    largest child process."""
     start = time.perf_counter()
     try:
         main()
@@ -169,20 +171,42 @@ def run_stage(main: Callable[[], None]) -> None:
         sys.exit(1)
     stage = stage_name()
     if stage is not None:
-        record_timings(f"wall/{stage}", {"wall_s": time.perf_counter() - start})
+        wall = time.perf_counter() - start
+        memory = {"peak_rss_mb": peak_rss_mb(), "children_peak_rss_mb": children_peak_rss_mb()}
+        record_timings(f"wall/{stage}", {"wall_s": wall, **memory})
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB. On Linux from ``VmHWM``, which
+    starts afresh at ``exec``; ``ru_maxrss`` survives ``exec`` and would count the
+    parent that spawned the measurement (a large evaluate stage) as the server's."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def children_peak_rss_mb() -> float:
+    """The peak resident memory in MB of the largest process this one has waited
+    for (a stage's scratch pipeline runs its stages as children)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def stage_name() -> str | None:
     """The DVC stage this process runs (``train@15`` for ``python -m gafcnn.stages.train
-    --window 15``), or None outside a stage."""
+    --window 15``, ``universe_fit@BTC/USDT``, ``universe_fit@pooled``), or None
+    outside a stage."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     module = getattr(spec, "name", "") or ""
     if not module.startswith("gafcnn.stages."):
         return None
     name = module.removeprefix("gafcnn.stages.")
-    if "--window" in sys.argv[:-1]:
-        name += f"@{sys.argv[sys.argv.index('--window') + 1]}"
-    return name
+    for flag in ("--window", "--symbol"):  # a matrix stage: its entry
+        if flag in sys.argv[:-1]:
+            name += f"@{sys.argv[sys.argv.index(flag) + 1]}"
+    return name + ("@pooled" if "--pooled" in sys.argv else "")
 
 
 def write_csv(df: Any, path: str | os.PathLike[str]) -> None:

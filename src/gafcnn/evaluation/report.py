@@ -315,15 +315,18 @@ def write_timings_report(source: Path, out: Path) -> None:
             f"model load {inf['load_s']:.2f} s",
             "",
         ]
-    walls = {k.removeprefix("wall/"): v["wall_s"] for k, v in timings.items()
-             if k.startswith("wall/")}  # fmt: skip
+    walls = {k.removeprefix("wall/"): v for k, v in timings.items() if k.startswith("wall/")}
     if walls:
-        total = sum(walls.values())
-        md += ["## Wall time per stage (each stage's last run)", "",
-               f"Sum {total:,.0f} s over {len(walls)} stages.", "",
-               "| stage | wall s | share |", "|---|---|---|"]  # fmt: skip
-        for stage, wall in sorted(walls.items(), key=lambda kv: -kv[1]):
-            md.append(f"| {stage} | {wall:,.1f} | {wall / total:.1%} |")
+        total = sum(v["wall_s"] for v in walls.values())
+        md += ["## Wall time and peak memory per stage (each stage's last run)", "",
+               f"Sum {total:,.0f} s over {len(walls)} stages. Peak memory: the stage's own "
+               "process, or its largest child (a universe fit runs its pipeline's stages "
+               "as children).", "",
+               "| stage | wall s | share | peak MB |", "|---|---|---|---|"]  # fmt: skip
+        for stage, v in sorted(walls.items(), key=lambda kv: -kv[1]["wall_s"]):
+            peaks = [v[k] for k in ("peak_rss_mb", "children_peak_rss_mb") if k in v]
+            peak = f"{max(peaks):,.0f}" if peaks else "-"
+            md.append(f"| {stage} | {v['wall_s']:,.1f} | {v['wall_s'] / total:.1%} | {peak} |")
         md.append("")
     md += ["## Stages", "", "| stage | figure | value |", "|---|---|---|"]
     for stage, values in sorted(timings.items()):

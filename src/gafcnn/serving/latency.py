@@ -23,7 +23,7 @@ import numpy as np
 
 from gafcnn import paths
 from gafcnn.evaluation.decision import LIMITS
-from gafcnn.io import InputError, run_stage
+from gafcnn.io import InputError, peak_rss_mb, run_stage
 from gafcnn.serving.bundle import BUNDLE_FILE, Bundle
 
 HISTORY = 300  # bars of history handed to the predictor for one decision
@@ -45,20 +45,6 @@ def require_outputs(*files: str | Path) -> None:
             raise InputError(
                 f, "missing pipeline output; run `make repro` (or `dvc pull` from the remote)"
             )
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory in MB. On Linux from ``VmHWM``, which
-    starts afresh at ``exec``; ``ru_maxrss`` survives ``exec`` and would count the
-    parent that spawned the measurement (a large evaluate stage) as the server's."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _measure_here(bundle_dir: str, bars_path: str, singles: int, batch: int) -> dict:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from gafcnn import paths, registry
 from gafcnn.evaluation.resample_runner import fold_stages, run_pipeline
-from gafcnn.io import read_json
+from gafcnn.io import read_json, record_timings
 from gafcnn.models import predictions
 from gafcnn.params import Params
 from gafcnn.universe.evaluation import trials
@@ -57,7 +57,16 @@ def scratch_run(label: str, params: Params, split: tuple[dict, dict], bars: pd.D
     with tempfile.TemporaryDirectory(prefix=f"gafcnn-{label.replace('/', '_')}.") as tmp:
         work = Path(tmp)
         run_pipeline(work, *split, bars, label, windows, commands(windows, after), inputs)
+        keep_timings(work, label)
         yield work
+
+
+def keep_timings(work: Path, label: str) -> None:
+    """The scratch run's stage timings into the project's (untracked) timings file, each
+    as ``<label> > <stage>``: what dominates a universe fit."""
+    if (work / paths.TIMINGS).exists():
+        for stage, values in read_json(work / paths.TIMINGS).items():
+            record_timings(f"{label} > {stage}", values)
 
 
 def fit_symbol(params: Params, symbol: str, ranges: dict, out: Path, bundle: Path) -> None:
