@@ -48,6 +48,17 @@ def test_bootstrap_p_value_vs_majority():
     assert bootstrap(y, coin, idx).p_value_vs_majority > 0.05
 
 
+@pytest.mark.parametrize(("n", "block"), [(1000, 33), (50, 7), (5, 12)])
+def test_resample_rows_are_circular_blocks(n, block):
+    """Each resample is its blocks laid end to end, wrapping past the end (also for a
+    block longer than the series), the same chunk by chunk as whole."""
+    idx = bootstrap_indices(n, block, 40, seed=5)
+    whole = np.asarray(idx)
+    want = (idx.starts[:, :, None] + np.arange(block)) % n
+    assert np.array_equal(whole, want.reshape(40, -1)[:, :n])
+    assert np.array_equal(np.concatenate(list(idx.chunks())), whole)
+
+
 def test_block_length_spans_window_and_horizon():
     assert block_length(60, 5, 2) == 33
     assert block_length(15, 5, 1) == 20

@@ -64,8 +64,16 @@ class Resamples:
         return (len(self.starts), self.n)
 
     def rows(self, a: int, b: int) -> np.ndarray:
-        idx = (self.starts[a:b, :, None] + np.arange(self.block)[None, None, :]) % self.n
-        return idx.reshape(b - a, -1)[:, : self.n].astype(np.int64)
+        """Resamples ``a:b`` as index rows: each block start and the block's next
+        positions, wrapped past the end (a subtraction, not a modulo: the starts lie
+        below ``n``, so one wrap suffices when a block is no longer than ``n``)."""
+        idx = np.empty((b - a, self.starts.shape[1], self.block), dtype=np.int64)
+        np.add(self.starts[a:b, :, None], np.arange(self.block), out=idx)
+        if self.block <= self.n:
+            np.subtract(idx, self.n, out=idx, where=idx >= self.n)
+        else:
+            np.remainder(idx, self.n, out=idx)
+        return idx.reshape(b - a, -1)[:, : self.n]
 
     def chunks(self) -> Iterator[np.ndarray]:
         step = max(1, CHUNK_BYTES // (8 * max(self.n, 1)))
