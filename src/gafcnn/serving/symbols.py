@@ -14,10 +14,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from gafcnn import paths
 from gafcnn.io import InputError
 from gafcnn.serving.bundle import BUNDLE_FILE, Bundle
 
-BUNDLE_DIR = "bundle"  # a universe symbol's bundle folder, under its symbol's folder
+BUNDLE_DIR = paths.symbol_bundle("").name  # a universe symbol's bundle folder, in its own
 
 
 def symbol_key(name: str) -> str:
