@@ -8,6 +8,8 @@ import pytest
 from pipeline import metrics
 
 from gafcnn.images.imageset import AlignmentError, GafSet
+from gafcnn.io import InputError
+from gafcnn.models import predictions
 from gafcnn.models.ensemble import Stacker, join_predictions, member_weights, purged_folds
 
 
@@ -49,6 +51,30 @@ def test_missing_or_shifted_member_is_detected():
     short = frames["w15"].iloc[5:]
     with pytest.raises(AlignmentError, match="the join by timestamp kept"):
         join_predictions({**frames, "w15": short}, expected)
+
+
+def test_predictions_read_keeps_segments_and_refuses_a_repeated_key(tmp_path):
+    frames, _ = _members(n=40)
+    for name, f in frames.items():  # one model per file, and w15's train rows elsewhere
+        predictions.write([f.assign(model=name)], tmp_path / f"{name}.parquet")
+    train = frames["w15"].assign(model="w15", segment="train")
+    train["timestamp"] -= pd.Timedelta(days=1)
+    predictions.write([train], tmp_path / "w15_train.parquet")
+    every = predictions.read(tmp_path)
+    assert len(every) == 4 * 40 and set(every["segment"]) == {"train", "val", "test"}
+    kept = predictions.read(tmp_path, segments=("val", "test"))
+    pd.testing.assert_frame_equal(
+        kept, every[every["segment"] != "train"].reset_index(drop=True), check_dtype=False
+    )
+    again = frames["w15"].iloc[7:8].assign(model="w15", segment="train")  # a key in 2 files
+    predictions.write([again], tmp_path / "w15_again.parquet")
+    with pytest.raises(InputError, match="model w15 has timestamp .* twice"):
+        predictions.read(tmp_path)
+    (tmp_path / "w15_again.parquet").unlink()
+    one = frames["w30"].assign(model="w30")
+    predictions.write([pd.concat([one, one.iloc[-1:]])], tmp_path / "w30.parquet")
+    with pytest.raises(InputError, match="model w30 has timestamp .* twice"):
+        predictions.read(tmp_path, segments=("test",))
 
 
 def test_weighted_ensemble_favours_the_member_with_signal():

@@ -111,16 +111,17 @@ def family_test(
     """The selection-corrected test of every (model, theta) in ``probs`` x ``thresholds``
     on the test decisions (``idx``: block-bootstrap resamples of them): each candidate's
     family-wise p-value of beating flat after costs, and the best candidate's."""
-    names, columns, seen = [], [], []
+    names, seen = [], []
     for name, p in probs.items():
         if any(np.array_equal(p, q) for q in seen):  # an alias (ensemble) is not a new try
             continue
         seen.append(p)
-        for theta in thresholds:
-            b = backtest(minutes, p, fwd, horizon, cost_bps, span, float(theta))
-            names.append((name, float(theta)))
-            columns.append(per_decision(minutes, b))
-    rc = reality_check(np.column_stack(columns), idx, studentize=True)
+        names += [(name, float(theta)) for theta in thresholds]
+    excess = np.empty((len(minutes), len(names)))  # filled in place: one copy, not two
+    for j, (name, theta) in enumerate(names):
+        b = backtest(minutes, probs[name], fwd, horizon, cost_bps, span, theta)
+        excess[:, j] = per_decision(minutes, b)
+    rc = reality_check(excess, idx, studentize=True)
     adjusted: dict[str, dict[str, float]] = {}
     for (name, theta), p in zip(names, rc.adjusted, strict=True):
         adjusted.setdefault(name, {})[f"{theta:g}"] = float(p)

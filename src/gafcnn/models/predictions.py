@@ -51,25 +51,42 @@ def write(frames: list[pd.DataFrame], path: str | os.PathLike[str]) -> None:
     write_parquet(out[list(COLUMNS)], path)
 
 
-def read(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """One predictions file, or every ``*.parquet`` below a folder, in the layout."""
+def read(path: str | os.PathLike[str], segments: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """One predictions file, or every ``*.parquet`` below a folder, in the layout;
+    with ``segments``, only their rows, filtered as each file is read (memory then
+    follows those segments, not every sample every model ever predicted)."""
+    import pyarrow.parquet as pq
+
     p = Path(path)
     files = sorted(p.rglob("*.parquet")) if p.is_dir() else [p]
     if not files or not all(f.exists() for f in files):
         raise InputError(p, "no predictions found; run `dvc repro` (or `dvc pull`) first")
+    keep = None if segments is None else [("segment", "in", list(segments))]
     parts = []
     for f in files:
-        df = pd.read_parquet(f)
-        missing = [c for c in COLUMNS if c not in df.columns]
+        missing = [c for c in COLUMNS if c not in pq.read_schema(f).names]
         if missing:
             raise InputError(f, f"not in the predictions layout: missing columns {missing}")
-        parts.append(df[list(COLUMNS)])
-    out = pd.concat(parts, ignore_index=True)
-    dup = out.duplicated(["model", "timestamp"])
-    if dup.any():
-        row = out[dup].iloc[0]
-        raise InputError(p, f"model {row['model']} has timestamp {row['timestamp']} twice")
-    return out
+        parts.append(pd.read_parquet(f, columns=list(COLUMNS), filters=keep))
+    models = pd.Series([m for q in parts for m in q["model"].unique()])
+    shared = set(models[models.duplicated()])  # a model in several files: checked across them
+    checks = parts + ([pd.concat([q[q["model"].isin(shared)] for q in parts])] if shared else [])
+    for rows in checks:  # each file alone, then the shared models: never one big hash table
+        twice = first_repeat(rows)
+        if twice is not None:
+            row = rows.iloc[twice]
+            raise InputError(p, f"model {row['model']} has timestamp {row['timestamp']} twice")
+    return pd.concat(parts, ignore_index=True)
+
+
+def first_repeat(preds: pd.DataFrame) -> int | None:
+    """The position of a row whose (model, timestamp) an earlier row has, or None:
+    a sort of integer codes, not a hash table of the pairs."""
+    codes = pd.factorize(preds["model"])[0]
+    ts = clock.ms_of(preds["timestamp"])
+    order = np.lexsort((np.arange(len(ts)), ts, codes))
+    same = (np.diff(codes[order]) == 0) & (np.diff(ts[order]) == 0)
+    return int(order[1:][same].min()) if same.any() else None
 
 
 def of_model(preds: pd.DataFrame, model: str) -> pd.DataFrame:

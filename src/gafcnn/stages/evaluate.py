@@ -11,6 +11,7 @@ calibration and confusion data for `dvc plots`), ``plots/equity.png`` and
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,16 +37,15 @@ from gafcnn.trading.backtest import MINUTES_PER_DAY, backtest_log
 def test_predictions(
     params: Params,
     reference_ts: np.ndarray,
-    preds: pd.DataFrame | None = None,
+    preds: pd.DataFrame,
+    source: Path,
     segment: str = "test",
 ) -> dict[str, np.ndarray]:
     """P(up) on the ``segment`` for every model, checked to share ``reference_ts``.
 
-    Every model is read from the one predictions layout (``preds``, by default every
-    file under ``data/predictions/``); ``ensemble`` is the configured ``ensemble.method``.
+    Every model is read from the one predictions layout (``preds``, read from
+    ``source``); ``ensemble`` is the configured ``ensemble.method``.
     """
-    source = paths.WALKFORWARD if preds is not None else paths.PREDICTIONS
-    preds = predictions.read(paths.PREDICTIONS) if preds is None else preds
     names = registry.scored(list(params.gaf.windows), params.ensemble.method)
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, model in names.items():
@@ -130,11 +130,13 @@ def main() -> None:
     ref = sets[min(sets)]
     ts, y = ref.timestamps("test"), ref.labels("test")
     val_ts = ref.timestamps("val")
+    preds = predictions.read(paths.PREDICTIONS, segments=("val", "test"))
     try:
-        probs = test_predictions(params, ts)
-        val = (val_ts, test_predictions(params, val_ts, segment="val"))
+        probs = test_predictions(params, ts, preds, paths.PREDICTIONS)
+        val = (val_ts, test_predictions(params, val_ts, preds, paths.PREDICTIONS, "val"))
     except AlignmentError as exc:
         raise InputError(paths.PREDICTIONS, str(exc)) from None
+    del preds  # every model's rows: the arrays above are all the rest needs
     horizon = params.label.horizon
     blocks = choose_block(cfg.block, block_length(max(sets), horizon, params.gaf.stride),
                           excess_over_majority(y, probs))  # fmt: skip
@@ -147,11 +149,11 @@ def main() -> None:
     evaluation = {"method": "single split"}
     result = single
     if wf_spec.pooled:
-        pooled = predictions.read(paths.WALKFORWARD_PREDICTIONS)
+        pooled = predictions.read(paths.WALKFORWARD_PREDICTIONS, segments=("test",))
         first = predictions.of_model(pooled, registry.HYBRID.name)
         ts, y = clock.ms_of(first["timestamp"]), first["label"].to_numpy()
         try:
-            probs = test_predictions(params, ts, pooled)
+            probs = test_predictions(params, ts, pooled, paths.WALKFORWARD)
         except AlignmentError as exc:
             raise InputError(paths.WALKFORWARD, str(exc)) from None
         result = compare(ts, y, probs, bars, minutes, params, block, trials, partitions)

@@ -5,7 +5,7 @@ computed once for the backtest and `gafcnn paper` alike."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ class Backtest:
     turnover_per_day: float  # sides traded (opening and closing) per day
     break_even_bps: float  # cost per side at which the mean net return is zero
     horizon: int = 0  # minutes each position is held
-    trade_list: list[Trade] = field(default_factory=list)  # the engine's trades
+    p_up: np.ndarray | None = None  # the P(up) that opened each trade
 
 
 def trade_figures(net: np.ndarray, gross: np.ndarray) -> dict[str, float]:
@@ -97,26 +97,34 @@ def backtest(
         else 0.0,
         break_even_bps=figures["break_even_bps"],
         horizon=horizon,
-        trade_list=trades,
+        p_up=np.array([t.p_up for t in trades], dtype=np.float64),
     )
 
 
 TRADE_COLUMNS = ("entry", "exit", "side", "p_up", "gross", "net")
 
 
-def trade_log(trades: list[Trade], horizon: int) -> pd.DataFrame:
+def trade_frame(entry: np.ndarray, side: np.ndarray, p_up: np.ndarray, gross: np.ndarray,
+                net: np.ndarray, horizon: int) -> pd.DataFrame:  # fmt: skip
     """One row per trade: entry and exit time (UTC), side (+1 long, -1 short), the P(up)
     that opened it, its return before and after costs. The backtest's and paper
     trading's logs are both this frame (paper's adds ``void``)."""
-    entry = np.array([t.entry for t in trades], dtype=np.int64)
+    entry = np.asarray(entry, dtype=np.int64)
     return pd.DataFrame({"entry": clock.datetimes_of_minutes(entry),
                          "exit": clock.datetimes_of_minutes(entry + horizon),
-                         "side": np.array([t.side for t in trades], dtype=np.int8),
-                         "p_up": np.array([t.p_up for t in trades], dtype=np.float64),
-                         "gross": np.array([t.gross for t in trades], dtype=np.float64),
-                         "net": np.array([t.net for t in trades], dtype=np.float64)})  # fmt: skip
+                         "side": np.asarray(side).astype(np.int8),
+                         "p_up": np.asarray(p_up, dtype=np.float64),
+                         "gross": np.asarray(gross, dtype=np.float64),
+                         "net": np.asarray(net, dtype=np.float64)})  # fmt: skip
+
+
+def trade_log(trades: list[Trade], horizon: int) -> pd.DataFrame:
+    """:func:`trade_frame` of the engine's trades."""
+    return trade_frame(*(np.array([getattr(t, k) for t in trades]) for k in
+                         ("entry", "side", "p_up", "gross", "net")), horizon)  # fmt: skip
 
 
 def backtest_log(b: Backtest) -> pd.DataFrame:
-    """:func:`trade_log` of a backtest's trades."""
-    return trade_log(b.trade_list, b.horizon)
+    """:func:`trade_frame` of a backtest's trades, from its arrays (a backtest keeps no
+    trade objects: every evaluated model's would be held at once)."""
+    return trade_frame(b.trade_times, b.side, b.p_up, b.gross, b.net, b.horizon)
