@@ -156,6 +156,7 @@ def main() -> None:
             probs = test_predictions(params, ts, pooled, paths.WALKFORWARD)
         except AlignmentError as exc:
             raise InputError(paths.WALKFORWARD, str(exc)) from None
+        del pooled, first
         result = compare(ts, y, probs, bars, minutes, params, block, trials, partitions)
         wf = read_json(paths.metrics("walkforward"))
         out_of_sample = bool(wf["no_leak"])
