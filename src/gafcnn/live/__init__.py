@@ -1,0 +1,1 @@
+"""A model that lives: bundle versions, the champion that serves, and promotion."""

@@ -1,0 +1,143 @@
+"""Bundle versions and the champion pointer.
+
+``<root>/<version>/`` holds each exported bundle a retrain produced (the newest
+``keep`` of them, never the champion or the one before it); ``<root>/CHAMPION`` is a
+small JSON file, replaced atomically, naming the version that serves. Every
+promotion, refusal and rollback is one line appended to the log
+(``reports/promotions.jsonl``): when (the newest bar's time, not the wall clock, so a
+replay writes the same log), what, which versions, the figures and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from gafcnn import clock
+from gafcnn.io import InputError, atomic_dir, read_json, write_json
+
+POINTER = "CHAMPION"
+ACTIONS = ("promote", "refuse", "rollback")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the promotions log."""
+
+    at: str  # the newest bar's time (ISO minute, UTC) when it was decided
+    action: str  # promote, refuse or rollback
+    champion: str | None  # the version serving after the event
+    challenger: str | None  # the version judged (promote, refuse) or restored (rollback)
+    reason: str
+    figures: dict = field(default_factory=dict)
+
+
+def version_of(bundle: Path) -> str:
+    """A bundle's folder name in the store: the last bar it was fitted on, then 12 hex
+    digits of its spec digest, so names sort by time and differ by content."""
+    spec = read_json(Path(bundle) / "bundle.json")
+    fitted = (spec.get("expiry") or {}).get("fitted_until")
+    if fitted is None:
+        raise InputError(Path(bundle) / "bundle.json", "no expiry.fitted_until: not a "
+                         "bundle a retrain exported")  # fmt: skip
+    minute = clock.minutes_of_ms(clock.parse_ms(fitted, "bundle.json", "fitted_until"))
+    stamp = clock.iso_minute(int(minute)).replace("-", "").replace(":", "")[:13]
+    return f"{stamp}-{spec['spec_sha256'][:12]}"
+
+
+class Versions:
+    """The store of bundle versions under ``root`` and its promotions ``log``."""
+
+    def __init__(self, root: str | os.PathLike[str], log: str | os.PathLike[str]):
+        self.root, self.log = Path(root), Path(log)
+
+    def all(self) -> list[str]:
+        """Every stored version, oldest first."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / "bundle.json").is_file())
+
+    def path(self, version: str) -> Path:
+        p = self.root / version
+        if not (p / "bundle.json").is_file():
+            raise InputError(p, f"no stored version {version!r}")
+        return p
+
+    def add(self, bundle: str | os.PathLike[str]) -> str:
+        """Copy an exported bundle into the store (atomically); its version. Adding a
+        version already stored changes nothing."""
+        version = version_of(Path(bundle))
+        if version not in self.all():
+            with atomic_dir(self.root / version) as tmp:
+                shutil.copytree(bundle, tmp, dirs_exist_ok=True)
+        return version
+
+    def champion(self) -> str | None:
+        """The version that serves, or None before the first promotion."""
+        pointer = self.root / POINTER
+        return read_json(pointer)["version"] if pointer.exists() else None
+
+    def events(self) -> list[Event]:
+        """Every line of the log, oldest first."""
+        if not self.log.exists():
+            return []
+        return [Event(**json.loads(line)) for line in self.log.read_text().splitlines() if line]
+
+    def record(self, event: Event) -> None:
+        """Append one event to the log (one line, flushed and synced)."""
+        if event.action not in ACTIONS:
+            raise ValueError(f"action must be one of {ACTIONS}, got {event.action!r}")
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "a") as fh:
+            fh.write(json.dumps(asdict(event), sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def promote(self, version: str, at: str, reason: str, figures: dict | None = None) -> None:
+        """Make ``version`` the champion: the pointer first, then the log line."""
+        self.path(version)
+        write_json(self.root / POINTER, {"version": version})
+        self.record(Event(at, "promote", version, version, reason, figures or {}))
+
+    def refuse(self, version: str, at: str, reason: str, figures: dict | None = None) -> None:
+        """Record that ``version`` was judged and the champion stays."""
+        self.record(Event(at, "refuse", self.champion(), version, reason, figures or {}))
+
+    def champions(self) -> list[str]:
+        """The champions as a stack, by the log: a promotion pushes one, a rollback
+        pops back to the version it restored."""
+        stack: list[str] = []
+        for e in self.events():
+            if e.action == "promote":
+                stack.append(e.champion)
+            elif e.action == "rollback":
+                while stack and stack[-1] != e.champion:
+                    stack.pop()
+        return stack
+
+    def previous(self) -> str | None:
+        """The newest champion below the current one that is still stored, or None."""
+        stored = set(self.all())
+        return next((v for v in reversed(self.champions()[:-1]) if v in stored), None)
+
+    def rollback(self, at: str, reason: str = "rolled back by hand") -> str:
+        """Restore the previous champion; its version. One error when there is none."""
+        back = self.previous()
+        if back is None:
+            raise InputError(self.root, "no previous champion to roll back to")
+        write_json(self.root / POINTER, {"version": back})
+        self.record(Event(at, "rollback", back, back, reason))
+        return back
+
+    def prune(self, keep: int) -> list[str]:
+        """Remove all but the newest ``keep`` versions (never the champion or the one
+        before it); the versions removed."""
+        spared = {self.champion(), self.previous()}
+        stored = self.all()
+        gone = [v for v in stored[: max(0, len(stored) - keep)] if v not in spared]
+        for v in gone:
+            shutil.rmtree(self.root / v)
+        return gone
