@@ -1,0 +1,87 @@
+"""The live guards: a drift statistic of what the models read against what they were
+trained on, and a breaker on the live trades' net return against the backtest's.
+
+Drift is the population stability index (PSI) of a live window of one input over the
+reference's deciles: ``sum((live - ref) * ln(live / ref))`` over the bins, each share
+floored at ``FLOOR`` so an empty bin does not make it infinite. The usual reading is
+< 0.1 stable, 0.1-0.25 moved, > 0.25 a different population.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FLOOR = 1e-4  # the smallest share a bin counts with
+
+
+def reference(values: np.ndarray, bins: int = 10) -> dict[str, list[float]]:
+    """What a live window is compared with: the inner quantile edges of ``values``
+    (finite ones) and each bin's share of them, as plain lists for the bundle's JSON."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if len(x) < bins:
+        raise ValueError(f"a reference needs at least {bins} finite values, got {len(x)}")
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)[1:-1]))
+    return {"edges": edges.tolist(), "shares": shares(x, edges).tolist()}
+
+
+def shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each bin's share of the finite ``values`` (bins split at ``edges``)."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    counts = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
+    return counts / max(len(x), 1)
+
+
+def psi(ref: dict[str, list[float]], values: np.ndarray) -> float:
+    """The population stability index of ``values`` against ``ref`` (:func:`reference`);
+    NaN when no value is finite (nothing to judge yet, which is not drift)."""
+    if not np.isfinite(np.asarray(values, dtype=np.float64)).any():
+        return math.nan
+    expected = np.maximum(np.asarray(ref["shares"], dtype=np.float64), FLOOR)
+    actual = np.maximum(shares(values, np.asarray(ref["edges"])), FLOOR)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+@dataclass
+class Scorecard:
+    """One symbol's live trades after costs, and the breaker on them: after at least
+    ``min_trades``, a mean net return per trade below ``floor`` (the backtest's lower
+    bound) trips it, and it stays tripped until :meth:`reset` (a new champion)."""
+
+    floor: float  # the backtest's lower bound on net return per trade
+    min_trades: int
+    net: list[float] = field(default_factory=list)
+    tripped: str | None = None  # the reason, once tripped
+
+    def add(self, net_return: float) -> None:
+        """One settled trade's net return; trips the breaker when the rule says so."""
+        if not math.isfinite(net_return):
+            raise ValueError(f"a settled trade's net return must be finite, got {net_return}")
+        self.net.append(float(net_return))
+        if self.tripped is None and len(self.net) >= self.min_trades:
+            mean = self.mean_net
+            if mean < self.floor:
+                self.tripped = (f"live net {mean * 1e4:+.2f} bps per trade over {len(self.net)} "
+                                f"trades is below the backtest's lower bound "
+                                f"{self.floor * 1e4:+.2f} bps")  # fmt: skip
+
+    @property
+    def mean_net(self) -> float:
+        return float(np.mean(self.net)) if self.net else math.nan
+
+    def figures(self) -> dict:
+        """What /health and /metrics show: trades, win rate, mean net (bps), the floor."""
+        n = len(self.net)
+        return {"trades": n,
+                "win_rate": float(np.mean(np.asarray(self.net) > 0)) if n else None,
+                "mean_net_bps": self.mean_net * 1e4 if n else None,
+                "floor_bps": self.floor * 1e4, "tripped": self.tripped}  # fmt: skip
+
+    def reset(self) -> None:
+        """A new champion: its live record starts empty and the breaker is closed."""
+        self.net.clear()
+        self.tripped = None
