@@ -1,0 +1,51 @@
+"""Champion against challenger: the promotion rule.
+
+A challenger is promoted only when the decision gate deploys it on its own test
+segment, and its net return per trade on the newest stretch that neither model has
+fitted (its test segment, which the older champion never saw either) is not below
+the champion's on the same stretch by more than the noise (twice the seed standard
+deviation of that figure, or the bootstrap half-width where no seed runs exist).
+A champion that trades nothing there earns 0 (flat), as does an expired one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Verdict:
+    promote: bool
+    reason: str
+    figures: dict = field(default_factory=dict)
+
+
+def judge_challenger(
+    deploys: bool, challenger_net: float, champion_net: float | None, noise: float
+) -> Verdict:
+    """The verdict on a challenger: ``deploys`` (its own gate's decision on its test),
+    its and the champion's net return per trade on the same unseen stretch (None: no
+    champion), and ``noise`` in the same units (>= 0)."""
+    if not noise >= 0:
+        raise ValueError(f"noise must be a number >= 0, got {noise}")
+    champion_bps = None if champion_net is None else _bps(champion_net)
+    figures = {"challenger_net_bps": _bps(challenger_net), "noise_bps": _bps(noise),
+               "champion_net_bps": champion_bps}  # fmt: skip
+    if not deploys:
+        return Verdict(False, "the decision gate deploys nothing on its own test", figures)
+    if champion_net is None:
+        return Verdict(True, "no champion: the first version the gate deploys", figures)
+    if not math.isfinite(challenger_net):
+        return Verdict(False, "no trade of the challenger on the shared stretch", figures)
+    margin = challenger_net - champion_net
+    figures["margin_bps"] = _bps(margin)
+    if margin < -noise:
+        return Verdict(False, f"worse than the champion by {-margin * 1e4:.2f} bps per trade, "
+                       f"beyond the noise ({noise * 1e4:.2f} bps)", figures)  # fmt: skip
+    return Verdict(True, f"not worse than the champion beyond the noise (margin "
+                   f"{margin * 1e4:+.2f} bps, noise {noise * 1e4:.2f} bps)", figures)  # fmt: skip
+
+
+def _bps(x: float) -> float | None:
+    return x * 1e4 if math.isfinite(x) else None
