@@ -839,6 +839,52 @@ class PatternConfig(Section):
 
 # ---- what the deployment bundle serves
 @dataclass(frozen=True)
+class DriftParams(Section):
+    """The drift gate: the population stability index of the last ``bars`` bars of each
+    input (and of the last P(up) served) against the bundle's training reference;
+    above ``threshold`` the answer is flat (0: the gate is off)."""
+
+    SECTION: ClassVar[str] = "serving.drift"
+    RULES: ClassVar[dict[str, Rule]] = {"threshold": NON_NEGATIVE, "bars": Range(30, integer=True)}
+    threshold: float = 0.25
+    bars: int = 1440
+
+
+@dataclass(frozen=True)
+class BreakerParams(Section):
+    """The live breaker: after ``min_trades`` settled trades, a live net return per trade
+    below the backtest's lower bound turns the symbol flat until a new champion
+    (0: the breaker is off)."""
+
+    SECTION: ClassVar[str] = "serving.breaker"
+    RULES: ClassVar[dict[str, Rule]] = {"min_trades": Range(0, integer=True)}
+    min_trades: int = 30
+
+
+@dataclass(frozen=True)
+class RetrainParams(Section):
+    """The rolling window a retrain fits (`gafcnn retrain`, `gafcnn replay`): train, val
+    and test days ending at the newest complete bar, a retrain every ``every`` days,
+    and the newest ``keep`` versions kept."""
+
+    SECTION: ClassVar[str] = "retrain"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "train_days": POSITIVE, "val_days": POSITIVE, "test_days": POSITIVE,
+        "every": POSITIVE, "keep": Range(2, integer=True),
+    }  # fmt: skip
+    train_days: float = 14.0
+    val_days: float = 3.0
+    test_days: float = 3.0
+    every: float = 7.0  # days between retrains
+    keep: int = 5
+
+    @property
+    def span_days(self) -> float:
+        """Days of bars one retrain reads."""
+        return self.train_days + self.val_days + self.test_days
+
+
+@dataclass(frozen=True)
 class ServingParams(Section):
     """How many days after the last bar its models were fitted on (the end of val) a
     bundle may trade; ``auto``: only as long as the evaluation tested them (to the last
@@ -849,6 +895,8 @@ class ServingParams(Section):
     SECTION: ClassVar[str] = "serving"
     RULES: ClassVar[dict[str, Rule]] = {"max_age_days": AnyOf((Choice(("auto",)), POSITIVE))}
     max_age_days: float | str = 14
+    drift: DriftParams = field(default_factory=lambda: DriftParams())
+    breaker: BreakerParams = field(default_factory=lambda: BreakerParams())
 
     def max_age(self, tested_days: float) -> float:
         """The age limit in days, given how far past its fit the model was tested."""
@@ -885,6 +933,7 @@ SECTIONS: dict[str, type] = {
     "evaluate": EvaluateParams,
     "patterns": PatternConfig,
     "serving": ServingParams,
+    "retrain": RetrainParams,
     "runtime": RuntimeParams,
 }
 
@@ -915,6 +964,7 @@ class Params:
     evaluate: EvaluateParams
     patterns: PatternConfig
     serving: ServingParams
+    retrain: RetrainParams
     runtime: RuntimeParams
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 

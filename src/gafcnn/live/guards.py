@@ -15,6 +15,38 @@ from dataclasses import dataclass, field
 import numpy as np
 
 FLOOR = 1e-4  # the smallest share a bin counts with
+BAR_INPUTS = ("log_return", "range", "log_volume")  # what every model reads, bar by bar
+
+
+def bar_inputs(bars: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per bar: log(close / previous close) (NaN at the first), log(high / low) and
+    log(1 + volume). A z-score with fixed constants would leave the PSI unchanged, so
+    the volume is compared as its log."""
+    close = np.asarray(bars["close"], dtype=np.float64)
+    log_return = np.r_[np.nan, np.diff(np.log(close))] if len(close) else close.copy()
+    return {
+        "log_return": log_return,
+        "range": np.log(np.asarray(bars["high"], np.float64) / np.asarray(bars["low"], np.float64)),
+        "log_volume": np.log1p(np.asarray(bars["volume"], dtype=np.float64)),
+    }
+
+
+def training_reference(bars: dict[str, np.ndarray], train: np.ndarray,
+                       p_up: np.ndarray | None) -> dict:  # fmt: skip
+    """The bundle's drift reference: each bar input over the ``train`` bar positions,
+    and the deployed model's P(up) (on val) when one is deployed."""
+    inputs = {name: reference(x[train]) for name, x in bar_inputs(bars).items()}
+    return {"inputs": inputs, "p_up": None if p_up is None else reference(p_up)}
+
+
+def drift(ref: dict, bars: dict[str, np.ndarray], p_up: np.ndarray) -> dict[str, float]:
+    """The PSI of each bar input over ``bars`` (the live window) and of the P(up)
+    served there, against ``ref`` (:func:`training_reference`)."""
+    live = bar_inputs(bars)
+    out = {name: psi(r, live[name]) for name, r in ref["inputs"].items()}
+    if ref.get("p_up") is not None:
+        out["p_up"] = psi(ref["p_up"], p_up)
+    return out
 
 
 def reference(values: np.ndarray, bins: int = 10) -> dict[str, list[float]]:

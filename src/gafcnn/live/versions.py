@@ -1,11 +1,13 @@
 """Bundle versions and the champion pointer.
 
-``<root>/<version>/`` holds each exported bundle a retrain produced (the newest
-``keep`` of them, never the champion or the one before it); ``<root>/CHAMPION`` is a
-small JSON file, replaced atomically, naming the version that serves. Every
-promotion, refusal and rollback is one line appended to the log
+Each symbol has a store, ``models/versions/<SYMBOL>/`` (the symbol as the service
+keys it: ``BTCUSDT``): ``<version>/`` holds each exported bundle a retrain produced
+(the newest ``retrain.keep`` of them, never the champion or the one before it), and
+``CHAMPION`` is a small JSON file, replaced atomically, naming the version that
+serves. Every promotion, refusal and rollback is one line appended to the log
 (``reports/promotions.jsonl``): when (the newest bar's time, not the wall clock, so a
-replay writes the same log), what, which versions, the figures and the reason.
+replay writes the same log), which symbol, what, which versions, the figures and
+the reason.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Event:
     challenger: str | None  # the version judged (promote, refuse) or restored (rollback)
     reason: str
     figures: dict = field(default_factory=dict)
+    symbol: str | None = None
 
 
 def version_of(bundle: Path) -> str:
@@ -51,8 +54,9 @@ def version_of(bundle: Path) -> str:
 class Versions:
     """The store of bundle versions under ``root`` and its promotions ``log``."""
 
-    def __init__(self, root: str | os.PathLike[str], log: str | os.PathLike[str]):
-        self.root, self.log = Path(root), Path(log)
+    def __init__(self, root: str | os.PathLike[str], log: str | os.PathLike[str],
+                 symbol: str | None = None):  # fmt: skip
+        self.root, self.log, self.symbol = Path(root), Path(log), symbol
 
     def all(self) -> list[str]:
         """Every stored version, oldest first."""
@@ -84,7 +88,9 @@ class Versions:
         """Every line of the log, oldest first."""
         if not self.log.exists():
             return []
-        return [Event(**json.loads(line)) for line in self.log.read_text().splitlines() if line]
+        lines = self.log.read_text().splitlines()
+        events = [Event(**json.loads(line)) for line in lines if line]
+        return [e for e in events if e.symbol == self.symbol]
 
     def record(self, event: Event) -> None:
         """Append one event to the log (one line, flushed and synced)."""
@@ -100,11 +106,12 @@ class Versions:
         """Make ``version`` the champion: the pointer first, then the log line."""
         self.path(version)
         write_json(self.root / POINTER, {"version": version})
-        self.record(Event(at, "promote", version, version, reason, figures or {}))
+        self.record(Event(at, "promote", version, version, reason, figures or {}, self.symbol))
 
     def refuse(self, version: str, at: str, reason: str, figures: dict | None = None) -> None:
         """Record that ``version`` was judged and the champion stays."""
-        self.record(Event(at, "refuse", self.champion(), version, reason, figures or {}))
+        self.record(Event(at, "refuse", self.champion(), version, reason, figures or {},
+                          self.symbol))  # fmt: skip
 
     def champions(self) -> list[str]:
         """The champions as a stack, by the log: a promotion pushes one, a rollback
@@ -129,7 +136,7 @@ class Versions:
         if back is None:
             raise InputError(self.root, "no previous champion to roll back to")
         write_json(self.root / POINTER, {"version": back})
-        self.record(Event(at, "rollback", back, back, reason))
+        self.record(Event(at, "rollback", back, back, reason, {}, self.symbol))
         return back
 
     def prune(self, keep: int) -> list[str]:
@@ -141,3 +148,17 @@ class Versions:
         for v in gone:
             shutil.rmtree(self.root / v)
         return gone
+
+
+def store(root: str | os.PathLike[str], symbol: str, log: str | os.PathLike[str]) -> Versions:
+    """``symbol``'s store under ``root`` (its folder named by the symbol's key)."""
+    from gafcnn.serving.symbols import symbol_key
+
+    key = symbol_key(symbol)
+    return Versions(Path(root) / key, log, key)
+
+
+def stores(root: str | os.PathLike[str], log: str | os.PathLike[str]) -> dict[str, Versions]:
+    """Every symbol's store under ``root`` that has a champion, by symbol key."""
+    found = sorted(p.parent for p in Path(root).glob(f"*/{POINTER}"))
+    return {p.name: Versions(p, log, p.name) for p in found}

@@ -38,7 +38,7 @@ from gafcnn.serving.served import Inputs, hook
 from gafcnn.trading.engine import Policy
 
 BUNDLE_FILE = "bundle.json"
-FORMAT = 4  # 4: bundle.json digests itself (spec_sha256); 3: models shipped by serving hooks
+FORMAT = 5  # 5: the live guards' references; 4: bundle.json digests itself (spec_sha256)
 SPEC_DIGEST = "spec_sha256"
 
 
@@ -88,12 +88,13 @@ def write_bundle(
     decision: dict | None,
     test_metrics: dict | None,
     params: dict,
+    guards: dict | None = None,
 ) -> Path:
     """Write the bundle to ``target`` (a folder, replaced atomically) from the pipeline's
     models; ``costs`` per side, ``policy`` each model's val-chosen theta, ``expiry`` the
     last bar the models were fitted on (``fitted_until``) and ``max_age_days``; ``decision``
     None marks a bundle built before the decision (the latency stage measures such
-    one's speed)."""
+    one's speed); ``guards`` the drift reference and breaker floor (:mod:`gafcnn.live.guards`)."""
     target = Path(target)
     ens = read_json(paths.ENSEMBLE_MODEL)
     windows = [int(w) for w in ens["windows"]]
@@ -120,6 +121,7 @@ def write_bundle(
             "expiry": expiry,
             "history_bars": max(int(m.get("history_bars", 1)) for m in models.values()),
             "params": params,
+            "guards": guards,
             "code": {"gafcnn": gafcnn.__version__, "serving_sha256": serving_code_digest()},
             "files": {f.name: _sha256(f) for f in sorted(tmp.iterdir())},
         }

@@ -51,7 +51,9 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -70,10 +72,11 @@ from starlette.exceptions import HTTPException
 
 from gafcnn import clock
 from gafcnn.io import InputError
+from gafcnn.live.desk import Desk
 from gafcnn.serving.bundle import Bundle
 from gafcnn.serving.market import Market, Snapshot, bars_from_json, iso, stamp_ms
 from gafcnn.serving.signals import Stream
-from gafcnn.serving.symbols import Served
+from gafcnn.serving.symbols import Served, champion_paths
 
 MAX_BODY = 1 << 20  # bytes: about 10,000 bars as JSON objects
 MAX_BARS = 5000  # bars in one POST /bars (a stream keeps 2,000)
@@ -81,6 +84,7 @@ MAX_AHEAD_S = 60.0  # how far a timestamp may lie ahead of the service clock
 PATHS = ("/bars", "/predict", "/health", "/metrics")
 MAX_FIELD_LABELS = 32  # distinct ignored field names counted by name; the rest as "other"
 WORKERS = 2  # threads for parsing bars and inference (the machines have 2 cores)
+RELOAD_S = 2.0  # seconds between reads of the champion pointers
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 
 Price = float | None
@@ -167,6 +171,21 @@ class Metrics:
         self.bars = Gauge("gafcnn_bars_held", "Closed bars held", ["symbol"], registry=r)
         self.ignored = Counter("gafcnn_ignored_fields", "Request fields ignored (unknown)",
                                ["field"], registry=r)  # fmt: skip
+        self.reloads = Counter("gafcnn_reloads", "Champions swapped in", ["symbol"], registry=r)
+        self.reload_errors = Counter("gafcnn_reload_errors", "New champions that failed to load",
+                                     ["symbol"], registry=r)  # fmt: skip
+        self.live_trades = Gauge("gafcnn_live_trades", "Live trades settled under the champion",
+                                 ["symbol"], registry=r)  # fmt: skip
+        self.live_win = Gauge("gafcnn_live_win_rate", "Live trades' win rate after costs",
+                              ["symbol"], registry=r)  # fmt: skip
+        self.live_net = Gauge("gafcnn_live_net_bps", "Live net return per trade after costs, bps",
+                              ["symbol"], registry=r)  # fmt: skip
+        self.floor = Gauge("gafcnn_backtest_floor_bps", "Backtest's lower bound, net bps per trade",
+                           ["symbol"], registry=r)  # fmt: skip
+        self.drift = Gauge("gafcnn_drift_psi", "PSI of an input's live window against train",
+                           ["symbol", "input"], registry=r)  # fmt: skip
+        self.flat = Gauge("gafcnn_guard_flat", "1 while a guard holds the symbol flat",
+                          ["symbol", "guard"], registry=r)  # fmt: skip
         self._fields: set[str] = set()
 
     def ignore(self, fields: list[str]) -> None:
@@ -176,6 +195,19 @@ class Metrics:
             if name not in self._fields and len(self._fields) < MAX_FIELD_LABELS:
                 self._fields.add(name)
             self.ignored.labels(name if name in self._fields else "other").inc()
+
+    def live(self, name: str, figures: dict) -> None:
+        """Set a symbol's live gauges from its desk's figures (NaN where none yet)."""
+        live, nan = figures["live"], float("nan")
+        self.live_trades.labels(name).set(live["trades"])
+        self.live_win.labels(name).set(nan if live["win_rate"] is None else live["win_rate"])
+        self.live_net.labels(name).set(nan if live["mean_net_bps"] is None
+                                       else live["mean_net_bps"])  # fmt: skip
+        self.floor.labels(name).set(nan if live["floor_bps"] is None else live["floor_bps"])
+        for key, value in figures["drift_psi"].items():
+            self.drift.labels(name, key).set(nan if value is None else value)
+        for guard in ("drift", "breaker"):
+            self.flat.labels(name, guard).set(float(figures["flat_by"] == guard))
 
     def observe(self, path: str, status: int, seconds: float) -> None:
         self.requests.labels(path, str(status)).inc()
@@ -282,12 +314,14 @@ class Service:
         clock: Any = time.time,
         max_ahead_s: float = MAX_AHEAD_S,
         max_bars: int = MAX_BARS,
+        guards: bool = True,
     ):
-        self.served, self.clock = served, clock
+        self.served, self.clock, self.guards = served, clock, guards
         self.max_ahead_ms, self.max_bars = int(max_ahead_s * 1000), max_bars
         self.symbols = list(served.bundles)
         self.markets: dict[str, Market] = {}
         self.started, self.predictions, self.latency_total = time.time(), 0, 0.0
+        self.reloads = 0
         self._counting = threading.Lock()
 
     def name(self, symbol: str | None, source: str) -> str:
@@ -296,8 +330,18 @@ class Service:
 
     def market(self, symbol: str | None, source: str) -> tuple[str, Market]:
         name = self.name(symbol, source)
-        bundle = self.served.bundles[name]
-        return name, self.markets.setdefault(name, Market(Stream(bundle)))
+        if name not in self.markets:
+            bundle = self.served.bundles[name]
+            self.markets[name] = Market(Stream(bundle), Desk(bundle, self.guards))
+        return name, self.markets[name]
+
+    def swap(self, name: str, bundle: Bundle) -> None:
+        """Serve ``name`` by ``bundle`` from its next request on (a new champion): every
+        bar held and the bar forming stay (run under the symbol's lock)."""
+        self.served = Served({**self.served.bundles, name: bundle}, self.served.default)
+        if name in self.markets:
+            self.markets[name].swap(bundle)
+        self.reloads += 1
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -323,7 +367,7 @@ class Service:
             market.snapshot(clock.minutes_of_ms(ms), snap, body.close, "/predict")
         elif body.close or {body.volume, body.open, body.high, body.low} != {None}:
             raise InputError("/predict", "price: required with volume, open, high, low or close")
-        row = market.stream.answer()
+        row = market.answer()
         latency = (time.perf_counter() - start) * 1000
         with self._counting:
             self.predictions += 1
@@ -376,6 +420,8 @@ class Service:
             "history_bars": max(b.history for b in self.served.bundles.values()),
             "served": served,
             "symbols": {s: self.held(m) for s, m in list(self.markets.items())},
+            "live": {s: m.desk.figures() for s, m in list(self.markets.items())},
+            "reloads": self.reloads,
         }
 
 
@@ -404,6 +450,37 @@ class Lanes:
             return await asyncio.get_running_loop().run_in_executor(self.workers, work, *args)
 
 
+async def reload_champions(service: Service, lanes: Lanes, metrics: Metrics,
+                           root: str | Path, every_s: float) -> None:  # fmt: skip
+    """Every ``every_s`` seconds, read the store's champion pointers and swap each served
+    symbol's new champion in, under the symbol's lock (between its requests). A
+    champion that fails to load is said once on the log, counted, and the one
+    serving stays."""
+    loop, failed = asyncio.get_running_loop(), set()
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            now = await loop.run_in_executor(lanes.workers, champion_paths, root)
+        except Exception as exc:  # a pointer half-read or unreadable: try again later
+            print(f"error: reading champions in {root}: {exc}", file=sys.stderr, flush=True)
+            continue
+        for name, path in now.items():
+            current = service.served.bundles.get(name)
+            if current is None or current.path == path or path in failed:
+                continue
+            try:
+                bundle = await loop.run_in_executor(lanes.workers, Bundle, path)
+            except Exception as exc:
+                failed.add(path)
+                metrics.reload_errors.labels(name).inc()
+                said = f"error: {name}: champion {path.name} not loaded; {current.version} stays"
+                print(f"{said}: {exc}", file=sys.stderr, flush=True)
+                continue
+            await lanes.run(name, service.swap, name, bundle)
+            metrics.reloads.labels(name).inc()
+            print(f"reloaded {name}: {bundle.version} ({path.name})", file=sys.stderr, flush=True)
+
+
 def create_app(
     bundle: Bundle | Served,
     *,
@@ -413,14 +490,30 @@ def create_app(
     max_bars: int = MAX_BARS,
     max_ahead_s: float = MAX_AHEAD_S,
     clock: Any = time.time,
+    watch: str | Path | None = None,
+    reload_s: float = RELOAD_S,
+    guards: bool = True,
 ) -> Any:
     """The ASGI app serving ``bundle`` (for its own symbol and ``symbols``), or each
-    symbol by its own bundle (a :class:`Served`; see the module docstring)."""
+    symbol by its own bundle (a :class:`Served`; see the module docstring); with
+    ``watch`` (a versions store) each symbol's new champion is swapped in within
+    ``reload_s`` seconds of its promotion."""
     disable_created_metrics()  # no *_created series: requests, errors and latency only
     served = bundle if isinstance(bundle, Served) else Served.one(bundle, list(symbols))
-    service = Service(served, clock, max_ahead_s, max_bars)
+    service = Service(served, clock, max_ahead_s, max_bars, guards)
     metrics, lanes = Metrics(), Lanes(service.symbols)
-    app = FastAPI(title="gafcnn", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        task = None
+        if watch is not None:
+            task = asyncio.create_task(reload_champions(service, lanes, metrics, watch, reload_s))
+        yield
+        if task is not None:
+            task.cancel()
+
+    app = FastAPI(title="gafcnn", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)  # fmt: skip
     app.state.service = service
 
     @app.exception_handler(InputError)
@@ -478,6 +571,8 @@ def create_app(
 
     @app.get("/metrics")
     async def prometheus() -> Response:
+        for name, market in list(service.markets.items()):
+            metrics.live(name, market.desk.figures())
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return Guard(app, token, max_body, metrics)

@@ -23,6 +23,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -119,9 +120,27 @@ class Snapshot:
 class Market:
     """One symbol's closed bars (a Stream) and the bar forming from snapshots."""
 
-    def __init__(self, stream: Stream):
-        self.stream = stream
+    def __init__(self, stream: Stream, desk: Any = None):
+        self.stream, self.desk = stream, desk  # desk: the live record (gafcnn.live.desk)
         self.forming: Bar | None = None
+
+    def _append(self, frame: pd.DataFrame, source: str) -> None:
+        """Closed bars into the stream, then into the desk's record."""
+        self.stream.append(frame, source)
+        if self.desk is not None:
+            self.desk.on_bars(self.stream, len(frame))
+
+    def answer(self) -> dict | None:
+        """The decision at the last closed bar, with the desk's guards applied."""
+        row = self.stream.answer()
+        return row if self.desk is None else self.desk.overlay(row, self.stream)
+
+    def swap(self, bundle: Any) -> None:
+        """Answer with ``bundle`` from the next request on, keeping every bar held and the
+        bar forming."""
+        self.stream.swap(bundle)
+        if self.desk is not None:
+            self.desk.swap(bundle)
 
     def _fold(self, minute: int, s: Snapshot) -> Bar:
         """The forming bar after snapshot ``s`` of ``minute`` (a new bar if none is
@@ -148,16 +167,16 @@ class Market:
         bar = self._fold(minute, s)
         check_ohlcv(source, {k: [getattr(bar, k)] for k in OHLCV})
         if self.forming is not None and self.forming.minute < minute:
-            self.stream.append(self.forming.frame(), source)
+            self._append(self.forming.frame(), source)
         self.forming = bar
         if close:
-            self.stream.append(bar.frame(), source)
+            self._append(bar.frame(), source)
             self.forming = None
 
     def bars(self, frame: pd.DataFrame, source: str) -> None:
         """Append closed bars; a bar still forming whose minute they reach is dropped
         (closed bars are final)."""
-        self.stream.append(frame, source)
+        self._append(frame, source)
         forming = self.forming
         if forming is not None and clock.ms_of_minutes(forming.minute) <= self.stream.last_ms:
             self.forming = None

@@ -105,6 +105,10 @@ class Stream:
         self.bars = self.bars.reset_index(drop=True)
         self._answer = None
 
+    def swap(self, bundle) -> None:
+        """Answer from ``bundle`` on, every bar held kept (a new champion, hot-reloaded)."""
+        self.bundle, self._answer = bundle, None
+
     def answer(self) -> dict | None:
         """The decision at the last bar (a :data:`FIELDS` row), or None before the first."""
         if self.bars is None:

@@ -1,9 +1,11 @@
 """Which bundle answers which symbol.
 
-Two layouts serve: one bundle (``models/bundle``), which answers the symbol it was
-fitted on and any other named beside it (``--symbols``), or a universe's models
+Three layouts serve: one bundle (``models/bundle``), which answers the symbol it was
+fitted on and any other named beside it (``--symbols``); a universe's models
 folder (``models/universe``), in which each ``<symbol>/bundle`` answers its own
-symbol by its own decision (``BTC/USDT`` nests as ``BTC/USDT/bundle``). Symbols are
+symbol by its own decision (``BTC/USDT`` nests as ``BTC/USDT/bundle``); or a store
+of retrained versions (``models/versions``, :mod:`gafcnn.live.versions`), in which
+each symbol's champion answers it. Symbols are
 compared by their key: upper case without separators, so ``btc/usdt``, ``BTC-USDT``
 and ``BTCUSDT`` are one symbol.
 """
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gafcnn import paths
-from gafcnn.io import InputError
+from gafcnn.io import InputError, read_json
+from gafcnn.live.versions import POINTER
 from gafcnn.serving.bundle import BUNDLE_FILE, Bundle
 
 BUNDLE_DIR = paths.symbol_bundle("").name  # a universe symbol's bundle folder, in its own
@@ -71,11 +74,25 @@ class Served:
         return cls(bundles, keys[0] if len(keys) == 1 else None)
 
     @classmethod
+    def champions(cls, root: str | Path, only: list[str] = ()) -> Served:
+        """Each symbol's champion in the versions store ``root`` (those of ``only``)."""
+        found = champion_paths(root)
+        keys = list(dict.fromkeys(map(symbol_key, only))) or list(found)
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise InputError(root, f"no champion for {', '.join(missing)} "
+                             f"(it has {', '.join(found) or 'none'})")  # fmt: skip
+        return cls({k: Bundle(found[k]) for k in keys}, keys[0] if len(keys) == 1 else None)
+
+    @classmethod
     def open(cls, path: str | Path, symbols: list[str] = ()) -> Served:
-        """A bundle folder (:meth:`one`) or a universe's models folder (:meth:`universe`)."""
+        """A bundle folder (:meth:`one`), a universe's models folder (:meth:`universe`)
+        or a versions store (:meth:`champions`)."""
         path = Path(path)
         if (path / BUNDLE_FILE).exists() or not path.is_dir():
             return cls.one(Bundle(path), symbols)
+        if any(path.glob(f"*/{POINTER}")):
+            return cls.champions(path, symbols)
         return cls.universe(path, symbols)
 
     def key(self, symbol: str | None, source: str) -> str:
@@ -108,6 +125,13 @@ class Served:
             return self.single.version
         text = ";".join(f"{k}={b.version}" for k, b in sorted(self.bundles.items()))
         return f"universe+{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def champion_paths(root: str | Path) -> dict[str, Path]:
+    """Each symbol's champion folder in the versions store ``root``, by symbol key
+    (what its ``CHAMPION`` pointer names)."""
+    pointers = sorted(Path(root).glob(f"*/{POINTER}"))
+    return {p.parent.name: p.parent / read_json(p)["version"] for p in pointers}
 
 
 def bundle_for(path: str | Path, symbol: str | None) -> Bundle:

@@ -8,8 +8,15 @@ models/bundle` serves it; when the decision is "deploy nothing" it serves no mod
 
 from __future__ import annotations
 
-from gafcnn import clock, paths
+import numpy as np
+import pandas as pd
+
+from gafcnn import clock, paths, registry
+from gafcnn.data.bars import OHLCV
+from gafcnn.data.split import Split
 from gafcnn.io import read_json, run_stage
+from gafcnn.live.guards import training_reference
+from gafcnn.models import predictions
 from gafcnn.params import SERVED_SECTIONS, Params, read_params
 from gafcnn.serving.bundle import write_bundle
 
@@ -21,6 +28,30 @@ def expiry(params: Params, evaluate: dict) -> dict:
     tested_days = clock.days_between(fitted, evaluate["test_last"], paths.metrics("evaluate"))
     return {"fitted_until": fitted, "tested_days": tested_days,
             "max_age_days": params.serving.max_age(tested_days)}  # fmt: skip
+
+
+def guards(params: Params, deployed: str | None, test: dict | None) -> dict:
+    """What the live guards compare with: the drift reference (each bar input on train,
+    the deployed model's P(up) on val) and the breaker's floor, the lower bound of the
+    deployed policy's net return per trade on test."""
+    bars = pd.read_parquet(paths.BARS, columns=list(OHLCV))
+    split = Split.from_dict(read_json(paths.SPLIT))
+    train = np.concatenate([np.arange(s.start, s.stop) for s in split.segments
+                            if s.name == "train"])  # fmt: skip
+    p_val = None
+    if deployed is not None:
+        ens = read_json(paths.ENSEMBLE_MODEL)
+        name = registry.served_aliases(ens["windows"], ens["method"]).get(deployed, deployed)
+        val = predictions.read(paths.PREDICTIONS, segments=("val",))
+        p_val = val.loc[val["model"] == name, "p_up"].to_numpy(np.float64)
+    arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
+    floor = None if test is None else test["policy"]["mean_net_return_ci"][0]
+    drift, breaker = params.serving.drift, params.serving.breaker
+    return {
+        "drift": {**training_reference(arrays, train, p_val),
+                  "threshold": drift.threshold, "bars": drift.bars},  # fmt: skip
+        "breaker": {"floor": floor, "min_trades": breaker.min_trades},
+    }
 
 
 def main() -> None:
@@ -45,6 +76,7 @@ def main() -> None:
         decision=decision,
         test_metrics=test,
         params=snapshot,
+        guards=guards(params, deployed, test),
     )
     print(f"export: {target} - {decision['decision']} (serves {deployed or 'no model'})")
 
