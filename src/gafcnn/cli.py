@@ -8,6 +8,10 @@ on the command line, ``gafcnn serve`` over HTTP (:mod:`gafcnn.serving.http`), an
     gafcnn serve --bundle models/universe          # each symbol by its own bundle
     gafcnn predict --bundle models/universe --symbol ETH/USDT --bars eth.csv
     gafcnn paper --bundle models/bundle --bars bars.csv --from 2024-02-05 --model hybrid
+    gafcnn retrain                                  # a challenger, judged; models/versions
+    gafcnn serve --bundle models/versions           # each symbol's champion, hot-reloaded
+    gafcnn rollback --symbol BTC/USDT
+    gafcnn replay --bars BTC_USDT-1m.feather --symbol BTC/USDT
 
 Bars come in any layout `ingest` accepts (a file, a directory, a ``.gz``/``.zip``,
 or ``-`` for stdin). One line goes out per decision time (each bar's timestamp):
@@ -236,7 +240,8 @@ def serve_main(argv: list[str] | None = None) -> None:
     """``gafcnn serve``: the bundle behind HTTP (:mod:`gafcnn.serving.http`)."""
     import uvicorn
 
-    from gafcnn.serving.http import MAX_AHEAD_S, MAX_BARS, MAX_BODY, create_app
+    from gafcnn.live.versions import POINTER
+    from gafcnn.serving.http import MAX_AHEAD_S, MAX_BARS, MAX_BODY, RELOAD_S, create_app
     from gafcnn.serving.symbols import Served
 
     ap = argparse.ArgumentParser(prog="gafcnn serve", description="Serve the bundle over HTTP.")
@@ -250,7 +255,11 @@ def serve_main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-bars", type=int, default=MAX_BARS, help="most bars in one POST /bars")
     ap.add_argument("--max-ahead", type=float, default=MAX_AHEAD_S,
                     help="seconds a timestamp may lie ahead of this machine's clock")  # fmt: skip
+    ap.add_argument("--reload-s", type=float, default=RELOAD_S,
+                    help="a versions store: seconds between reads of its pointers")  # fmt: skip
     a = ap.parse_args(argv)
+    if not a.reload_s > 0:
+        raise InputError("--reload-s", f"{a.reload_s:g} is not allowed (seconds > 0)")
     for flag, value in (("--max-body", a.max_body), ("--max-bars", a.max_bars)):
         if value < 1:
             raise InputError(flag, f"{value} is not allowed (an integer >= 1)")
@@ -260,8 +269,9 @@ def serve_main(argv: list[str] | None = None) -> None:
     if a.host not in LOOPBACK and token is None:
         raise InputError("--host", f"{a.host} is reachable from other machines: give --token-file")
     served = Served.open(a.bundle, [s.strip() for s in a.symbols.split(",") if s.strip()])
-    app = create_app(served, token=token, max_body=a.max_body,
-                     max_bars=a.max_bars, max_ahead_s=a.max_ahead)  # fmt: skip
+    watch = a.bundle if any(Path(a.bundle).glob(f"*/{POINTER}")) else None
+    app = create_app(served, token=token, max_body=a.max_body, max_bars=a.max_bars,
+                     max_ahead_s=a.max_ahead, watch=watch, reload_s=a.reload_s)  # fmt: skip
     gc.freeze()  # the loaded models stay out of the collector's scans while serving
     deployed = ", ".join(f"{s}: {b.deployed or 'nothing'}" for s, b in served.bundles.items())
     print(f"serving {a.bundle} (deployed: {deployed}) on http://{a.host}:{a.port}",
@@ -270,7 +280,88 @@ def serve_main(argv: list[str] | None = None) -> None:
                 loop="uvloop", http="httptools")  # fmt: skip
 
 
-COMMANDS = {"predict": predict_main, "paper": paper_main, "serve": serve_main}
+def _symbols(params, symbol: str | None) -> list[str]:
+    """The symbols a retrain fits: the one named, else every symbol of params.yaml."""
+    return [symbol] if symbol else list(params.data.symbols) or [params.data.symbol]
+
+
+def _bars_of(params, symbol: str, bars: str | None) -> pd.DataFrame:
+    """``symbol``'s bars: the file ``bars``, else params.yaml's data source (new bars
+    appended to it), read and validated as `ingest` reads them."""
+    from gafcnn.stages.ingest import ingest
+
+    if bars is not None:
+        return _read(bars, None)
+    return ingest(params, symbol if params.data.universe else None)[0]
+
+
+def retrain_main(argv: list[str] | None = None) -> None:
+    """``gafcnn retrain``: a challenger per symbol on the window ending at its newest
+    bar, judged against the champion (:mod:`gafcnn.live.retrain`)."""
+    import tempfile
+
+    from gafcnn.live.retrain import retrain
+    from gafcnn.live.versions import store
+    from gafcnn.params import read_params
+
+    ap = argparse.ArgumentParser(prog="gafcnn retrain", description=retrain_main.__doc__)
+    ap.add_argument("--symbol", help="one symbol (default: every symbol of params.yaml)")
+    ap.add_argument("--bars", help="bars file or directory (default: params.yaml's data source)")
+    ap.add_argument("--store", default=str(paths.VERSIONS), help="the versions store")
+    ap.add_argument("--log", default=str(paths.PROMOTIONS), help="the promotions log")
+    a = ap.parse_args(argv)
+    params = read_params()
+    for symbol in _symbols(params, a.symbol):
+        bars = _bars_of(params, symbol, a.bars)
+        end = int(minute_index(bars)[-1]) + 1  # the newest bar is complete
+        with tempfile.TemporaryDirectory(prefix="gafcnn-retrain.") as tmp:
+            judged = retrain(params, bars, end, symbol, store(a.store, symbol, a.log), Path(tmp),
+                             a.bars)  # fmt: skip
+        verb = "promoted" if judged.verdict.promote else "refused"
+        print(f"retrain {symbol} to {clock.iso_minute(end)}: {judged.version} {verb}: "
+              f"{judged.verdict.reason}", flush=True)  # fmt: skip
+
+
+def rollback_main(argv: list[str] | None = None) -> None:
+    """``gafcnn rollback``: the previous champion serves again (logged)."""
+    from gafcnn.live.versions import store
+
+    ap = argparse.ArgumentParser(prog="gafcnn rollback", description=rollback_main.__doc__)
+    ap.add_argument("--symbol", required=True)
+    ap.add_argument("--store", default=str(paths.VERSIONS), help="the versions store")
+    ap.add_argument("--log", default=str(paths.PROMOTIONS), help="the promotions log")
+    ap.add_argument("--reason", default="rolled back by hand", help="said in the log")
+    a = ap.parse_args(argv)
+    versions = store(a.store, a.symbol, a.log)
+    now = clock.iso_minute(int(clock.minutes_of_ms(clock.now_ms())))
+    print(f"rollback {a.symbol}: {versions.rollback(now, a.reason)} serves again")
+
+
+def replay_main(argv: list[str] | None = None) -> None:
+    """``gafcnn replay``: a history lived bar by bar with retraining, promotion and the
+    guards (:mod:`gafcnn.live.replay`); the summary on stdout."""
+    import time
+
+    from gafcnn.live.replay import replay
+    from gafcnn.params import read_params
+
+    ap = argparse.ArgumentParser(prog="gafcnn replay", description=replay_main.__doc__)
+    ap.add_argument("--bars", required=True, help="bars file or directory (one symbol)")
+    ap.add_argument("--symbol", help="the bars' symbol (default: params.yaml's first)")
+    ap.add_argument("--out", default=str(paths.REPLAY), help="folder for the store and timeline")
+    ap.add_argument("--no-guards", action="store_true", help="drift gate and breaker off")
+    a = ap.parse_args(argv)
+    params = read_params()
+    symbol = _symbols(params, a.symbol)[0]
+    bars = _read(a.bars, None)
+    t0 = time.perf_counter()
+    summary = replay(params, bars, symbol, Path(a.out), not a.no_guards, a.bars)
+    print(json.dumps(summary, indent=1))
+    print(f"replay: {time.perf_counter() - t0:.0f} s; timeline in {a.out}", file=sys.stderr)
+
+
+COMMANDS = {"predict": predict_main, "paper": paper_main, "serve": serve_main,
+            "retrain": retrain_main, "rollback": rollback_main, "replay": replay_main}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -278,7 +369,10 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS:
         usage = ("usage: gafcnn predict|paper --bundle DIR --bars FILE|- [options]\n"
-                 "       gafcnn serve --bundle DIR [--host H] [--port P]")  # fmt: skip
+                 "       gafcnn serve --bundle DIR [--host H] [--port P]\n"
+                 "       gafcnn retrain [--symbol S] [--bars FILE]\n"
+                 "       gafcnn rollback --symbol S\n"
+                 "       gafcnn replay --bars FILE [--symbol S] [--out DIR]")  # fmt: skip
         print(usage, file=sys.stderr)
         sys.exit(2)
     command = COMMANDS[argv[0]]

@@ -53,6 +53,11 @@ UNIVERSE_SPLIT = UNIVERSE / "split.json"  # the common ranges and the pooled lan
 POOLED = UNIVERSE / "pooled"  # the pooled fit over every symbol
 UNIVERSE_MODELS = MODELS / "universe"  # per symbol: its deployment bundle
 UNIVERSE_REPORT = REPORTS / "universe.md"
+# A model that lives (`gafcnn retrain`, `gafcnn replay`): untracked and git-ignored,
+# they change as bars arrive, not as code and params do.
+VERSIONS = MODELS / "versions"  # per symbol: its bundle versions and CHAMPION pointer
+PROMOTIONS = REPORTS / "promotions.jsonl"  # every promotion, refusal and rollback
+REPLAY = REPORTS / "replay"  # `gafcnn replay`: its versions, log, timeline and summary
 # Untracked and git-ignored: speed, wall time, latency and memory of the last run.
 TIMINGS = REPORTS / "timings.json"
 TIMINGS_MD = REPORTS / "timings.md"

@@ -48,8 +48,11 @@ def guards(params: Params, deployed: str | None, test: dict | None) -> dict:
     floor = None if test is None else test["policy"]["mean_net_return_ci"][0]
     drift, breaker = params.serving.drift, params.serving.breaker
     return {
-        "drift": {**training_reference(arrays, train, p_val),
-                  "threshold": drift.threshold, "bars": drift.bars},  # fmt: skip
+        "drift": {
+            **training_reference(arrays, train, p_val),
+            "threshold": drift.threshold,
+            "bars": drift.bars,
+        },  # fmt: skip
         "breaker": {"floor": floor, "min_trades": breaker.min_trades},
     }
 

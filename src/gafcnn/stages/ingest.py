@@ -61,7 +61,13 @@ def ingest(params: Params, symbol: str | None = None) -> tuple[pd.DataFrame, pd.
         metrics["files"] = report.files
         metrics["duplicates_dropped"] = report.duplicates_dropped
         metrics["filled_minutes"] = report.filled_minutes
+    return bars, oracle, summarise(bars, metrics)
 
+
+def summarise(bars: pd.DataFrame, metrics: dict) -> dict:
+    """``metrics`` with what the bars themselves say: rows, span, gaps, filled and
+    flat bars (what the audit and the report read)."""
+    metrics = {"files": [], "duplicates_dropped": 0, "filled_minutes": 0, **metrics}
     metrics["rows"] = len(bars)
     metrics["filled_share"] = metrics["filled_minutes"] / len(bars)
     metrics["first_timestamp"] = clock.iso(bars["timestamp"].iloc[0])
@@ -70,7 +76,7 @@ def ingest(params: Params, symbol: str | None = None) -> tuple[pd.DataFrame, pd.
     metrics["flat_bars"] = int(
         np.sum((bars["high"].to_numpy() == bars["low"].to_numpy()) & ~bars["filled"].to_numpy())
     )
-    return bars, oracle, metrics
+    return metrics
 
 
 def main() -> None:
