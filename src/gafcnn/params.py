@@ -845,7 +845,10 @@ class DriftParams(Section):
     above ``threshold`` the answer is flat (0: the gate is off)."""
 
     SECTION: ClassVar[str] = "serving.drift"
-    RULES: ClassVar[dict[str, Rule]] = {"threshold": NON_NEGATIVE, "bars": Range(30, integer=True)}
+    RULES: ClassVar[dict[str, Rule]] = {
+        "threshold": NON_NEGATIVE,
+        "bars": Range(30, 2000, integer=True),  # a served market holds its last 2,000 bars
+    }
     threshold: float = 0.25
     bars: int = 1440
 
