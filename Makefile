@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Stage commands call `python`; put the venv first so DVC runs them with it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install install-dev repro deps test test-slow test-kernels lint format bench review remote-serve clean-venv walkforward cpcv seeds seeds-real grid worker collect
+.PHONY: install install-dev repro deps retrain test test-slow test-kernels lint format bench review remote-serve clean-venv walkforward cpcv seeds seeds-real grid worker collect
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# A challenger per symbol on the rolling window ending at the newest bar of the data
+# source, judged against the champion (docs/live.md): run it on a schedule.
+retrain: install
+	$(BIN)/gafcnn retrain
 
 test: lint
 	$(BIN)/python -m pytest -m "not slow" -q

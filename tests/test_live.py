@@ -1,0 +1,184 @@
+"""A model that lives, as served: the drift gate, the live breaker, a champion swapped in
+under load, and the retrain schedule's windows."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from gafcnn import clock
+from gafcnn.io import read_json
+from gafcnn.live.desk import Desk
+from gafcnn.live.retrain import schedule, window
+from gafcnn.live.versions import store
+from gafcnn.params import RetrainParams
+from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, redeploy, seal
+from gafcnn.serving.http import create_app
+from gafcnn.serving.market import Market
+from gafcnn.serving.signals import Stream
+from gafcnn.testing.load import json_bars, service
+
+
+def _bars(project) -> pd.DataFrame:
+    return pd.read_parquet(project / "data" / "interim" / "bars.parquet")
+
+
+def _volatile(bars: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """``bars`` rebuilt after their last bar, each bar's log return and range ``factor``
+    times as large (volume as it was): the same market, ``factor`` x as volatile."""
+    close = bars["close"].to_numpy()
+    r = np.diff(np.log(close), prepend=np.log(bars["open"].iloc[0])) * factor
+    new_close = close[-1] * np.exp(np.cumsum(r))
+    new_open = np.r_[close[-1], new_close[:-1]]
+    top = np.log(bars["high"] / np.maximum(bars["open"], bars["close"])).to_numpy() * factor
+    bottom = np.log(np.minimum(bars["open"], bars["close"]) / bars["low"]).to_numpy() * factor
+    step = pd.Timedelta(minutes=len(bars))
+    return pd.DataFrame({
+        "timestamp": bars["timestamp"] + step,
+        "open": new_open, "close": new_close,
+        "high": np.maximum(new_open, new_close) * np.exp(top),
+        "low": np.minimum(new_open, new_close) * np.exp(-bottom),
+        "volume": bars["volume"].to_numpy(),
+    })  # fmt: skip
+
+
+def _with_guards(src, target, **breaker) -> Bundle:
+    """The project's bundle with the ensemble deployed (theta 0: always in) and the
+    breaker's figures replaced by ``breaker``."""
+    redeploy(src, target, "ensemble", "deploy ensemble")
+    spec = read_json(target / BUNDLE_FILE)
+    spec["guards"]["breaker"].update(breaker)
+    seal(target, spec)
+    return Bundle(target)
+
+
+def test_drift_turns_a_five_times_as_volatile_stretch_flat_and_leaves_clean_bars_alone(
+    project, tmp_path
+):
+    bundle = _with_guards(project / "models" / "bundle", tmp_path / "b", min_trades=0)
+    n = int(bundle.spec["guards"]["drift"]["bars"])
+    clean = _bars(project).iloc[-n:].reset_index(drop=True)
+    wild = _volatile(clean, 5.0)
+    app = create_app(bundle, symbols=["ETHUSDT"])
+    with TestClient(app) as http:
+        for symbol, frames in (("BTCUSDT", [clean, wild]), ("ETHUSDT", [clean])):
+            for frame in frames:
+                body = {"symbol": symbol, "bars": json_bars(frame)}
+                assert http.post("/bars", json=body).is_success
+        calm = http.post("/predict", json={"symbol": "ETHUSDT"}).json()
+        stormy = http.post("/predict", json={"symbol": "BTCUSDT"}).json()
+        health, metrics = http.get("/health").json(), http.get("/metrics").text
+    assert calm["action"] in ("long", "short") and calm["p_up"] is not None
+    assert stormy["action"] == "flat" and stormy["reason"].startswith("drift: PSI of ")
+    assert not stormy["should_trade"]
+    live = health["live"]
+    assert live["BTCUSDT"]["flat_by"] == "drift" and live["ETHUSDT"]["flat_by"] is None
+    psi_wild, psi_calm = live["BTCUSDT"]["drift_psi"], live["ETHUSDT"]["drift_psi"]
+    assert max(psi_wild["log_return"], psi_wild["range"]) > 1.0  # far beyond 0.25
+    assert max(v for v in psi_calm.values() if v is not None) < 0.25
+    assert 'gafcnn_guard_flat{guard="drift",symbol="BTCUSDT"} 1.0' in metrics
+    assert 'gafcnn_guard_flat{guard="drift",symbol="ETHUSDT"} 0.0' in metrics
+    assert 'gafcnn_drift_psi{input="range",symbol="BTCUSDT"}' in metrics
+
+
+def _feed(market: Market, bars: pd.DataFrame) -> list[dict]:
+    """Each bar into ``market`` as it closes; the answer at each."""
+    answers = []
+    for i in range(len(bars)):
+        market.bars(bars.iloc[i : i + 1].reset_index(drop=True), "test")
+        answers.append(market.answer())
+    return answers
+
+
+def test_the_breaker_trips_below_the_backtests_floor_and_a_new_champion_resets_it(
+    project, tmp_path
+):
+    src = project / "models" / "bundle"
+    strict = _with_guards(src, tmp_path / "strict", floor=0.01, min_trades=5)  # +100 bps
+    lenient = _with_guards(src, tmp_path / "lenient", floor=-1.0, min_trades=5)
+    bars = _bars(project)
+    history, live = bars.iloc[-700:-400], bars.iloc[-400:].reset_index(drop=True)
+    markets = {}
+    for name, bundle in (("strict", strict), ("lenient", lenient)):
+        markets[name] = Market(Stream(bundle), Desk(bundle))
+        markets[name].stream.append(history.reset_index(drop=True))
+    answers = {name: _feed(m, live.iloc[:200]) for name, m in markets.items()}
+    desk = markets["strict"].desk
+    card = desk.figures()["live"]
+    assert card["trades"] >= 5 and card["tripped"] and desk.figures()["flat_by"] == "breaker"
+    reasons = [a["reason"] for a in answers["strict"]]
+    after = answers["strict"][next(k for k, r in enumerate(reasons) if r.startswith("breaker")) :]
+    assert all(a["action"] == "flat" and a["reason"].startswith("breaker: live ") for a in after)
+    assert len(after) > 50  # it stays tripped
+    assert markets["lenient"].desk.figures()["flat_by"] is None  # the same trades, floor -100%
+    assert {a["action"] for a in answers["lenient"]} >= {"long", "short"}
+    markets["strict"].swap(lenient)  # a new champion: its own record, breaker closed
+    again = _feed(markets["strict"], live.iloc[200:260])
+    assert markets["strict"].desk.figures()["live"]["tripped"] is None
+    assert {a["action"] for a in again} >= {"long", "short"}
+
+
+def test_a_new_champion_is_swapped_in_under_load_with_no_failed_request_and_no_lost_bar(
+    project, tmp_path
+):
+    src = project / "models" / "bundle"
+    first = redeploy(src, tmp_path / "a", "ensemble", "deploy ensemble")
+    second = redeploy(src, tmp_path / "b", "hybrid", "deploy hybrid")
+    versions = store(tmp_path / "versions", "BTCUSDT", tmp_path / "promotions.jsonl")
+    a, b = versions.add(first), versions.add(second)
+    versions.promote(a, "2024-01-01T00:00:00+00:00", "first")
+    old, new = Bundle(versions.path(a)).version, Bundle(versions.path(b)).version
+    rows = json_bars(_bars(project).iloc[-600:])
+    errors, seen = [], []
+    with service(tmp_path / "versions", [], "--reload-s", "0.05") as (base, _):
+        stop = threading.Event()
+
+        def watch() -> None:  # /health all along, from another client
+            with httpx.Client(base_url=base) as h:
+                while not stop.is_set():
+                    r = h.get("/health")
+                    errors.extend([r.status_code] if r.status_code != 200 else [])
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        with httpx.Client(base_url=base) as http:
+            assert http.post("/bars", json={"bars": rows[:300]}).is_success
+            for k, row in enumerate(rows[300:]):
+                if k == 100:
+                    versions.promote(b, row["timestamp"], "second")
+                r = http.post("/bars", json={"bars": [row]})
+                p = http.post("/predict", json={})
+                errors.extend(x.status_code for x in (r, p) if x.status_code != 200)
+                seen.append(p.json()["model_version"])
+            health = http.get("/health").json()
+        stop.set()
+        watcher.join()
+    assert not errors
+    swapped = seen.index(new)
+    assert set(seen[:swapped]) == {old} and set(seen[swapped:]) == {new}
+    assert 100 <= swapped < 160  # within a few polls of the promotion
+    assert health["model_version"] == new and health["reloads"] == 1
+    assert health["symbols"]["BTCUSDT"]["bars"] == len(rows)  # every bar still held
+    assert health["symbols"]["BTCUSDT"]["last_bar"] == rows[-1]["timestamp"]
+    assert health["live"]["BTCUSDT"]["model_version"] == new
+
+
+@pytest.mark.parametrize("days", [(14, 3, 3, 7), (1, 0.5, 0.5, 0.5)])
+def test_retrain_windows_tile_the_days_before_each_retrain(days):
+    spec = RetrainParams(*days, keep=3)
+    first = 28_000_000  # an epoch minute
+    due = schedule(first, first + 40 * 1440, spec)
+    assert due[0] == first + round(spec.span_days * 1440)
+    assert np.all(np.diff(due) == round(spec.every * 1440))
+    ranges = window(due[0], spec)
+    edges = [ranges[s][0] for s in ("train", "val", "test")]
+    assert edges[0][1] == edges[1][0] and edges[1][1] == edges[2][0]  # contiguous, in order
+    minute = lambda s: clock.minutes_of_ms(clock.parse_ms(s, "t"))  # noqa: E731
+    assert minute(edges[0][0]) == first and minute(edges[2][1]) == due[0]
+    assert json.dumps(ranges)  # as params.yaml's split.ranges takes them
