@@ -29,15 +29,21 @@ def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPr
     return proc
 
 
-def set_params(root: Path, **overrides: object) -> None:
-    """Override ``root``'s params.yaml by dotted keys (``{"evaluate.costs.fee_bps": 1}``)."""
-    params = yaml.safe_load((root / "params.yaml").read_text())
+def overridden(params: dict, **overrides: object) -> dict:
+    """``params`` (a params.yaml mapping, changed in place) with values set by dotted keys
+    (``{"evaluate.costs.fee_bps": 1}``)."""
     for key, value in overrides.items():
         node = params
         *path, last = key.split(".")
         for part in path:
             node = node[part]
         node[last] = value
+    return params
+
+
+def set_params(root: Path, **overrides: object) -> None:
+    """Override ``root``'s params.yaml by dotted keys (``{"evaluate.costs.fee_bps": 1}``)."""
+    params = overridden(yaml.safe_load((root / "params.yaml").read_text()), **overrides)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 

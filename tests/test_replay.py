@@ -9,6 +9,7 @@ import json
 import pytest
 import yaml
 from conftest import REPO
+from pipeline import overridden
 
 from gafcnn import clock
 from gafcnn.data import synthetic
@@ -28,14 +29,7 @@ SMALL = {  # about a minute per retrain on 2 cores
 
 
 def _params() -> Params:
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    for key, value in SMALL.items():
-        node = raw
-        *path, last = key.split(".")
-        for part in path:
-            node = node[part]
-        node[last] = value
-    return Params.from_dict(raw)
+    return Params.from_dict(overridden(yaml.safe_load((REPO / "params.yaml").read_text()), **SMALL))
 
 
 @pytest.mark.slow
@@ -50,8 +44,9 @@ def test_replay_with_the_guards_off_trades_exactly_as_the_walk_forward(tmp_path)
     assert summary["promotions"] >= 2  # a champion swapped in mid-stream
     assert len((out / LOG).read_text().splitlines()) == summary["retrains"]
     served = champions(rows)
-    schedule = [(clock.minutes_of_ms(clock.parse_ms(at, "timeline")),
-                 Bundle(out / "versions" / "BTCUSDT" / version)) for at, version in served]  # fmt: skip
+    store = out / "versions" / "BTCUSDT"
+    schedule = [(clock.minutes_of_ms(clock.parse_ms(at, "timeline")), Bundle(store / version))
+                for at, version in served]  # fmt: skip
     offline = walk_forward(bars, schedule)
     lived = [r for r in rows if r["kind"] == "trade"]
     assert len(lived) == summary["trades"] + summary["void_trades"] > 100
