@@ -5,11 +5,12 @@ judged against the champion, trades the same as the offline walk-forward's."""
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 import yaml
 from conftest import REPO
-from pipeline import overridden
+from pipeline import overridden, run
 
 from gafcnn import clock
 from gafcnn.data import synthetic
@@ -54,3 +55,26 @@ def test_replay_with_the_guards_off_trades_exactly_as_the_walk_forward(tmp_path)
     assert [(r["at"], r["side"], r["p_up"], r["net"]) for r in lived] == expected
     versions = {r["version"] for r in lived}
     assert versions <= {v for _, v in served} and len(versions) >= 2
+
+
+@pytest.mark.slow
+def test_gafcnn_retrain_fits_judges_and_logs_from_the_data_source(tmp_path):
+    """`gafcnn retrain` in a project folder: params.yaml's synthetic source, one window;
+    the challenger stored, judged (one log line) and, promoted, serving; `gafcnn
+    rollback` then has nothing to go back to and says so in one line."""
+    raw = overridden(yaml.safe_load((REPO / "params.yaml").read_text()), **SMALL)
+    raw["data"]["synthetic"]["n_bars"] = 2 * 1440  # one retrain window
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    proc = run([sys.executable, "-m", "gafcnn.cli", "retrain"], tmp_path)
+    said = proc.stdout.strip().splitlines()[-1]
+    assert said.startswith("retrain BTCUSDT to 2024-01-03T00:00:00+00:00: "), said
+    events = [json.loads(line) for line in (tmp_path / "reports" / "promotions.jsonl").open()]
+    assert len(events) == 1 and events[0]["symbol"] == "BTCUSDT"
+    assert events[0]["action"] in ("promote", "refuse") and events[0]["reason"] in said
+    versions = tmp_path / "models" / "versions" / "BTCUSDT"
+    assert (versions / events[0]["challenger"] / "bundle.json").exists()
+    assert (versions / "CHAMPION").exists() == (events[0]["action"] == "promote")
+    back = run([sys.executable, "-m", "gafcnn.cli", "rollback", "--symbol", "BTC/USDT"], tmp_path,
+               check=False)  # fmt: skip
+    assert back.returncode == 1
+    assert back.stderr.strip().endswith("no previous champion to roll back to")
