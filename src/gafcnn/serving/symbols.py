@@ -77,6 +77,9 @@ class Served:
     def champions(cls, root: str | Path, only: list[str] = ()) -> Served:
         """Each symbol's champion in the versions store ``root`` (those of ``only``)."""
         found = champion_paths(root)
+        if not found:
+            raise InputError(root, f"no <symbol>/{POINTER} under it: `gafcnn retrain` "
+                             "promotes a first champion")  # fmt: skip
         keys = list(dict.fromkeys(map(symbol_key, only))) or list(found)
         missing = [k for k in keys if k not in found]
         if missing:
@@ -91,7 +94,7 @@ class Served:
         path = Path(path)
         if (path / BUNDLE_FILE).exists() or not path.is_dir():
             return cls.one(Bundle(path), symbols)
-        if any(path.glob(f"*/{POINTER}")):
+        if any(path.glob(f"*/{POINTER}")) or path.resolve() == paths.VERSIONS.resolve():
             return cls.champions(path, symbols)
         return cls.universe(path, symbols)
 
