@@ -47,6 +47,7 @@ class Desk:
     def __init__(self, bundle, guards: bool = True, keep_trades: bool = False):
         self.guards, self.keep_trades = guards, keep_trades
         self.engine: PositionEngine | None = None
+        self.bundle, self.carried, self.carried_by = None, None, ""
         self.flags: list[Flag] = []
         self.trades: list[tuple[str, Trade]] = []  # with keep_trades: (version, trade) closed
         self.p_served: deque[float] = deque()
@@ -57,7 +58,6 @@ class Desk:
 
     def swap(self, bundle) -> None:
         """Serve ``bundle`` from now on (see the module docstring)."""
-        self.bundle = bundle
         spec = bundle.spec.get("guards") or {}
         self.drift_ref = spec.get("drift")
         breaker = spec.get("breaker") or {}
@@ -65,9 +65,12 @@ class Desk:
         on = self.guards and floor is not None and min_trades > 0
         self.card = Scorecard(floor if on else -math.inf, min_trades if on else 1)
         carried = None if self.engine is None else self.engine.position
+        if carried is not None:  # opened by the champion before: recorded as its trade
+            self.carried_by = self.bundle.version if self.carried is None else self.carried_by
+        self.carried = carried
+        self.bundle = bundle
         self.engine = PositionEngine(bundle.policy())
         self.engine.position = carried
-        self.carried = carried
         window = int(self.drift_ref["bars"]) if self.drift_ref else 1
         stride = int(bundle.spec["params"]["gaf"]["stride"])
         self.p_served = deque(self.p_served, maxlen=max(1, window // stride))
@@ -150,7 +153,7 @@ class Desk:
         if carried:
             self.carried = None
         if self.keep_trades:
-            self.trades.append((self.version, trade))
+            self.trades.append((self.carried_by if carried else self.version, trade))
         if trade.void or carried:
             return
         was = self.card.tripped
