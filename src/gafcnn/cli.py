@@ -288,7 +288,7 @@ def _symbols(params, symbol: str | None) -> list[str]:
 def _bars_of(params, symbol: str, bars: str | None) -> pd.DataFrame:
     """``symbol``'s bars: the file ``bars``, else params.yaml's data source (new bars
     appended to it), read and validated as `ingest` reads them."""
-    from gafcnn.stages.ingest import ingest
+    from gafcnn.data.ingest import ingest
 
     if bars is not None:
         return _read(bars, None)

@@ -26,12 +26,12 @@ import pandas as pd
 
 from gafcnn import clock, paths, registry
 from gafcnn.data.bars import minute_index
+from gafcnn.data.ingest import summarise
 from gafcnn.live.gate import Verdict, judge_challenger
 from gafcnn.live.versions import Versions
 from gafcnn.params import Params, RetrainParams
 from gafcnn.serving import paper
 from gafcnn.serving.bundle import Bundle
-from gafcnn.stages.ingest import summarise
 from gafcnn.trading.engine import PositionEngine
 from gafcnn.universe.fit import scratch_run
 

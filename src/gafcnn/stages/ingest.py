@@ -7,76 +7,10 @@ generator's P(up) per bar on synthetic data; empty otherwise) and
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
-from gafcnn import clock, paths
-from gafcnn.data import bars as barlib
-from gafcnn.data import freqtrade, readers, synthetic
-from gafcnn.data.download import download_months
-from gafcnn.data.labels import direction_labels, forward_returns
+from gafcnn import paths
+from gafcnn.data.ingest import ingest
 from gafcnn.io import InputError, run_stage, write_json, write_parquet
-from gafcnn.params import Params, read_params
-
-
-def ingest(params: Params, symbol: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Bars, per-bar oracle probabilities and ingest metrics for ``params``: of
-    ``symbol`` of a universe (``data.symbols``), else of the one market or file."""
-    data, label = params.data, params.label
-    source = data.source
-    metrics: dict = {"source": source}
-    oracle = pd.DataFrame({"timestamp": pd.Series([], dtype="datetime64[ms, UTC]"), "p_up": []})
-    if source == "synthetic":
-        try:
-            cfg, common = data.synthetic, None
-            if symbol is not None:
-                cfg = synthetic.symbol_config(cfg, list(data.symbols), symbol)
-                common = synthetic.common_shocks(data.synthetic) if cfg.correlation else None
-            market = synthetic.generate(cfg, common)
-        except (TypeError, ValueError) as exc:
-            raise InputError("params.yaml", f"data.synthetic: {exc}") from None
-        bars = market.bars
-        threshold = label.threshold if label.dead_zone == "fixed" else 0.0
-        p_up = synthetic.oracle_probabilities(market, cfg, label.horizon, threshold)
-        returns = forward_returns(bars["close"].to_numpy(), market.minutes, label.horizon)
-        y = direction_labels(returns, (-threshold, threshold))
-        oracle = pd.DataFrame({"timestamp": bars["timestamp"], "p_up": p_up})
-        metrics["oracle_accuracy"] = synthetic.oracle_accuracy(p_up, y)
-        metrics["oracle_horizon"] = label.horizon
-        metrics["signal"] = cfg.signal
-        metrics["files"] = []
-        metrics["duplicates_dropped"] = 0
-        metrics["filled_minutes"] = 0
-    else:  # csv, binance or freqtrade (params.py allows no other source)
-        path = data.path
-        if source == "freqtrade":
-            pair = data.symbols[0] if symbol is None else symbol
-            path = str(freqtrade.pair_file(data.path, pair, data.interval))
-            metrics["symbols"] = [pair]
-        if source == "binance":
-            b = data.binance
-            download_months(b.base_url, data.symbol, data.interval, b.months, b.raw_dir)
-            path = b.raw_dir
-        bars, report = readers.read_bars(path, fill_gaps=bool(data.fill_gaps), columns=data.columns)
-        metrics["files"] = report.files
-        metrics["duplicates_dropped"] = report.duplicates_dropped
-        metrics["filled_minutes"] = report.filled_minutes
-    return bars, oracle, summarise(bars, metrics)
-
-
-def summarise(bars: pd.DataFrame, metrics: dict) -> dict:
-    """``metrics`` with what the bars themselves say: rows, span, gaps, filled and
-    flat bars (what the audit and the report read)."""
-    metrics = {"files": [], "duplicates_dropped": 0, "filled_minutes": 0, **metrics}
-    metrics["rows"] = len(bars)
-    metrics["filled_share"] = metrics["filled_minutes"] / len(bars)
-    metrics["first_timestamp"] = clock.iso(bars["timestamp"].iloc[0])
-    metrics["last_timestamp"] = clock.iso(bars["timestamp"].iloc[-1])
-    metrics["gaps"] = barlib.gap_summary(bars[~bars["filled"].to_numpy()])
-    metrics["flat_bars"] = int(
-        np.sum((bars["high"].to_numpy() == bars["low"].to_numpy()) & ~bars["filled"].to_numpy())
-    )
-    return metrics
+from gafcnn.params import read_params
 
 
 def main() -> None:

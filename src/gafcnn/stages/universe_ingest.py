@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 
 from gafcnn import paths
+from gafcnn.data.ingest import ingest
 from gafcnn.io import InputError, run_stage, write_json, write_parquet
 from gafcnn.params import read_params
-from gafcnn.stages.ingest import ingest
 
 
 def symbol_arg(doc: str | None) -> str:
