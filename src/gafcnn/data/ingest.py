@@ -64,7 +64,9 @@ def ingest(params: Params, symbol: str | None = None) -> tuple[pd.DataFrame, pd.
 def summarise(bars: pd.DataFrame, metrics: dict) -> dict:
     """``metrics`` with what the bars themselves say: rows, span, gaps, filled and
     flat bars (what the audit and the report read)."""
-    metrics = {"files": [], "duplicates_dropped": 0, "filled_minutes": 0, **metrics}
+    metrics = dict(metrics)
+    for key, empty in (("files", []), ("duplicates_dropped", 0), ("filled_minutes", 0)):
+        metrics.setdefault(key, empty)
     metrics["rows"] = len(bars)
     metrics["filled_share"] = metrics["filled_minutes"] / len(bars)
     metrics["first_timestamp"] = clock.iso(bars["timestamp"].iloc[0])
