@@ -54,7 +54,7 @@ def test_replay_with_the_guards_off_trades_exactly_as_the_walk_forward(tmp_path)
     expected = [(clock.iso_minute(t.entry), t.side, t.p_up, t.net) for t in offline]
     assert [(r["at"], r["side"], r["p_up"], r["net"]) for r in lived] == expected
     versions = {r["version"] for r in lived}
-    assert versions <= {v for _, v in served} and len(versions) >= 2
+    assert versions <= {b.version for _, b in schedule} and len(versions) >= 2
 
 
 @pytest.mark.slow
