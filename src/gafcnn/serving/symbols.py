@@ -59,33 +59,31 @@ class Served:
         return cls({k: bundle for k in keys}, default)
 
     @classmethod
-    def universe(cls, root: str | Path, only: list[str] = ()) -> Served:
-        """Each symbol's own bundle under ``root`` (those of ``only`` when given)."""
-        found = {symbol_key(s): p for s, p in universe_bundles(Path(root)).items()}
+    def _chosen(cls, root: str | Path, found: dict[str, Path], only: list[str], empty: str,
+                what: str) -> Served:  # fmt: skip
+        """The bundles ``found`` by symbol key (those of ``only`` when given); ``empty``
+        says how to make one when none is found, ``what`` names a missing one."""
         if not found:
-            raise InputError(root, f"no <symbol>/{BUNDLE_DIR}/{BUNDLE_FILE} under it; "
-                             "`dvc repro universe/dvc.yaml`")  # fmt: skip
+            raise InputError(root, empty)
         keys = list(dict.fromkeys(map(symbol_key, only))) or list(found)
         missing = [k for k in keys if k not in found]
         if missing:
-            raise InputError(root, f"no bundle for {', '.join(missing)} "
+            raise InputError(root, f"no {what} for {', '.join(missing)} "
                              f"(it has {', '.join(found)})")  # fmt: skip
-        bundles = {k: Bundle(found[k]) for k in keys}
-        return cls(bundles, keys[0] if len(keys) == 1 else None)
+        return cls({k: Bundle(found[k]) for k in keys}, keys[0] if len(keys) == 1 else None)
+
+    @classmethod
+    def universe(cls, root: str | Path, only: list[str] = ()) -> Served:
+        """Each symbol's own bundle under ``root`` (those of ``only`` when given)."""
+        found = {symbol_key(s): p for s, p in universe_bundles(Path(root)).items()}
+        empty = f"no <symbol>/{BUNDLE_DIR}/{BUNDLE_FILE} under it; `dvc repro universe/dvc.yaml`"
+        return cls._chosen(root, found, only, empty, "bundle")
 
     @classmethod
     def champions(cls, root: str | Path, only: list[str] = ()) -> Served:
         """Each symbol's champion in the versions store ``root`` (those of ``only``)."""
-        found = champion_paths(root)
-        if not found:
-            raise InputError(root, f"no <symbol>/{POINTER} under it: `gafcnn retrain` "
-                             "promotes a first champion")  # fmt: skip
-        keys = list(dict.fromkeys(map(symbol_key, only))) or list(found)
-        missing = [k for k in keys if k not in found]
-        if missing:
-            raise InputError(root, f"no champion for {', '.join(missing)} "
-                             f"(it has {', '.join(found) or 'none'})")  # fmt: skip
-        return cls({k: Bundle(found[k]) for k in keys}, keys[0] if len(keys) == 1 else None)
+        empty = f"no <symbol>/{POINTER} under it: `gafcnn retrain` promotes a first champion"
+        return cls._chosen(root, champion_paths(root), only, empty, "champion")
 
     @classmethod
     def open(cls, path: str | Path, symbols: list[str] = ()) -> Served:
