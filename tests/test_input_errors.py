@@ -150,7 +150,7 @@ INGEST_PARAMS: dict[str, tuple[dict, str | None, str]] = {
     "no such path": (
         {"data.source": "csv", "data.path": "data/external/nope.csv"},
         None,
-        "data/external/nope.csv: no such file, directory or glob match",
+        "data/external/nope.csv: no such file or directory (data.path)",
     ),
     "empty directory": (
         {"data.source": "csv", "data.path": "data/external"},

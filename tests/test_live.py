@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gafcnn import clock
+from gafcnn.evaluation.resampling import Rolling
 from gafcnn.io import read_json
 from gafcnn.live.desk import Desk
-from gafcnn.live.retrain import schedule, window
 from gafcnn.live.versions import store
 from gafcnn.params import RetrainParams
 from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, redeploy, seal
@@ -172,13 +172,23 @@ def test_a_new_champion_is_swapped_in_under_load_with_no_failed_request_and_no_l
 @pytest.mark.parametrize("days", [(14, 3, 3, 7), (1, 0.5, 0.5, 0.5)])
 def test_retrain_windows_tile_the_days_before_each_retrain(days):
     spec = RetrainParams(*days, keep=3)
+    rolling = Rolling(spec, (15, 30), 5)
     first = 28_000_000  # an epoch minute
-    due = schedule(first, first + 40 * 1440, spec)
+    due = rolling.ends(first, first + 40 * 1440)
     assert due[0] == first + round(spec.span_days * 1440)
     assert np.all(np.diff(due) == round(spec.every * 1440))
-    ranges = window(due[0], spec)
+    ranges = rolling.ranges(due[0])
     edges = [ranges[s][0] for s in ("train", "val", "test")]
     assert edges[0][1] == edges[1][0] and edges[1][1] == edges[2][0]  # contiguous, in order
     minute = lambda s: clock.minutes_of_ms(clock.parse_ms(s, "t"))  # noqa: E731
     assert minute(edges[0][0]) == first and minute(edges[2][1]) == due[0]
     assert json.dumps(ranges)  # as params.yaml's split.ranges takes them
+    minutes = np.arange(first, first + 40 * 1440)  # the splitter's folds are the same windows
+    folds = rolling.split(minutes)
+    assert len(folds) == len(due)
+    for fold, end in zip(folds, due, strict=True):
+        bounds = [r[0] for r in (fold.train, fold.val, fold.test)]
+        assert [int(minutes[a]) for a, _ in bounds] == list(rolling.bounds(end)[:3])
+        assert bounds[0][1] == bounds[1][0] and bounds[1][1] == bounds[2][0]
+        ((a, b),) = fold.decisions
+        assert a == bounds[2][0] + 29 and b == min(bounds[2][1], len(minutes)) - 5

@@ -198,7 +198,10 @@ def test_walkforward_end_to_end(tmp_path):
     )  # fmt: skip
     dvc(root, "repro", "evaluate")
     wf, ev, dec = metrics(root, "walkforward"), metrics(root, "evaluate"), metrics(root, "decision")
-    assert wf["folds"] == 2 and wf["no_leak"] and len(wf["splits"]) == 2 and len(wf["paths"]) == 1
+    assert wf["folds"] == 2 and len(wf["splits"]) == 2 and len(wf["paths"]) == 1
+    checked = [f["leak_check"] for f in wf["splits"]]  # what each fold's leak check read
+    assert all(c["train"] > 0 and c["val"] > 0 for c in checked)
+    assert wf["leak_checked_samples"] == sum(c["train"] + c["val"] for c in checked)
     assert dec["evaluation"] == "walk-forward" and ev["evaluation"]["method"] == "walk-forward"
     assert dec["reasons"][0].startswith("evaluated walk-forward: 2 folds (expanding)")
     assert "single_split" in ev and set(ev["single_split"]["table"]) == set(ev["table"])
@@ -235,12 +238,8 @@ def test_cpcv_end_to_end(tmp_path):
     )  # fmt: skip
     dvc(root, "repro", "evaluate")
     wf, dec = metrics(root, "walkforward"), metrics(root, "decision")
-    assert (wf["scheme"], len(wf["splits"]), len(wf["paths"]), wf["no_leak"]) == (
-        "cpcv",
-        6,
-        3,
-        True,
-    )
+    assert (wf["scheme"], len(wf["splits"]), len(wf["paths"])) == ("cpcv", 6, 3)
+    assert all(f["leak_check"]["train"] > 0 for f in wf["splits"])
     assert dec["evaluation"] == "single split"
     paths = pd.read_parquet(root / "data" / "walkforward" / "paths.parquet")
     assert sorted(paths["path"].unique()) == [0, 1, 2]

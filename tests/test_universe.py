@@ -153,3 +153,31 @@ def test_a_universe_stage_is_timed_by_its_entry_with_its_peak_memory(monkeypatch
     text = (tmp_path / "t.md").read_text()
     assert "| universe_fit@pooled | 30.0 | 75.0% | 1,400 |" in text
     assert "| universe | 10.0 | 25.0% | 300 |" in text
+
+
+def test_a_symbols_own_fit_is_summarised_from_its_evaluation_and_judged_alike(project):
+    """The universe reads a symbol's own fit as its evaluate stage judged it (no second
+    judgement), and the one judge, run again on the same predictions, agrees with it."""
+    import json
+
+    from gafcnn.data.bars import load_bars
+    from gafcnn.io import read_json
+    from gafcnn.models import predictions
+    from gafcnn.params import read_params
+    from gafcnn.universe.evaluation import as_evaluated, judge, summary
+
+    params = read_params(project / "params.yaml")
+    preds = predictions.read(project / "data" / "predictions")
+    bars, minutes = load_bars(path=project / "data" / "interim" / "bars.parquet")
+    market = Market(bars, minutes, pd.read_parquet(project / "data" / "interim" / "oracle.parquet"))
+    m = {k: read_json(project / "metrics" / f"{k}.json")
+         for k in ("audit", "latency", "evaluate", "decision")}  # fmt: skip
+    judged = as_evaluated(params, preds, market, m["evaluate"], m["decision"])
+    own = summary(judged, params.label.horizon)
+    assert own["decision"] == m["decision"]["decision"]
+    assert own["test_samples"] == m["evaluate"]["test_samples"]
+    for name, row in own["models"].items():
+        assert row["accuracy"] == m["evaluate"]["table"][name]["accuracy"]
+    again = judge(params, preds, market, m, params.evaluate.trials)
+    assert again["decision"]["decision"] == m["decision"]["decision"]
+    assert json.dumps(again["decision"]["reasons"]) == json.dumps(m["decision"]["reasons"])

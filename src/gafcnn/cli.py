@@ -297,10 +297,12 @@ def _bars_of(params, symbol: str, bars: str | None) -> pd.DataFrame:
 
 def retrain_main(argv: list[str] | None = None) -> None:
     """``gafcnn retrain``: a challenger per symbol on the window ending at its newest
-    bar, judged against the champion (:mod:`gafcnn.live.retrain`)."""
+    bar, judged against the champion (:mod:`gafcnn.live.retrain`); the symbols' fits
+    run as tasks of the project's executor (``runtime``), judged here in order."""
     import tempfile
 
-    from gafcnn.live.retrain import retrain
+    from gafcnn.executor import from_params
+    from gafcnn.live.retrain import Challenger, fit_challenger, settle
     from gafcnn.live.versions import store
     from gafcnn.params import read_params
 
@@ -311,14 +313,18 @@ def retrain_main(argv: list[str] | None = None) -> None:
     ap.add_argument("--log", default=str(paths.PROMOTIONS), help="the promotions log")
     a = ap.parse_args(argv)
     params = read_params()
+    tasks = []
     for symbol in _symbols(params, a.symbol):
         bars = _bars_of(params, symbol, a.bars)
         end = int(minute_index(bars)[-1]) + 1  # the newest bar is complete
+        tasks.append(Challenger(params, bars, end, symbol, a.bars))
+    fitted = from_params(params).map(fit_challenger, tasks, [t.symbol for t in tasks])
+    for task, fit in zip(tasks, fitted, strict=True):
         with tempfile.TemporaryDirectory(prefix="gafcnn-retrain.") as tmp:
-            judged = retrain(params, bars, end, symbol, store(a.store, symbol, a.log), Path(tmp),
-                             a.bars)  # fmt: skip
+            judged = settle(params, fit, task.bars, task.end,
+                            store(a.store, task.symbol, a.log), Path(tmp))  # fmt: skip
         verb = "promoted" if judged.verdict.promote else "refused"
-        print(f"retrain {symbol} to {clock.iso_minute(end)}: {judged.version} {verb}: "
+        print(f"retrain {task.symbol} to {clock.iso_minute(task.end)}: {judged.version} {verb}: "
               f"{judged.verdict.reason}", flush=True)  # fmt: skip
 
 

@@ -368,12 +368,17 @@ class DataParams(Section):
     RULES: ClassVar[dict[str, Rule]] = {
         "source": Choice(SOURCES),
         "columns": ListOf(Kind(str), min_len=1, distinct=True),
+        "files": Satisfies(
+            lambda v: isinstance(v, str) and v.strip() == v != "" and "/" not in v,
+            "a file-name pattern inside data.path, e.g. '{symbol}-1m-*.csv.gz'",
+        ),
         "symbol": Satisfies(lambda v: isinstance(v, str) and v.strip() == v != "", "a symbol name"),
         "interval": Choice(("1m",)),
         "symbols": ListOf(Kind(str), distinct=True),
     }
     source: str = "synthetic"
     path: str = "data/external"
+    files: str | None = None  # csv: file names inside the folder data.path (may hold {symbol})
     fill_gaps: bool = False
     columns: list | None = None
     symbol: str = "BTCUSDT"
@@ -914,10 +919,18 @@ class RuntimeParams(Section):
         "threads": COUNT,
         "gaf_chunk": COUNT,
         "inference_singles": Range(0, integer=True),
+        "engine": Choice(("local", "ray")),
+        "workers": COUNT,
+        "task_memory_gb": POSITIVE,
+        "retries": Range(0, integer=True),
     }
     threads: int = 2
     gaf_chunk: int = 8192
     inference_singles: int = 200
+    engine: str = "local"  # where independent fits run (gafcnn.executor); RAY_ADDRESS: ray
+    workers: int = 1  # local: worker processes side by side (each with `threads` threads)
+    task_memory_gb: float = 2.0  # ray: memory each fit declares
+    retries: int = 3  # ray: times a fit whose worker died is run again
 
 
 SECTIONS: dict[str, type] = {

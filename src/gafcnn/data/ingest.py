@@ -9,7 +9,7 @@ import pandas as pd
 
 from gafcnn import clock
 from gafcnn.data import bars as barlib
-from gafcnn.data import freqtrade, readers, synthetic
+from gafcnn.data import freqtrade, readers, sources, synthetic
 from gafcnn.data.download import download_months
 from gafcnn.data.labels import direction_labels, forward_returns
 from gafcnn.io import InputError
@@ -45,7 +45,10 @@ def ingest(params: Params, symbol: str | None = None) -> tuple[pd.DataFrame, pd.
         metrics["duplicates_dropped"] = 0
         metrics["filled_minutes"] = 0
     else:  # csv, binance or freqtrade (params.py allows no other source)
-        path = data.path
+        path: str | list = data.path
+        if source == "csv":
+            files = sources.symbol_files(data.path, data.files, list(data.symbols))
+            path = files[symbol if symbol is not None else next(iter(files))]
         if source == "freqtrade":
             pair = data.symbols[0] if symbol is None else symbol
             path = str(freqtrade.pair_file(data.path, pair, data.interval))

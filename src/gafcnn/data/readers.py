@@ -41,6 +41,7 @@ import pandas as pd
 from gafcnn import clock
 from gafcnn.data import freqtrade
 from gafcnn.data.bars import OHLCV, minute_index
+from gafcnn.data.sources import is_data_file
 from gafcnn.io import InputError
 
 BINANCE_COLUMNS = [
@@ -59,7 +60,6 @@ BINANCE_COLUMNS = [
 ]
 TIMESTAMP_NAMES = ("timestamp", "open_time", "time", "datetime", "date")
 KRAKEN_COLUMNS = ["time", *OHLCV, "trades"]
-DATA_SUFFIXES = (".csv", ".zip", ".gz")
 
 
 @dataclass
@@ -77,7 +77,7 @@ def resolve_sources(path: str) -> list[Path]:
     if p.is_file():
         return [p]
     if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in DATA_SUFFIXES)
+        files = sorted(f for f in p.iterdir() if is_data_file(f))
         if not files:
             raise InputError(path, "directory holds no .csv, .csv.gz or .zip files")
         return files
@@ -391,13 +391,14 @@ def combine(frames: list[tuple[Path, pd.DataFrame]], report: ReadReport) -> pd.D
 
 
 def read_bars(
-    path: str, fill_gaps: bool = False, columns: list[str] | None = None
+    path: str | list[Path], fill_gaps: bool = False, columns: list[str] | None = None
 ) -> tuple[pd.DataFrame, ReadReport]:
-    """Read every file behind ``path`` (file, directory or glob) into one bar frame;
-    ``columns`` names the columns of headerless files in a layout not detected."""
+    """Read every file behind ``path`` (file, directory or glob, or the list of files)
+    into one bar frame; ``columns`` names the columns of headerless files in a layout
+    not detected."""
     report = ReadReport()
     frames = []
-    for f in resolve_sources(path):
+    for f in path if isinstance(path, list) else resolve_sources(path):
         frame = read_file(f, columns)
         frames.append((f, frame))
         report.files.append(

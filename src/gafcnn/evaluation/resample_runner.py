@@ -2,6 +2,10 @@
 refits the registry's pipeline from scratch, its scored decisions are checked for
 leaks and reassembled into paths, and the figures take one shape for every scheme.
 
+Every scratch run of the pipeline - a fold, a universe symbol's fit, a retrain - goes
+through :func:`scratch_run` with params from :func:`run_params`, and the folds run
+as tasks of the one executor (:mod:`gafcnn.executor`).
+
 A fold runs the single-split stages (:data:`gafcnn.registry.PIPELINE`, a matrix stage
 once per window) as they are, in a scratch folder holding every bar and a
 ``params.yaml`` whose split names the fold's ranges (``split.method: ranges``), so
@@ -16,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,35 +34,56 @@ from gafcnn.data.bars import minute_index, positions
 from gafcnn.data.labels import forward_returns
 from gafcnn.evaluation.metrics import accuracy, majority_rate
 from gafcnn.evaluation.resampling import Fold, Splitter, leaks, split_params
+from gafcnn.executor import Executor, from_params
 from gafcnn.images.imageset import GafSet
+from gafcnn.io import read_json, record_timings
 from gafcnn.models import predictions
 from gafcnn.params import Params
 from gafcnn.trading.backtest import backtest
 
 
-def fold_stages(windows: list[int]) -> list[list[str]]:
+def fold_stages(windows: list[int], after: tuple[registry.Stage, ...] = ()) -> list[list[str]]:
     """The single-split stages a fold runs, in order (module and arguments): every
-    stage of :data:`gafcnn.registry.PIPELINE`, a matrix stage once per window."""
-    return [cmd for stage in registry.PIPELINE for cmd in stage.commands(windows)]
+    stage of :data:`gafcnn.registry.PIPELINE`, a matrix stage once per window, then
+    those of the stages ``after`` (a universe fit's or a retrain's checks and export)."""
+    return [cmd for stage in registry.PIPELINE + after for cmd in stage.commands(windows)]
 
 
-def run_pipeline(work: Path, params: dict, split: dict, bars: pd.DataFrame, label: str,
-                 windows: list[int], commands: list[list[str]] | None = None,
-                 inputs: dict[str, pd.DataFrame | dict] | None = None) -> None:  # fmt: skip
-    """Run the single-split stages (or ``commands``) in ``work`` on ``bars`` with
-    ``params`` whose split section is ``split`` (and no resampling of their own);
-    ``inputs``: other files the stages read (path: a frame, or a dict as JSON)."""
-    fold_params = dict(params, split=split)
-    fold_params["walkforward"] = {**params.get("walkforward", {}), "folds": 0,
-                                  "scheme": "expanding"}  # fmt: skip
-    (work / "params.yaml").write_text(yaml.safe_dump(fold_params, sort_keys=False))
+def run_params(params: Params, ranges: dict, symbol: str | None = None,
+               trials: int | None = None,
+               source: str | None = None) -> tuple[dict, dict]:  # fmt: skip
+    """A scratch run's params.yaml and split section: the project's params, no
+    resampling of their own, the split's ``ranges``; given ``symbol``, on that symbol
+    alone (its bars are given, so no synthetic universe); ``trials`` replaces
+    ``evaluate.trials`` and ``source`` names the csv file the bars came from (a
+    retrain's ``--bars``)."""
+    raw = dict(params.raw)
+    data = raw.get("data", {})
+    if symbol is not None:
+        raw["data"] = {**data, "symbols": [symbol],
+                       "synthetic": {**data.get("synthetic", {}), "signals": []}}  # fmt: skip
+    if source is not None:
+        raw["data"].update(source="csv", path=str(source), files=None)
+    if trials is not None:
+        raw["evaluate"] = {**raw.get("evaluate", {}), "trials": trials}
+    raw["walkforward"] = {**raw.get("walkforward", {}), "folds": 0, "scheme": "expanding"}
+    return raw, {**raw.get("split", {}), "method": "ranges", "ranges": ranges}
+
+
+def run_pipeline(work: Path, run: tuple[dict, dict], bars: pd.DataFrame, label: str,
+                 commands: list[list[str]], inputs: dict | None = None) -> None:  # fmt: skip
+    """Run the stage ``commands`` in ``work`` on ``bars`` with ``run`` (a params.yaml and
+    its split section, :func:`run_params`); ``inputs``: other files the stages read
+    (path: a frame, or a dict as JSON)."""
+    raw, split = run
+    (work / "params.yaml").write_text(yaml.safe_dump(dict(raw, split=split), sort_keys=False))
     for path, data in {paths.BARS: bars, **(inputs or {})}.items():
         (work / path).parent.mkdir(parents=True, exist_ok=True)
         if isinstance(data, dict):
             (work / path).write_text(json.dumps(data))
         else:
             data.to_parquet(work / path, index=False)
-    for cmd in commands or fold_stages(windows):
+    for cmd in commands:
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", *cmd], cwd=work, capture_output=True,
                               text=True)  # fmt: skip
@@ -68,16 +94,43 @@ def run_pipeline(work: Path, params: dict, split: dict, bars: pd.DataFrame, labe
         print(f"  {label} {name} ({time.perf_counter() - t0:.0f} s) {last}", flush=True)
 
 
+@contextmanager
+def scratch_run(label: str, run: tuple[dict, dict], bars: pd.DataFrame,
+                commands: list[list[str]],
+                inputs: dict | None = None) -> Iterator[Path]:  # fmt: skip
+    """The one scratch runner: a temporary folder in which the stage ``commands`` have
+    run on ``bars`` with ``run`` (:func:`run_params`), removed on exit. Nothing of the
+    project's workspace is read or written."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+    with tempfile.TemporaryDirectory(prefix=f"gafcnn-{safe}.") as tmp:
+        work = Path(tmp)
+        run_pipeline(work, run, bars, label, commands, inputs)
+        yield work
+
+
+def stage_timings(work: Path, label: str) -> dict[str, dict]:
+    """A scratch run's stage timings, each as ``<label> > <stage>``, for the driver to
+    record (:func:`gafcnn.io.record_timings`)."""
+    if not (work / paths.TIMINGS).exists():
+        return {}
+    return {f"{label} > {stage}": v for stage, v in read_json(work / paths.TIMINGS).items()}
+
+
 def check_leaks(fold: Fold, work: Path, minutes: np.ndarray, windows: list[int], horizon: int,
-                embargo: int) -> None:  # fmt: skip
+                embargo: int) -> dict[str, int]:  # fmt: skip
     """Stop unless no train or val sample the fold's models saw (read back from every
-    window's image set) touches a test stretch or the ``embargo`` after it."""
+    window's image set) touches a test stretch or the ``embargo`` after it; return how
+    many samples were read back and checked, per segment (every window counted)."""
+    checked = {"train": 0, "val": 0}
     for w in windows:
         gs = GafSet(work / paths.gaf_dir(w))
         seen = {seg: positions(minutes, gs.timestamps(seg)) for seg in ("train", "val")}
         found = leaks(fold, seen, max(windows), horizon, embargo)
         if found:
             raise RuntimeError(f"fold {fold.index} (w{w}): {found[0]}")
+        for seg, at in seen.items():
+            checked[seg] += len(at)
+    return checked
 
 
 def scored(preds: pd.DataFrame, minutes: np.ndarray, fold: Fold) -> pd.DataFrame:
@@ -90,25 +143,66 @@ def scored(preds: pd.DataFrame, minutes: np.ndarray, fold: Fold) -> pd.DataFrame
     return preds[keep].assign(position=at[keep])
 
 
+@dataclass(frozen=True)
+class FoldTask:
+    """One fold's fit, as a worker runs it: everything it reads is here."""
+
+    splitter: str
+    fold: Fold
+    total: int
+    bars: pd.DataFrame
+    run: tuple[dict, dict]
+    windows: list[int]
+    horizon: int
+    embargo: int
+
+
+@dataclass
+class FoldResult:
+    """What a fold's worker returns: its scored test predictions, the samples its
+    leak check read back, and its stage timings."""
+
+    index: int
+    scored: pd.DataFrame
+    checked: dict[str, int]
+    timings: dict[str, dict]
+
+
+def fit_fold(task: FoldTask) -> FoldResult:
+    """Refit the pipeline on one fold in a scratch folder, check it for leaks, and
+    return its scored test predictions (a worker's task: it writes no DVC output)."""
+    f, minutes = task.fold, minute_index(task.bars)
+    label = f"{task.splitter} fold {f.index + 1}/{task.total}"
+    print(f"{label}: {f.to_dict(minutes)['decisions_times']}", flush=True)
+    t0 = time.perf_counter()
+    with scratch_run(label, task.run, task.bars, fold_stages(task.windows)) as work:
+        preds = predictions.read(work / paths.PREDICTIONS)
+        checked = check_leaks(f, work, minutes, task.windows, task.horizon, task.embargo)
+        timings = stage_timings(work, label)
+    out = scored(preds, minutes, f)
+    print(f"{label} done in {time.perf_counter() - t0:.0f} s "
+          f"({out['position'].nunique()} decisions)", flush=True)  # fmt: skip
+    return FoldResult(f.index, out, checked, timings)
+
+
 def fit_folds(splitter: Splitter, folds: list[Fold], bars: pd.DataFrame, minutes: np.ndarray,
-              params: dict, windows: list[int], horizon: int,
-              embargo: int) -> dict[int, pd.DataFrame]:  # fmt: skip
-    """Per fold, its scored test predictions, each fold refitted in a scratch folder."""
-    out = {}
-    for f in folds:
-        t0 = time.perf_counter()
-        label = f"{splitter.scheme} fold {f.index + 1}/{len(folds)}"
-        print(f"{label}: {f.to_dict(minutes)['decisions_times']}", flush=True)
-        with tempfile.TemporaryDirectory(prefix=f"gafcnn-fold{f.index}.") as tmp:
-            work = Path(tmp)
-            run_pipeline(work, params, split_params(params["split"], f, minutes), bars, label,
-                         windows)  # fmt: skip
-            preds = predictions.read(work / paths.PREDICTIONS)
-            check_leaks(f, work, minutes, windows, horizon, embargo)
-        out[f.index] = scored(preds, minutes, f)
-        print(f"{label} done in {time.perf_counter() - t0:.0f} s "
-              f"({out[f.index]['position'].nunique()} decisions)", flush=True)  # fmt: skip
-    return out
+              params: Params, embargo: int,
+              executor: Executor | None = None) -> dict[int, FoldResult]:  # fmt: skip
+    """Per fold, its result (:func:`fit_fold`), the folds run by ``executor`` (the
+    project's, :func:`gafcnn.executor.from_params`, when None) and their timings
+    recorded here, in fold order."""
+    windows, horizon = list(params.gaf.windows), params.label.horizon
+    tasks = [
+        FoldTask(splitter.scheme, f, len(folds), bars,
+                 run_params(params, split_params({}, f, minutes)["ranges"]),
+                 windows, horizon, embargo)
+        for f in folds
+    ]  # fmt: skip
+    results = (executor or from_params(params)).map(fit_fold, tasks, [t.fold.index for t in tasks])
+    for r in results:
+        for stage, values in r.timings.items():
+            record_timings(stage, values)
+    return {r.index: r for r in results}
 
 
 def assemble(splitter: Splitter, folds: list[Fold], tested: dict[int, pd.DataFrame],
@@ -128,11 +222,14 @@ def assemble(splitter: Splitter, folds: list[Fold], tested: dict[int, pd.DataFra
     return out
 
 
-def fold_figures(fold: Fold, preds: pd.DataFrame, minutes: np.ndarray,
+def fold_figures(fold: Fold, result: FoldResult, minutes: np.ndarray,
                  oracle: Callable[[np.ndarray], np.ndarray] | None) -> dict:  # fmt: skip
-    """One fold's row: its ranges (and times), scored samples, majority rate, the
-    oracle's accuracy when known, and each model's accuracy."""
+    """One fold's row: its ranges (and times), scored samples, the train and val
+    samples its leak check read back, majority rate, the oracle's accuracy when known,
+    and each model's accuracy."""
+    preds = result.scored
     row = fold.to_dict(minutes)
+    row["leak_check"] = dict(result.checked)
     any_model = preds[preds["model"] == preds["model"].iloc[0]]
     y = any_model["label"].to_numpy()
     row["samples"] = len(any_model)
@@ -204,19 +301,21 @@ def oracle_of(oracle: pd.DataFrame) -> Callable[[np.ndarray], np.ndarray] | None
 
 
 def resample(splitter: Splitter, folds: list[Fold], bars: pd.DataFrame, oracle: pd.DataFrame,
-             params: Params) -> Resampled:  # fmt: skip
-    """Refit the pipeline per fold, check each for leaks, reassemble the paths and
-    score folds and paths (the oracle's P(up) beside them on synthetic data)."""
-    minutes, horizon, windows = minute_index(bars), params.label.horizon, list(params.gaf.windows)
+             params: Params, executor: Executor | None = None) -> Resampled:  # fmt: skip
+    """Refit the pipeline per fold (each a task of ``executor``), check each for leaks,
+    reassemble the paths and score folds and paths (the oracle's P(up) beside them on
+    synthetic data)."""
+    minutes, horizon = minute_index(bars), params.label.horizon
     embargo = params.walkforward.embargo if splitter.scheme == "cpcv" else 0
-    tested = fit_folds(splitter, folds, bars, minutes, params.raw, windows, horizon, embargo)
+    fitted = fit_folds(splitter, folds, bars, minutes, params, embargo, executor)
+    tested = {i: r.scored for i, r in fitted.items()}
     p_oracle = oracle_of(oracle)
     frames = assemble(splitter, folds, tested, p_oracle)
     forward = forward_returns(bars["close"].to_numpy(), minutes, horizon)
     cost, parts = params.evaluate.costs.per_side_bps, params.evaluate.pbo_partitions
     return Resampled(
         folds=[f.to_dict(minutes) for f in folds],
-        splits=[fold_figures(f, tested[f.index], minutes, p_oracle) for f in folds],
+        splits=[fold_figures(f, fitted[f.index], minutes, p_oracle) for f in folds],
         paths=frames,
         path_rows=[
             {"path": j, **path_figures(p, forward, minutes, horizon, cost, parts)}
@@ -232,7 +331,9 @@ def resampling_metrics(splits: list[dict], per_path: list[dict], params: dict) -
     return {
         **params,
         "test_samples": int(sum(p["samples"] for p in per_path[:1])),
-        "no_leak": True if splits else None,  # check_leaks stops the stage on a leak
+        # every fold's train and val samples, read back from its image sets and checked
+        # against its test stretches (check_leaks stops the stage on a leak)
+        "leak_checked_samples": int(sum(sum(s["leak_check"].values()) for s in splits)),
         "splits": splits,
         "paths": per_path,
         "accuracy": spread(per_path, "accuracy") if per_path else {},

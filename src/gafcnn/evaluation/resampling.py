@@ -15,6 +15,10 @@ writes one metrics shape (``splits``, ``paths``).
   history (from ``round(test_from * n)``), each after a test margin of
   ``max(window) - 1`` bars, a purge, val, a purge and train; ``expanding`` trains on
   everything before, ``rolling`` keeps the first fold's train length. One path.
+- :class:`Rolling`: a retrain's window (``retrain`` section): at each retrain minute
+  (the first once a whole window lies behind it, then every ``every`` days), train,
+  val and test are the ``train_days``, ``val_days`` and ``test_days`` before it, in
+  that order; what `gafcnn retrain` fits and `gafcnn replay` schedules. One path.
 - :class:`Cpcv`: combinatorial purged cross-validation (Lopez de Prado 2018, ch. 12):
   ``groups`` contiguous groups; each of the C(groups, test_groups) folds tests
   ``test_groups`` of them, validates on the latest group not tested and trains on the
@@ -33,7 +37,7 @@ import numpy as np
 
 from gafcnn import clock
 from gafcnn.data.split import make_split, required_purge, split_purge
-from gafcnn.params import Params, SplitSpec, WalkForwardSpec
+from gafcnn.params import Params, RetrainParams, SplitSpec, WalkForwardSpec
 
 Range = tuple[int, int]  # half-open [start, stop) of bar positions
 Piece = tuple[int, int, int]  # (fold, start, stop): decision positions a path takes from a fold
@@ -136,6 +140,50 @@ class WalkForward:
             folds.append(Fold(k, ((first, train_stop),), ((val_start, val_stop),), (test,),
                               ((start, stop),)))  # fmt: skip
         return folds
+
+    def paths(self, folds: list[Fold]) -> list[list[Piece]]:
+        return _one_path(folds)
+
+
+DAY = 1440  # minutes
+
+
+@dataclass(frozen=True)
+class Rolling:
+    """Rolling retrain windows ending at each retrain minute (``windows`` and
+    ``horizon`` place the decisions a test scores)."""
+
+    spec: RetrainParams
+    windows: tuple[int, ...]
+    horizon: int
+    scheme: str = "retrain"
+
+    def ends(self, first: int, last: int) -> list[int]:
+        """The retrain minutes of a history from epoch minute ``first`` to ``last``: the
+        first once a whole window lies behind it, then every ``every`` days while a bar
+        remains to trade."""
+        start, step = first + round(self.spec.span_days * DAY), round(self.spec.every * DAY)
+        return list(range(start, last + 1, step))
+
+    def bounds(self, end: int) -> tuple[int, int, int, int]:
+        """The epoch minutes where train, val and test start, and ``end``."""
+        test0 = end - round(self.spec.test_days * DAY)
+        val0 = test0 - round(self.spec.val_days * DAY)
+        return val0 - round(self.spec.train_days * DAY), val0, test0, end
+
+    def ranges(self, end: int) -> dict[str, list[list[str]]]:
+        """The split ranges (``split.method: ranges``) of the retrain at epoch minute
+        ``end`` (exclusive), oldest first, each ``[start, stop)`` as ISO timestamps."""
+        a, b, c, d = (clock.iso_minute(m) for m in self.bounds(end))
+        return {"train": [[a, b]], "val": [[b, c]], "test": [[c, d]]}
+
+    def split(self, minutes: np.ndarray) -> list[Fold]:
+        out = []
+        for k, end in enumerate(self.ends(int(minutes[0]), int(minutes[-1]))):
+            a, b, c, d = (int(x) for x in np.searchsorted(minutes, self.bounds(end)))
+            decisions = ((c + max(self.windows) - 1, max(c, d - self.horizon)),)
+            out.append(Fold(k, ((a, b),), ((b, c),), ((c, d),), decisions))
+        return out
 
     def paths(self, folds: list[Fold]) -> list[list[Piece]]:
         return _one_path(folds)

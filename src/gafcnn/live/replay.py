@@ -2,7 +2,8 @@
 
 :func:`replay` feeds the bars one at a time to a :class:`~gafcnn.serving.market.Market`
 (the service's own path: a Stream of closed bars and a :class:`~gafcnn.live.desk.Desk`
-stepping the served trades), retrains on the schedule (:func:`gafcnn.live.retrain.schedule`),
+stepping the served trades), retrains on the schedule
+(:meth:`gafcnn.evaluation.resampling.Rolling.ends`),
 judges each challenger against the champion, and swaps a promoted one in between two
 bars, as `gafcnn serve` does on a pointer change. Before the first promotion nothing
 serves and the symbol is flat. It writes the store, the promotions log, the
@@ -29,7 +30,7 @@ from gafcnn import clock
 from gafcnn.data.bars import minute_index
 from gafcnn.io import write_json
 from gafcnn.live.desk import Desk
-from gafcnn.live.retrain import retrain, schedule
+from gafcnn.live.retrain import retrain, rolling
 from gafcnn.live.versions import Versions, store
 from gafcnn.params import Params
 from gafcnn.serving import paper
@@ -50,7 +51,7 @@ def replay(params: Params, bars: pd.DataFrame, symbol: str, out: Path, guards: b
     out.mkdir(parents=True)
     versions = store(out / "versions", symbol, out / LOG)
     minutes = minute_index(bars)
-    due = schedule(int(minutes[0]), int(minutes[-1]), params.retrain)
+    due = rolling(params).ends(int(minutes[0]), int(minutes[-1]))
     retrain_at = np.searchsorted(minutes, due)  # the first bar at or after each retrain
     market: Market | None = None
     k = 0

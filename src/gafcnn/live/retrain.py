@@ -5,9 +5,11 @@ pipeline - every model, the audit, the latency check, the evaluation with its
 decision gate, the export - on the last ``retrain.train_days + val_days +
 test_days`` days before ``end``, split into train, val and test ranges in that
 order (`split.method: ranges`: a sample lies wholly inside its range, so the
-ranges purge themselves). It runs in a scratch folder by the walk-forward's own
-runner (:func:`gafcnn.evaluation.resample_runner.run_pipeline`), so a retrain is a
-walk-forward fold by construction, and leaves the project's outputs alone.
+ranges purge themselves; the windows are :class:`gafcnn.evaluation.resampling.Rolling`'s
+folds). It runs in a scratch folder by the walk-forward's own runner
+(:func:`gafcnn.evaluation.resample_runner.scratch_run`), so a retrain is a walk-forward
+fold by construction, and leaves the project's outputs alone; the fit is a task of
+the one executor (:mod:`gafcnn.executor`), so a universe's retrains run side by side.
 
 The challenger's test range is the newest stretch neither it nor the champion has
 fitted. Both are traded there by the serving path (their bundles, priced by bars,
@@ -27,67 +29,65 @@ import pandas as pd
 from gafcnn import clock, paths, registry
 from gafcnn.data.bars import minute_index
 from gafcnn.data.ingest import summarise
+from gafcnn.evaluation.resample_runner import fold_stages, run_params, scratch_run, stage_timings
+from gafcnn.evaluation.resampling import Rolling
+from gafcnn.io import record_timings
 from gafcnn.live.gate import Verdict, judge_challenger
 from gafcnn.live.versions import Versions
 from gafcnn.params import Params, RetrainParams
 from gafcnn.serving import paper
 from gafcnn.serving.bundle import Bundle
 from gafcnn.trading.engine import PositionEngine
-from gafcnn.universe.fit import scratch_run
 
 DAY = 1440  # minutes
 
 
-def window(end: int, spec: RetrainParams) -> dict[str, list[list[str]]]:
-    """The split ranges of a retrain at epoch minute ``end`` (exclusive), oldest first:
-    train, val, test, each ``[start, stop)`` as ISO timestamps."""
-    test0 = end - round(spec.test_days * DAY)
-    val0 = test0 - round(spec.val_days * DAY)
-    train0 = val0 - round(spec.train_days * DAY)
-    stamp = clock.iso_minute
-    return {"train": [[stamp(train0), stamp(val0)]], "val": [[stamp(val0), stamp(test0)]],
-            "test": [[stamp(test0), stamp(end)]]}  # fmt: skip
+def rolling(params: Params) -> Rolling:
+    """The retrain windows' splitter (``retrain`` section)."""
+    return Rolling(params.retrain, tuple(params.gaf.windows), params.label.horizon)
 
 
-def schedule(first: int, last: int, spec: RetrainParams) -> list[int]:
-    """The retrain minutes of a history from epoch minute ``first`` to ``last``: the
-    first once a whole window lies behind it, then every ``every`` days while a bar
-    remains to trade."""
-    start, step = first + round(spec.span_days * DAY), round(spec.every * DAY)
-    return list(range(start, last + 1, step))
+@dataclass(frozen=True)
+class Challenger:
+    """One retrain's fit, as a worker runs it: the bars, the minute it retrains at,
+    the symbol, and the csv file the bars came from (a retrain's ``--bars``), if any."""
+
+    params: Params
+    bars: pd.DataFrame
+    end: int
+    symbol: str
+    source: str | None = None
 
 
-def run_params(params: Params, ranges: dict, symbol: str, source: str | None) -> tuple:
-    """A retrain's params.yaml (the project's, on ``symbol`` and, given, read from the
-    file ``source``) and its split section (``ranges``)."""
-    raw = dict(params.raw)
-    data = {**raw.get("data", {}), "symbols": [symbol]}
-    if source is not None:
-        data.update(source="csv", path=str(source))
-    raw["data"] = data
-    return raw, {**raw.get("split", {}), "method": "ranges", "ranges": ranges}
+@dataclass
+class Fitted:
+    """What a challenger's worker returns: its bundle's files (relative path: bytes)
+    and its stage timings."""
+
+    files: dict[str, bytes]
+    timings: dict[str, dict]
 
 
-def fit_challenger(params: Params, bars: pd.DataFrame, end: int, symbol: str, out: Path,
-                   source: str | None = None) -> Path:  # fmt: skip
-    """Fit and export a challenger on the retrain window before ``end``; its bundle,
-    copied to ``out``."""
+def fit_challenger(task: Challenger) -> Fitted:
+    """Fit and export a challenger on the retrain window before ``task.end`` in a
+    scratch folder; its bundle's files (an executor's task: it writes no output)."""
+    params, bars, end, symbol = task.params, task.bars, task.end, task.symbol
     minutes = minute_index(bars)
-    ranges = window(end, params.retrain)
-    begin = clock.minutes_of_ms(clock.parse_ms(ranges["train"][0][0], "retrain"))
+    rolled = rolling(params)
+    begin = rolled.bounds(end)[0]
     part = bars[(minutes >= begin) & (minutes < end)].reset_index(drop=True)
     inputs = {
         paths.ORACLE: pd.DataFrame({"timestamp": part["timestamp"].iloc[:0], "p_up": []}),
         paths.metrics("ingest"): summarise(part, {"source": "retrain", "symbol": symbol}),
     }
-    after = registry.CHECKS + registry.DEPLOY
     label = f"retrain {symbol} {clock.iso_minute(end)}"
-    split = run_params(params, ranges, symbol, source)
-    with scratch_run(label, params, split, part, after, inputs) as work:
-        if out.exists():
-            shutil.rmtree(out)
-        shutil.copytree(work / paths.BUNDLE, out)
-    return out
+    run = run_params(params, rolled.ranges(end), symbol, source=task.source)
+    stages = fold_stages(list(params.gaf.windows), registry.CHECKS + registry.DEPLOY)
+    with scratch_run(label, run, part, stages, inputs) as work:
+        bundle = work / paths.BUNDLE
+        files = {str(f.relative_to(bundle)): f.read_bytes()
+                 for f in sorted(bundle.rglob("*")) if f.is_file()}  # fmt: skip
+        return Fitted(files, stage_timings(work, label))
 
 
 def stretch_trades(bundle: Bundle, bars: pd.DataFrame, start: int, end: int) -> np.ndarray:
@@ -139,13 +139,18 @@ def judge(store: Versions, version: str, bars: pd.DataFrame, end: int,
     return Verdict(verdict.promote, verdict.reason, figures)
 
 
-def retrain(params: Params, bars: pd.DataFrame, end: int, symbol: str, store: Versions,
-            work: Path, source: str | None = None) -> Judged:  # fmt: skip
-    """Fit a challenger at ``end``, store it, judge it, promote it or record the
-    refusal, and prune the store to ``retrain.keep`` versions."""
-    fitted = fit_challenger(params, bars, end, symbol, work / "challenger", source)
-    version = store.add(fitted)
-    shutil.rmtree(fitted)
+def settle(params: Params, fitted: Fitted, bars: pd.DataFrame, end: int, store: Versions,
+           work: Path) -> Judged:  # fmt: skip
+    """The driver's part of a retrain: store the challenger, judge it, promote it or
+    record the refusal, and prune the store to ``retrain.keep`` versions."""
+    for stage, values in fitted.timings.items():
+        record_timings(stage, values)
+    folder = work / "challenger"
+    for name, data in fitted.files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    version = store.add(folder)
+    shutil.rmtree(folder)
     verdict = judge(store, version, bars, end, params.retrain)
     at = clock.iso_minute(end)
     if verdict.promote:
@@ -154,3 +159,10 @@ def retrain(params: Params, bars: pd.DataFrame, end: int, symbol: str, store: Ve
         store.refuse(version, at, verdict.reason, verdict.figures)
     store.prune(params.retrain.keep)
     return Judged(version, verdict)
+
+
+def retrain(params: Params, bars: pd.DataFrame, end: int, symbol: str, store: Versions,
+            work: Path, source: str | None = None) -> Judged:  # fmt: skip
+    """Fit a challenger at ``end`` (in this process) and settle it (:func:`settle`)."""
+    fitted = fit_challenger(Challenger(params, bars, end, symbol, source))
+    return settle(params, fitted, bars, end, store, work)

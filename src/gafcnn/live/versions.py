@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gafcnn import clock
+from gafcnn.data.sources import symbol_key
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
 
 POINTER = "CHAMPION"
@@ -152,8 +153,6 @@ class Versions:
 
 def store(root: str | os.PathLike[str], symbol: str, log: str | os.PathLike[str]) -> Versions:
     """``symbol``'s store under ``root`` (its folder named by the symbol's key)."""
-    from gafcnn.serving.symbols import symbol_key
-
     key = symbol_key(symbol)
     return Versions(Path(root) / key, log, key)
 

@@ -17,16 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gafcnn import paths
+from gafcnn.data.sources import symbol_key
 from gafcnn.io import InputError, read_json
 from gafcnn.live.versions import POINTER
 from gafcnn.serving.bundle import BUNDLE_FILE, Bundle
 
 BUNDLE_DIR = paths.symbol_bundle("").name  # a universe symbol's bundle folder, in its own
-
-
-def symbol_key(name: str) -> str:
-    """``name`` as the service compares symbols (``BTC/USDT`` -> ``BTCUSDT``)."""
-    return name.upper().replace("/", "").replace("-", "").replace("_", "")
 
 
 def fitted_symbol(bundle: Bundle) -> str:

@@ -11,62 +11,23 @@ calibration and confusion data for `dvc plots`), ``plots/equity.png`` and
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gafcnn import clock, paths, registry
 from gafcnn.data.bars import load_bars
-from gafcnn.evaluation.bootstrap import block_length, choose_block
-from gafcnn.evaluation.comparison import compare
-from gafcnn.evaluation.decision import DecisionInputs, decide
+from gafcnn.evaluation.judgement import Checks, Scored, judge, out_of_sample, scored
 from gafcnn.evaluation.metrics import calls_up
 from gafcnn.evaluation.policy import period
 from gafcnn.evaluation.power import power_table
 from gafcnn.evaluation.report import ReportInputs, write_report, write_timings_report
-from gafcnn.evaluation.selection_bias import excess_over_majority
 from gafcnn.images.imageset import AlignmentError
 from gafcnn.io import InputError, read_json, run_stage, write_csv, write_json, write_parquet
 from gafcnn.models import predictions
 from gafcnn.params import Params, read_params
 from gafcnn.stages.common import gaf_sets
 from gafcnn.trading.backtest import MINUTES_PER_DAY, backtest_log
-
-
-def test_predictions(
-    params: Params,
-    reference_ts: np.ndarray,
-    preds: pd.DataFrame,
-    source: Path,
-    segment: str = "test",
-) -> dict[str, np.ndarray]:
-    """P(up) on the ``segment`` for every model, checked to share ``reference_ts``.
-
-    Every model is read from the one predictions layout (``preds``, read from
-    ``source``); ``ensemble`` is the configured ``ensemble.method``.
-    """
-    names = registry.scored(list(params.gaf.windows), params.ensemble.method)
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for name, model in names.items():
-        try:
-            rows = predictions.of_model(preds, model)
-        except KeyError as exc:
-            raise InputError(source, f"{exc.args[0]}; run `dvc repro`") from None
-        t = rows[rows["segment"] == segment]
-        out[name] = (clock.ms_of(t["timestamp"]), t["p_up"].to_numpy(dtype=np.float64))
-    oracle = pd.read_parquet(paths.ORACLE)
-    if len(oracle):
-        o = oracle.set_index(clock.ms_of(oracle["timestamp"]))["p_up"]
-        out[registry.ORACLE] = (reference_ts, o.reindex(reference_ts).to_numpy())
-    probs = {}
-    for name, (ts, p) in out.items():
-        if len(ts) != len(reference_ts) or np.any(ts != reference_ts):
-            raise AlignmentError(
-                f"{name}: {segment} predictions are not on the shared {segment} timestamps"
-            )
-        probs[name] = p
-    return probs
 
 
 def curves(name: str, y: np.ndarray, p: np.ndarray) -> None:
@@ -122,103 +83,59 @@ def report_inputs(params: Params, evaluate: dict, decision: dict, audit: dict, p
     )  # fmt: skip
 
 
+def judged_market(params: Params, sets: dict) -> tuple[dict, Scored]:
+    """This run's market judged (:func:`gafcnn.evaluation.judgement.judge`): the single
+    split, or the walk-forward's pooled folds; and the test the decision rests on."""
+    ref = sets[min(sets)]
+    oracle = pd.read_parquet(paths.ORACLE)
+    preds = predictions.read(paths.PREDICTIONS, segments=("val", "test"))
+    try:
+        test = scored(preds, params, "test", oracle, ref.timestamps("test"))
+        val = scored(preds, params, "val", oracle, ref.timestamps("val"))
+    except AlignmentError as exc:
+        raise InputError(paths.PREDICTIONS, str(exc)) from None
+    except KeyError as exc:
+        raise InputError(paths.PREDICTIONS, f"{exc.args[0]}; run `dvc repro`") from None
+    del preds  # every model's rows: the arrays above are all the rest needs
+    train_last = max(s.timestamps("train").max() for s in sets.values())
+    audit, latency = read_json(paths.metrics("audit")), read_json(paths.metrics("latency"))
+    checks = Checks(audit, latency, out_of_sample(test, train_last))
+    pooled, evaluation = None, {"method": "single split"}
+    if params.walkforward.pooled:
+        wf = read_json(paths.metrics("walkforward"))
+        pooled = walkforward_test(params, oracle)
+        evaluation = {"method": "walk-forward", "folds": wf["folds"], "scheme": wf["scheme"]}
+        # each fold's train and val samples were read back and checked against its test
+        checks.out_of_sample = all(sum(f["leak_check"].values()) > 0 for f in wf["splits"])
+    bars, minutes = load_bars()
+    cfg = params.evaluate
+    judged = judge(params, test, val, bars, minutes, checks, cfg.trials, pooled, evaluation)
+    judged["evaluation"] = evaluation
+    return judged, pooled or test
+
+
+def walkforward_test(params: Params, oracle: pd.DataFrame) -> Scored:
+    """The walk-forward's pooled test decisions (every fold's, tested once)."""
+    pooled = predictions.read(paths.WALKFORWARD_PREDICTIONS, segments=("test",))
+    first = predictions.of_model(pooled, registry.HYBRID.name)
+    try:
+        return scored(pooled, params, "test", oracle, clock.ms_of(first["timestamp"]))
+    except (AlignmentError, KeyError) as exc:
+        raise InputError(paths.WALKFORWARD, str(exc.args[0])) from None
+
+
 def main() -> None:
     params = read_params()
     cfg = params.evaluate
-    trials, partitions = cfg.trials, cfg.pbo_partitions
     sets = gaf_sets(params)
-    ref = sets[min(sets)]
-    ts, y = ref.timestamps("test"), ref.labels("test")
-    val_ts = ref.timestamps("val")
-    preds = predictions.read(paths.PREDICTIONS, segments=("val", "test"))
-    try:
-        probs = test_predictions(params, ts, preds, paths.PREDICTIONS)
-        val = (val_ts, test_predictions(params, val_ts, preds, paths.PREDICTIONS, "val"))
-    except AlignmentError as exc:
-        raise InputError(paths.PREDICTIONS, str(exc)) from None
-    del preds  # every model's rows: the arrays above are all the rest needs
-    horizon = params.label.horizon
-    blocks = choose_block(cfg.block, block_length(max(sets), horizon, params.gaf.stride),
-                          excess_over_majority(y, probs))  # fmt: skip
-    block = blocks["block_samples"]
-    bars, minutes = load_bars()
-    single = compare(ts, y, probs, bars, minutes, params, block, trials, partitions, val)
-    train_last = max(s.timestamps("train").max() for s in sets.values())
-    out_of_sample = bool(ts.min() > train_last)
-    wf_spec = params.walkforward
-    evaluation = {"method": "single split"}
-    result = single
-    if wf_spec.pooled:
-        pooled = predictions.read(paths.WALKFORWARD_PREDICTIONS, segments=("test",))
-        first = predictions.of_model(pooled, registry.HYBRID.name)
-        ts, y = clock.ms_of(first["timestamp"]), first["label"].to_numpy()
-        try:
-            probs = test_predictions(params, ts, pooled, paths.WALKFORWARD)
-        except AlignmentError as exc:
-            raise InputError(paths.WALKFORWARD, str(exc)) from None
-        del pooled, first
-        result = compare(ts, y, probs, bars, minutes, params, block, trials, partitions)
-        wf = read_json(paths.metrics("walkforward"))
-        out_of_sample = bool(wf["no_leak"])
-        evaluation = {"method": "walk-forward", "folds": wf["folds"], "scheme": wf["scheme"]}
+    judged, final = judged_market(params, sets)
+    single, result, decision = judged["single"], judged["result"], judged["decision"]
+    blocks, evaluation = judged["blocks"], judged["evaluation"]
+    ts, y, probs = final.ts, final.y, final.probs
     table, tests, bt, selection = (result[k] for k in ("table", "tests", "backtest", "selection"))
-
     audit = read_json(paths.metrics("audit"))
-    serving = read_json(paths.metrics("latency"))  # the candidate bundle, measured
-    ensemble, hybrid, xgb_indicators = (m.name for m in registry.CANDIDATES)
-    decision = decide(
-        DecisionInputs(
-            table,
-            ensemble=ensemble,
-            xgb_indicators=xgb_indicators,
-            hybrid=hybrid,
-            audit_passed=bool(audit["passed"]),
-            out_of_sample=out_of_sample,
-            inference_ok=serving["inference_under_100ms"],
-            memory_ok=serving["memory_under_2gb"],
-            policy=single["policy"],
-            alpha=cfg.alpha,
-            require_profit=cfg.require_profit,
-            trials=trials,
-            bootstrap_reps=cfg.bootstrap_reps,
-        )
-    )
-    rc, ds = selection["reality_check"], selection["deflated_sharpe"]
-    decision["selection"] = {
-        "reality_check_p": rc["p_value"],
-        "spa_p": rc["p_value_spa"],
-        "deflated_sharpe": ds["dsr"],
-        "pbo": selection["pbo"]["pbo"],
-    }
-    decision["reasons"].append(
-        f"selection bias over {selection['models'] * trials} trials: the best model "
-        f"({rc['best']}, {rc['excess_accuracy']:+.3f} over the majority rate) has a "
-        f"reality-check p-value of {rc['p_value']:.3f} (SPA {rc['p_value_spa']:.3f}); the "
-        f"best backtest ({ds['best']}) has a deflated Sharpe ratio of {ds['dsr']:.2f}; "
-        f"probability of backtest overfitting {selection['pbo']['pbo']:.2f}"
-    )
-    family = single["policy_test"]
-    decision["reasons"].append(
-        f"trading policies tried: {family['candidates']} (models x thresholds); the best on "
-        f"test ({family['best']['model']} at theta {family['best']['theta']:g}) has a "
-        f"family-wise p-value of {family['p_value']:.3f} against staying flat after costs"
-    )
-    decision["evaluation"] = evaluation["method"]
-    if wf_spec.pooled:
-        decision["reasons"].insert(
-            0,
-            f"evaluated walk-forward: {evaluation['folds']} folds ({evaluation['scheme']}), "
-            f"{len(y)} pooled test decisions, each tested once by models refitted without it",
-        )
-    decision["ensemble_method"] = params.ensemble.method
-    decision["audit_verdict"] = "pass" if audit["passed"] else "fail"
-    warned = {k: c for k, c in audit["checks"].items() if c["status"] == "warn"}
-    decision["audit_warnings"] = sorted(warned)
-    for name, c in sorted(warned.items()):
-        decision["reasons"].append(
-            f"warning: audit check '{name}' is past its threshold (value {c['value']:.3g}, "
-            f"threshold {c['threshold']}): {c['detail']}"
-        )
+    horizon = params.label.horizon
+    wf_spec = params.walkforward
 
     evaluate = {
         "evaluation": evaluation,

@@ -1,7 +1,7 @@
-"""`universe` stage: every symbol judged under each training (its own models, and
-the pooled ones), the models pooled over the symbols, the cross-sectional rank IC
-(three or more symbols), and one decision per symbol
-(:mod:`gafcnn.universe.evaluation`).
+"""`universe` stage: every symbol under each training (its own models, as its own
+fit's evaluate stage judged them; the pooled ones, judged here by the same judge),
+the models pooled over the symbols, the cross-sectional rank IC (three or more
+symbols), and one decision per symbol (:mod:`gafcnn.universe.evaluation`).
 
 Writes ``metrics/universe.json`` and ``reports/universe.md``.
 """
@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gafcnn import clock, paths
+from gafcnn import paths
 from gafcnn.data.bars import load_bars
 from gafcnn.evaluation.bootstrap import block_length
 from gafcnn.io import read_json, run_stage, write_json
 from gafcnn.params import Params, read_params
 from gafcnn.universe.evaluation import (
     Market,
+    as_evaluated,
     choose,
     judge,
     pooled_accuracy,
@@ -33,7 +34,8 @@ def market(symbol: str) -> Market:
 
 
 def training_runs(params: Params, training: str) -> dict[str, tuple[pd.DataFrame, dict]]:
-    """Per symbol, its predictions under ``training`` and the run's audit and latency."""
+    """Per symbol, its predictions under ``training`` and the run's metrics (audit and
+    latency; a symbol's own fit also its evaluate and decision)."""
     out = {}
     if training == "pooled":
         preds = pd.read_parquet(paths.POOLED / "predictions.parquet")
@@ -45,7 +47,7 @@ def training_runs(params: Params, training: str) -> dict[str, tuple[pd.DataFrame
         fit = paths.symbol_fit(s)
         out[s] = (
             pd.read_parquet(fit / "predictions.parquet"),
-            {k: read_json(fit / f"{k}.json") for k in ("audit", "latency")},
+            {k: read_json(fit / f"{k}.json") for k in ("audit", "latency", "evaluate", "decision")},
         )
     return out
 
@@ -53,7 +55,6 @@ def training_runs(params: Params, training: str) -> dict[str, tuple[pd.DataFrame
 def main() -> None:
     params = read_params()
     layout = read_json(paths.UNIVERSE_SPLIT)
-    train_end = clock.parse_minute(layout["ranges"]["train"][-1][1], "split", "train")
     markets = {s: market(s) for s in params.data.symbols}
     n_trials, cfg, horizon = trials(params), params.evaluate, params.label.horizon
     block = block_length(max(params.gaf.windows), horizon, params.gaf.stride)
@@ -61,7 +62,9 @@ def main() -> None:
     pooled, ic = {}, {}
     for training in params.universe.training:
         judged = {
-            s: judge(params, preds, markets[s], checks, n_trials, train_end)
+            s: as_evaluated(params, preds, markets[s], checks["evaluate"], checks["decision"])
+            if training == "per_symbol"  # judged once, by its own evaluate stage
+            else judge(params, preds, markets[s], checks, n_trials)
             for s, (preds, checks) in training_runs(params, training).items()
         }
         for s, j in judged.items():

@@ -2,11 +2,11 @@
 single split's own figures and decision rule, the models pooled over the symbols,
 the cross-sectional rank IC, and one decision per symbol.
 
-A symbol's figures are :func:`gafcnn.evaluation.comparison.compare` on its test
-decisions (block-bootstrap intervals, policies with theta chosen on its val, the
-reality check) and :func:`gafcnn.evaluation.decision.decide` with ``trials``
-counting every symbol and training, so the family-wise correction covers models x
-thresholds x symbols x trainings.
+A symbol is judged by the one judge of a market
+(:func:`gafcnn.evaluation.judgement.judge`: block-bootstrap intervals, policies with
+theta chosen on its val, the reality check, the decision and its reasons) with
+``trials`` counting every symbol and training, so the family-wise correction covers
+models x thresholds x symbols x trainings.
 """
 
 from __future__ import annotations
@@ -19,13 +19,10 @@ import pandas as pd
 from gafcnn import clock, registry
 from gafcnn.data.bars import positions
 from gafcnn.data.labels import forward_returns
-from gafcnn.evaluation.bootstrap import block_length, bootstrap_indices, choose_block, per_resample
-from gafcnn.evaluation.comparison import compare
-from gafcnn.evaluation.decision import DecisionInputs, decide
+from gafcnn.evaluation.bootstrap import bootstrap_indices, per_resample
+from gafcnn.evaluation.judgement import Checks, out_of_sample, scored
+from gafcnn.evaluation.judgement import judge as judge_market
 from gafcnn.evaluation.metrics import calls_up
-from gafcnn.evaluation.selection_bias import excess_over_majority
-from gafcnn.images.imageset import AlignmentError
-from gafcnn.models import predictions
 from gafcnn.params import Params
 
 
@@ -44,71 +41,29 @@ class Market:
     oracle: pd.DataFrame
 
 
-def segment_probs(
-    preds: pd.DataFrame, names: dict[str, str], segment: str, oracle: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """The ``segment``'s decision times (epoch ms), labels and every model's P(up)
-    (``names``: scored name -> model in ``preds``), checked to share the times; the
-    oracle's beside them when known."""
-    out, ts, y = {}, None, None
-    for name, model in names.items():
-        rows = predictions.of_model(preds, model)
-        rows = rows[rows["segment"] == segment]
-        t = clock.ms_of(rows["timestamp"])
-        if ts is None:
-            ts, y = t, rows["label"].to_numpy()
-        elif len(t) != len(ts) or np.any(t != ts):
-            raise AlignmentError(f"{name}: {segment} predictions are not on the shared times")
-        out[name] = rows["p_up"].to_numpy(dtype=np.float64)
-    if len(oracle):
-        o = oracle.set_index(clock.ms_of(oracle["timestamp"]))["p_up"]
-        out[registry.ORACLE] = o.reindex(ts).to_numpy()
-    return ts, y, out
+def judge(params: Params, preds: pd.DataFrame, market: Market, checks: dict,
+          trials: int) -> dict:  # fmt: skip
+    """One symbol under one training, judged as every market is
+    (:func:`gafcnn.evaluation.judgement.judge`): its table, policies and decision.
+    ``checks``: the run's ``audit`` and ``latency`` metrics."""
+    test = scored(preds, params, "test", market.oracle)
+    val = scored(preds, params, "val", market.oracle)
+    train = preds[preds["segment"] == "train"]
+    train_last = int(clock.ms_of(train["timestamp"]).max())
+    fit = Checks(checks["audit"], checks["latency"], out_of_sample(test, train_last))
+    judged = judge_market(params, test, val, market.bars, market.minutes, fit, trials)
+    return {"ts": test.ts, "y": test.y, "probs": test.probs, "result": judged["single"],
+            "decision": judged["decision"]}  # fmt: skip
 
 
-def judge(
-    params: Params, preds: pd.DataFrame, market: Market, checks: dict, trials: int, train_end: int
-) -> dict:
-    """One symbol under one training: its table, policies and decision. ``checks``: the
-    run's audit verdict and latency (``audit``, ``latency`` metrics); ``train_end``: the
-    minute the common train ranges end."""
-    names = registry.scored(list(params.gaf.windows), params.ensemble.method)
-    ts, y, probs = segment_probs(preds, names, "test", market.oracle)
-    val_ts, _, val = segment_probs(preds, names, "val", market.oracle)
-    cfg = params.evaluate
-    rule = block_length(max(params.gaf.windows), params.label.horizon, params.gaf.stride)
-    block = choose_block(cfg.block, rule, excess_over_majority(y, probs))["block_samples"]
-    result = compare(
-        ts,
-        y,
-        probs,
-        market.bars,
-        market.minutes,
-        params,
-        block,
-        trials,
-        cfg.pbo_partitions,
-        (val_ts, val),
-    )
-    ensemble, hybrid, xgb_indicators = (m.name for m in registry.CANDIDATES)
-    decision = decide(
-        DecisionInputs(
-            result["table"],
-            ensemble=ensemble,
-            xgb_indicators=xgb_indicators,
-            hybrid=hybrid,
-            audit_passed=bool(checks["audit"]["passed"]),
-            out_of_sample=bool(clock.minutes_of_ms(ts.min()) >= train_end),
-            inference_ok=checks["latency"]["inference_under_100ms"],
-            memory_ok=checks["latency"]["memory_under_2gb"],
-            policy=result["policy"],
-            alpha=cfg.alpha,
-            require_profit=cfg.require_profit,
-            trials=trials,
-            bootstrap_reps=cfg.bootstrap_reps,
-        )
-    )
-    return {"ts": ts, "y": y, "probs": probs, "result": result, "decision": decision}
+def as_evaluated(params: Params, preds: pd.DataFrame, market: Market, evaluate: dict,
+                 decision: dict) -> dict:  # fmt: skip
+    """A symbol's own fit as its own ``evaluate`` stage judged it (its ``evaluate`` and
+    ``decision`` metrics, read, not judged a second time), with its test decisions: the
+    decision its bundle serves, by construction."""
+    test = scored(preds, params, "test", market.oracle)
+    return {"ts": test.ts, "y": test.y, "probs": test.probs, "result": evaluate,
+            "decision": decision}  # fmt: skip
 
 
 def summary(judged: dict, horizon: int) -> dict:

@@ -1,11 +1,11 @@
 """Fitting a universe: each symbol's single pipeline, and one pooled pipeline over
 every symbol's samples (:class:`gafcnn.universe.layout.Lanes`), both on the common
-split and both run by the walk-forward's runner in a scratch folder."""
+split and both run by the one scratch runner (the walk-forward's) with the one
+``run_params``."""
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from gafcnn import paths, registry
-from gafcnn.evaluation.resample_runner import fold_stages, run_pipeline
+from gafcnn.evaluation import resample_runner
+from gafcnn.evaluation.resample_runner import fold_stages, run_params
 from gafcnn.io import read_json, record_timings
 from gafcnn.models import predictions
 from gafcnn.params import Params
@@ -21,22 +22,6 @@ from gafcnn.universe.evaluation import trials
 from gafcnn.universe.layout import Lanes
 
 KEPT = ("audit", "latency", "split", "evaluate", "decision")  # metrics copied out
-
-
-def commands(windows: list[int], after: tuple[registry.Stage, ...]) -> list[list[str]]:
-    """The pipeline's stage commands, then those of the stages ``after``."""
-    return fold_stages(windows) + [c for stage in after for c in stage.commands(windows)]
-
-
-def run_params(params: Params, ranges: dict, symbols: list[str]) -> tuple[dict, dict]:
-    """The scratch run's params.yaml (``symbols`` as its data.symbols, ``trials``
-    counted over the universe) and its split section (the common ranges)."""
-    raw = dict(params.raw)
-    synthetic = {**raw["data"].get("synthetic", {}), "signals": []}  # the bars are given
-    raw["data"] = {**raw["data"], "symbols": symbols[:1], "synthetic": synthetic}
-    raw["evaluate"] = {**raw["evaluate"], "trials": trials(params)}
-    split = {**raw["split"], "method": "ranges", "ranges": ranges}
-    return raw, split
 
 
 def collect(work: Path, out: Path, names: tuple[str, ...]) -> pd.DataFrame:
@@ -49,24 +34,15 @@ def collect(work: Path, out: Path, names: tuple[str, ...]) -> pd.DataFrame:
 
 
 @contextmanager
-def scratch_run(label: str, params: Params, split: tuple[dict, dict], bars: pd.DataFrame,
+def scratch_run(label: str, params: Params, run: tuple[dict, dict], bars: pd.DataFrame,
                 after: tuple[registry.Stage, ...], inputs: dict) -> Iterator[Path]:  # fmt: skip
-    """A scratch folder in which the pipeline and the stages ``after`` have run on
-    ``bars`` with the run's params and split (``split``: :func:`run_params`'s pair)."""
-    windows = list(params.gaf.windows)
-    with tempfile.TemporaryDirectory(prefix=f"gafcnn-{label.replace('/', '_')}.") as tmp:
-        work = Path(tmp)
-        run_pipeline(work, *split, bars, label, windows, commands(windows, after), inputs)
-        keep_timings(work, label)
+    """The one scratch runner on the pipeline and the stages ``after``, its stage
+    timings kept as ``<label> > <stage>``: what dominates a universe fit."""
+    stages = fold_stages(list(params.gaf.windows), after)
+    with resample_runner.scratch_run(label, run, bars, stages, inputs) as work:
+        for stage, values in resample_runner.stage_timings(work, label).items():
+            record_timings(stage, values)
         yield work
-
-
-def keep_timings(work: Path, label: str) -> None:
-    """The scratch run's stage timings into the project's (untracked) timings file, each
-    as ``<label> > <stage>``: what dominates a universe fit."""
-    if (work / paths.TIMINGS).exists():
-        for stage, values in read_json(work / paths.TIMINGS).items():
-            record_timings(f"{label} > {stage}", values)
 
 
 def fit_symbol(params: Params, symbol: str, ranges: dict, out: Path, bundle: Path) -> None:
@@ -77,7 +53,7 @@ def fit_symbol(params: Params, symbol: str, ranges: dict, out: Path, bundle: Pat
         paths.metrics("ingest"): read_json(paths.symbol_metrics(symbol, "ingest")),
     }
     bars = pd.read_parquet(paths.symbol_bars(symbol))
-    split = run_params(params, ranges, [symbol])
+    split = run_params(params, ranges, symbol, trials(params))
     after = registry.CHECKS + registry.DEPLOY
     with scratch_run(symbol, params, split, bars, after, inputs) as work:
         collect(work, out, KEPT).to_parquet(out / "predictions.parquet", index=False)
@@ -94,7 +70,7 @@ def in_lanes(lanes: Lanes, path: Callable[[str], Path]) -> pd.DataFrame:
 def fit_pooled(params: Params, lanes: Lanes, ranges: dict, out: Path) -> None:
     """One pipeline over every symbol's bars in its lane: each model fitted once on
     every symbol's train (and val); predictions back at their own time, by symbol."""
-    split = run_params(params, lanes.ranges(ranges), list(lanes.symbols))
+    split = run_params(params, lanes.ranges(ranges), lanes.symbols[0], trials(params))
     inputs = {
         paths.ORACLE: in_lanes(lanes, paths.symbol_oracle),
         paths.metrics("ingest"): read_json(paths.symbol_metrics(lanes.symbols[0], "ingest")),
