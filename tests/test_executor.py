@@ -30,12 +30,14 @@ def probe(x: int) -> tuple[int, str, int]:
 
 def test_workers_return_every_result_in_task_order_with_the_tasks_threads():
     tasks = [5, 1, 4, 2, 3]
+    before = os.environ.get("GAFCNN_THREADS")
     serial = Executor("local", workers=1, threads=1).map(probe, tasks)
     pooled = Executor("local", workers=2, threads=1).map(probe, tasks)
     assert [r[0] for r in pooled] == [r[0] for r in serial] == [x * x for x in tasks]
     assert {r[1] for r in pooled} == {"1"}  # the stages a task starts read this
     assert all(r[2] != os.getpid() for r in pooled)  # run in worker processes
     assert all(r[2] == os.getpid() for r in serial)  # one worker: in this process
+    assert os.environ.get("GAFCNN_THREADS") == before  # and its environment restored
 
 
 def test_the_executor_follows_runtime_and_ray_address(monkeypatch):

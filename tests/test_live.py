@@ -183,7 +183,7 @@ def test_retrain_windows_tile_the_days_before_each_retrain(days):
     minute = lambda s: clock.minutes_of_ms(clock.parse_ms(s, "t"))  # noqa: E731
     assert minute(edges[0][0]) == first and minute(edges[2][1]) == due[0]
     assert json.dumps(ranges)  # as params.yaml's split.ranges takes them
-    minutes = np.arange(first, first + 40 * 1440)  # the splitter's folds are the same windows
+    minutes = np.arange(first, first + 40 * 1440 + 1)  # the splitter's folds: the same windows
     folds = rolling.split(minutes)
     assert len(folds) == len(due)
     for fold, end in zip(folds, due, strict=True):

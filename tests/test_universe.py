@@ -178,6 +178,8 @@ def test_a_symbols_own_fit_is_summarised_from_its_evaluation_and_judged_alike(pr
     assert own["test_samples"] == m["evaluate"]["test_samples"]
     for name, row in own["models"].items():
         assert row["accuracy"] == m["evaluate"]["table"][name]["accuracy"]
-    again = judge(params, preds, market, m, params.evaluate.trials)
+    split = read_json(project / "metrics" / "split.json")
+    train_last = clock.parse_ms(split["train"]["last_timestamp"], "split")
+    again = judge(params, preds, market, m, params.evaluate.trials, train_last)
     assert again["decision"]["decision"] == m["decision"]["decision"]
     assert json.dumps(again["decision"]["reasons"]) == json.dumps(m["decision"]["reasons"])

@@ -23,8 +23,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,15 +35,25 @@ THREAD_VARIABLES = ("GAFCNN_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                     "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")  # fmt: skip
 
 
-def set_threads(threads: int) -> None:
-    """This process's (and its children's) thread count for every library."""
-    for name in THREAD_VARIABLES:
-        os.environ[name] = str(threads)
+@contextmanager
+def thread_env(threads: int) -> Iterator[None]:
+    """Every library's thread count set to ``threads`` in this process's environment
+    (so in the stages a task starts) while a task runs, restored after it."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _call(fn: Callable[[Any], Any], item: Any, threads: int) -> Any:
-    set_threads(threads)
-    return fn(item)
+    with thread_env(threads):
+        return fn(item)
 
 
 @dataclass(frozen=True)

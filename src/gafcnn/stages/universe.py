@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gafcnn import paths
+from gafcnn import clock, paths
 from gafcnn.data.bars import load_bars
 from gafcnn.evaluation.bootstrap import block_length
 from gafcnn.io import read_json, run_stage, write_json
@@ -55,6 +55,8 @@ def training_runs(params: Params, training: str) -> dict[str, tuple[pd.DataFrame
 def main() -> None:
     params = read_params()
     layout = read_json(paths.UNIVERSE_SPLIT)
+    train_end = clock.parse_minute(layout["ranges"]["train"][-1][1], "split", "train")
+    train_last_ms = int(clock.ms_of_minutes(train_end - 1))  # the common train's last bar
     markets = {s: market(s) for s in params.data.symbols}
     n_trials, cfg, horizon = trials(params), params.evaluate, params.label.horizon
     block = block_length(max(params.gaf.windows), horizon, params.gaf.stride)
@@ -64,7 +66,7 @@ def main() -> None:
         judged = {
             s: as_evaluated(params, preds, markets[s], checks["evaluate"], checks["decision"])
             if training == "per_symbol"  # judged once, by its own evaluate stage
-            else judge(params, preds, markets[s], checks, n_trials)
+            else judge(params, preds, markets[s], checks, n_trials, train_last_ms)
             for s, (preds, checks) in training_runs(params, training).items()
         }
         for s, j in judged.items():

@@ -41,16 +41,15 @@ class Market:
     oracle: pd.DataFrame
 
 
-def judge(params: Params, preds: pd.DataFrame, market: Market, checks: dict,
-          trials: int) -> dict:  # fmt: skip
+def judge(params: Params, preds: pd.DataFrame, market: Market, checks: dict, trials: int,
+          train_last_ms: int) -> dict:  # fmt: skip
     """One symbol under one training, judged as every market is
     (:func:`gafcnn.evaluation.judgement.judge`): its table, policies and decision.
-    ``checks``: the run's ``audit`` and ``latency`` metrics."""
+    ``checks``: the run's ``audit`` and ``latency`` metrics; ``train_last_ms``: the
+    last bar any of its models trained on."""
     test = scored(preds, params, "test", market.oracle)
     val = scored(preds, params, "val", market.oracle)
-    train = preds[preds["segment"] == "train"]
-    train_last = int(clock.ms_of(train["timestamp"]).max())
-    fit = Checks(checks["audit"], checks["latency"], out_of_sample(test, train_last))
+    fit = Checks(checks["audit"], checks["latency"], out_of_sample(test, train_last_ms))
     judged = judge_market(params, test, val, market.bars, market.minutes, fit, trials)
     return {"ts": test.ts, "y": test.y, "probs": test.probs, "result": judged["single"],
             "decision": judged["decision"]}  # fmt: skip
