@@ -33,7 +33,7 @@ from gafcnn import clock, paths, registry
 from gafcnn.data.bars import minute_index, positions
 from gafcnn.data.labels import forward_returns
 from gafcnn.evaluation.metrics import accuracy, majority_rate
-from gafcnn.evaluation.resampling import Fold, Splitter, leaks, split_params
+from gafcnn.evaluation.resampling import Fold, Splitter, fold_ranges, leaks
 from gafcnn.executor import Executor, from_params
 from gafcnn.images.imageset import GafSet
 from gafcnn.io import read_json, record_timings
@@ -58,12 +58,12 @@ def run_params(params: Params, ranges: dict, symbol: str | None = None,
     ``evaluate.trials`` and ``source`` names the csv file the bars came from (a
     retrain's ``--bars``)."""
     raw = dict(params.raw)
-    data = raw.get("data", {})
+    data = dict(raw.get("data", {}))  # a copy: the project's params stay as read
     if symbol is not None:
-        raw["data"] = {**data, "symbols": [symbol],
-                       "synthetic": {**data.get("synthetic", {}), "signals": []}}  # fmt: skip
+        data.update(symbols=[symbol], synthetic={**data.get("synthetic", {}), "signals": []})
     if source is not None:
-        raw["data"].update(source="csv", path=str(source), files=None)
+        data.update(source="csv", path=str(source), files=None)
+    raw["data"] = data
     if trials is not None:
         raw["evaluate"] = {**raw.get("evaluate", {}), "trials": trials}
     raw["walkforward"] = {**raw.get("walkforward", {}), "folds": 0, "scheme": "expanding"}
@@ -110,10 +110,17 @@ def scratch_run(label: str, run: tuple[dict, dict], bars: pd.DataFrame,
 
 def stage_timings(work: Path, label: str) -> dict[str, dict]:
     """A scratch run's stage timings, each as ``<label> > <stage>``, for the driver to
-    record (:func:`gafcnn.io.record_timings`)."""
+    record (:func:`keep_timings`)."""
     if not (work / paths.TIMINGS).exists():
         return {}
     return {f"{label} > {stage}": v for stage, v in read_json(work / paths.TIMINGS).items()}
+
+
+def keep_timings(timings: dict[str, dict]) -> None:
+    """A scratch run's stage timings into the project's (untracked) timings file: the
+    driver's part, so that a worker writes nothing of the workspace."""
+    for stage, values in timings.items():
+        record_timings(stage, values)
 
 
 def check_leaks(fold: Fold, work: Path, minutes: np.ndarray, windows: list[int], horizon: int,
@@ -194,14 +201,13 @@ def fit_folds(splitter: Splitter, folds: list[Fold], bars: pd.DataFrame, minutes
     windows, horizon = list(params.gaf.windows), params.label.horizon
     tasks = [
         FoldTask(splitter.scheme, f, len(folds), bars,
-                 run_params(params, split_params({}, f, minutes)["ranges"]),
+                 run_params(params, fold_ranges(f, minutes)),
                  windows, horizon, embargo)
         for f in folds
     ]  # fmt: skip
     results = (executor or from_params(params)).map(fit_fold, tasks, [t.fold.index for t in tasks])
     for r in results:
-        for stage, values in r.timings.items():
-            record_timings(stage, values)
+        keep_timings(r.timings)
     return {r.index: r for r in results}
 
 

@@ -294,14 +294,18 @@ def _stamp(minutes: np.ndarray, position: int) -> str:
     return clock.iso_minute(int(minutes[position]))
 
 
-def split_params(split: dict, fold: Fold, minutes: np.ndarray) -> dict:
-    """The ``split`` section (the user's, with ``method: ranges``) that makes the
-    single-split pipeline, run on every bar, train, validate and test as ``fold`` says."""
-    ranges = {
+def fold_ranges(fold: Fold, minutes: np.ndarray) -> dict:
+    """``split.ranges`` (ISO timestamps) that make the single-split pipeline, run on
+    every bar, train, validate and test as ``fold`` says."""
+    return {
         name: [[_stamp(minutes, a), _stamp(minutes, b)] for a, b in getattr(fold, name)]
         for name in ("train", "val", "test")
     }
-    return {**split, "method": "ranges", "ranges": ranges}
+
+
+def split_params(split: dict, fold: Fold, minutes: np.ndarray) -> dict:
+    """The ``split`` section (the user's, with ``method: ranges``) of ``fold``."""
+    return {**split, "method": "ranges", "ranges": fold_ranges(fold, minutes)}
 
 
 def leaks(fold: Fold, seen: dict[str, np.ndarray], window: int, horizon: int,

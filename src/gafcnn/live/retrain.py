@@ -29,9 +29,14 @@ import pandas as pd
 from gafcnn import clock, paths, registry
 from gafcnn.data.bars import minute_index
 from gafcnn.data.ingest import summarise
-from gafcnn.evaluation.resample_runner import fold_stages, run_params, scratch_run, stage_timings
+from gafcnn.evaluation.resample_runner import (
+    fold_stages,
+    keep_timings,
+    run_params,
+    scratch_run,
+    stage_timings,
+)
 from gafcnn.evaluation.resampling import Rolling
-from gafcnn.io import record_timings
 from gafcnn.live.gate import Verdict, judge_challenger
 from gafcnn.live.versions import Versions
 from gafcnn.params import Params, RetrainParams
@@ -143,8 +148,7 @@ def settle(params: Params, fitted: Fitted, bars: pd.DataFrame, end: int, store: 
            work: Path) -> Judged:  # fmt: skip
     """The driver's part of a retrain: store the challenger, judge it, promote it or
     record the refusal, and prune the store to ``retrain.keep`` versions."""
-    for stage, values in fitted.timings.items():
-        record_timings(stage, values)
+    keep_timings(fitted.timings)
     folder = work / "challenger"
     for name, data in fitted.files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)

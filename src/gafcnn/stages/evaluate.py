@@ -110,7 +110,7 @@ def judged_market(params: Params, sets: dict) -> tuple[dict, Scored]:
     bars, minutes = load_bars()
     cfg = params.evaluate
     judged = judge(params, test, val, bars, minutes, checks, cfg.trials, pooled, evaluation)
-    judged["evaluation"] = evaluation
+    judged["evaluation"], judged["audit"] = evaluation, audit
     return judged, pooled or test
 
 
@@ -133,7 +133,7 @@ def main() -> None:
     blocks, evaluation = judged["blocks"], judged["evaluation"]
     ts, y, probs = final.ts, final.y, final.probs
     table, tests, bt, selection = (result[k] for k in ("table", "tests", "backtest", "selection"))
-    audit = read_json(paths.metrics("audit"))
+    audit = judged["audit"]
     horizon = params.label.horizon
     wf_spec = params.walkforward
 

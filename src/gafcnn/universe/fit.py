@@ -15,7 +15,7 @@ import pandas as pd
 from gafcnn import paths, registry
 from gafcnn.evaluation import resample_runner
 from gafcnn.evaluation.resample_runner import fold_stages, run_params
-from gafcnn.io import read_json, record_timings
+from gafcnn.io import read_json
 from gafcnn.models import predictions
 from gafcnn.params import Params
 from gafcnn.universe.evaluation import trials
@@ -40,8 +40,7 @@ def scratch_run(label: str, params: Params, run: tuple[dict, dict], bars: pd.Dat
     timings kept as ``<label> > <stage>``: what dominates a universe fit."""
     stages = fold_stages(list(params.gaf.windows), after)
     with resample_runner.scratch_run(label, run, bars, stages, inputs) as work:
-        for stage, values in resample_runner.stage_timings(work, label).items():
-            record_timings(stage, values)
+        resample_runner.keep_timings(resample_runner.stage_timings(work, label))
         yield work
 
 
