@@ -8,15 +8,17 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
-from pipeline import dvc, run, scratch_project
+from pipeline import dvc, env, run, scratch_project
 
 from gafcnn.executor import Executor, from_params
 from gafcnn.io import InputError
@@ -83,25 +85,32 @@ def free_port() -> int:
 
 
 class RayCluster:
-    """A two-node Ray cluster on this machine (head plus one worker node), stopped on exit."""
+    """A two-node Ray cluster on this machine (head plus one worker node), stopped on
+    exit. Its session folder is a short path of its own: Ray's sockets under a pytest
+    folder would pass the 107-byte limit of a Unix socket path."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self) -> None:
         self.ray = str(Path(sys.executable).parent / "ray")
         self.address = f"127.0.0.1:{free_port()}"
-        self.env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_TMPDIR=str(tmp))
+        self.tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+        self.env = dict(env(), RAY_USAGE_STATS_ENABLED="0", RAY_TMPDIR=self.tmp)
 
     def __enter__(self) -> RayCluster:
         common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
         port = self.address.split(":")[1]
         for cmd in (["start", "--head", f"--port={port}", "--include-dashboard=false"],
                     ["start", f"--address={self.address}"]):  # fmt: skip
-            subprocess.run([self.ray, *cmd, *common], env=self.env, check=True,
-                           capture_output=True, timeout=180)  # fmt: skip
+            proc = subprocess.run([self.ray, *cmd, *common], env=self.env, capture_output=True,
+                                  text=True, timeout=180)  # fmt: skip
+            if proc.returncode != 0:
+                self.__exit__()
+                raise AssertionError(f"ray {' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
         return self
 
     def __exit__(self, *exc: object) -> None:
         subprocess.run([self.ray, "stop", "--force"], env=self.env, capture_output=True,
                        timeout=120)  # fmt: skip
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @pytest.mark.slow  # three walk-forward runs of two folds (several minutes)
@@ -114,8 +123,8 @@ def test_a_walkforward_is_the_same_bytes_serial_in_workers_and_on_ray(tmp_path):
     assert outputs(root) == serial
     if not HAS_RAY:
         pytest.skip("Ray is not installed (pip install -e '.[ray]'): the Ray run is not checked")
-    with RayCluster(tmp_path / "ray") as cluster:
-        proc = walkforward(root, RAY_ADDRESS=cluster.address)
+    with RayCluster() as cluster:
+        proc = walkforward(root, RAY_ADDRESS=cluster.address, RAY_USAGE_STATS_ENABLED="0")
         assert outputs(root) == serial
         assert "retried" not in proc.stderr
 
@@ -126,10 +135,10 @@ def test_a_ray_worker_killed_mid_fold_is_retried_and_the_outputs_stay_the_same(t
     root = scratch_project(tmp_path, **SMALL_WALKFORWARD)
     dvc(root, "repro", "walkforward")
     serial = outputs(root)
-    with RayCluster(tmp_path / "ray") as cluster:
-        env = dict(os.environ, RAY_ADDRESS=cluster.address)
+    with RayCluster() as cluster:
         cmd = [sys.executable, "-m", "dvc", "repro", "-f", "-s", "walkforward"]
-        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
+        driver = dict(cluster.env, RAY_ADDRESS=cluster.address)
+        proc = subprocess.Popen(cmd, cwd=root, env=driver, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
         killed = kill_a_running_task(proc)
         out, err = proc.communicate(timeout=1800)
