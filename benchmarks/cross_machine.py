@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from gafcnn import paths
+from gafcnn.experiments import studied_market
 from gafcnn.io import InputError, run_stage
 from gafcnn.serving.latency import require_outputs
 
@@ -80,6 +81,7 @@ def run(window: int, env: dict[str, str]) -> dict:
 
 
 def main() -> None:
+    os.chdir(studied_market())  # the first symbol's outputs, as its stages wrote them
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--window", type=int, default=15)
     ap.add_argument("--only", default="", help="settings to run (default: all)")

@@ -1,7 +1,8 @@
 """Deployment inference from raw bars: latency (p50/p99 for one decision), batch
 throughput and peak memory of a process that loads every model and predicts.
 
-Uses the deployment bundle ``models/bundle/`` and bars in ``data/interim/`` (`make repro`,
+Uses the first market's deployment bundle ``models/bundle/`` and bars in ``data/interim/``
+(``markets/<symbol>/``; `make repro`,
 or `dvc pull` from the team's remote, first; a missing file stops it with one line).
 The reference in the same run is the trained CNNs' forward passes alone (torch, eager,
 on prebuilt tensors); the bundle serves the same CNNs as ONNX graphs, whose forward
@@ -13,12 +14,14 @@ what encoding, indicators and XGBoost add.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 import torch
 
 from gafcnn import paths, registry
+from gafcnn.experiments import studied_market
 from gafcnn.io import run_stage
 from gafcnn.models.cnn import load_checkpoint
 from gafcnn.serving.bundle import Bundle
@@ -61,6 +64,7 @@ LATENCY_TARGET = 2.0  # one decision / the CNN forward passes alone
 
 
 def main() -> None:
+    os.chdir(studied_market())  # the first symbol's outputs, as its stages wrote them
     m = measure()
     floor, served = forward_only_ms()
     p50, p99 = m["latency_ms_p50"], m["latency_ms_p99"]

@@ -2,7 +2,8 @@
 
 Builds two scratch projects with this repo's dvc.yaml and params.yaml on synthetic
 markets of N and 4N 1-minute bars, runs every stage's command in DVC's order in a
-child process, and reads each child's peak RSS from ``os.wait4``. Training runs a
+child process (in the stage's folder: a market's stages in ``markets/<symbol>``),
+and reads each child's peak RSS from ``os.wait4``. Training runs a
 fixed number of epochs (``--epochs``, patience equal to it) so that both sizes do
 the same work per sample. Audit checks only warn here: the benchmark measures cost,
 and one market's audit verdict (printed in the log) must not stop it. Targets:
@@ -10,7 +11,7 @@ every stage's peak RSS ratio (4N / N) <= 1.3x, every peak <= 1.5 GB at 4N, and w
 time ratio <= 4.5x (linear, with a margin).
 
     python benchmarks/pipeline_scale.py [--bars 131400] [--epochs 2] [--keep DIR]
-                                        [--stop-after STAGE]
+                                        [--stop-after STAGE, e.g. gaf@BTCUSDT-60]
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ RSS_RATIO, RSS_LIMIT, WALL_RATIO = 1.3, 1.5e9, 4.5
 SKIP = ("patterns",)  # its own fixed-size market: it does not grow with the bars
 
 
-def run_child(cmd: str, cwd: Path, log: Path) -> tuple[float, float]:
-    """Run a stage command; return (peak RSS bytes of its largest process, wall s)."""
+def run_child(cmd: str, cwd: Path, src: Path, log: Path) -> tuple[float, float]:
+    """Run a stage command in ``cwd``; return (peak RSS bytes of its largest process,
+    wall s)."""
     args = shlex.split(cmd)
     if args[0] == "python":
         args[0] = sys.executable
     t0 = time.perf_counter()
-    env = dict(os.environ, PYTHONPATH=str(cwd / "src"))  # the project's copy of the code
+    env = dict(os.environ, PYTHONPATH=str(src))  # the project's copy of the code
     with open(log, "ab") as fh:
         proc = subprocess.Popen(args, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -47,20 +49,22 @@ def run_child(cmd: str, cwd: Path, log: Path) -> tuple[float, float]:
     return usage.ru_maxrss * 1024.0, time.perf_counter() - t0  # KiB on Linux
 
 
-def ordered(root: Path) -> list[tuple[str, str]]:
-    """(stage name, command) of every stage, in the order `dvc repro` plans them."""
+def ordered(root: Path) -> list[tuple[str, str, Path]]:
+    """(stage name, command, folder) of every stage, in the order `dvc repro` plans
+    them."""
     from dvc.repo import Repo
     from dvc.repo.reproduce import get_active_graph, plan_repro
 
     with Repo(str(root)) as repo:
         plan = plan_repro(get_active_graph(repo.index.graph))
-        return [(s.name, s.cmd) for s in plan if getattr(s, "cmd", None)]
+        return [(s.name, s.cmd, Path(s.wdir)) for s in plan if getattr(s, "cmd", None)]
 
 
 def project(work: Path, bars: int, epochs: int) -> Path:
     root = work / f"n{bars}"
     (root / "data" / "external").mkdir(parents=True)
-    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    for name in ("dvc.yaml", ".dvcignore"):
+        shutil.copy(REPO / name, root / name)
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["data"]["source"] = "synthetic"
@@ -87,12 +91,12 @@ def main() -> None:
         for n in sizes:
             root = project(work, n, args.epochs)
             results[n] = {}
-            for name, cmd in ordered(root):
-                if name in SKIP:
+            for name, cmd, folder in ordered(root):
+                if name.split("@")[0] in SKIP:
                     continue
-                rss, wall = run_child(cmd, root, work / f"n{n}.log")
+                rss, wall = run_child(cmd, folder, root / "src", work / f"n{n}.log")
                 results[n][name] = (rss, wall)
-                print(f"{n:>9,} bars  {name:<12} {rss / 1e6:7,.0f} MB {wall:8.1f} s", flush=True)
+                print(f"{n:>9,} bars  {name:<22} {rss / 1e6:7,.0f} MB {wall:8.1f} s", flush=True)
                 if name == args.stop_after:
                     break
     finally:
@@ -100,7 +104,7 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     small, large = results[sizes[0]], results[sizes[1]]
     print(f"\nepochs fixed at {args.epochs}; skipped (size-independent): {', '.join(SKIP)}")
-    print(f"{'stage':<12} {'RSS N':>8} {'RSS 4N':>8} {'ratio':>6}", end=" ")
+    print(f"{'stage':<22} {'RSS N':>8} {'RSS 4N':>8} {'ratio':>6}", end=" ")
     print(f"{'wall N':>8} {'wall 4N':>8} {'ratio':>6}")
     fails = []
     for name in small:
@@ -115,13 +119,13 @@ def main() -> None:
             flags.append("wall ratio")
         fails += [f"{name}: {f}" for f in flags]
         print(
-            f"{name:<12} {r1 / 1e6:7,.0f}M {r4 / 1e6:7,.0f}M {rr:5.2f}x "
+            f"{name:<22} {r1 / 1e6:7,.0f}M {r4 / 1e6:7,.0f}M {rr:5.2f}x "
             f"{t1:7.1f}s {t4:7.1f}s {tr:5.2f}x {' '.join(flags)}"
         )
     t1 = sum(t for _, t in small.values())
     t4 = sum(t for _, t in large.values())
     worst = max(r for r, _ in large.values())
-    print(f"{'all':<12} {'':>8} {worst / 1e6:7,.0f}M {'':>6} {t1:7.1f}s {t4:7.1f}s {t4 / t1:5.2f}x")
+    print(f"{'all':<22} {'':>8} {worst / 1e6:7,.0f}M {'':>6} {t1:7.1f}s {t4:7.1f}s {t4 / t1:5.2f}x")
     print(
         f"targets: RSS ratio <= {RSS_RATIO}x, RSS <= {RSS_LIMIT / 1e9} GB at "
         f"{sizes[1]:,} bars, wall ratio <= {WALL_RATIO}x -> "

@@ -17,6 +17,7 @@ bundle is served as if ``--deploy`` were, so decisions are computed.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import paths
+from gafcnn.experiments import studied_market
 from gafcnn.io import run_stage
 from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, redeploy
 from gafcnn.serving.latency import require_outputs
@@ -64,6 +66,7 @@ def _pct(x: np.ndarray) -> str:
 
 
 def main() -> None:
+    os.chdir(studied_market())  # the first symbol's outputs, as its stages wrote them
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=30.0)

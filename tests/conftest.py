@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pipeline import MARKET
 
 from gafcnn.data.readers import BINANCE_COLUMNS
 
@@ -130,7 +131,7 @@ def pipeline_project(tmp_path_factory):
 def _shared_state(root: Path) -> dict[str, bytes]:
     """What tests read from the shared project: its stages, params, lock and metrics."""
     files = [root / n for n in ("dvc.yaml", "params.yaml", "dvc.lock")]
-    files += sorted((root / "metrics").glob("*.json"))
+    files += sorted((root / MARKET / "metrics").glob("*.json"))
     return {str(f.relative_to(root)): f.read_bytes() for f in files}
 
 
@@ -152,5 +153,5 @@ def deployed(project, tmp_path):
     """The project's bundle with the ensemble deployed, whatever the project decided."""
     from gafcnn.serving.bundle import redeploy
 
-    return redeploy(project / "models" / "bundle", tmp_path / "bundle", "ensemble",
+    return redeploy(project / MARKET / "models" / "bundle", tmp_path / "bundle", "ensemble",
                     "deploy ensemble")  # fmt: skip

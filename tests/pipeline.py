@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+MARKET = Path("markets") / "BTCUSDT"  # the default one-symbol run's market folder
 
 
 def env() -> dict[str, str]:
@@ -47,16 +48,13 @@ def set_params(root: Path, **overrides: object) -> None:
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def scratch_project(tmp: Path, universe: bool = False, **overrides: object) -> Path:
-    """A git + DVC project with this repo's pipeline and code (and with ``universe``
-    the universe's pipeline); params overridden by dotted keys
-    (``{"data.synthetic.n_bars": 8000}``)."""
+def scratch_project(tmp: Path, **overrides: object) -> Path:
+    """A git + DVC project with this repo's pipeline and code; params overridden by
+    dotted keys (``{"data.synthetic.n_bars": 8000}``)."""
     root = tmp / "proj"
     root.mkdir()
-    for name in ("dvc.yaml", "params.yaml", ".gitignore"):
+    for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(REPO / name, root / name)
-    if universe:
-        shutil.copytree(REPO / "universe", root / "universe")
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "benchmarks", root / "benchmarks")
     (root / "data" / "external").mkdir(parents=True)
@@ -75,5 +73,7 @@ def dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return run([sys.executable, "-m", "dvc", *args], root, check=check)
 
 
-def metrics(root: Path, name: str) -> dict:
-    return json.loads((root / "metrics" / f"{name}.json").read_text())
+def metrics(root: Path, name: str, market: Path | None = MARKET) -> dict:
+    """A stage's metrics in ``market``'s folder (None: the project's own, universe.json)."""
+    folder = root if market is None else root / market
+    return json.loads((folder / "metrics" / f"{name}.json").read_text())

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import kraken_rows
-from pipeline import env
+from pipeline import MARKET, env
 
 from gafcnn import clock
 from gafcnn.clock import MINUTE_MS
@@ -29,23 +29,23 @@ EXACT = ("cnn_", "minirocket_", "xgb_raw_")
 
 
 def _bars(root):
-    df = pd.read_parquet(root / "data" / "interim" / "bars.parquet")
+    df = pd.read_parquet(root / MARKET / "data" / "interim" / "bars.parquet")
     return df, {k: df[k].to_numpy(np.float64) for k in OHLCV}, minute_index(df)
 
 
 def _reference(root) -> pd.DataFrame:
-    files = sorted((root / "data" / "predictions").rglob("*.parquet"))
+    files = sorted((root / MARKET / "data" / "predictions").rglob("*.parquet"))
     ref = pd.concat([pd.read_parquet(f) for f in files if f.name != "baseline.parquet"])
     return ref[ref["segment"] == "test"]
 
 
 def test_bundle_matches_the_pipelines_predictions(project):
-    bundle = Bundle(project / "models" / "bundle")
+    bundle = Bundle(project / MARKET / "models" / "bundle")
     df, arrays, minutes = _bars(project)
     ref = _reference(project)
     ts = np.sort(clock.ms_of(ref.loc[ref["model"] == "hybrid", "timestamp"]))
     out = bundle.predict_all(arrays, minutes, np.searchsorted(minutes, ts // MINUTE_MS))
-    method = json.loads((project / "models" / "ensemble.json").read_text())["method"]
+    method = json.loads((project / MARKET / "models" / "ensemble.json").read_text())["method"]
     for name in MODELS:
         file_name = f"ensemble_{method}" if name == "ensemble" else name
         r = ref[ref["model"] == file_name].sort_values("timestamp")
@@ -55,22 +55,24 @@ def test_bundle_matches_the_pipelines_predictions(project):
         if name.startswith(EXACT):  # e.g. the pipeline's CNN P(up) come from the served graphs
             assert diff == 0.0, (name, diff)
     for w in bundle.windows:  # served images have the dtype the CNN was trained on
-        gaf_meta = json.loads((project / "data" / "gaf" / f"w{w}" / "meta.json").read_text())
+        gaf_meta = json.loads(
+            (project / MARKET / "data" / "gaf" / f"w{w}" / "meta.json").read_text()
+        )
         served = bundle.spec["models"]["cnn_w{w}"]["windows"][f"w{w}"]
         assert served["image_dtype"] == gaf_meta["dtype"]
 
 
 def test_bundle_is_self_contained_and_checked(project, tmp_path, monkeypatch):
     copy = tmp_path / "elsewhere" / "bundle"
-    shutil.copytree(project / "models" / "bundle", copy)
+    shutil.copytree(project / MARKET / "models" / "bundle", copy)
     monkeypatch.chdir(tmp_path)  # no params.yaml, no pipeline outputs here
     spec = Bundle(copy).spec
-    decision = json.loads((project / "metrics" / "decision.json").read_text())
+    decision = json.loads((project / MARKET / "metrics" / "decision.json").read_text())
     assert spec["decision"]["decision"] == decision["decision"]
     assert spec["deployed"] == decision["deployed_model"]
     assert spec["models"]["ensemble_stacking"]["intercept"] != 0.0
     assert spec["label_horizon"] == 5 and spec["costs"]["per_side_bps"] == 5.0
-    evaluated = json.loads((project / "metrics" / "evaluate.json").read_text())["policy"]
+    evaluated = json.loads((project / MARKET / "metrics" / "evaluate.json").read_text())["policy"]
     assert spec["policy"] == {m: evaluated[m]["theta"] for m in MODELS}  # each served model's
     assert {"label", "gaf", "xgb", "evaluate"} <= set(spec["params"])
     assert spec["code"]["serving_sha256"] == serving_code_digest()  # the code that serves it
@@ -82,7 +84,7 @@ def test_bundle_is_self_contained_and_checked(project, tmp_path, monkeypatch):
 def test_the_version_names_what_is_traded_and_an_edited_spec_is_refused(project, tmp_path):
     """``bundle.json`` digests itself: two bundles whose thresholds differ report
     different versions, and one whose decision was edited by hand does not load."""
-    src = project / "models" / "bundle"
+    src = project / MARKET / "models" / "bundle"
     a = redeploy(src, tmp_path / "a", "ensemble", "deploy ensemble")
     b = redeploy(src, tmp_path / "b", "ensemble", "deploy ensemble")
     assert Bundle(a).version == Bundle(b).version  # the same bytes decide the same trades
@@ -101,12 +103,13 @@ def test_the_version_names_what_is_traded_and_an_edited_spec_is_refused(project,
 
 def test_serving_needs_neither_torch_nor_scikit_learn(project):
     """A serving process loads ONNX Runtime, the XGBoost booster and NumPy only."""
+    market = project / MARKET
     code = (
         "import sys, numpy as np, pandas as pd\n"
         "from gafcnn.data.bars import OHLCV, minute_index\n"
         "from gafcnn.serving.bundle import Bundle\n"
-        f"df = pd.read_parquet({str(project / 'data/interim/bars.parquet')!r}).iloc[-300:]\n"
-        f"b = Bundle({str(project / 'models/bundle')!r})\n"
+        f"df = pd.read_parquet({str(market / 'data/interim/bars.parquet')!r}).iloc[-300:]\n"
+        f"b = Bundle({str(market / 'models/bundle')!r})\n"
         "out = b.predict_all({k: df[k].to_numpy() for k in OHLCV}, minute_index(df), [299])\n"
         "assert 0 < out['hybrid'][0] < 1\n"
         "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))\n"
@@ -141,7 +144,9 @@ def test_predict_last_n_from_a_file(project, deployed, tmp_path):
         assert action == ("long" if p >= 0.5 else "short")
     assert lines[-1].startswith(tail["timestamp"].iloc[-1].isoformat())
     # nothing deployed: every line flat, with the decision as the reason
-    none = redeploy(project / "models" / "bundle", tmp_path / "none", None, "deploy nothing")
+    none = redeploy(
+        project / MARKET / "models" / "bundle", tmp_path / "none", None, "deploy nothing"
+    )
     plain = _predict("--bundle", str(none), "--bars", str(path), "--last", "2", "--format", "jsonl")
     rows = [json.loads(x) for x in plain.stdout.splitlines()]
     assert [(r["action"], r["p_up"], r["reason"]) for r in rows] == [
@@ -231,7 +236,7 @@ def test_following_rejects_each_bad_line_and_keeps_serving(project, deployed):
 def test_history_bars_are_enough_for_the_full_history_answer(project):
     """What a live bot hands over (the last ``history_bars`` bars) gives the P(up) that
     the whole history gives, indicators' warm-up included."""
-    bundle = Bundle(project / "models" / "bundle")
+    bundle = Bundle(project / MARKET / "models" / "bundle")
     _, arrays, minutes = _bars(project)
     h = bundle.history
     ends = np.linspace(len(minutes) // 2, len(minutes) - 1, 12).astype(int)
@@ -251,7 +256,7 @@ def test_no_look_ahead_in_what_is_served(project):
     from gafcnn.serving.served import Inputs
     from gafcnn.trading.engine import sides
 
-    bundle = Bundle(project / "models" / "bundle")
+    bundle = Bundle(project / MARKET / "models" / "bundle")
     _, arrays, minutes = _bars(project)
     ref = _reference(project)
     ts = np.sort(clock.ms_of(ref.loc[ref["model"] == "hybrid", "timestamp"]))

@@ -3,6 +3,7 @@ path, param name and link they mention is checked against the repository."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -46,9 +47,12 @@ def _declared_outputs() -> list[str]:
                 walk(v)
 
     for stage in DVC.values():
+        start = len(found)
         for key in ("outs", "metrics", "plots", "deps"):
             walk(stage.get(key, []))
-    return [re.sub(r"\$\{item\.window\}", "*", f) for f in found]
+        if "wdir" in stage:  # a market's stage names paths in its folder
+            found[start:] = [os.path.normpath(f"{stage['wdir']}/{f}") for f in found[start:]]
+    return [re.sub(r"\$\{item\.(window|symbol)\}", "*", f) for f in found]
 
 
 OUTPUTS = _declared_outputs()
@@ -92,10 +96,11 @@ def path_exists(token: str) -> bool:
 
     for out in [*OUTPUTS, *IGNORED]:
         out = out.rstrip("/")
-        if fnmatch(token, out) or token.startswith(out + "/") or fnmatch(token, out + "/*"):
-            return True
-        if fnmatch(out, token.rstrip("*") + "*"):
-            return True
+        for name in (token, f"markets/*/{token}"):  # a market's paths, from its folder
+            if fnmatch(name, out) or name.startswith(out + "/") or fnmatch(name, out + "/*"):
+                return True
+            if fnmatch(out, name.rstrip("*") + "*"):
+                return True
     return False
 
 

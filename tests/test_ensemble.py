@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from pipeline import metrics
+from pipeline import MARKET, metrics
 
 from gafcnn.images.imageset import AlignmentError, GafSet
 from gafcnn.io import InputError
@@ -119,7 +119,7 @@ def test_purged_folds_leave_a_gap(k):
 
 
 def test_stages_fit_meta_learners_on_val_only(project):
-    gs = GafSet(project / "data" / "gaf" / "w15")
+    gs = GafSet(project / MARKET / "data" / "gaf" / "w15")
     val, train = gs.timestamps("val"), gs.timestamps("train")
     ens = metrics(project, "ensemble")
     hyb = metrics(project, "hybrid")
@@ -138,7 +138,7 @@ def test_xgb_indicators_reports_majority_next_to_accuracy(project):
     p1 = metrics(project, "xgb_indicators")
     for split in ("val", "test"):
         assert {"accuracy", "majority_rate", "balanced_accuracy"} <= set(p1[split])
-    preds = pd.read_parquet(project / "data" / "predictions" / "xgb_indicators.parquet")
-    gs = GafSet(project / "data" / "gaf" / "w60")
+    preds = pd.read_parquet(project / MARKET / "data" / "predictions" / "xgb_indicators.parquet")
+    gs = GafSet(project / MARKET / "data" / "gaf" / "w60")
     stamps = preds.loc[preds["segment"] == "test", "timestamp"].dt.as_unit("ms").astype("int64")
     np.testing.assert_array_equal(stamps.to_numpy(), gs.timestamps("test"))

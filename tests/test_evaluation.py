@@ -8,7 +8,7 @@ from html import unescape
 
 import numpy as np
 import pytest
-from pipeline import metrics
+from pipeline import MARKET, metrics
 from scipy import stats
 
 from gafcnn.evaluation.bootstrap import block_length, bootstrap, bootstrap_indices
@@ -250,17 +250,19 @@ def test_evaluate_stage_outputs(project):
     assert "single_split" not in ev
     assert any(r.startswith("selection bias over") for r in dec["reasons"])
     # the latency stage measured the candidate bundle: figures untracked, booleans tracked
-    inf = json.loads((project / "reports" / "timings.json").read_text())["latency"]["inference"]
+    inf = json.loads((project / MARKET / "reports" / "timings.json").read_text())["latency"][
+        "inference"
+    ]
     assert inf["latency_ms_p99"] > 0 and inf["peak_rss_mb"] > 0
     serving = metrics(project, "latency")
     assert serving["inference_under_100ms"] == (inf["latency_ms_p99"] < 100)
     assert serving["memory_under_2gb"] == (inf["peak_rss_mb"] < 2048)
     assert dec["checklist"]["inference_under_100ms"] == serving["inference_under_100ms"]
     assert set(serving) == {"inference_under_100ms", "memory_under_2gb"}
-    assert "p99" in (project / "reports" / "timings.md").read_text()
-    html = (project / "reports" / "report.html").read_text()
+    assert "p99" in (project / MARKET / "reports" / "timings.md").read_text()
+    html = (project / MARKET / "reports" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 8
-    md = (project / "reports" / "report.md").read_text()
+    md = (project / MARKET / "reports" / "report.md").read_text()
     power = ev["power"]  # every model but the oracle, its smallest detectable edges
     assert set(power["models"]) == set(ev["table"]) - {"oracle"} and power["test_days"] > 0
     for r in power["models"].values():
@@ -280,7 +282,7 @@ def test_evaluate_stage_outputs(project):
         "GAF samples",
     ):
         assert name in md
-    assert (project / "plots" / "eval" / "roc" / "ensemble.csv").exists()
+    assert (project / MARKET / "plots" / "eval" / "roc" / "ensemble.csv").exists()
 
 
 def test_a_threshold_trades_only_confident_decisions_and_break_even_is_the_gross_edge():

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pipeline import dvc, env, run, scratch_project
+from pipeline import MARKET, dvc, env, run, scratch_project
 
 from gafcnn.executor import Executor, from_params
 from gafcnn.io import InputError
@@ -62,8 +62,8 @@ SMALL_WALKFORWARD = {
 
 def outputs(root: Path) -> dict[str, bytes]:
     """The walk-forward stage's outputs, byte for byte."""
-    files = [root / "metrics" / "walkforward.json"]
-    files += sorted(f for f in (root / "data" / "walkforward").rglob("*") if f.is_file())
+    files = [root / MARKET / "metrics" / "walkforward.json"]
+    files += sorted(f for f in (root / MARKET / "data" / "walkforward").rglob("*") if f.is_file())
     return {str(f.relative_to(root)): f.read_bytes() for f in files}
 
 
@@ -118,7 +118,7 @@ def test_a_walkforward_is_the_same_bytes_serial_in_workers_and_on_ray(tmp_path):
     root = scratch_project(tmp_path, **SMALL_WALKFORWARD)
     dvc(root, "repro", "walkforward")
     serial = outputs(root)
-    assert serial and b'"leak_checked_samples"' in serial["metrics/walkforward.json"]
+    assert serial and b'"leak_checked_samples"' in serial[f"{MARKET}/metrics/walkforward.json"]
     walkforward(root, GAFCNN_WORKERS="2")
     assert outputs(root) == serial
     if not HAS_RAY:

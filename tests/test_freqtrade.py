@@ -87,30 +87,28 @@ def test_a_pair_the_directory_cannot_give_is_one_line(tmp_path, files, symbol, w
 
 def test_ingest_reads_the_named_pair_of_an_exchange_directory(tmp_path, monkeypatch, capsys):
     root = workdir(tmp_path / "ok", **{"data.source": "freqtrade", "data.path": "ft",
-                                       "data.symbols": ["ETH/USDT"]})  # fmt: skip
+                                       "data.symbols": ["ETH_USDT"]})  # fmt: skip
     write_pair(root / "ft", make_bars(40, seed=1), "feather", "ETH_USDT-1m")
     write_pair(root / "ft", make_bars(40, seed=2), "json.gz", "BTC_USDT-1m")
     stage(root, "ingest", monkeypatch)
     metrics = json.loads((root / "metrics" / "ingest.json").read_text())
-    assert metrics["rows"] == 40 and metrics["symbols"] == ["ETH/USDT"]
+    assert metrics["rows"] == 40 and metrics["symbols"] == ["ETH_USDT"]
     assert metrics["files"][0]["path"].endswith("ETH_USDT-1m.feather")
     bad = workdir(tmp_path / "bad", **{"data.source": "freqtrade", "data.path": "ft",
-                                       "data.symbols": ["SOL/USDT"]})  # fmt: skip
+                                       "data.symbols": ["SOL_USDT"]})  # fmt: skip
     write_pair(bad / "ft", make_bars(40), "feather", "ETH_USDT-1m")
     assert refused(bad, "ingest", monkeypatch, capsys) == [
-        "error: ft: no SOL/USDT candles (pairs here: ETH/USDT)"
+        "error: ft: no SOL_USDT candles (pairs here: ETH/USDT)"
     ]
-    two = workdir(tmp_path / "two", **{"data.source": "freqtrade", "data.path": "ft",
-                                       "data.symbols": ["ETH/USDT", "BTC/USDT"]})  # fmt: skip
-    assert refused(two, "ingest", monkeypatch, capsys) == [
-        "error: params.yaml: data.symbols names 2 symbols (ETH/USDT, BTC/USDT): the single "
-        "pipeline reads one; `dvc repro universe/dvc.yaml` runs them all"
-    ]
-    none = workdir(tmp_path / "none", **{"data.source": "freqtrade", "data.path": "ft"})
-    assert refused(none, "ingest", monkeypatch, capsys) == [
-        "error: params.yaml: data: symbols: data.source freqtrade needs the pairs to read, "
-        "e.g. [BTC/USDT]"
-    ]
+    slash = workdir(tmp_path / "slash", **{"data.source": "freqtrade", "data.path": "ft",
+                                           "data.symbols": ["ETH/USDT"]})  # fmt: skip
+    [line] = refused(slash, "ingest", monkeypatch, capsys, "--symbol", "ETH/USDT")
+    assert line.startswith('error: params.yaml: data.symbols: ["ETH/USDT"] is not allowed')
+    assert "a pair is written BTC_USDT" in line
+    none = workdir(tmp_path / "none", **{"data.source": "freqtrade", "data.path": "ft",
+                                         "data.symbols": []})  # fmt: skip
+    [line] = refused(none, "ingest", monkeypatch, capsys, "--symbol", "ETH_USDT")
+    assert line.startswith("error: params.yaml: data.symbols: [] is not allowed")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from pipeline import metrics
+from pipeline import MARKET, metrics
 
 from gafcnn.data.labels import LabelSpec
 from gafcnn.data.samples import build_samples
@@ -37,7 +37,7 @@ def _audit_input(sets: list[GafSet]):
 
 
 def test_windows_share_timestamps_and_labels(project):
-    sets = [GafSet(project / "data" / "gaf" / f"w{w}") for w in WINDOWS]
+    sets = [GafSet(project / MARKET / "data" / "gaf" / f"w{w}") for w in WINDOWS]
     check = check_alignment(_audit_input(sets))
     assert check.status == "pass" and check.value == 0
     counts = sets[0].meta["counts"]
@@ -53,11 +53,11 @@ def test_windows_share_timestamps_and_labels(project):
 
 
 def test_images_encode_the_window_ending_at_the_decision(project):
-    bars = pd.read_parquet(project / "data" / "interim" / "bars.parquet")
+    bars = pd.read_parquet(project / MARKET / "data" / "interim" / "bars.parquet")
     ms = bars["timestamp"].dt.as_unit("ms").astype("int64").to_numpy()
     close = bars["close"].to_numpy()
     for w in WINDOWS:
-        s = GafSet(project / "data" / "gaf" / f"w{w}")
+        s = GafSet(project / MARKET / "data" / "gaf" / f"w{w}")
         size = s.meta["image_size"]
         assert size == min(w, 30)
         ts = s.timestamps("val")[:50]
@@ -73,7 +73,7 @@ def test_misaligned_window_is_caught(project, tmp_path):
     dirs = {}
     for w in WINDOWS:
         dirs[w] = tmp_path / f"w{w}"
-        shutil.copytree(project / "data" / "gaf" / f"w{w}", dirs[w])
+        shutil.copytree(project / MARKET / "data" / "gaf" / f"w{w}", dirs[w])
     # shift w60 by one sample against w15: drop its first val sample, repeat the last
     ts = np.load(dirs[60] / "val_timestamps.npy")
     np.save(dirs[60] / "val_timestamps.npy", np.r_[ts[1:], ts[-1]])
@@ -114,10 +114,10 @@ def test_npy_writer_round_trip(tmp_path):
 
 
 def test_meta_records_what_was_written(project):
-    meta = json.loads((project / "data" / "gaf" / "w60" / "meta.json").read_text())
+    meta = json.loads((project / MARKET / "data" / "gaf" / "w60" / "meta.json").read_text())
     assert meta["layout"] == "N,C,H,W" and meta["dtype"] == "float16"
     assert meta["horizon"] == 5 and meta["windows"] == list(WINDOWS)
-    assert (project / "plots" / "gaf" / "w60_samples.png").stat().st_size > 10_000
+    assert (project / MARKET / "plots" / "gaf" / "w60_samples.png").stat().st_size > 10_000
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from pipeline import metrics, run, scratch_project
+from pipeline import MARKET, metrics, run, scratch_project
 
 from gafcnn.clock import MINUTE_MS
 from gafcnn.data.synthetic import SyntheticConfig, generate
@@ -159,14 +159,14 @@ def test_make_grid_end_to_end(tmp_path):
     run(["git", "commit", "-qm", "baseline"], root)
     proc = run(["python", "-m", "gafcnn.experiments.grid", "run", "--only", "conv1d,mtf"], root)
     print(proc.stdout[-3000:])
-    report = json.loads((root / "reports" / "grid.json").read_text())
+    report = json.loads((root / MARKET / "reports" / "grid.json").read_text())
     assert [r["experiment"] for r in report["experiments"]] == ["baseline", "conv1d", "mtf"]
     assert report["experiments"][1]["changed"] == {"arch": "conv1d"}
     every = report["pairs"] + report["repeated_pairs"]  # every model of each experiment
     assert every >= 3 * 12 and every % 3 == 0
     assert report["repeated_pairs"] >= 2 * 3  # xgb_indicators, majority, return baselines: once
     assert 0 < report["selection"]["reality_check"]["p_value"] <= 1
-    assert "| conv1d | arch=conv1d |" in (root / "reports" / "grid.md").read_text()
+    assert "| conv1d | arch=conv1d |" in (root / MARKET / "reports" / "grid.md").read_text()
     assert metrics(root, "decision")["trials"] == 1  # the workspace is the baseline again
 
 

@@ -47,11 +47,24 @@ def files(root: Path) -> set[Path]:
     return {p.relative_to(root) for p in root.rglob("*") if p.is_file()}
 
 
+def with_symbol(root: Path, name: str, args: tuple[str, ...]) -> tuple[str, ...]:
+    """``args``, with ingest's ``--symbol`` (the first of ``data.symbols``) when none."""
+    if name != "ingest" or args:
+        return args
+    return ("--symbol", yaml.safe_load((root / "params.yaml").read_text())["data"]["symbols"][0])
+
+
 def stage(root: Path, name: str, monkeypatch, *args: str) -> None:
-    """Run a stage's main in ``root`` (for the stages a failing one reads from)."""
+    """Run a stage's main in ``root`` (for the stages a failing one reads from). Ingest
+    writes into the project's ``markets/<symbol>/``; here its outputs are moved into
+    ``root``, whose one-symbol params.yaml the later stages read as a market's own."""
     monkeypatch.chdir(root)
+    args = with_symbol(root, name, args)
     monkeypatch.setattr(sys, "argv", [name, *args])
     importlib.import_module(f"gafcnn.stages.{name}").main()
+    if name == "ingest":
+        shutil.copytree(root / "markets" / args[1], root, dirs_exist_ok=True)
+        shutil.rmtree(root / "markets")
 
 
 def _staged(root: Path, name: str) -> Path:
@@ -67,7 +80,7 @@ def refused(root: Path, name: str, monkeypatch, capsys, *args: str) -> list[str]
     before = files(root)
     capsys.readouterr()
     monkeypatch.chdir(root)
-    monkeypatch.setattr(sys, "argv", [name, *args])
+    monkeypatch.setattr(sys, "argv", [name, *with_symbol(root, name, args)])
     with pytest.raises(SystemExit) as exit_:
         run_stage(importlib.import_module(f"gafcnn.stages.{name}").main)
     err = capsys.readouterr().err

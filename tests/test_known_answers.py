@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from conftest import REAL_CSV
-from pipeline import dvc, metrics, scratch_project, set_params
+from pipeline import MARKET, dvc, metrics, scratch_project, set_params
 
 pytestmark = pytest.mark.slow
 
@@ -153,9 +153,12 @@ def test_default_cnn_beats_majority(runs):
 
 def test_training_is_deterministic(runs):
     root = runs["default"]
-    files = [root / "metrics" / "train_w15.json", root / "models" / "cnn" / "w15.pt"]
+    files = [
+        root / MARKET / "metrics" / "train_w15.json",
+        root / MARKET / "models" / "cnn" / "w15.pt",
+    ]
     before = [f.read_bytes() for f in files]
-    dvc(root, "repro", "-f", "train@15")
+    dvc(root, "repro", "-f", "train@BTCUSDT-15")
     assert [f.read_bytes() for f in files] == before  # to the byte, timings are elsewhere
 
 

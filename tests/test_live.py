@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from pipeline import MARKET
 
 from gafcnn import clock
 from gafcnn.evaluation.resampling import Rolling
@@ -26,7 +27,7 @@ from gafcnn.testing.load import json_bars, service
 
 
 def _bars(project) -> pd.DataFrame:
-    return pd.read_parquet(project / "data" / "interim" / "bars.parquet")
+    return pd.read_parquet(project / MARKET / "data" / "interim" / "bars.parquet")
 
 
 def _volatile(bars: pd.DataFrame, factor: float) -> pd.DataFrame:
@@ -61,7 +62,7 @@ def _with_guards(src, target, **breaker) -> Bundle:
 def test_drift_turns_a_five_times_as_volatile_stretch_flat_and_leaves_clean_bars_alone(
     project, tmp_path
 ):
-    bundle = _with_guards(project / "models" / "bundle", tmp_path / "b", min_trades=0)
+    bundle = _with_guards(project / MARKET / "models" / "bundle", tmp_path / "b", min_trades=0)
     n = int(bundle.spec["guards"]["drift"]["bars"])
     clean = _bars(project).iloc[-n:].reset_index(drop=True)
     wild = _volatile(clean, 5.0)
@@ -99,7 +100,7 @@ def _feed(market: Market, bars: pd.DataFrame) -> list[dict]:
 def test_the_breaker_trips_below_the_backtests_floor_and_a_new_champion_resets_it(
     project, tmp_path
 ):
-    src = project / "models" / "bundle"
+    src = project / MARKET / "models" / "bundle"
     strict = _with_guards(src, tmp_path / "strict", floor=0.01, min_trades=5)  # +100 bps
     lenient = _with_guards(src, tmp_path / "lenient", floor=-1.0, min_trades=5)
     bars = _bars(project)
@@ -127,7 +128,7 @@ def test_the_breaker_trips_below_the_backtests_floor_and_a_new_champion_resets_i
 def test_a_new_champion_is_swapped_in_under_load_with_no_failed_request_and_no_lost_bar(
     project, tmp_path
 ):
-    src = project / "models" / "bundle"
+    src = project / MARKET / "models" / "bundle"
     first = redeploy(src, tmp_path / "a", "ensemble", "deploy ensemble")
     second = redeploy(src, tmp_path / "b", "hybrid", "deploy hybrid")
     versions = store(tmp_path / "versions", "BTCUSDT", tmp_path / "promotions.jsonl")

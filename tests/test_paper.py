@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from pipeline import env
+from pipeline import MARKET, env
 
 from gafcnn.serving import paper
 from gafcnn.serving.bundle import Bundle, redeploy, seal
@@ -20,11 +20,13 @@ HORIZON = 5  # label.horizon of the shared project
 
 
 def _bars(project) -> pd.DataFrame:
-    return pd.read_parquet(project / "data" / "interim" / "bars.parquet").drop(columns="filled")
+    return pd.read_parquet(project / MARKET / "data" / "interim" / "bars.parquet").drop(
+        columns="filled"
+    )
 
 
 def _test_first(project) -> str:
-    return json.loads((project / "metrics" / "evaluate.json").read_text())["test_first"]
+    return json.loads((project / MARKET / "metrics" / "evaluate.json").read_text())["test_first"]
 
 
 def _evaluated(project, model: str) -> pd.DataFrame:
@@ -46,7 +48,7 @@ def test_paper_trading_reproduces_the_backtest_for_every_served_model(project):
     """The test segment replayed bar by bar through the bundle: for every served model,
     at its val-chosen theta, the same entries, exits, sides and net returns (to 1e-12)
     as the evaluate stage's trades."""
-    bundle, bars = Bundle(project / "models" / "bundle"), _bars(project)
+    bundle, bars = Bundle(project / MARKET / "models" / "bundle"), _bars(project)
     start = pd.Timestamp(_test_first(project)).value // 60_000_000_000
     served = list(bundle.spec["policy"])
     assert {"cnn_w15", "ensemble", "xgb_indicators", "hybrid"} <= set(served)
@@ -78,7 +80,9 @@ def test_paper_from_a_file_and_following_stdin_give_the_same_trades(project, tmp
     trades the hybrid at theta 0 (always in), so the stretch holds trades whatever
     weights training reached. (That these are the backtest's trades needs no test of
     its own: both run one position engine.)"""
-    bundle = redeploy(project / "models" / "bundle", tmp_path / "bundle", "hybrid", "deploy hybrid")
+    bundle = redeploy(
+        project / MARKET / "models" / "bundle", tmp_path / "bundle", "hybrid", "deploy hybrid"
+    )
     bars = _bars(project)
     first = _test_first(project)
     at = int(np.searchsorted(bars["timestamp"], pd.Timestamp(first)))
@@ -109,8 +113,8 @@ def test_paper_from_a_file_and_following_stdin_give_the_same_trades(project, tmp
 
 
 def test_paper_refuses_in_one_line(project, tmp_path):
-    bundle = str(project / "models" / "bundle")
-    spec = json.loads((project / "models" / "bundle" / "bundle.json").read_text())
+    bundle = str(project / MARKET / "models" / "bundle")
+    spec = json.loads((project / MARKET / "models" / "bundle" / "bundle.json").read_text())
     path = tmp_path / "bars.csv"
     _bars(project).iloc[-50:].to_csv(path, index=False)
     cases = [
@@ -150,7 +154,7 @@ def test_an_expired_bundle_stops_opening_trades_and_says_so_once(project, tmp_pa
     import shutil
 
     bundle = tmp_path / "bundle"
-    shutil.copytree(project / "models" / "bundle", bundle)
+    shutil.copytree(project / MARKET / "models" / "bundle", bundle)
     spec = json.loads((bundle / "bundle.json").read_text())
     want = _evaluated(project, "hybrid")
     cut = want["entry"].iloc[len(want) // 2]  # the last minute it may trade

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from pipeline import dvc, metrics, run, scratch_project
+from pipeline import MARKET, dvc, metrics, run, scratch_project
 
 from gafcnn.io import InputError, save_torch, save_xgb
 
@@ -46,19 +46,20 @@ def test_model_files_do_not_record_the_temporary_name(tmp_path):
 
 def test_no_tracked_metric_holds_a_timing(project):
     timing = re.compile(r"per_s\b|wall|latency|rss|load_s\b|time_s\b|seconds", re.IGNORECASE)
-    for f in sorted((project / "metrics").glob("*.json")):
+    for f in sorted((project / MARKET / "metrics").glob("*.json")):
         keys = re.findall(r'"([^"]+)":', f.read_text())
         assert not [k for k in keys if timing.search(k)], f"{f.name} holds timings"
-    for f in (project / "models" / "cnn").glob("*.json"):
+    for f in (project / MARKET / "models" / "cnn").glob("*.json"):
         assert not timing.search(" ".join(json.loads(f.read_text())))
 
 
 def test_forced_rerun_changes_no_byte(project):
     """Two forced runs of a slice (train, xgb_indicators, ensemble, hybrid): same bytes
     everywhere, and the same dvc.lock."""
-    outs = ["dvc.lock", "models", "metrics", "data/predictions", "plots/train"]
+    outs = ["dvc.lock", *(f"{MARKET}/{o}" for o in ("models", "metrics", "data/predictions",
+                                                    "plots/train"))]  # fmt: skip
     before = digest(project, outs)
-    dvc(project, "repro", "-f", "-s", "train@15", "xgb_indicators", "ensemble", "hybrid")
+    dvc(project, "repro", "-f", "-s", "train@BTCUSDT-15", "xgb_indicators", "ensemble", "hybrid")
     after = digest(project, outs)
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     assert not changed, f"a forced rerun changed {changed}"
@@ -72,7 +73,7 @@ def test_review_lists_what_changed_and_only_that(tmp_path):
     run(["git", "commit", "-qm", "base"], root)
     base = run(["git", "rev-parse", "HEAD"], root).stdout.strip()
 
-    review = root / "reports" / "review.md"
+    review = root / MARKET / "reports" / "review.md"
     module = ["python", "-m", "gafcnn.experiments.review", "--base", base]
     run([*_py(module)], root)
     text = review.read_text()

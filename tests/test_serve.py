@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import kraken_rows
-from pipeline import env
+from pipeline import MARKET, env
 
 from gafcnn import clock
 from gafcnn.data.readers import read_bars
@@ -41,7 +41,9 @@ HEALTH = {"status": (str,), "model_loaded": (bool,), "model_version": (str,),
 def hybrid(pipeline_project, tmp_path_factory):
     """The project's bundle with the hybrid deployed (it reads the CNNs and indicators)."""
     target = tmp_path_factory.mktemp("serve") / "bundle"
-    return redeploy(pipeline_project / "models" / "bundle", target, "hybrid", "deploy hybrid")
+    return redeploy(
+        pipeline_project / MARKET / "models" / "bundle", target, "hybrid", "deploy hybrid"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +55,9 @@ def served(hybrid):
 def _segment(root, history: int) -> tuple[pd.DataFrame, np.ndarray]:
     """The bars of the test segment with ``history`` bars before it, and its decision
     times (epoch ms)."""
-    ref = pd.read_parquet(root / "data" / "predictions" / "hybrid.parquet")
+    ref = pd.read_parquet(root / MARKET / "data" / "predictions" / "hybrid.parquet")
     ts = np.sort(clock.ms_of(ref.loc[ref["segment"] == "test", "timestamp"]))
-    bars = pd.read_parquet(root / "data" / "interim" / "bars.parquet")
+    bars = pd.read_parquet(root / MARKET / "data" / "interim" / "bars.parquet")
     stamps = clock.ms_of(bars["timestamp"])
     first, last = np.searchsorted(stamps, [ts[0], ts[-1]])
     return bars.iloc[first - history : last + 1].reset_index(drop=True), ts
@@ -119,7 +121,9 @@ BAD = [  # (body, status, the error's start)
 
 
 def test_bad_input_is_refused_in_one_line_and_changes_nothing(pipeline_project, served):
-    bars = pd.read_parquet(pipeline_project / "data" / "interim" / "bars.parquet").iloc[-300:]
+    bars = pd.read_parquet(pipeline_project / MARKET / "data" / "interim" / "bars.parquet").iloc[
+        -300:
+    ]
     rows = json_bars(bars)
     late = {**rows[-1], "timestamp": "2025-01-01T00:00:00+00:00"}
     bad_bars = [
@@ -236,7 +240,7 @@ def test_a_token_guards_every_endpoint(hybrid):
 def test_load_without_errors_or_lost_bars(pipeline_project, hybrid):
     """A few seconds of the load benchmark: 4 clients, 100 requests/s, a bar closed
     every 10th request: no error, and each symbol holds every bar its client closed."""
-    bars = pd.read_parquet(pipeline_project / "data" / "interim" / "bars.parquet")
+    bars = pd.read_parquet(pipeline_project / MARKET / "data" / "interim" / "bars.parquet")
     history, symbols = Bundle(hybrid).history, ["BTCUSDT", *SYMBOLS]
     with service(hybrid, SYMBOLS) as (base, _):
         clients = drive(base, bars, symbols, seconds=4, rate=100, history=history)
@@ -293,7 +297,9 @@ def test_no_client_can_wedge_the_service(pipeline_project, hybrid, monkeypatch, 
     the steps of a clean stream: each is answered in the one error shape without
     internals, and the clean stream's answers are exactly those it gets alone. A
     symbol fed a wrong history starts afresh after ``DELETE /bars/{symbol}``."""
-    bars = pd.read_parquet(pipeline_project / "data" / "interim" / "bars.parquet").iloc[-300:]
+    bars = pd.read_parquet(pipeline_project / MARKET / "data" / "interim" / "bars.parquet").iloc[
+        -300:
+    ]
     rows = json_bars(bars)
     now = bars["timestamp"].iloc[-1] + pd.Timedelta(minutes=2)
     bundle = Bundle(hybrid)
@@ -347,7 +353,7 @@ def test_a_symbol_starts_afresh_after_delete(pipeline_project, hybrid):
     """A history the bot regrets (here: bars later than the ones it means to send)
     blocks earlier bars until ``DELETE /bars/{symbol}``; then the symbol answers as a
     symbol fed only the right bars, and other symbols are untouched."""
-    bars = pd.read_parquet(pipeline_project / "data" / "interim" / "bars.parquet")
+    bars = pd.read_parquet(pipeline_project / MARKET / "data" / "interim" / "bars.parquet")
     rows = json_bars(bars.iloc[-300:])
 
     async def go() -> list:

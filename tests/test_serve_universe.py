@@ -9,6 +9,7 @@ import json
 import httpx
 import pandas as pd
 import pytest
+from pipeline import MARKET
 
 from gafcnn.cli import predict_main
 from gafcnn.data.bars import OHLCV
@@ -21,12 +22,12 @@ from gafcnn.testing.load import json_bars
 
 @pytest.fixture(scope="module")
 def universe(pipeline_project, tmp_path_factory):
-    """A universe's models folder: BTC/USDT's bundle deploys the hybrid, ETH/USDT's
+    """A universe's markets folder: BTC_USDT's bundle deploys the hybrid, ETH_USDT's
     deploys nothing (both made from the project's bundle)."""
-    root = tmp_path_factory.mktemp("universe") / "models"
-    src = pipeline_project / "models" / "bundle"
-    redeploy(src, root / "BTC" / "USDT" / "bundle", "hybrid", "deploy hybrid")
-    redeploy(src, root / "ETH" / "USDT" / "bundle", None, "deploy nothing")
+    root = tmp_path_factory.mktemp("universe") / "markets"
+    src = pipeline_project / MARKET / "models" / "bundle"
+    redeploy(src, root / "BTC_USDT" / "models" / "bundle", "hybrid", "deploy hybrid")
+    redeploy(src, root / "ETH_USDT" / "models" / "bundle", None, "deploy nothing")
     return root
 
 
@@ -49,9 +50,11 @@ def _ask(app, rows: list[dict], symbols: list[str]) -> tuple[dict, list[dict], d
 
 
 def test_each_symbol_is_answered_by_its_own_bundle(pipeline_project, universe):
-    bars = pd.read_parquet(pipeline_project / "data" / "interim" / "bars.parquet").iloc[-300:]
+    bars = pd.read_parquet(pipeline_project / MARKET / "data" / "interim" / "bars.parquet").iloc[
+        -300:
+    ]
     rows = json_bars(bars)
-    assert list(universe_bundles(universe)) == ["BTC/USDT", "ETH/USDT"]
+    assert list(universe_bundles(universe)) == ["BTC_USDT", "ETH_USDT"]
     served = Served.open(universe)
     assert list(served.bundles) == ["BTCUSDT", "ETHUSDT"] and served.default is None
     answers, refused, health = _ask(create_app(served), rows, ["BTC/USDT", "eth-usdt"])
@@ -83,7 +86,9 @@ def test_symbols_limit_a_universe_and_widen_a_bundle(universe):
 
 
 def test_predict_picks_the_symbols_bundle(pipeline_project, universe, tmp_path, capsys):
-    bars = pd.read_parquet(pipeline_project / "data" / "interim" / "bars.parquet").iloc[-300:]
+    bars = pd.read_parquet(pipeline_project / MARKET / "data" / "interim" / "bars.parquet").iloc[
+        -300:
+    ]
     path = tmp_path / "bars.csv"
     bars[["timestamp", *OHLCV]].to_csv(path, index=False)
     out: dict[str, list] = {}
@@ -100,4 +105,4 @@ def test_predict_picks_the_symbols_bundle(pipeline_project, universe, tmp_path, 
     with pytest.raises(InputError, match="holds a bundle per symbol .*: name one with --symbol"):
         bundle_for(universe, None)
     with pytest.raises(InputError, match="fitted on BTCUSDT, not ETH/USDT"):
-        bundle_for(universe / "BTC" / "USDT" / "bundle", "ETH/USDT")
+        bundle_for(universe / "BTC_USDT" / "models" / "bundle", "ETH/USDT")

@@ -4,12 +4,13 @@ universe of copies, a pattern that matches nothing, or a pattern in ``data.path`
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import binance_rows, make_bars
-from test_input_errors import refused, stage, workdir
+from test_input_errors import refused, workdir
 
 from gafcnn.data.sources import file_form, named_symbol, symbol_files, symbol_key
 from gafcnn.io import InputError
@@ -31,8 +32,13 @@ def months(root, symbol: str, seed: int) -> pd.DataFrame:
 
 
 def ingested(root, symbol: str, monkeypatch) -> pd.DataFrame:
-    stage(root, "universe_ingest", monkeypatch, "--symbol", symbol)
-    return pd.read_parquet(root / "data" / "universe" / "bars" / symbol / "bars.parquet")
+    """``symbol``'s bars as the ingest stage writes them, into its market's folder."""
+    from gafcnn.stages import ingest
+
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["ingest", "--symbol", symbol])
+    ingest.main()
+    return pd.read_parquet(root / "markets" / symbol / "data" / "interim" / "bars.parquet")
 
 
 def test_symbols_and_file_names_compare_by_key():
@@ -107,7 +113,7 @@ def test_a_csv_universe_is_refused_in_one_line(tmp_path, monkeypatch, capsys, ca
     root = workdir(tmp_path, **UNIVERSE, **overrides)
     for k, name in enumerate(names):
         write(root, name, make_bars(30, seed=k))
-    lines = refused(root, "universe_ingest", monkeypatch, capsys, "--symbol", "BTCUSDT")
+    lines = refused(root, "ingest", monkeypatch, capsys, "--symbol", "BTCUSDT")
     assert len(lines) == 1 and message in lines[0], lines
 
 

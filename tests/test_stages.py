@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from conftest import REAL_CSV, kraken_rows
-from pipeline import dvc, metrics, scratch_project
+from pipeline import MARKET, dvc, metrics, scratch_project
 
 
 def test_repro_runs_ingest_and_split(project):
@@ -53,14 +53,17 @@ def test_bad_input_fails_cleanly_and_writes_nothing(tmp_path, case):
     bad = root / "data" / "external" / "bad.csv"
     bad.write_text(text)
     proc = subprocess.run(
-        [sys.executable, "-m", "gafcnn.stages.ingest"], cwd=root, capture_output=True, text=True
+        [sys.executable, "-m", "gafcnn.stages.ingest", "--symbol", "BTCUSDT"],
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode != 0
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert "Traceback" not in proc.stderr
-    assert not (root / "data" / "interim").exists()
-    assert not (root / "metrics").exists()
+    assert not (root / MARKET / "data" / "interim").exists()
+    assert not (root / MARKET / "metrics").exists()
 
 
 def test_headerless_file_ingests_with_declared_columns(tmp_path):
@@ -75,7 +78,10 @@ def test_headerless_file_ingests_with_declared_columns(tmp_path):
     )  # fmt: skip
     (root / "data" / "external" / "other.csv").write_text(rows)
     proc = subprocess.run(
-        [sys.executable, "-m", "gafcnn.stages.ingest"], cwd=root, capture_output=True, text=True
+        [sys.executable, "-m", "gafcnn.stages.ingest", "--symbol", "BTCUSDT"],
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     ing = metrics(root, "ingest")
@@ -162,9 +168,9 @@ def test_gap_heavy_file_stops_before_any_model_and_runs_with_fill_gaps(tmp_path)
     ing = metrics(root, "ingest")
     assert ing["rows"] == n and ing["files"][0]["layout"] == "kraken-ohlcvt"
     assert ing["filled_minutes"] == 0
-    assert not (root / "data" / "interim" / "split.json").exists()
-    assert not (root / "metrics" / "split.json").exists()
-    assert not (root / "data" / "gaf").exists()
+    assert not (root / MARKET / "data" / "interim" / "split.json").exists()
+    assert not (root / MARKET / "metrics" / "split.json").exists()
+    assert not (root / MARKET / "data" / "gaf").exists()
 
     dvc(root, "exp", "run", "-S", "data.fill_gaps=true", "evaluate")
     ing = metrics(root, "ingest")
@@ -180,7 +186,7 @@ def test_gap_heavy_file_stops_before_any_model_and_runs_with_fill_gaps(tmp_path)
     decision = metrics(root, "decision")
     assert decision["audit_warnings"] == ["filled_bars"]
     assert any("audit check 'filled_bars'" in r for r in decision["reasons"])
-    report = (root / "reports" / "report.md").read_text()
+    report = (root / MARKET / "reports" / "report.md").read_text()
     assert "warnings: filled_bars" in report and "minutes filled by data.fill_gaps" in report
 
 
@@ -205,7 +211,7 @@ def test_walkforward_end_to_end(tmp_path):
     assert dec["evaluation"] == "walk-forward" and ev["evaluation"]["method"] == "walk-forward"
     assert dec["reasons"][0].startswith("evaluated walk-forward: 2 folds (expanding)")
     assert "single_split" in ev and set(ev["single_split"]["table"]) == set(ev["table"])
-    pooled = pd.read_parquet(root / "data" / "walkforward" / "predictions.parquet")
+    pooled = pd.read_parquet(root / MARKET / "data" / "walkforward" / "predictions.parquet")
     assert (pooled["segment"] == "test").all()
     stamps = {m: set(g["timestamp"]) for m, g in pooled.groupby("model")}
     assert {"cnn_w15", "cnn_w30", "xgb_indicators", "hybrid", "ensemble_weighted"} <= set(stamps)
@@ -219,7 +225,7 @@ def test_walkforward_end_to_end(tmp_path):
     )
     assert ts[0] >= first and ts[-1] <= last
     assert sum(f["samples"] for f in folds) == len(ts) == ev["test_samples"]
-    md = (root / "reports" / "report.md").read_text()
+    md = (root / MARKET / "reports" / "report.md").read_text()
     assert "## Walk-forward folds" in md and "forest.png" in md
 
 
@@ -241,7 +247,7 @@ def test_cpcv_end_to_end(tmp_path):
     assert (wf["scheme"], len(wf["splits"]), len(wf["paths"])) == ("cpcv", 6, 3)
     assert all(f["leak_check"]["train"] > 0 for f in wf["splits"])
     assert dec["evaluation"] == "single split"
-    paths = pd.read_parquet(root / "data" / "walkforward" / "paths.parquet")
+    paths = pd.read_parquet(root / MARKET / "data" / "walkforward" / "paths.parquet")
     assert sorted(paths["path"].unique()) == [0, 1, 2]
     per_path = paths.groupby(["path", "model"])["timestamp"]
     assert not paths.duplicated(["path", "model", "timestamp"]).any()
@@ -249,5 +255,5 @@ def test_cpcv_end_to_end(tmp_path):
     assert {"cnn_w15", "minirocket_w30", "xgb_raw_w15", "hybrid", "oracle"} <= set(paths["model"])
     assert 0 <= wf["pbo"]["min"] <= wf["pbo"]["mean"] <= wf["pbo"]["max"] <= 1
     assert wf["accuracy"]["hybrid"]["min"] <= wf["accuracy"]["hybrid"]["max"]
-    md = (root / "reports" / "report.md").read_text()
+    md = (root / MARKET / "reports" / "report.md").read_text()
     assert "## Combinatorial purged cross-validation" in md and "figures/cpcv.png" in md

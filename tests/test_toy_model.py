@@ -16,7 +16,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 from conftest import kraken_rows
-from pipeline import env
+from pipeline import MARKET, env
 
 from gafcnn.models import predictions
 from gafcnn.serving.bundle import seal
@@ -179,30 +179,31 @@ def test_a_declared_model_is_scored_reported_in_the_grid_exported_and_served(pro
         _run(root, sys.executable, "-m", "dvc", "repro", "--single-item", stage)
 
     # scored by evaluate with every other model, in the report
-    ev = json.loads((root / "metrics" / "evaluate.json").read_text())
+    ev = json.loads((root / MARKET / "metrics" / "evaluate.json").read_text())
     assert 0.3 < ev["table"][NAME]["accuracy"] < 0.7
     assert NAME in ev["backtest"]
-    assert f"| {NAME} |" in (root / "reports" / "report.md").read_text()
+    assert f"| {NAME} |" in (root / MARKET / "reports" / "report.md").read_text()
 
     # a column of the grid report (this run as its one experiment)
     grid = _run(root, sys.executable, "-c", GRID_REPORT)
     header = next(line for line in grid.splitlines() if line.startswith("| experiment |"))
     assert f"| {NAME} |" in header, grid
-    bars = pd.read_parquet(root / "data" / "interim" / "bars.parquet")
-    test = predictions.read(root / "data" / "predictions")
+    bars = pd.read_parquet(root / MARKET / "data" / "interim" / "bars.parquet")
+    test = predictions.read(root / MARKET / "data" / "predictions")
     test = test[test["segment"] == "test"]
 
     # exported, and served by `gafcnn predict` with the P(up) the stage wrote
-    bundle = json.loads((root / "models" / "bundle" / "bundle.json").read_text())
+    bundle = json.loads((root / MARKET / "models" / "bundle" / "bundle.json").read_text())
     assert NAME in bundle["models"] and f"{NAME}.json" in bundle["files"]
     bundle["deployed"] = NAME
-    seal(root / "models" / "bundle", bundle)
+    seal(root / MARKET / "models" / "bundle", bundle)
     mine = test[test["model"] == NAME]
     last = mine["timestamp"].max()
     path = tmp_path / "bars.csv"
     path.write_text(kraken_rows(bars[bars["timestamp"] <= last].iloc[-400:]))
-    out = _run(root, sys.executable, "-m", "gafcnn.cli", "predict", "--bundle",
-               "models/bundle", "--bars", str(path), "--last", "5")  # fmt: skip
+    out = _run(
+        root, sys.executable, "-m", "gafcnn.cli", "predict", "--bars", str(path), "--last", "5"
+    )  # the default: the markets folder, its one market's bundle
     served = pd.read_csv(io.StringIO(out), parse_dates=["timestamp"])
     both = served.merge(mine, on="timestamp", suffixes=("_served", "_evaluated"))
     assert len(both) >= 1 and both["p_up_served"].notna().all()

@@ -12,6 +12,7 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
+from pipeline import MARKET
 
 from gafcnn import clock
 from gafcnn.data import synthetic
@@ -77,10 +78,18 @@ def test_a_synthetic_universe_gives_each_symbol_its_signal_and_correlated_shocks
 def test_universe_params_are_checked():
     with pytest.raises(InputError, match="synthetic.signals: 1 signals for 2 symbols"):
         DataParams.from_params({"symbols": ["A", "B"], "synthetic": {"signals": [0.1]}})
-    with pytest.raises(InputError, match=r'universe.training: \["both"\] is not allowed'):
-        UniverseParams.from_params({"training": ["both"]})
+    with pytest.raises(InputError, match=r'universe.pooled: "yes" is not allowed'):
+        UniverseParams.from_params({"pooled": "yes"})
+    with pytest.raises(InputError, match=r"unknown key 'universe.training' \(valid here: pooled\)"):
+        UniverseParams.from_params({"training": ["per_symbol"]})
+    assert UniverseParams().trainings(1) == ["per_symbol"]  # one symbol: nothing to pool
+    assert UniverseParams().trainings(2) == ["per_symbol", "pooled"]
+    assert UniverseParams(pooled=False).trainings(2) == ["per_symbol"]
     assert DataParams.from_params({"symbols": ["A", "B"]}).universe
     assert not DataParams.from_params({"symbols": ["A"]}).universe
+    for bad in ([], ["BTC/USDT"], ["A", "A"]):
+        with pytest.raises(InputError, match="data.symbols: "):
+            DataParams.from_params({"symbols": bad})
 
 
 def judged_of(ts: np.ndarray, y: np.ndarray, p: np.ndarray) -> dict:
@@ -136,22 +145,23 @@ def test_each_symbol_is_decided_by_the_pipeline_its_bundle_serves():
 
 
 def test_a_universe_stage_is_timed_by_its_entry_with_its_peak_memory(monkeypatch, tmp_path):
-    """Each universe_fit entry has its own wall time, and the timings table gives the
-    peak memory of the stage or of its largest child (the scratch pipeline's stages)."""
-    spec = types.SimpleNamespace(name="gafcnn.stages.universe_fit")
+    """Each ingest entry has its own wall time, and the timings table gives the peak
+    memory of the stage or of its largest child (the pooled fit's scratch stages)."""
+    spec = types.SimpleNamespace(name="gafcnn.stages.ingest")
     monkeypatch.setitem(sys.modules, "__main__", types.SimpleNamespace(__spec__=spec))
-    monkeypatch.setattr(sys, "argv", ["universe_fit.py", "--symbol", "BTC/USDT"])
-    assert stage_name() == "universe_fit@BTC/USDT"
-    monkeypatch.setattr(sys, "argv", ["universe_fit.py", "--pooled"])
-    assert stage_name() == "universe_fit@pooled"
+    monkeypatch.setattr(sys, "argv", ["ingest.py", "--symbol", "BTC_USDT"])
+    assert stage_name() == "ingest@BTC_USDT"
+    spec = types.SimpleNamespace(name="gafcnn.stages.pooled")
+    monkeypatch.setitem(sys.modules, "__main__", types.SimpleNamespace(__spec__=spec))
+    monkeypatch.setattr(sys, "argv", ["pooled.py"])
+    assert stage_name() == "pooled"
     write_json(tmp_path / "t.json", {
-        "wall/universe_fit@pooled": {"wall_s": 30.0, "peak_rss_mb": 90.0,
-                                     "children_peak_rss_mb": 1400.0},
+        "wall/pooled": {"wall_s": 30.0, "peak_rss_mb": 90.0, "children_peak_rss_mb": 1400.0},
         "wall/universe": {"wall_s": 10.0, "peak_rss_mb": 300.0, "children_peak_rss_mb": 0.0},
     })  # fmt: skip
     write_timings_report(tmp_path / "t.json", tmp_path / "t.md")
     text = (tmp_path / "t.md").read_text()
-    assert "| universe_fit@pooled | 30.0 | 75.0% | 1,400 |" in text
+    assert "| pooled | 30.0 | 75.0% | 1,400 |" in text
     assert "| universe | 10.0 | 25.0% | 300 |" in text
 
 
@@ -166,11 +176,12 @@ def test_a_symbols_own_fit_is_summarised_from_its_evaluation_and_judged_alike(pr
     from gafcnn.params import read_params
     from gafcnn.universe.evaluation import as_evaluated, judge, summary
 
-    params = read_params(project / "params.yaml")
-    preds = predictions.read(project / "data" / "predictions")
-    bars, minutes = load_bars(path=project / "data" / "interim" / "bars.parquet")
-    market = Market(bars, minutes, pd.read_parquet(project / "data" / "interim" / "oracle.parquet"))
-    m = {k: read_json(project / "metrics" / f"{k}.json")
+    folder = project / MARKET
+    params = read_params(folder / "params.yaml")  # the market's own (the `market` stage's)
+    preds = predictions.read(folder / "data" / "predictions")
+    bars, minutes = load_bars(path=folder / "data" / "interim" / "bars.parquet")
+    market = Market(bars, minutes, pd.read_parquet(folder / "data" / "interim" / "oracle.parquet"))
+    m = {k: read_json(folder / "metrics" / f"{k}.json")
          for k in ("audit", "latency", "evaluate", "decision")}  # fmt: skip
     judged = as_evaluated(params, preds, market, m["evaluate"], m["decision"])
     own = summary(judged, params.label.horizon)
@@ -178,7 +189,7 @@ def test_a_symbols_own_fit_is_summarised_from_its_evaluation_and_judged_alike(pr
     assert own["test_samples"] == m["evaluate"]["test_samples"]
     for name, row in own["models"].items():
         assert row["accuracy"] == m["evaluate"]["table"][name]["accuracy"]
-    split = read_json(project / "metrics" / "split.json")
+    split = read_json(folder / "metrics" / "split.json")
     train_last = clock.parse_ms(split["train"]["last_timestamp"], "split")
     again = judge(params, preds, market, m, params.evaluate.trials, train_last)
     assert again["decision"]["decision"] == m["decision"]["decision"]

@@ -1,9 +1,11 @@
-"""Known answers for a universe (slow: two universes through `dvc repro
-universe/dvc.yaml`, about 10 minutes on 2 cores): on synthetic symbols whose
+"""Known answers for a universe (slow: two universes through `dvc repro`, about 10
+minutes on 2 cores): on synthetic symbols whose
 planted signal is known, only the symbol that carries one deploys, and a universe
 without signal deploys nothing."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from pipeline import dvc, metrics, scratch_project
@@ -20,17 +22,18 @@ SMALL = {
     "minirocket.kernels": 500,
     "evaluate.costs.fee_bps": 0.0,
     "evaluate.bootstrap_reps": 2000,  # 12 models x 3 trials: p-values must reach 0.05 / 36
-    "universe.training": ["per_symbol"],
+    "universe.pooled": False,
 }
 
 
 def run_universe(tmp_path, signals: dict[str, float]) -> dict:
-    root = scratch_project(tmp_path, universe=True, **SMALL,
+    root = scratch_project(tmp_path, **SMALL,
                            **{"data.symbols": list(signals),
                               "data.synthetic.signals": list(signals.values())})  # fmt: skip
-    dvc(root, "repro", "universe/dvc.yaml")
-    out = metrics(root, "universe")
-    out["oracle"] = {s: metrics(root, f"universe/{s}/ingest")["oracle_accuracy"] for s in signals}
+    dvc(root, "repro")
+    out = metrics(root, "universe", market=None)
+    out["oracle"] = {s: metrics(root, "ingest", Path("markets") / s)["oracle_accuracy"]
+                     for s in signals}  # fmt: skip
     return out
 
 

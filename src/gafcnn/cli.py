@@ -2,12 +2,12 @@
 on the command line, ``gafcnn serve`` over HTTP (:mod:`gafcnn.serving.http`), and
 ``gafcnn paper`` trades its policy on bars (see :mod:`gafcnn.serving.paper`).
 
-    gafcnn predict --bundle models/bundle --bars bars.csv --last 5
-    tail -f bars.csv | gafcnn predict --bundle models/bundle --bars - --follow
-    gafcnn serve --bundle models/bundle --port 8000
-    gafcnn serve --bundle models/universe          # each symbol by its own bundle
-    gafcnn predict --bundle models/universe --symbol ETH/USDT --bars eth.csv
-    gafcnn paper --bundle models/bundle --bars bars.csv --from 2024-02-05 --model hybrid
+    gafcnn predict --bars bars.csv --last 5        # the one market's bundle (markets/)
+    tail -f bars.csv | gafcnn predict --bars - --follow
+    gafcnn serve --port 8000                       # each symbol by its own bundle
+    gafcnn predict --symbol ETH_USDT --bars eth.csv
+    gafcnn predict --bundle markets/BTCUSDT/models/bundle --bars bars.csv
+    gafcnn paper --bars bars.csv --from 2024-02-05 --model hybrid
     gafcnn retrain                                  # a challenger, judged; models/versions
     gafcnn serve --bundle models/versions           # each symbol's champion, hot-reloaded
     gafcnn rollback --symbol BTC/USDT
@@ -43,7 +43,10 @@ from gafcnn.data.bars import minute_index
 from gafcnn.io import InputError, run_stage
 from gafcnn.serving.signals import FIELDS, Stream, decision_rows, warn_expired
 
-BUNDLE_HELP = "bundle folder (export stage), or a universe's models folder (models/universe)"
+BUNDLE_HELP = (
+    "the markets folder (each symbol's markets/<symbol>/models/bundle), a bundle "
+    "folder (export stage) or a versions store"
+)
 
 
 def format_row(row: dict, fmt: str) -> str:
@@ -94,7 +97,7 @@ def predict_main(argv: list[str] | None = None) -> None:
     from gafcnn.serving.symbols import bundle_for
 
     ap = argparse.ArgumentParser(prog="gafcnn predict", description=__doc__.split("\n")[0])
-    ap.add_argument("--bundle", default=str(paths.BUNDLE), help=BUNDLE_HELP)
+    ap.add_argument("--bundle", default=str(paths.MARKETS), help=BUNDLE_HELP)
     ap.add_argument("--symbol", help="the bars' symbol: picks its bundle in a universe's folder")
     ap.add_argument("--bars", required=True, help="bars file, directory or - for stdin")
     ap.add_argument("--columns", help="names of a headerless layout, comma-separated")
@@ -173,7 +176,7 @@ def paper_main(argv: list[str] | None = None) -> None:
     from gafcnn.trading.engine import PositionEngine
 
     ap = argparse.ArgumentParser(prog="gafcnn paper", description=paper.__doc__.split("\n")[0])
-    ap.add_argument("--bundle", default=str(paths.BUNDLE), help=BUNDLE_HELP)
+    ap.add_argument("--bundle", default=str(paths.MARKETS), help=BUNDLE_HELP)
     ap.add_argument("--symbol", help="the bars' symbol: picks its bundle in a universe's folder")
     ap.add_argument("--bars", required=True, help="bars file, directory or - for stdin")
     ap.add_argument("--columns", help="names of a headerless layout, comma-separated")
@@ -245,7 +248,7 @@ def serve_main(argv: list[str] | None = None) -> None:
     from gafcnn.serving.symbols import Served
 
     ap = argparse.ArgumentParser(prog="gafcnn serve", description="Serve the bundle over HTTP.")
-    ap.add_argument("--bundle", default=str(paths.BUNDLE), help=BUNDLE_HELP)
+    ap.add_argument("--bundle", default=str(paths.MARKETS), help=BUNDLE_HELP)
     ap.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--symbols", default="", help="a bundle: symbols it serves besides its "
@@ -282,7 +285,7 @@ def serve_main(argv: list[str] | None = None) -> None:
 
 def _symbols(params, symbol: str | None) -> list[str]:
     """The symbols a retrain fits: the one named, else every symbol of params.yaml."""
-    return [symbol] if symbol else list(params.data.symbols) or [params.data.symbol]
+    return [symbol] if symbol else list(params.data.symbols)
 
 
 def _bars_of(params, symbol: str, bars: str | None) -> pd.DataFrame:
@@ -292,7 +295,7 @@ def _bars_of(params, symbol: str, bars: str | None) -> pd.DataFrame:
 
     if bars is not None:
         return _read(bars, None)
-    return ingest(params, symbol if params.data.universe else None)[0]
+    return ingest(params, symbol)[0]
 
 
 def retrain_main(argv: list[str] | None = None) -> None:

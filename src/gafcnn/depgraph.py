@@ -13,7 +13,14 @@ import ast
 from pathlib import Path
 
 PACKAGE = "gafcnn"
-PIPELINES = ("dvc.yaml", "universe/dvc.yaml")  # the single pipeline and the universe
+PIPELINE = "dvc.yaml"
+
+
+def code_prefix(stage: dict) -> str:
+    """How a stage's deps name the project's ``src/``: from its ``wdir`` (a market's
+    stages run in ``markets/<symbol>``, so theirs read ``../../src/``)."""
+    depth = len(Path(stage.get("wdir", ".")).parts) if stage.get("wdir", ".") != "." else 0
+    return "../" * depth + "src/"
 
 
 def module_file(src: Path, module: str) -> Path | None:
@@ -109,11 +116,11 @@ def served_files(stages: dict) -> list[str]:
     return files
 
 
-def fix_deps(root: Path, name: str = "dvc.yaml") -> dict[str, list[str]]:
+def fix_deps(root: Path, name: str = PIPELINE) -> dict[str, list[str]]:
     """Rewrite the code deps of every stage in ``root/dvc.yaml`` to exactly the files
-    :func:`stage_code` finds, and add :func:`served_files` to a stage that serves
-    (other deps and the file's layout kept); returns the changes per stage
-    (``+file``, ``-file``)."""
+    :func:`stage_code` finds (named from the stage's ``wdir``), and add
+    :func:`served_files` to a stage that serves (other deps and the file's layout
+    kept); returns the changes per stage (``+file``, ``-file``)."""
     import re
 
     import yaml
@@ -136,16 +143,18 @@ def fix_deps(root: Path, name: str = "dvc.yaml") -> dict[str, list[str]]:
         if module is None:
             out += [f"      - {d}\n" for d in deps]
             continue
-        needed = [f.relative_to(root).as_posix() for f in stage_code(root / "src", module[1])]
-        kept = [d for d in deps if not d.startswith("src/") or any(_covers(d, f) for f in needed)]
-        code = [d for d in kept if d.startswith("src/")]
+        src = code_prefix(stages[stage])
+        needed = [src + f.relative_to(root / "src").as_posix()
+                  for f in stage_code(root / "src", module[1])]  # fmt: skip
+        kept = [d for d in deps if not d.startswith(src) or any(_covers(d, f) for f in needed)]
+        code = [d for d in kept if d.startswith(src)]
         added = sorted(f for f in needed if not any(_covers(d, f) for d in code))
         data = [d for d in kept if d not in code]
         own = closure(root / "src", module[1])  # not the stages it runs on their own models
         if any(f.name == "served.py" and f.parent.name == "serving" for f in own):
             added += [f for f in served_files(stages) if not any(_covers(d, f) for d in data)]
-        out += [f"      - {d}\n" for d in code + [a for a in added if a.startswith("src/")] + data
-                + [a for a in added if not a.startswith("src/")]]  # fmt: skip
+        out += [f"      - {d}\n" for d in code + [a for a in added if a.startswith(src)] + data
+                + [a for a in added if not a.startswith(src)]]  # fmt: skip
         if diff := [f"+{f}" for f in added] + [f"-{d}" for d in deps if d not in kept]:
             changes[stage] = diff
     (root / name).write_text("".join(out))
@@ -157,10 +166,8 @@ def main() -> None:
     import sys
 
     root = Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
-    for name in (n for n in PIPELINES if (root / n).exists()):
-        for stage, diff in fix_deps(root, name).items():
-            where = stage if name == PIPELINES[0] else f"{name}:{stage}"  # as DVC names it
-            print(f"{where}: {' '.join(diff)}")
+    for stage, diff in fix_deps(root).items():
+        print(f"{stage}: {' '.join(diff)}")
 
 
 if __name__ == "__main__":

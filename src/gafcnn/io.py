@@ -196,8 +196,8 @@ def children_peak_rss_mb() -> float:
 
 def stage_name() -> str | None:
     """The DVC stage this process runs (``train@15`` for ``python -m gafcnn.stages.train
-    --window 15``, ``universe_fit@BTC/USDT``, ``universe_fit@pooled``), or None
-    outside a stage."""
+    --window 15`` in a market's folder, ``ingest@BTCUSDT`` for ``--symbol BTCUSDT``),
+    or None outside a stage."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     module = getattr(spec, "name", "") or ""
     if not module.startswith("gafcnn.stages."):
@@ -206,7 +206,7 @@ def stage_name() -> str | None:
     for flag in ("--window", "--symbol"):  # a matrix stage: its entry
         if flag in sys.argv[:-1]:
             name += f"@{sys.argv[sys.argv.index(flag) + 1]}"
-    return name + ("@pooled" if "--pooled" in sys.argv else "")
+    return name
 
 
 def write_csv(df: Any, path: str | os.PathLike[str]) -> None:

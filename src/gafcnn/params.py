@@ -20,8 +20,10 @@ import functools
 import json
 import math
 import os
+import re
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
@@ -360,6 +362,16 @@ class SyntheticConfig(Section):
 
 
 SOURCES = ("synthetic", "csv", "binance", "freqtrade")
+MARKET_NAME = (
+    "a symbol name of letters, digits, '_' or '-' (a market's folder, "
+    "markets/<symbol>: a pair is written BTC_USDT)"
+)
+
+
+def is_market_name(v: object) -> bool:
+    """A ``data.symbols`` entry: one folder name, as DVC's matrix and freqtrade's files
+    write it (``BTCUSDT``, ``BTC_USDT``)."""
+    return isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", v) is not None
 
 
 @dataclass(frozen=True)
@@ -372,26 +384,21 @@ class DataParams(Section):
             lambda v: isinstance(v, str) and v.strip() == v != "" and "/" not in v,
             "a file-name pattern inside data.path, e.g. '{symbol}-1m-*.csv.gz'",
         ),
-        "symbol": Satisfies(lambda v: isinstance(v, str) and v.strip() == v != "", "a symbol name"),
         "interval": Choice(("1m",)),
-        "symbols": ListOf(Kind(str), distinct=True),
+        "symbols": ListOf(Satisfies(is_market_name, MARKET_NAME), min_len=1, distinct=True),
     }
     source: str = "synthetic"
     path: str = "data/external"
     files: str | None = None  # csv: file names inside the folder data.path (may hold {symbol})
     fill_gaps: bool = False
     columns: list | None = None
-    symbol: str = "BTCUSDT"
     interval: str = "1m"
-    symbols: list = field(default_factory=list)  # pairs or synthetic names; 2+: a universe
+    symbols: list = field(default_factory=lambda: ["BTCUSDT"])  # one market each; 2+: a universe
     binance: BinanceParams = field(default_factory=BinanceParams)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.source == "freqtrade" and not self.symbols:
-            raise ValueError("symbols: data.source freqtrade needs the pairs to read, e.g. "
-                             "[BTC/USDT]")  # fmt: skip
         signals = self.synthetic.signals
         if self.source == "synthetic" and signals and len(signals) != len(self.symbols):
             n = len(self.symbols)
@@ -400,8 +407,15 @@ class DataParams(Section):
 
     @property
     def universe(self) -> bool:
-        """Several symbols: the universe stages run them (the single pipeline reads one)."""
+        """Several symbols: one split common to all, and a pooled fit beside theirs."""
         return len(self.symbols) > 1
+
+    @property
+    def symbol(self) -> str:
+        """The market of a one-symbol run (a market's own params name only it)."""
+        if self.universe:
+            raise ValueError(f"data.symbols names {len(self.symbols)} symbols, not one")
+        return self.symbols[0]
 
     def source_name(self) -> str:
         """What a data error should name: the input file(s), or params.yaml."""
@@ -668,17 +682,17 @@ class MiniRocketParams(Section):
     fit_samples: int = 25_000  # train decisions the transform and head are fitted on, at most
 
 
-TRAINING = ("per_symbol", "pooled")
-
-
 @dataclass(frozen=True)
 class UniverseParams(Section):
-    """Several symbols in one run (``data.symbols``): how models are fitted over them."""
+    """Several symbols in one run (``data.symbols``): each market fits its own models;
+    ``pooled`` also fits them once over every symbol's samples."""
 
     SECTION: ClassVar[str] = "universe"
-    RULES: ClassVar[dict[str, Rule]] = {"training": ListOf(Choice(TRAINING), min_len=1,
-                                                           distinct=True)}  # fmt: skip
-    training: list = field(default_factory=lambda: list(TRAINING))
+    pooled: bool = True
+
+    def trainings(self, symbols: int) -> list[str]:
+        """How the models are fitted: per symbol always; pooled too for 2+ symbols."""
+        return ["per_symbol"] + (["pooled"] if self.pooled and symbols > 1 else [])
 
 
 ENSEMBLE_METHODS = ("mean", "weighted", "stacking")
@@ -996,14 +1010,54 @@ class Params:
 
 
 # ---- reading
+BASE_KEY = "base"  # a params file that holds only what differs from another file
+
+
 def load_params(path: str | os.PathLike[str] = PARAMS_FILE) -> dict[str, Any]:
-    """params.yaml as a mapping, every key checked against the declared sections."""
+    """params.yaml as a mapping, every key checked against the declared sections. A
+    file with ``base: <path>`` (a market's own, relative to its folder) holds only its
+    differences: they are laid over the base file's params, section by section."""
     with open(path) as fh:
         params = yaml.safe_load(fh)
     if not isinstance(params, dict):
         raise InputError(path, "params file is empty or not a mapping")
+    base = params.pop(BASE_KEY, None)
+    if base is not None:
+        where = Path(path).parent / str(base)
+        if not where.is_file():
+            raise InputError(path, f"base: {base} is not a params file ({where})")
+        params = overlaid(load_params(where), params)
     check_keys(params, str(path))
     return params
+
+
+def overlaid(base: dict, over: dict) -> dict:
+    """``base`` with ``over`` laid on it: mappings merged key by key, any other value
+    (a list, a number) replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = overlaid(out[key], value) if both else value
+    return out
+
+
+def market_overrides(symbol: str, split: dict | None = None, trials: int | None = None) -> dict:
+    """What ``symbol``'s market changes of the project's params: it reads that symbol
+    alone (its bars are given, so no synthetic universe's signals); ``split``
+    replaces the split section and ``trials`` ``evaluate.trials``."""
+    out: dict = {"data": {"symbols": [symbol], "synthetic": {"signals": []}}}
+    if split is not None:
+        out["split"] = split
+    if trials is not None:
+        out["evaluate"] = {"trials": trials}
+    return out
+
+
+def market_params(params: Params, symbol: str, split: dict | None = None,
+                  trials: int | None = None) -> dict:  # fmt: skip
+    """The params of ``symbol``'s market, whole (a scratch run on it): the project's
+    with the market's :func:`market_overrides` laid on them."""
+    return overlaid(params.raw, market_overrides(symbol, split, trials))
 
 
 def read_params(path: str | os.PathLike[str] = PARAMS_FILE) -> Params:

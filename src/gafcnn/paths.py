@@ -5,6 +5,12 @@ the same paths for DVC (a test checks that each stage's deps and outs agree). Th
 files inside an output folder are named by the module that owns their format and
 both writes and reads them (:mod:`gafcnn.images.imageset` for an image set,
 :mod:`gafcnn.serving.bundle` for the deployment bundle).
+
+Every symbol of ``data.symbols`` is a market with a folder of its own,
+``markets/<symbol>/`` (:func:`market`): its ``params.yaml`` and every output of its
+pipeline, at the paths below, relative to that folder (a market's stages run in it,
+as a scratch run's stages run in theirs). What spans the markets - each symbol's
+span, the pooled fit, the universe's judgement - lies at the project's root.
 """
 
 from __future__ import annotations
@@ -46,12 +52,11 @@ PLOTS_DIFF = REPORTS / "plots_diff"
 GRID_REPORT = REPORTS / "grid.md"
 SEEDS_REPORT = REPORTS / "seeds.md"  # `make seeds` (and seeds.json beside it)
 SEEDS_REAL_REPORT = REPORTS / "seeds_real.md"  # `make seeds-real`
+MARKETS = Path("markets")
+PARAMS = "params.yaml"  # the project's, and each market's own (`market` stage)
 UNIVERSE = Path("data/universe")
-UNIVERSE_BARS = UNIVERSE / "bars"  # per symbol: its bars and oracle (universe_ingest)
-UNIVERSE_FITS = UNIVERSE / "fits"  # per symbol: its own pipeline's outputs (universe_fit)
-UNIVERSE_SPLIT = UNIVERSE / "split.json"  # the common ranges and the pooled lanes
+SPANS = UNIVERSE / "spans"  # per symbol: its first and last bar (ingest), cut in common
 POOLED = UNIVERSE / "pooled"  # the pooled fit over every symbol
-UNIVERSE_MODELS = MODELS / "universe"  # per symbol: its deployment bundle
 UNIVERSE_REPORT = REPORTS / "universe.md"
 # A model that lives (`gafcnn retrain`, `gafcnn replay`): untracked and git-ignored,
 # they change as bars arrive, not as code and params do.
@@ -135,26 +140,11 @@ def metrics(name: str) -> Path:
     return METRICS / f"{name}.json"
 
 
-def symbol_bars(symbol: str) -> Path:
-    """A universe symbol's bars (``BTC/USDT`` nests as ``BTC/USDT/``, as the pair is
-    written in ``data.symbols``), named as the single pipeline's."""
-    return UNIVERSE_BARS / symbol / Path(BARS).name
+def market(symbol: str) -> Path:
+    """The folder of ``symbol``'s market: its params and its pipeline's outputs."""
+    return MARKETS / symbol
 
 
-def symbol_oracle(symbol: str) -> Path:
-    """A universe symbol's oracle P(up), beside its bars."""
-    return UNIVERSE_BARS / symbol / Path(ORACLE).name
-
-
-def symbol_fit(symbol: str) -> Path:
-    """A universe symbol's own pipeline: predictions, metrics, report."""
-    return UNIVERSE_FITS / symbol
-
-
-def symbol_bundle(symbol: str) -> Path:
-    return UNIVERSE_MODELS / symbol / "bundle"
-
-
-def symbol_metrics(symbol: str, name: str) -> Path:
-    """A universe symbol's copy of a stage's metrics (``ingest``, ``evaluate``, ...)."""
-    return METRICS / "universe" / symbol / f"{name}.json"
+def span_file(symbol: str) -> Path:
+    """``symbol``'s first and last bar (ingest), what the common split is cut from."""
+    return SPANS / f"{symbol}.json"

@@ -64,18 +64,18 @@ PIPELINE = (SPLIT, GAF, BASELINE, TRAIN, MINIROCKET_STAGE, XGB_RAW_STAGE, XGB_IN
             ENSEMBLE_STAGE, HYBRID_STAGE)  # fmt: skip
 
 
-# After the models, a universe's fits run the audit and the served models' latency
-# (the decision's inputs); a symbol's own fit then its evaluation and bundle.
+# After the models, a pooled fit runs the audit and the served models' latency (the
+# decision's inputs); a retrain then its evaluation and bundle.
 CHECKS = (Stage("audit"), Stage("latency"))
 DEPLOY = (Stage("evaluate"), Stage("export"))
 
 
 def runs(module: str) -> tuple[Stage, ...]:
     """The stages a stage module runs in subprocesses (walk-forward: the pipeline of
-    each fold; a universe's fit: the pipeline, its checks and deployment), whose code
-    its DVC deps cover too."""
-    if module == "gafcnn.stages.universe_fit":
-        return PIPELINE + CHECKS + DEPLOY
+    each fold; a pooled fit: the pipeline and its checks), whose code its DVC deps
+    cover too."""
+    if module == "gafcnn.stages.pooled":
+        return PIPELINE + CHECKS
     return PIPELINE if module == "gafcnn.stages.walkforward" else ()
 
 

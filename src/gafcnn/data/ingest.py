@@ -18,8 +18,10 @@ from gafcnn.params import Params
 
 def ingest(params: Params, symbol: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Bars, per-bar oracle probabilities and ingest metrics for ``params``: of
-    ``symbol`` of a universe (``data.symbols``), else of the one market or file."""
+    ``symbol`` (one of ``data.symbols``), else of the first symbol."""
     data, label = params.data, params.label
+    if symbol is not None and symbol not in data.symbols:
+        raise InputError("params.yaml", f"{symbol!r} is not in data.symbols {list(data.symbols)}")
     source = data.source
     metrics: dict = {"source": source}
     oracle = pd.DataFrame({"timestamp": pd.Series([], dtype="datetime64[ms, UTC]"), "p_up": []})
@@ -54,9 +56,9 @@ def ingest(params: Params, symbol: str | None = None) -> tuple[pd.DataFrame, pd.
             path = str(freqtrade.pair_file(data.path, pair, data.interval))
             metrics["symbols"] = [pair]
         if source == "binance":
-            b = data.binance
-            download_months(b.base_url, data.symbol, data.interval, b.months, b.raw_dir)
-            path = b.raw_dir
+            b, name = data.binance, symbol if symbol is not None else data.symbol
+            download_months(b.base_url, name, data.interval, b.months, b.raw_dir)
+            path = sources.symbol_files(b.raw_dir, None, list(data.symbols))[name]
         bars, report = readers.read_bars(path, fill_gaps=bool(data.fill_gaps), columns=data.columns)
         metrics["files"] = report.files
         metrics["duplicates_dropped"] = report.duplicates_dropped

@@ -320,7 +320,7 @@ def write_timings_report(source: Path, out: Path) -> None:
         total = sum(v["wall_s"] for v in walls.values())
         md += ["## Wall time and peak memory per stage (each stage's last run)", "",
                f"Sum {total:,.0f} s over {len(walls)} stages. Peak memory: the stage's own "
-               "process, or its largest child (a universe fit runs its pipeline's stages "
+               "process, or its largest child (a walk-forward or pooled fit runs the stages "
                "as children).", "",
                "| stage | wall s | share | peak MB |", "|---|---|---|---|"]  # fmt: skip
         for stage, v in sorted(walls.items(), key=lambda kv: -kv[1]["wall_s"]):

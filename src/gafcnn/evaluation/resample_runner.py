@@ -2,7 +2,7 @@
 refits the registry's pipeline from scratch, its scored decisions are checked for
 leaks and reassembled into paths, and the figures take one shape for every scheme.
 
-Every scratch run of the pipeline - a fold, a universe symbol's fit, a retrain - goes
+Every scratch run of the pipeline - a fold, a universe's pooled fit, a retrain - goes
 through :func:`scratch_run` with params from :func:`run_params`, and the folds run
 as tasks of the one executor (:mod:`gafcnn.executor`).
 
@@ -38,14 +38,14 @@ from gafcnn.executor import Executor, from_params
 from gafcnn.images.imageset import GafSet
 from gafcnn.io import read_json, record_timings
 from gafcnn.models import predictions
-from gafcnn.params import Params
+from gafcnn.params import Params, market_params
 from gafcnn.trading.backtest import backtest
 
 
 def fold_stages(windows: list[int], after: tuple[registry.Stage, ...] = ()) -> list[list[str]]:
     """The single-split stages a fold runs, in order (module and arguments): every
     stage of :data:`gafcnn.registry.PIPELINE`, a matrix stage once per window, then
-    those of the stages ``after`` (a universe fit's or a retrain's checks and export)."""
+    those of the stages ``after`` (a pooled fit's checks, a retrain's checks and export)."""
     return [cmd for stage in registry.PIPELINE + after for cmd in stage.commands(windows)]
 
 
@@ -54,16 +54,12 @@ def run_params(params: Params, ranges: dict, symbol: str | None = None,
                source: str | None = None) -> tuple[dict, dict]:  # fmt: skip
     """A scratch run's params.yaml and split section: the project's params, no
     resampling of their own, the split's ``ranges``; given ``symbol``, on that symbol
-    alone (its bars are given, so no synthetic universe); ``trials`` replaces
+    alone (:func:`gafcnn.params.market_params`); ``trials`` replaces
     ``evaluate.trials`` and ``source`` names the csv file the bars came from (a
     retrain's ``--bars``)."""
-    raw = dict(params.raw)
-    data = dict(raw.get("data", {}))  # a copy: the project's params stay as read
-    if symbol is not None:
-        data.update(symbols=[symbol], synthetic={**data.get("synthetic", {}), "signals": []})
+    raw = dict(params.raw) if symbol is None else market_params(params, symbol)
     if source is not None:
-        data.update(source="csv", path=str(source), files=None)
-    raw["data"] = data
+        raw["data"] = {**raw.get("data", {}), "source": "csv", "path": str(source), "files": None}
     if trials is not None:
         raw["evaluate"] = {**raw.get("evaluate", {}), "trials": trials}
     raw["walkforward"] = {**raw.get("walkforward", {}), "folds": 0, "scheme": "expanding"}

@@ -50,6 +50,7 @@ import pandas as pd
 
 from gafcnn import paths, registry
 from gafcnn.evaluation.grid_report import grid_report, report_markdown
+from gafcnn.experiments import studied_market
 from gafcnn.io import InputError, run_stage, write_bytes, write_json
 from gafcnn.params import Params
 
@@ -222,10 +223,11 @@ def read_metrics(rev: str) -> dict[str, Any]:
     only their numbers, not the intervals)."""
     import dvc.api
 
-    fs = dvc.api.DVCFileSystem(".", rev=rev)
+    fs, market = dvc.api.DVCFileSystem(".", rev=rev), studied_market().as_posix()
     names = [paths.metrics("evaluate").as_posix(), paths.metrics("decision").as_posix()]
-    names += sorted(f for f in fs.find(paths.METRICS.as_posix()) if "/train_w" in f)
-    return {f: json.loads(fs.read_text(f)) for f in names}
+    found = fs.find(f"{market}/{paths.METRICS.as_posix()}")
+    names += sorted(f.removeprefix(f"{market}/") for f in found if "/train_w" in f)
+    return {f: json.loads(fs.read_text(f"{market}/{f}")) for f in names}
 
 
 def read_predictions(rev: str, ensemble_method: str) -> pd.DataFrame:
@@ -234,7 +236,7 @@ def read_predictions(rev: str, ensemble_method: str) -> pd.DataFrame:
 
     fs = dvc.api.DVCFileSystem(".", rev=rev)
     parts = []
-    for f in sorted(fs.find(paths.PREDICTIONS.as_posix())):
+    for f in sorted(fs.find((studied_market() / paths.PREDICTIONS).as_posix())):
         if f.endswith(".parquet"):
             parts.append(pd.read_parquet(io.BytesIO(fs.read_bytes(f))))
     preds = pd.concat(parts, ignore_index=True)
@@ -291,7 +293,7 @@ def main() -> None:
     }
     from gafcnn.data.bars import load_bars
 
-    bars, minutes = load_bars()
+    bars, minutes = load_bars(path=studied_market() / paths.BARS)
     from gafcnn.experiments.review import load_noise
 
     report = grid_report(exps, base, preds, bars, minutes, grid_trials(), missing)

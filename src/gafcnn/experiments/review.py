@@ -23,6 +23,7 @@ from pathlib import Path
 
 from gafcnn import paths, registry
 from gafcnn.evaluation.noise import judge
+from gafcnn.experiments import studied_market
 from gafcnn.io import InputError, run_stage, write_bytes
 from gafcnn.params import PARAMS_FILE
 
@@ -40,8 +41,9 @@ def dvc(*args: str) -> str:
 
 
 def metrics_at(rev: str | None, name: str) -> dict | None:
-    """``metrics/<name>.json`` at git revision ``rev`` (None: the workspace)."""
-    path = paths.metrics(name)
+    """The studied market's ``metrics/<name>.json`` at git revision ``rev`` (None: the
+    workspace)."""
+    path = studied_market() / paths.metrics(name)
     if rev is None:
         return json.loads(path.read_text()) if path.exists() else None
     proc = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True)
@@ -184,7 +186,8 @@ def review(base_rev: str, plots: bool = False) -> str:
 def drift(rev: str = "HEAD") -> str:
     """One line after a rerun: whether the metrics differ from those committed at ``rev``
     and, if they do, whether the test accuracies moved within training noise."""
-    changed = _run(["git", "diff", "--name-only", rev, "--", str(paths.METRICS)]).split()
+    changed = _run(["git", "diff", "--name-only", rev, "--", str(paths.MARKETS),
+                    str(paths.METRICS)]).split()  # fmt: skip
     if not changed:
         return "make repro: every metric equals the committed one."
     import yaml

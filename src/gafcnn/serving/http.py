@@ -1,7 +1,7 @@
 """`gafcnn serve`: the bundle behind HTTP for a trading bot in another process.
 
-One bundle answers its own symbol and any named with ``--symbols``; a universe's
-models folder (``models/universe``) answers each symbol by its own bundle and
+One bundle answers its own symbol and any named with ``--symbols``; the markets
+folder (``markets``, the default) answers each symbol by its own bundle and
 decision (:class:`~gafcnn.serving.symbols.Served`), and then every request names its
 symbol.
 

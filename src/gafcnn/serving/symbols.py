@@ -1,9 +1,9 @@
 """Which bundle answers which symbol.
 
-Three layouts serve: one bundle (``models/bundle``), which answers the symbol it was
-fitted on and any other named beside it (``--symbols``); a universe's models
-folder (``models/universe``), in which each ``<symbol>/bundle`` answers its own
-symbol by its own decision (``BTC/USDT`` nests as ``BTC/USDT/bundle``); or a store
+Three layouts serve: one bundle (a market's ``models/bundle``), which answers the
+symbol it was fitted on and any other named beside it (``--symbols``); the markets
+folder (``markets``, the default), in which each ``<symbol>/models/bundle`` answers
+its own symbol by its own decision; or a store
 of retrained versions (``models/versions``, :mod:`gafcnn.live.versions`), in which
 each symbol's champion answers it. Symbols are
 compared by their key: upper case without separators, so ``btc/usdt``, ``BTC-USDT``
@@ -22,21 +22,19 @@ from gafcnn.io import InputError, read_json
 from gafcnn.live.versions import POINTER
 from gafcnn.serving.bundle import BUNDLE_FILE, Bundle
 
-BUNDLE_DIR = paths.symbol_bundle("").name  # a universe symbol's bundle folder, in its own
-
 
 def fitted_symbol(bundle: Bundle) -> str:
-    """The symbol ``bundle``'s models were fitted on: its run's one ``data.symbols``
-    entry, else ``data.symbol``."""
+    """The symbol ``bundle``'s models were fitted on: its market's one ``data.symbols``
+    entry (``data.symbol`` in a bundle of an older release)."""
     data = bundle.spec["params"]["data"]
     return (data.get("symbols") or [data["symbol"]])[0]
 
 
 def universe_bundles(root: Path) -> dict[str, Path]:
-    """Each ``<symbol>/bundle`` folder under ``root`` by its symbol (the folders between,
-    joined by ``/``), in symbol order."""
-    found = sorted(p.parent for p in root.glob(f"**/{BUNDLE_DIR}/{BUNDLE_FILE}"))
-    return {p.parent.relative_to(root).as_posix(): p for p in found}
+    """Each market's bundle under the markets folder ``root``
+    (``<symbol>/models/bundle``) by its symbol, in symbol order."""
+    found = sorted(p.parent for p in root.glob(f"*/{paths.BUNDLE.as_posix()}/{BUNDLE_FILE}"))
+    return {p.relative_to(root).parts[0]: p for p in found}
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,7 @@ class Served:
     def universe(cls, root: str | Path, only: list[str] = ()) -> Served:
         """Each symbol's own bundle under ``root`` (those of ``only`` when given)."""
         found = {symbol_key(s): p for s, p in universe_bundles(Path(root)).items()}
-        empty = f"no <symbol>/{BUNDLE_DIR}/{BUNDLE_FILE} under it; `dvc repro universe/dvc.yaml`"
+        empty = f"no <symbol>/{paths.BUNDLE.as_posix()}/{BUNDLE_FILE} under it; `dvc repro`"
         return cls._chosen(root, found, only, empty, "bundle")
 
     @classmethod
@@ -83,7 +81,7 @@ class Served:
 
     @classmethod
     def open(cls, path: str | Path, symbols: list[str] = ()) -> Served:
-        """A bundle folder (:meth:`one`), a universe's models folder (:meth:`universe`)
+        """A bundle folder (:meth:`one`), the markets folder (:meth:`universe`)
         or a versions store (:meth:`champions`)."""
         path = Path(path)
         if (path / BUNDLE_FILE).exists() or not path.is_dir():
@@ -144,6 +142,6 @@ def bundle_for(path: str | Path, symbol: str | None) -> Bundle:
     served = Served.open(path, [symbol])
     key = served.key(symbol, "--symbol")
     if key != served.default:
-        raise InputError(path, f"fitted on {served.default}, not {symbol}; a universe's "
-                         "models folder (models/universe) has a bundle per symbol")  # fmt: skip
+        raise InputError(path, f"fitted on {served.default}, not {symbol}; the markets "
+                         f"folder ({paths.MARKETS}) has a bundle per symbol")  # fmt: skip
     return served.bundles[key]

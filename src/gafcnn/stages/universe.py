@@ -1,5 +1,5 @@
 """`universe` stage: every symbol under each training (its own models, as its own
-fit's evaluate stage judged them; the pooled ones, judged here by the same judge),
+market's evaluate stage judged them; the pooled ones, judged here by the same judge),
 the models pooled over the symbols, the cross-sectional rank IC (three or more
 symbols), and one decision per symbol (:mod:`gafcnn.universe.evaluation`).
 
@@ -14,6 +14,7 @@ from gafcnn import clock, paths
 from gafcnn.data.bars import load_bars
 from gafcnn.evaluation.bootstrap import block_length
 from gafcnn.io import read_json, run_stage, write_json
+from gafcnn.models import predictions
 from gafcnn.params import Params, read_params
 from gafcnn.universe.evaluation import (
     Market,
@@ -23,14 +24,15 @@ from gafcnn.universe.evaluation import (
     pooled_accuracy,
     rank_ic,
     summary,
-    trials,
 )
+from gafcnn.universe.layout import market_split, read_spans, trials
 from gafcnn.universe.report import write_universe_report
 
 
 def market(symbol: str) -> Market:
-    bars, minutes = load_bars(path=paths.symbol_bars(symbol))
-    return Market(bars, minutes, pd.read_parquet(paths.symbol_oracle(symbol)))
+    folder = paths.market(symbol)
+    bars, minutes = load_bars(path=folder / paths.BARS)
+    return Market(bars, minutes, pd.read_parquet(folder / paths.ORACLE))
 
 
 def training_runs(params: Params, training: str) -> dict[str, tuple[pd.DataFrame, dict]]:
@@ -44,29 +46,35 @@ def training_runs(params: Params, training: str) -> dict[str, tuple[pd.DataFrame
             out[s] = (rows.drop(columns="symbol"), checks)
         return {s: out[s] for s in params.data.symbols}
     for s in params.data.symbols:
-        fit = paths.symbol_fit(s)
+        folder = paths.market(s)
         out[s] = (
-            pd.read_parquet(fit / "predictions.parquet"),
-            {k: read_json(fit / f"{k}.json") for k in ("audit", "latency", "evaluate", "decision")},
-        )
+            predictions.read(folder / paths.PREDICTIONS),
+            {k: read_json(folder / paths.metrics(k))
+             for k in ("audit", "latency", "evaluate", "decision")},
+        )  # fmt: skip
     return out
+
+
+def train_last_ms(split: dict) -> int:
+    """The last bar of the common train (a universe's ranges), as epoch ms."""
+    train_end = clock.parse_minute(split["ranges"]["train"][-1][1], "split", "train")
+    return int(clock.ms_of_minutes(train_end - 1))
 
 
 def main() -> None:
     params = read_params()
-    layout = read_json(paths.UNIVERSE_SPLIT)
-    train_end = clock.parse_minute(layout["ranges"]["train"][-1][1], "split", "train")
-    train_last_ms = int(clock.ms_of_minutes(train_end - 1))  # the common train's last bar
+    trainings = params.universe.trainings(len(params.data.symbols))
+    split = market_split(params, read_spans(list(params.data.symbols)))
     markets = {s: market(s) for s in params.data.symbols}
     n_trials, cfg, horizon = trials(params), params.evaluate, params.label.horizon
     block = block_length(max(params.gaf.windows), horizon, params.gaf.stride)
     per_symbol: dict = {s: {} for s in params.data.symbols}
     pooled, ic = {}, {}
-    for training in params.universe.training:
+    for training in trainings:
         judged = {
             s: as_evaluated(params, preds, markets[s], checks["evaluate"], checks["decision"])
             if training == "per_symbol"  # judged once, by its own evaluate stage
-            else judge(params, preds, markets[s], checks, n_trials, train_last_ms)
+            else judge(params, preds, markets[s], checks, n_trials, train_last_ms(split))
             for s, (preds, checks) in training_runs(params, training).items()
         }
         for s, j in judged.items():
@@ -76,9 +84,9 @@ def main() -> None:
     decision = {s: choose(per_symbol[s]) for s in params.data.symbols}
     out = {
         "symbols": list(params.data.symbols),
-        "training": list(params.universe.training),
+        "training": trainings,
         "trials": n_trials,
-        "ranges": layout["ranges"],
+        "split": split,
         "decision": decision,
         "per_symbol": per_symbol,
         "pooled": pooled,

@@ -26,12 +26,6 @@ from gafcnn.evaluation.metrics import calls_up
 from gafcnn.params import Params
 
 
-def trials(params: Params) -> int:
-    """Experiments a symbol's decision is one of: the run's ``evaluate.trials`` times
-    the symbols times the trainings (models and thresholds are counted inside)."""
-    return params.evaluate.trials * len(params.data.symbols) * len(params.universe.training)
-
-
 @dataclass
 class Market:
     """One symbol's bars (arrays and minutes) and its oracle's P(up) per bar, if known."""
@@ -192,7 +186,7 @@ def rank_ic(judged: dict[str, dict], markets: dict[str, Market], horizon: int) -
 
 def choose(per_training: dict[str, dict]) -> dict:
     """A symbol's decision: its own pipeline's (``per_symbol``), because that is what
-    its bundle (``models/universe/<symbol>/bundle``) serves, so served = decided.
+    its bundle (``markets/<symbol>/models/bundle``) serves, so served = decided.
     What every training would deploy (its model and theta) is recorded beside it: a
     pooled model that deploys is reported, not served (it has no bundle)."""
     own = per_training.get("per_symbol")

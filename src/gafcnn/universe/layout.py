@@ -1,6 +1,12 @@
 """Where a universe's symbols meet: one split cut at the same timestamps for every
 symbol, and the lanes that lay every symbol's bars end to end for a pooled fit.
 
+Each symbol's ingest records its span (first and last bar, :func:`span_record`);
+the split common to every market is cut from those spans alone
+(:func:`market_split`), so each market's pipeline is independent of the others'
+outputs and a symbol added to a universe changes the others' only when it shrinks
+the span they share.
+
 The split is cut over the symbols' common span (the latest first bar to the earliest
 last bar), so no symbol's test precedes another's training. Its ranges are
 ``split.method: ranges`` pairs, so each symbol's pipeline keeps a sample only when
@@ -22,8 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gafcnn import clock
-from gafcnn.params import SplitSpec
+from gafcnn import clock, paths
+from gafcnn.io import InputError, read_json
+from gafcnn.params import Params, SplitSpec
 
 WEEK = 7 * 1440  # minutes
 WARMUP = 1440  # minutes of bars before the first training sample (indicator warm-up)
@@ -67,6 +74,50 @@ def common_ranges(span: tuple[int, int], spec: SplitSpec, warmup: int = WARMUP) 
         "val": [[iso(val), iso(test)]],
         "test": [[iso(test), iso(stop)]],
     }
+
+
+def trials(params: Params) -> int:
+    """Experiments a symbol's decision is one of: the run's ``evaluate.trials`` times
+    the symbols times the trainings (models and thresholds are counted inside)."""
+    n = len(params.data.symbols)
+    return params.evaluate.trials * n * len(params.universe.trainings(n))
+
+
+def span_of(bars: pd.DataFrame) -> tuple[int, int]:
+    """A symbol's first and last minute with a real bar (invented fill bars left out)."""
+    real = clock.minutes_of(bars["timestamp"][~bars["filled"].to_numpy()])
+    return int(real[0]), int(real[-1])
+
+
+def span_record(bars: pd.DataFrame) -> dict:
+    """A symbol's span as its ingest records it (:func:`span_of`, ISO minutes)."""
+    return dict(zip(("first", "last"), map(clock.iso_minute, span_of(bars)), strict=True))
+
+
+def read_spans(symbols: list[str]) -> dict[str, tuple[int, int]]:
+    """Each symbol's first and last minute, as its ingest recorded it."""
+    spans = {}
+    for s in symbols:
+        where = paths.span_file(s)
+        if not where.exists():
+            raise InputError(where, f"no span recorded for {s}: run its ingest (`dvc repro`)")
+        rec = read_json(where)
+        spans[s] = tuple(int(clock.parse_minute(rec[k], str(where), k)) for k in ("first", "last"))
+    return spans
+
+
+def market_split(params: Params, spans: dict[str, tuple[int, int]]) -> dict:
+    """The split section of every market: the project's own for one symbol; for a
+    universe, ``split.method: ranges`` cut over the span the symbols share
+    (:func:`common_ranges`)."""
+    split = dict(params.raw.get("split", {}))
+    if len(spans) < 2:
+        return split
+    try:
+        ranges = common_ranges(common_span(spans), params.split)
+    except ValueError as exc:
+        raise InputError(paths.SPANS, str(exc)) from None
+    return {**split, "method": "ranges", "ranges": ranges}
 
 
 @dataclass(frozen=True)

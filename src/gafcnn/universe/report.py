@@ -57,7 +57,7 @@ def write_universe_report(out: dict, path: Path) -> None:
     """``reports/universe.md`` from the universe stage's metrics."""
     decisions = tuple(
         f"{s}: {d['decision']}"
-        + (f" ({d['model']}, theta {d['theta']:g}; bundle models/universe/{s}/bundle)"
+        + (f" ({d['model']}, theta {d['theta']:g}; bundle markets/{s}/models/bundle)"
            if d["model"] else "")
         + "".join(f"; {t} would deploy {w['model']} at theta {w['theta']:g}"
                   for t, w in d["would_deploy"].items() if t != d["training"])
