@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
-from pipeline import env, metrics
+from pipeline import MARKET, env, metrics
 
 
 def test_audit_passes_on_default(project):
@@ -49,12 +49,12 @@ def test_baseline_reports_same_metrics_for_every_model(project):
 def test_audit_stage_stops_on_a_defect(project, tmp_path):
     work = tmp_path / "proj"
     shutil.copytree(project, work, ignore=shutil.ignore_patterns(".dvc", ".git"))
-    ts = work / "data" / "gaf" / "w60" / "val_timestamps.npy"
+    ts = work / MARKET / "data" / "gaf" / "w60" / "val_timestamps.npy"
     t = np.load(ts)
     np.save(ts, t[::-1].copy())  # val samples out of order
     proc = subprocess.run(
         [sys.executable, "-m", "gafcnn.stages.audit"],
-        cwd=work,
+        cwd=work / MARKET,
         env=env(),
         capture_output=True,
         text=True,

@@ -97,6 +97,8 @@ def path_exists(token: str) -> bool:
     for out in [*OUTPUTS, *IGNORED]:
         out = out.rstrip("/")
         for name in (token, f"markets/*/{token}"):  # a market's paths, from its folder
+            if name != token and out == "markets":  # the universe stage's dep on them all
+                continue
             if fnmatch(name, out) or name.startswith(out + "/") or fnmatch(name, out + "/*"):
                 return True
             if fnmatch(out, name.rstrip("*") + "*"):

@@ -30,7 +30,7 @@ def _test_first(project) -> str:
 
 
 def _evaluated(project, model: str) -> pd.DataFrame:
-    trades = pd.read_parquet(project / "data" / "trades.parquet")
+    trades = pd.read_parquet(project / MARKET / "data" / "trades.parquet")
     return trades[trades["model"] == model].reset_index(drop=True)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from pipeline import REPO, dvc, env, run, scratch_project
+from pipeline import MARKET, REPO, dvc, env, run, scratch_project
 
 KEY, SECRET = "gafcnn-test", "gafcnn-test-secret"
 
@@ -92,7 +92,7 @@ def test_push_pull_round_trip_serves_the_models(project, s3, tmp_path):
     assert "up to date" in status, status
     bench = subprocess.run(
         [sys.executable, "-m", "gafcnn.serving.latency", "--singles", "20", "--batch", "64"],
-        cwd=clone, capture_output=True, text=True,
+        cwd=clone / MARKET, capture_output=True, text=True,
         env=dict(os.environ, PYTHONPATH=str(clone / "src")),
     )  # fmt: skip
     assert bench.returncode == 0, bench.stderr

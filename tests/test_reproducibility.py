@@ -73,7 +73,7 @@ def test_review_lists_what_changed_and_only_that(tmp_path):
     run(["git", "commit", "-qm", "base"], root)
     base = run(["git", "rev-parse", "HEAD"], root).stdout.strip()
 
-    review = root / MARKET / "reports" / "review.md"
+    review = root / "reports" / "review.md"
     module = ["python", "-m", "gafcnn.experiments.review", "--base", base]
     run([*_py(module)], root)
     text = review.read_text()

@@ -63,7 +63,8 @@ def test_each_symbol_is_answered_by_its_own_bundle(pipeline_project, universe):
     assert eth["action"] == "flat" and "deploy nothing" in eth["reason"]
     assert btc["model_version"] == served.bundles["BTCUSDT"].version != eth["model_version"]
     # BTC's answer is the one its bundle gives served alone: served = its own decision
-    alone, _, _ = _ask(create_app(Bundle(universe / "BTC" / "USDT" / "bundle")), rows, ["BTCUSDT"])
+    btc_bundle = Bundle(universe / "BTC_USDT" / "models" / "bundle")
+    alone, _, _ = _ask(create_app(btc_bundle), rows, ["BTCUSDT"])
     assert {k: v for k, v in alone["BTCUSDT"].items() if k != "latency_ms"} == {
         k: v for k, v in btc.items() if k != "latency_ms"
     }
@@ -81,7 +82,7 @@ def test_symbols_limit_a_universe_and_widen_a_bundle(universe):
     assert list(only.bundles) == ["ETHUSDT"] and only.default == "ETHUSDT"
     with pytest.raises(InputError, match=r"no bundle for SOLUSDT \(it has BTCUSDT, ETHUSDT\)"):
         Served.open(universe, ["SOL/USDT"])
-    one = Served.open(universe / "BTC" / "USDT" / "bundle", ["SOLUSDT"])
+    one = Served.open(universe / "BTC_USDT" / "models" / "bundle", ["SOLUSDT"])
     assert one.default == "BTCUSDT" and one.single is one.bundles["SOLUSDT"]
 
 
@@ -94,7 +95,7 @@ def test_predict_picks_the_symbols_bundle(pipeline_project, universe, tmp_path, 
     out: dict[str, list] = {}
     runs = {
         "universe": ["--bundle", str(universe), "--symbol", "BTC/USDT"],
-        "own": ["--bundle", str(universe / "BTC" / "USDT" / "bundle")],
+        "own": ["--bundle", str(universe / "BTC_USDT" / "models" / "bundle")],
         "eth": ["--bundle", str(universe), "--symbol", "ETHUSDT"],
     }
     for key, args in runs.items():

@@ -117,12 +117,18 @@ GRID += (LAST_RETURNS,)
 
 DVC_STAGE = """
   last_returns:
+    matrix:
+      symbol: ${data.symbols}
+    wdir: markets/${item.symbol}
     cmd: python -m gafcnn.stages.last_returns
     deps:
       - data/interim/bars.parquet
       - data/gaf
     params:
-      - seed
+      - ../../params.yaml:
+          - seed
+      - params.yaml:
+          - data.symbols
     outs:
       - models/last_returns.json
       - data/predictions/last_returns.parquet
@@ -130,11 +136,12 @@ DVC_STAGE = """
 
 
 GRID_REPORT = """
-import json, yaml
+import json
 from gafcnn.data.bars import load_bars
 from gafcnn.evaluation.grid_report import grid_report, report_markdown
 from gafcnn.models import predictions
-params = yaml.safe_load(open("params.yaml"))
+from gafcnn.params import load_params
+params = load_params("params.yaml")  # the market's, laid over the project's
 found = {f"metrics/{n}.json": json.load(open(f"metrics/{n}.json"))
          for n in ("evaluate", "decision")}
 preds = predictions.read("data/predictions")
@@ -145,9 +152,10 @@ print(report_markdown(report))
 """
 
 
-def _run(root, *cmd, stdin=None):
+def _run(root, *cmd, stdin=None, cwd=None):
     e = env() | {"PYTHONPATH": str(root / "src")}  # the copy's code, toy model included
-    proc = subprocess.run(cmd, cwd=root, env=e, capture_output=True, text=True, input=stdin)
+    proc = subprocess.run(cmd, cwd=cwd or root, env=e, capture_output=True, text=True,
+                          input=stdin)  # fmt: skip
     assert proc.returncode == 0, f"{' '.join(cmd)}:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
@@ -168,9 +176,9 @@ def test_a_declared_model_is_scored_reported_in_the_grid_exported_and_served(pro
     root = tmp_path / "proj"
     shutil.copytree(project, root, symlinks=True)
     added = dict(line.split(": ", 1) for line in _add_toy_model(root).splitlines())
-    assert "+src/gafcnn/stages/last_returns.py" in added[NAME].split()
+    assert "+../../src/gafcnn/stages/last_returns.py" in added[NAME].split()
     for stage in ("latency", "export"):  # they load the bundle: its code, the file it ships
-        assert {f"+src/gafcnn/models/{NAME}.py", f"+models/{NAME}.json"} <= set(
+        assert {f"+../../src/gafcnn/models/{NAME}.py", f"+models/{NAME}.json"} <= set(
             added[stage].split()
         )
     # The fitting stages list registry.py among their deps, but a new declaration does
@@ -185,7 +193,7 @@ def test_a_declared_model_is_scored_reported_in_the_grid_exported_and_served(pro
     assert f"| {NAME} |" in (root / MARKET / "reports" / "report.md").read_text()
 
     # a column of the grid report (this run as its one experiment)
-    grid = _run(root, sys.executable, "-c", GRID_REPORT)
+    grid = _run(root, sys.executable, "-c", GRID_REPORT, cwd=root / MARKET)  # in its market
     header = next(line for line in grid.splitlines() if line.startswith("| experiment |"))
     assert f"| {NAME} |" in header, grid
     bars = pd.read_parquet(root / MARKET / "data" / "interim" / "bars.parquet")

@@ -120,7 +120,7 @@ def test_encoded_inputs_are_the_stored_images(project, monkeypatch):
     from gafcnn.models.sources import EncodedSource, ImageSource, sources_of
     from gafcnn.params import TrainConfig
 
-    monkeypatch.chdir(project)
+    monkeypatch.chdir(project / MARKET)  # the stages read their market's folder
     rng = np.random.default_rng(0)
     for w in (15, 60):
         gs = GafSet(project / MARKET / "data" / "gaf" / f"w{w}")
