@@ -70,21 +70,24 @@ def test_a_param_only_the_decision_reads_refits_nothing(project, tmp_path):
 
 @pytest.mark.slow
 def test_adding_a_symbol_fits_that_symbol_alone(tmp_path):
-    """A second symbol over the same span: its own pipeline, the first symbol's
-    evaluation again (its decision now one of two symbols' trials) and the
-    cross-market stages; none of the first symbol's models is refitted."""
+    """A third symbol over the same span: its own pipeline, the others' evaluation
+    again (each decision now one of three symbols' trials) and the cross-market
+    stages; none of the other symbols' models is refitted. (From one symbol to two
+    the split itself changes, from the project's to the cut common to the symbols.)"""
     small = {"data.synthetic.n_bars": 6000, "gaf.windows": [15], "epochs": 1, "width": 8,
              "minirocket.kernels": 252, "patterns.per_class": 100, "patterns.epochs": 1,
              "patterns.real_per_class": 50, "patterns.synthetic.n_bars": 30000,
-             "universe.pooled": False, "data.symbols": ["AAA"]}  # fmt: skip
+             "universe.pooled": False, "data.symbols": ["AAA", "BBB"]}  # fmt: skip
     root = scratch_project(tmp_path, **small)
     dvc(root, "repro")
-    set_params(root, **{"data.symbols": ["AAA", "BBB"]})
+    set_params(root, **{"data.symbols": ["AAA", "BBB", "CCC"]})
     again = ran(dvc(root, "repro").stdout)
-    assert {s for s in again if s.endswith("@AAA") or "@AAA-" in s} == {
-        "ingest@AAA", "market@AAA", "evaluate@AAA", "export@AAA"}  # fmt: skip
-    assert {"split@BBB", "train@BBB-15", "evaluate@BBB", "universe"} <= again
-    assert metrics(root, "universe", market=None)["trials"] == 2
+    for old in ("AAA", "BBB"):
+        assert {s for s in again if f"@{old}" in s} == {
+            f"{stage}@{old}" for stage in ("ingest", "market", "evaluate", "export")
+        }, again
+    assert {"split@CCC", "train@CCC-15", "evaluate@CCC", "universe"} <= again
+    assert metrics(root, "universe", market=None)["trials"] == 3
 
 
 def test_every_market_is_cut_at_the_dates_the_symbols_share(tmp_path, monkeypatch):

@@ -38,3 +38,13 @@ def test_the_power_table_leaves_out_the_oracle_and_reads_each_policy():
     row = out["models"]["a"]
     assert row["net_se_bps"] == pytest.approx(0.5)
     assert row["days_for_1bp_net"] == pytest.approx(5.0 * (2.8016 * 0.5) ** 2, rel=1e-4)
+
+
+def test_a_policy_without_test_trades_has_no_power_figure():
+    """Its standard error is NaN in the run and None once read back from the metrics
+    JSON (a universe reads each market's evaluation): no figure, no error, either way."""
+    table = {"a": {"accuracy_se": 0.01}, "b": {"accuracy_se": 0.01}}
+    policy = {"a": {"mean_net_return_se": None}, "b": {"mean_net_return_se": float("nan")}}
+    rows = power_table(table, policy, 5.0, "oracle")["models"]
+    for m in ("a", "b"):
+        assert math.isnan(rows[m]["detectable_net_bps"]) and math.isnan(rows[m]["days_for_1bp_net"])

@@ -194,3 +194,24 @@ def test_a_symbols_own_fit_is_summarised_from_its_evaluation_and_judged_alike(pr
     again = judge(params, preds, market, m, params.evaluate.trials, train_last)
     assert again["decision"]["decision"] == m["decision"]["decision"]
     assert json.dumps(again["decision"]["reasons"]) == json.dumps(m["decision"]["reasons"])
+
+
+def test_the_report_leaves_a_policy_without_test_trades_blank(tmp_path):
+    """A market's evaluation read back from JSON holds None where a policy made no test
+    trade (NaN in the run): the universe's table shows an empty cell, not an error."""
+    from gafcnn.universe.report import write_universe_report
+
+    row = {"accuracy": 0.5, "accuracy_ci": [0.45, 0.55], "majority_rate": 0.5,
+           "policy": {"theta": 0.05, "trades": 0, "mean_net_return": None,
+                      "break_even_bps": None}}  # fmt: skip
+    judged = {"test_samples": 100, "models": {"hybrid": row},
+              "power": {"models": {"hybrid": {"detectable_accuracy_edge": None}}}}  # fmt: skip
+    out = {"symbols": ["AAA"], "trials": 1, "per_symbol": {"AAA": {"per_symbol": judged}},
+           "decision": {"AAA": {"decision": "deploy nothing", "model": None, "theta": None,
+                                "training": None, "would_deploy": {}}},
+           "pooled": {}, "rank_ic": {}}  # fmt: skip
+    write_universe_report(out, tmp_path / "u.md")
+    assert (
+        "| hybrid | 0.5000 [0.4500, 0.5500] | 0.5000 | 0.05 | 0 |  |  |  |"
+        in (tmp_path / "u.md").read_text()
+    )

@@ -43,7 +43,8 @@ def power_table(table: dict, policy: dict | None, days: float, exclude: str) -> 
         row = {"accuracy_se": se, "detectable_accuracy_edge": detectable_edge(se),
                "days_for_1pt_accuracy": days_to_detect(0.01, se, days)}  # fmt: skip
         if policy is not None and m in policy:
-            net_se = policy[m]["mean_net_return_se"] * 1e4  # bps
+            se_net = policy[m]["mean_net_return_se"]  # None once read back: no test trade
+            net_se = math.nan if se_net is None else se_net * 1e4  # bps
             row |= {"net_se_bps": net_se, "detectable_net_bps": detectable_edge(net_se),
                     "days_for_1bp_net": days_to_detect(1.0, net_se, days)}  # fmt: skip
         rows[m] = row

@@ -4,6 +4,7 @@ the models pooled over the symbols and the rank IC."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from gafcnn.evaluation.document import Bullets, Document, Paragraph, Section, Table, to_markdown
@@ -15,27 +16,29 @@ def _ci(row: dict) -> str:
     return f"{row['accuracy']:.4f} [{lo:.4f}, {hi:.4f}]"
 
 
+def _num(value: float | None, fmt: str, scale: float = 1.0) -> str:
+    """``value`` times ``scale`` in ``fmt``; empty when there is none (a policy without
+    test trades: NaN in a run, None once read back from a market's metrics)."""
+    return "" if value is None or math.isnan(value) else format(scale * value, fmt)
+
+
 def symbol_table(judged: dict) -> Table:
     """One symbol under one training: a row per model shown."""
     rows = []
     for name in judged["models"]:
         r = judged["models"][name]
-        pol = r.get("policy")
+        pol = r.get("policy") or {}
         power = judged["power"]["models"].get(name, {})
         rows.append(
             (
                 name,
                 _ci(r),
                 f"{r['majority_rate']:.4f}",
-                "" if pol is None else f"{pol['theta']:g}",
-                "" if pol is None else str(pol["trades"]),
-                "" if pol is None else f"{1e4 * pol['mean_net_return']:+.2f}",
-                ""
-                if pol is None or pol["break_even_bps"] is None
-                else f"{pol['break_even_bps']:.2f}",
-                ""
-                if "detectable_accuracy_edge" not in power
-                else f"{100 * power['detectable_accuracy_edge']:.2f}",
+                _num(pol.get("theta"), "g"),
+                "" if not pol else str(pol["trades"]),
+                _num(pol.get("mean_net_return"), "+.2f", 1e4),
+                _num(pol.get("break_even_bps"), ".2f"),
+                _num(power.get("detectable_accuracy_edge"), ".2f", 100),
             )
         )
     return Table(
