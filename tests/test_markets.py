@@ -117,3 +117,44 @@ def test_a_span_leaves_out_invented_fill_bars(bars):
     filled.loc[filled.index[:3], "filled"] = True
     rec = span_record(filled)
     assert rec["first"] == span_record(bars.iloc[3:].assign(filled=False))["first"]
+
+
+@pytest.mark.slow
+def test_a_driver_killed_mid_run_resumes_without_redoing_finished_stages(tmp_path):
+    """`dvc repro` killed with SIGKILL after some stages finished: the next `dvc repro`
+    completes the pipeline and runs none of the stages the killed one had recorded in
+    dvc.lock."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pipeline import env
+
+    small = {"data.synthetic.n_bars": 6000, "gaf.windows": [15], "epochs": 1, "width": 8,
+             "minirocket.kernels": 252, "patterns.per_class": 100, "patterns.epochs": 1,
+             "patterns.real_per_class": 50, "patterns.synthetic.n_bars": 30000}  # fmt: skip
+    root = scratch_project(tmp_path, **small)
+    driver = subprocess.Popen([sys.executable, "-m", "dvc", "repro"], cwd=root, env=env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # fmt: skip
+    lock = root / "dvc.lock"
+
+    def recorded() -> set[str]:
+        try:  # DVC may be rewriting it
+            return set((yaml.safe_load(lock.read_text()) or {}).get("stages", {}))
+        except (FileNotFoundError, yaml.YAMLError):
+            return set()
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and "baseline@BTCUSDT" not in recorded():
+        assert driver.poll() is None, "dvc repro ended before it could be killed"
+        time.sleep(0.2)  # until past the images, before the models
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the stage it was running
+    driver.wait()
+    finished = recorded()
+    assert "baseline@BTCUSDT" in finished and "evaluate@BTCUSDT" not in finished
+    again = ran(dvc(root, "repro").stdout)
+    assert not again & finished, sorted(again & finished)
+    assert "evaluate@BTCUSDT" in again and stale(root) == set()
