@@ -19,8 +19,7 @@ PIPELINE = "dvc.yaml"
 def code_prefix(stage: dict) -> str:
     """How a stage's deps name the project's ``src/``: from its ``wdir`` (a market's
     stages run in ``markets/<symbol>``, so theirs read ``../../src/``)."""
-    depth = len(Path(stage.get("wdir", ".")).parts) if stage.get("wdir", ".") != "." else 0
-    return "../" * depth + "src/"
+    return "../" * len(Path(stage.get("wdir", ".")).parts) + "src/"
 
 
 def module_file(src: Path, module: str) -> Path | None:

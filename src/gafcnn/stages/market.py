@@ -24,12 +24,12 @@ def main() -> None:
     params = read_params()
     symbol = symbol_arg(__doc__, params)
     split = market_split(params, read_spans(list(params.data.symbols)))
-    folder = paths.market(symbol)
+    folder, n_trials = paths.market(symbol), trials(params)
     own = {BASE_KEY: os.path.relpath(paths.PARAMS, folder),
-           **market_overrides(symbol, split, trials(params))}  # fmt: skip
+           **market_overrides(symbol, split, n_trials)}  # fmt: skip
     with atomic_path(folder / paths.PARAMS) as tmp:
         tmp.write_text(yaml.safe_dump(own, sort_keys=False))
-    print(f"market {symbol}: split {split.get('method', 'fraction')}, trials {trials(params)}")
+    print(f"market {symbol}: split {split.get('method', 'fraction')}, trials {n_trials}")
 
 
 if __name__ == "__main__":

@@ -71,10 +71,11 @@ def main() -> None:
     per_symbol: dict = {s: {} for s in params.data.symbols}
     pooled, ic = {}, {}
     for training in trainings:
+        last = train_last_ms(split) if training == "pooled" else None  # common ranges
         judged = {
             s: as_evaluated(params, preds, markets[s], checks["evaluate"], checks["decision"])
             if training == "per_symbol"  # judged once, by its own evaluate stage
-            else judge(params, preds, markets[s], checks, n_trials, train_last_ms(split))
+            else judge(params, preds, markets[s], checks, n_trials, last)
             for s, (preds, checks) in training_runs(params, training).items()
         }
         for s, j in judged.items():
