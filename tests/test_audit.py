@@ -14,9 +14,9 @@ from gafcnn.data.samples import build_samples
 from gafcnn.data.split import SEGMENTS, SplitSpec, make_split
 from gafcnn.data.synthetic import SyntheticConfig, generate
 from gafcnn.evaluation.audit import AuditInput, WindowData, run_audit
-from gafcnn.evaluation.metrics import classification_report
 from gafcnn.images.encodings import Encoder, window_series
 from gafcnn.models.baselines import fit_logistic, flatten, majority_probability, predict_up
+from gafcnn.models.metrics import classification_report
 from gafcnn.params import AuditParams
 
 WINDOWS = (15, 30, 60)

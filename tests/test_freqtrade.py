@@ -111,14 +111,19 @@ def test_ingest_reads_the_named_pair_of_an_exchange_directory(tmp_path, monkeypa
     assert line.startswith("error: params.yaml: data.symbols: [] is not allowed")
 
 
-@pytest.mark.parametrize(
-    ("folder", "symbol", "rows", "gaps"),
-    [("freqtrade-2025", "ETH/USDT", 130_708, 0), ("freqtrade-2021", "XRP/USDT", None, 2)],
-)
-def test_the_shared_freqtrade_sets_read_as_their_readme_says(folder, symbol, rows, gaps):
+def _shared(folder: str, symbol: str, rows: int | None, gaps: int) -> object:
+    """One shared set's case, skipped with the reason when the set is absent."""
     directory = SHARED / folder / "binance"
-    if not directory.is_dir():
-        pytest.skip(f"real data not present at {directory}")
+    absent = pytest.mark.skipif(not directory.is_dir(), reason=f"real data not at {directory}")
+    return pytest.param(directory, symbol, rows, gaps, id=folder, marks=absent)
+
+
+@pytest.mark.parametrize(
+    ("directory", "symbol", "rows", "gaps"),
+    [_shared("freqtrade-2025", "ETH/USDT", 130_708, 0),
+     _shared("freqtrade-2021", "XRP/USDT", None, 2)],
+)  # fmt: skip
+def test_the_shared_freqtrade_sets_read_as_their_readme_says(directory, symbol, rows, gaps):
     bars, _ = read_bars(str(pair_file(directory, symbol)))
     step = np.diff(bars["timestamp"].astype("int64").to_numpy()) // 60_000
     assert rows is None or len(bars) == rows

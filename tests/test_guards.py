@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gafcnn.live.guards import Scorecard, psi, reference
+from gafcnn.serving.guards import Scorecard, psi, reference
 
 
 def test_psi_flags_five_times_the_volatility_and_not_the_same_market():
@@ -26,16 +26,17 @@ def test_reference_needs_enough_values():
 def test_breaker_trips_below_the_floor_after_min_trades_and_resets():
     card = Scorecard(floor=-2e-4, min_trades=5)
     for _ in range(4):
-        card.add(-1e-3)
+        card.add(-1e-3, -2e-4)
     assert card.tripped is None  # four trades are too few to judge
-    card.add(-1e-3)
+    card.add(-1e-3, -2e-4)
     assert card.tripped and "below the backtest's lower bound" in card.tripped
-    card.add(5e-3)  # a win after tripping does not close it
+    card.add(5e-3, 6e-3)  # a win after tripping does not close it
     assert card.tripped and card.figures()["trades"] == 6
     card.reset()
     assert card.tripped is None and card.figures()["trades"] == 0
     for r in (1e-4, -1e-4, 3e-4, 0.0, 2e-4):
-        card.add(r)
+        card.add(r, r + 1e-3)
     assert card.tripped is None
+    assert card.figures()["win_rate"] == 0.6 and round(card.figures()["mean_net_bps"], 6) == 1.0
     with pytest.raises(ValueError, match="finite"):
-        card.add(float("nan"))
+        card.add(float("nan"), 0.0)

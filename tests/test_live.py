@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import httpx
 import numpy as np
@@ -14,15 +15,17 @@ from fastapi.testclient import TestClient
 from pipeline import MARKET
 
 from gafcnn import clock
+from gafcnn.cli import breaker_main
 from gafcnn.evaluation.resampling import Rolling
-from gafcnn.io import read_json
-from gafcnn.live.desk import Desk
-from gafcnn.live.versions import store
+from gafcnn.io import InputError, read_json
 from gafcnn.params import RetrainParams
 from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, redeploy, seal
-from gafcnn.serving.http import create_app
+from gafcnn.serving.desk import Desk
+from gafcnn.serving.http.app import create_app
+from gafcnn.serving.http.options import Options
 from gafcnn.serving.market import Market
 from gafcnn.serving.signals import Stream
+from gafcnn.serving.versions import Event, Log, store
 from gafcnn.testing.load import json_bars, service
 
 
@@ -66,7 +69,7 @@ def test_drift_turns_a_five_times_as_volatile_stretch_flat_and_leaves_clean_bars
     n = int(bundle.spec["guards"]["drift"]["bars"])
     clean = _bars(project).iloc[-n:].reset_index(drop=True)
     wild = _volatile(clean, 5.0)
-    app = create_app(bundle, symbols=["ETHUSDT"])
+    app = create_app(bundle, Options(symbols=("ETHUSDT",)))
     with TestClient(app) as http:
         for symbol, frames in (("BTCUSDT", [clean, wild]), ("ETHUSDT", [clean])):
             for frame in frames:
@@ -123,6 +126,86 @@ def test_the_breaker_trips_below_the_backtests_floor_and_a_new_champion_resets_i
     again = _feed(markets["strict"], live.iloc[200:260])
     assert markets["strict"].desk.figures()["live"]["tripped"] is None
     assert {a["action"] for a in again} >= {"long", "short"}
+
+
+def _bars_and_answer(http: TestClient, bars: pd.DataFrame) -> dict:
+    assert http.post("/bars", json={"symbol": "BTCUSDT", "bars": json_bars(bars)}).is_success
+    return http.post("/predict", json={"symbol": "BTCUSDT"}).json()
+
+
+def _until(http: TestClient, flat_by: str | None, seconds: float = 10.0) -> dict:
+    """/health's live record of BTCUSDT once it is held flat by ``flat_by``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        live = http.get("/health").json()["live"]["BTCUSDT"]
+        if live["flat_by"] == flat_by or time.monotonic() > deadline:
+            return live
+        time.sleep(0.05)
+
+
+def test_a_tripped_breaker_holds_across_a_bars_reset_and_a_restart_until_an_operator_lifts_it(
+    project, tmp_path
+):
+    src = project / MARKET / "models" / "bundle"
+    strict = _with_guards(src, tmp_path / "strict", floor=0.01, min_trades=3)  # +100 bps
+    bars = _bars(project)
+    history, live = bars.iloc[-700:-400], bars.iloc[-400:-200]
+    log = tmp_path / "promotions.jsonl"
+    with TestClient(create_app(strict, Options(log=log, reload_s=0.05))) as http:
+        _bars_and_answer(http, history)
+        for i in range(len(live)):  # bar by bar, until the breaker trips
+            answer = _bars_and_answer(http, live.iloc[i : i + 1])
+            if (answer.get("reason") or "").startswith("breaker: "):
+                break
+        assert answer["action"] == "flat" and answer["reason"].startswith("breaker: live ")
+        assert http.delete("/bars/BTCUSDT").json()["bars"] == 0
+        again = _bars_and_answer(http, history)  # the client starts afresh: still flat
+        assert again["action"] == "flat" and again["reason"] == answer["reason"]
+    trips = [e for e in Log(log, "BTCUSDT").events() if e.action == "trip"]
+    assert len(trips) == 1 and trips[0].champion == strict.version
+    with TestClient(create_app(strict, Options(log=log, reload_s=0.05))) as http:  # a restart
+        restarted = _bars_and_answer(http, history)
+        assert restarted["action"] == "flat" and restarted["reason"] == answer["reason"]
+        assert _until(http, "breaker")["live"]["tripped"] == trips[0].reason
+        breaker_main(["reset", "--symbol", "btc/usdt", "--log", str(log)])
+        assert _until(http, None)["live"]["tripped"] is None
+        lifted = _bars_and_answer(http, live.iloc[:1])
+        assert lifted["action"] in ("long", "short"), lifted
+    assert [e.action for e in Log(log, "BTCUSDT").events()] == ["trip", "reset"]
+    with pytest.raises(InputError, match="no tripped breaker"):
+        breaker_main(["reset", "--symbol", "BTCUSDT", "--log", str(log)])
+
+
+def test_a_drift_flat_holds_across_a_bars_reset_and_a_restart_until_a_window_is_judged(
+    project, tmp_path
+):
+    bundle = _with_guards(project / MARKET / "models" / "bundle", tmp_path / "b", min_trades=0)
+    n = int(bundle.spec["guards"]["drift"]["bars"])
+    clean = _bars(project).iloc[-n:].reset_index(drop=True)
+    log = tmp_path / "promotions.jsonl"
+    with TestClient(create_app(bundle, Options(log=log))) as http:
+        _bars_and_answer(http, clean)
+        stormy = _bars_and_answer(http, _volatile(clean, 5.0))
+        assert stormy["action"] == "flat" and stormy["reason"].startswith("drift: PSI of ")
+        http.delete("/bars/BTCUSDT")
+        assert _bars_and_answer(http, clean.iloc[:300])["reason"] == stormy["reason"]
+    with TestClient(create_app(bundle, Options(log=log))) as http:  # a restart
+        assert _bars_and_answer(http, clean.iloc[:300])["reason"] == stormy["reason"]
+        calm = _bars_and_answer(http, clean.iloc[300:])  # a whole window, judged: it lifts
+        assert calm["action"] in ("long", "short"), calm
+    assert [e.action for e in Log(log, "BTCUSDT").events()] == ["drift_on", "drift_off"]
+
+
+def test_a_new_champion_lifts_a_breaker_the_log_holds(project, tmp_path):
+    src = project / MARKET / "models" / "bundle"
+    strict = _with_guards(src, tmp_path / "strict", floor=0.01, min_trades=3)
+    lenient = _with_guards(src, tmp_path / "lenient", floor=-1.0, min_trades=3)
+    log = Log(tmp_path / "promotions.jsonl", "BTCUSDT")
+    log.record(Event("2024-01-01T00:00:00+00:00", "trip", strict.version, None, "losses", {},
+                     "BTCUSDT"))  # fmt: skip
+    assert Desk(strict, log=log).card.tripped == "losses"  # a restart: still tripped
+    assert Desk(lenient, log=log).card.tripped is None  # another champion serves
+    assert Desk(strict, guards=False, log=log).card.tripped is None
 
 
 def test_a_new_champion_is_swapped_in_under_load_with_no_failed_request_and_no_lost_bar(

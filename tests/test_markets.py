@@ -14,6 +14,7 @@ from pipeline import MARKET, dvc, metrics, scratch_project, set_params
 
 from gafcnn.io import InputError, write_json
 from gafcnn.params import Params, load_params, market_params
+from gafcnn.serving.symbols import Served
 from gafcnn.universe.layout import market_split, read_spans, span_record
 
 FITS = ("gaf", "train", "minirocket", "xgb_raw", "xgb_indicators", "baseline", "ensemble",
@@ -87,7 +88,15 @@ def test_adding_a_symbol_fits_that_symbol_alone(tmp_path):
             f"{stage}@{old}" for stage in ("ingest", "market", "evaluate", "export")
         }, again
     assert {"split@CCC", "train@CCC-15", "evaluate@CCC", "universe"} <= again
-    assert metrics(root, "universe", market=None)["trials"] == 3
+    universe = metrics(root, "universe", market=None)
+    assert universe["trials"] == 3
+    served = Served.open(root / "markets")  # each symbol by its own bundle
+    assert sorted(served.bundles) == ["AAA", "BBB", "CCC"]
+    for symbol, bundle in served.bundles.items():
+        own = metrics(root, "decision", market=Path("markets") / symbol)
+        assert bundle.spec["decision"]["decision"] == own["decision"], symbol
+        assert bundle.deployed == own["deployed_model"], symbol
+        assert universe["decision"][symbol]["decision"] == own["decision"], symbol
 
 
 def test_every_market_is_cut_at_the_dates_the_symbols_share(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gafcnn.evaluation.metrics import multiclass_report
+from gafcnn.models.metrics import multiclass_report
 
 
 def test_multiclass_report_by_hand():

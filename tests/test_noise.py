@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from gafcnn.evaluation.document import Document, Section, to_markdown
 from gafcnn.evaluation.noise import judge, seed_summary, seeds_markdown
 from gafcnn.experiments.review import headline
 
@@ -42,23 +45,27 @@ def test_judge_by_seed_sd_else_by_the_interval():
     assert judge(0.5650, 0.5900, sd=0.0, ci=[0.550, 0.582]) == "beyond noise"
 
 
+def _markdown(blocks: list) -> str:
+    return to_markdown(Document("review", (Section("", tuple(blocks)),)), Path("."))
+
+
 def test_review_marks_noise_and_leads_with_what_is_beyond_it():
     before = _evaluate({"cnn_w15": 0.600, "xgb_indicators": 0.550, "hybrid": 0.570})
     after = _evaluate({"cnn_w15": 0.602, "xgb_indicators": 0.550, "hybrid": 0.600})
     base = {"decision": None, "evaluate": before, "ensemble": None}
     head = {"decision": None, "evaluate": after, "ensemble": None}
     noise = {"cnn_w15": {"accuracy": {"sd": 0.004}}, "hybrid": {"accuracy": {"sd": 0.005}}}
-    lines = headline(base, head, noise)
-    text = "\n".join(lines)
-    assert "**1 of 2 changes of test accuracy are beyond noise** (twice the seed standard" in text
+    text = _markdown(headline(base, head, noise))
+    assert "**1 of 2 changes of test accuracy are beyond noise (twice the seed standard" in text
+    lines = text.splitlines()
     rows = [line for line in lines if line.startswith("| hybrid") or line.startswith("| cnn_w15")]
     assert rows[0].startswith("| hybrid") and "beyond noise (+0.0300 vs seed sd 0.0050)" in rows[0]
     assert "within noise (+0.0020 vs seed sd 0.0040)" in rows[1]
     assert "xgb_indicators" not in text  # unchanged
     # only within-noise changes: one line says so; without seed figures, the interval
     head["evaluate"] = _evaluate({"cnn_w15": 0.602, "xgb_indicators": 0.550, "hybrid": 0.571})
-    text = "\n".join(headline(base, head, None))
-    assert "**Every change of test accuracy (2) is within noise** (the base run's bootstrap" in text
+    text = _markdown(headline(base, head, None))
+    assert "**Every change of test accuracy (2) is within noise (the base run's bootstrap" in text
     assert "within noise (+0.0010 vs the base's 95% CI)" in text
 
 

@@ -14,7 +14,8 @@ from pipeline import MARKET, env
 
 from gafcnn.serving import paper
 from gafcnn.serving.bundle import Bundle, redeploy, seal
-from gafcnn.trading.engine import Policy, PositionEngine
+from gafcnn.trading.engine import Policy
+from gafcnn.trading.trader import Trader
 
 HORIZON = 5  # label.horizon of the shared project
 
@@ -54,7 +55,7 @@ def test_paper_trading_reproduces_the_backtest_for_every_served_model(project):
     assert {"cnn_w15", "ensemble", "xgb_indicators", "hybrid"} <= set(served)
     for name in served:
         policy = bundle.policy(name)
-        trader = PositionEngine(policy)
+        trader = Trader(policy)
         p_up = paper.decision_probabilities(bundle, bars, policy, start)
         got = paper.log(paper.replay(trader, bars, p_up), policy.horizon)
         assert not got["void"].any()
@@ -136,16 +137,24 @@ def test_a_trader_holds_closes_and_voids_positions():
     """Enter at a decision's close, exit exactly horizon minutes later (and re-enter at
     that bar); a missing exit bar voids the trade; inside the band nothing opens."""
     pol = Policy(model="m", theta=0.1, horizon=2, stride=1, cost_bps=5.0)
-    t = PositionEngine(pol)
-    assert t.step(0, 0.7, 100.0) is None and t.position.side == 1
-    assert t.step(1, 0.1, 101.0) is None  # held: no new position while one is open
-    done = t.step(2, 0.2, 102.0)  # closed at +2%, then short from this bar
+    t = Trader(pol, "v1")
+    assert t.bar(0, 100.0, 0.7) is None and t.position.side == 1
+    assert t.bar(1, 101.0, 0.1) is None  # held: no new position while one is open
+    done = t.bar(2, 102.0, 0.2)  # closed at +2%, then short from this bar
     assert done.gross == pytest.approx(0.02) and done.net == pytest.approx(0.02 - 0.001)
     assert t.position.side == -1 and t.position.entry == 2
-    void = t.step(5, 0.55, 99.0)  # minute 4 never came: void; 0.55 is inside the band
+    void = t.bar(5, 99.0, 0.55)  # minute 4 never came: void; 0.55 is inside the band
     assert void.void and np.isnan(void.net) and t.position is None
     s = paper.summary(t)
     assert s["trades"] == 1 and s["void_trades"] == 1 and s["win_rate"] == 1.0
+    assert t.bar(6, 100.0, 0.9) is None and t.opened_by(t.position) == "v1"
+    carried = t.switch(Policy(model="n", theta=0.0, horizon=3, stride=2, cost_bps=0.0), "v2")
+    assert carried is t.position  # a new champion: the open position stays
+    assert t.bar(8, 101.0, 0.1) is None  # due at 6 + 3 under the new horizon
+    done = t.bar(9, 103.0)
+    assert done is carried and done.net == pytest.approx(0.03) and t.opened_by(done) == "v1"
+    assert not t.due(11) and t.due(12) and t.bar(12, 103.0, 0.4) is None
+    assert t.position.side == -1 and t.opened_by(t.position) == "v2"
 
 
 def test_an_expired_bundle_stops_opening_trades_and_says_so_once(project, tmp_path):

@@ -53,8 +53,36 @@ def test_replay_with_the_guards_off_trades_exactly_as_the_walk_forward(tmp_path)
     assert len(lived) == summary["trades"] + summary["void_trades"] > 100
     expected = [(clock.iso_minute(t.entry), t.side, t.p_up, t.net) for t in offline]
     assert [(r["at"], r["side"], r["p_up"], r["net"]) for r in lived] == expected
-    versions = {r["version"] for r in lived}
-    assert versions <= {b.version for _, b in schedule} and len(versions) >= 2
+    versions = {r["version"] for r in lived}  # the store's names: one id everywhere
+    assert versions <= {v for _, v in served} and len(versions) >= 2
+    assert all(Bundle(store / v).version == v for _, v in served)
+
+
+@pytest.mark.slow
+def test_replay_with_the_guards_on_opens_no_trade_while_a_guard_holds_the_symbol_flat(tmp_path):
+    """The same market lived with the guards on and a drift threshold low enough to
+    fire: the timeline has the flags, and every trade opened while no guard held the
+    symbol flat (drift between its on and off, the breaker until a new champion)."""
+    params = Params.from_dict(overridden(yaml.safe_load((REPO / "params.yaml").read_text()),
+                                         **{**SMALL, "serving.drift.threshold": 0.02}))  # fmt: skip
+    bars = synthetic.generate(params.data.synthetic).bars
+    summary = replay(params, bars, "BTCUSDT", tmp_path / "on", guards=True)
+    rows = [json.loads(line) for line in (tmp_path / "on" / TIMELINE).read_text().splitlines()]
+    kinds = [r["kind"] for r in rows]
+    assert summary["drift_flags"] == kinds.count("drift on") > 0
+    assert summary["breaker_trips"] == kinds.count("breaker on")
+    drifting, tripped, opened = False, False, 0
+    for r in rows:  # in time order; a flag before the trades of its minute
+        if r["kind"] in ("drift on", "drift off"):
+            drifting = r["kind"] == "drift on"
+        elif r["kind"] == "breaker on":
+            tripped = True
+        elif r["kind"] in ("promote", "rollback"):
+            tripped = False
+        elif r["kind"] == "trade":
+            assert not drifting and not tripped, r
+            opened += 1
+    assert opened == summary["trades"] + summary["void_trades"]
 
 
 @pytest.mark.slow

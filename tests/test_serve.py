@@ -20,7 +20,8 @@ from gafcnn import clock
 from gafcnn.data.readers import read_bars
 from gafcnn.io import InputError
 from gafcnn.serving.bundle import Bundle, redeploy
-from gafcnn.serving.http import create_app
+from gafcnn.serving.http.app import create_app
+from gafcnn.serving.http.options import Options
 from gafcnn.serving.market import Market, Snapshot
 from gafcnn.serving.signals import KEEP, Stream
 from gafcnn.testing.load import drive, json_bars, service
@@ -216,7 +217,7 @@ def test_snapshots_make_bars():
 
 def test_a_token_guards_every_endpoint(hybrid):
     async def ask() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=create_app(Bundle(hybrid), token="s3cret"))
+        transport = httpx.ASGITransport(app=create_app(Bundle(hybrid), Options(token="s3cret")))
         async with httpx.AsyncClient(transport=transport, base_url="http://gafcnn") as client:
             return [
                 await client.get("/health"),
@@ -305,8 +306,8 @@ def test_no_client_can_wedge_the_service(pipeline_project, hybrid, monkeypatch, 
     bundle = Bundle(hybrid)
 
     def app():
-        return create_app(bundle, symbols=SYMBOLS, max_body=65536, max_bars=260,
-                          clock=lambda: now.value / 1e9)  # fmt: skip
+        return create_app(bundle, Options(symbols=tuple(SYMBOLS), max_body=65536, max_bars=260,
+                                          clock=lambda: now.value / 1e9))  # fmt: skip
 
     async def run(bad: list[tuple]) -> tuple[list[dict], list[tuple], dict]:
         guard = app()
@@ -357,7 +358,9 @@ def test_a_symbol_starts_afresh_after_delete(pipeline_project, hybrid):
     rows = json_bars(bars.iloc[-300:])
 
     async def go() -> list:
-        transport = httpx.ASGITransport(app=create_app(Bundle(hybrid), symbols=SYMBOLS))
+        transport = httpx.ASGITransport(
+            app=create_app(Bundle(hybrid), Options(symbols=tuple(SYMBOLS)))
+        )
         async with httpx.AsyncClient(transport=transport, base_url="http://gafcnn") as c:
             await c.post("/bars", json={"symbol": "SOLUSDT", "bars": rows[-5:]})
             await c.post("/bars", json={"symbol": "ETHUSDT", "bars": rows[:-1]})
@@ -377,3 +380,24 @@ def test_a_symbol_starts_afresh_after_delete(pipeline_project, hybrid):
     assert {k: v for k, v in sol.items() if k != "latency_ms"} == {
         k: v for k, v in eth.items() if k != "latency_ms"}  # fmt: skip
     assert eth["p_up"] is not None
+
+
+def test_top_features_are_the_deployed_boosters_by_gain_and_none_without_one(hybrid, tmp_path):
+    import xgboost
+    from fastapi.testclient import TestClient
+
+    bundle = Bundle(hybrid)
+    inputs = bundle.spec["models"]["hybrid"]["inputs"]
+    booster = xgboost.Booster()
+    booster.load_model(str(hybrid / "hybrid.ubj"))
+    gain = {(k if k in inputs else inputs[int(k[1:])]): v
+            for k, v in booster.get_score(importance_type="gain").items()}  # fmt: skip
+    assert len(bundle.top_features) == 5 and set(bundle.top_features) <= set(inputs)
+    assert [gain[n] for n in bundle.top_features] == sorted(gain.values(), reverse=True)[:5]
+    ensemble = redeploy(hybrid, tmp_path / "ensemble", "ensemble", "deploy ensemble")
+    nothing = redeploy(hybrid, tmp_path / "nothing", None, "deploy nothing")
+    assert Bundle(ensemble).top_features == [] and Bundle(nothing).top_features == []
+    for folder, loaded, top in ((hybrid, True, bundle.top_features), (nothing, False, [])):
+        with TestClient(create_app(Bundle(folder))) as http:
+            assert http.get("/health").json()["model_loaded"] is loaded
+            assert http.post("/predict", json={}).json()["top_features"] == top

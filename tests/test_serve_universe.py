@@ -13,21 +13,25 @@ from pipeline import MARKET
 
 from gafcnn.cli import predict_main
 from gafcnn.data.bars import OHLCV
-from gafcnn.io import InputError
+from gafcnn.io import InputError, write_json
 from gafcnn.serving.bundle import Bundle, redeploy
-from gafcnn.serving.http import create_app
-from gafcnn.serving.symbols import Served, bundle_for, universe_bundles
+from gafcnn.serving.http.app import create_app
+from gafcnn.serving.symbols import Served, bundle_for, champion_paths
 from gafcnn.testing.load import json_bars
 
 
 @pytest.fixture(scope="module")
 def universe(pipeline_project, tmp_path_factory):
-    """A universe's markets folder: BTC_USDT's bundle deploys the hybrid, ETH_USDT's
-    deploys nothing (both made from the project's bundle)."""
+    """A universe's markets folder as export writes it (each market's bundle and its
+    pointer): BTC_USDT's bundle deploys the hybrid, ETH_USDT's deploys nothing (both
+    made from the project's bundle)."""
     root = tmp_path_factory.mktemp("universe") / "markets"
     src = pipeline_project / MARKET / "models" / "bundle"
-    redeploy(src, root / "BTC_USDT" / "models" / "bundle", "hybrid", "deploy hybrid")
-    redeploy(src, root / "ETH_USDT" / "models" / "bundle", None, "deploy nothing")
+    for symbol, model in (("BTC_USDT", "hybrid"), ("ETH_USDT", None)):
+        folder = redeploy(src, root / symbol / "models" / "bundle", model,
+                          f"deploy {model or 'nothing'}")  # fmt: skip
+        write_json(root / symbol / "CHAMPION", {"version": Bundle(folder).version,
+                                                "path": "models/bundle"})  # fmt: skip
     return root
 
 
@@ -54,9 +58,13 @@ def test_each_symbol_is_answered_by_its_own_bundle(pipeline_project, universe):
         -300:
     ]
     rows = json_bars(bars)
-    assert list(universe_bundles(universe)) == ["BTC_USDT", "ETH_USDT"]
+    assert champion_paths(universe) == {
+        "BTCUSDT": universe / "BTC_USDT" / "models" / "bundle",
+        "ETHUSDT": universe / "ETH_USDT" / "models" / "bundle",
+    }
     served = Served.open(universe)
     assert list(served.bundles) == ["BTCUSDT", "ETHUSDT"] and served.default is None
+    assert served.store == universe  # a store: a service watches its pointers
     answers, refused, health = _ask(create_app(served), rows, ["BTC/USDT", "eth-usdt"])
     btc, eth = answers["BTC/USDT"], answers["eth-usdt"]
     assert btc["action"] in ("long", "short") and btc["p_up"] is not None  # hybrid, theta 0
@@ -73,17 +81,20 @@ def test_each_symbol_is_answered_by_its_own_bundle(pipeline_project, universe):
     assert refused[1]["error"].startswith("/predict: symbol 'SOL/USDT' is not served")
     assert health["deployed"] == {"BTCUSDT": "hybrid", "ETHUSDT": None}
     assert health["served"]["ETHUSDT"]["decision"] == "deploy nothing"
-    assert health["model_version"].startswith("universe+")
+    assert health["model_version"] == ",".join(
+        f"{s}={health['served'][s]['model_version']}" for s in ("BTCUSDT", "ETHUSDT"))  # fmt: skip
     assert set(health["symbols"]) == {"BTCUSDT", "ETHUSDT"}
 
 
 def test_symbols_limit_a_universe_and_widen_a_bundle(universe):
     only = Served.open(universe, ["ETH/USDT"])
     assert list(only.bundles) == ["ETHUSDT"] and only.default == "ETHUSDT"
-    with pytest.raises(InputError, match=r"no bundle for SOLUSDT \(it has BTCUSDT, ETHUSDT\)"):
+    with pytest.raises(InputError, match=r"no champion for SOLUSDT \(it has BTCUSDT, ETHUSDT\)"):
         Served.open(universe, ["SOL/USDT"])
     one = Served.open(universe / "BTC_USDT" / "models" / "bundle", ["SOLUSDT"])
-    assert one.default == "BTCUSDT" and one.single is one.bundles["SOLUSDT"]
+    assert one.default == "BTCUSDT" and one.single is one.bundles["SOLUSDT"] and one.store is None
+    with pytest.raises(InputError, match="neither a bundle .* nor a store"):
+        Served.open(universe / "nowhere")
 
 
 def test_predict_picks_the_symbols_bundle(pipeline_project, universe, tmp_path, capsys):

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from ddp_worker import data as _data
 
-from gafcnn.evaluation.metrics import log_loss
 from gafcnn.io import InputError
 from gafcnn.models.cnn import build_model
 from gafcnn.models.device import seed_everything
 from gafcnn.models.inference import predict
+from gafcnn.models.metrics import log_loss
 from gafcnn.models.sources import ArraySource, ImageSource
 from gafcnn.models.training import fit
 from gafcnn.params import TrainConfig

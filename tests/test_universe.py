@@ -16,7 +16,7 @@ from pipeline import MARKET
 
 from gafcnn import clock
 from gafcnn.data import synthetic
-from gafcnn.evaluation.report import write_timings_report
+from gafcnn.evaluation.timings import write_timings_report
 from gafcnn.io import InputError, stage_name, write_json
 from gafcnn.params import DataParams, SplitSpec, SyntheticConfig, UniverseParams
 from gafcnn.universe.evaluation import Market, choose, pooled_accuracy, rank_ic
@@ -130,7 +130,7 @@ def test_rank_ic_finds_a_model_that_ranks_the_symbols_by_their_next_return():
     assert rank_ic(dict(list(seer.items())[:2]), markets, horizon) is None
 
 
-def test_each_symbol_is_decided_by_the_pipeline_its_bundle_serves():
+def test_a_symbol_trades_its_own_decision_and_the_pooled_one_is_only_reported():
     def row(model, theta=0.05):
         return {"decision": "deploy nothing" if model is None else f"deploy {model}",
                 "model": model, "theta": None if model is None else theta}  # fmt: skip

@@ -8,14 +8,15 @@ import json
 import pytest
 
 from gafcnn.io import InputError, write_json
-from gafcnn.live.versions import Versions, version_of
+from gafcnn.serving.versions import Versions, version_of
 
 
 def fake_bundle(root, fitted: str, digest: str):
     """A folder with the bundle.json fields the store reads (not a servable bundle)."""
     root.mkdir(parents=True)
     write_json(root / "bundle.json", {"expiry": {"fitted_until": fitted, "max_age_days": 14},
-                                      "spec_sha256": digest * 16})  # fmt: skip
+                                      "spec_sha256": digest * 16,
+                                      "code": {"gafcnn": "0.1.0"}})  # fmt: skip
     (root / "model.bin").write_bytes(digest.encode())
     return root
 
@@ -23,13 +24,13 @@ def fake_bundle(root, fitted: str, digest: str):
 def test_versions_promote_refuse_rollback_and_prune(tmp_path):
     store = Versions(tmp_path / "versions", tmp_path / "promotions.jsonl")
     names = []
-    for i, (fitted, digest) in enumerate([("2025-06-01T00:00", "a"), ("2025-06-08T00:00", "b"),
-                                          ("2025-06-15T00:00", "c")]):  # fmt: skip
+    for i, (fitted, digest) in enumerate([("2025-06-01T00:00", "c"), ("2025-06-08T00:00", "a"),
+                                          ("2025-06-15T00:00", "b")]):  # fmt: skip
         names.append(store.add(fake_bundle(tmp_path / f"export{i}", fitted, digest)))
-    assert names == sorted(names) == store.all()
-    assert names[0] == "20250601T0000-aaaaaaaaaaaa"
+    assert names == store.all()  # by the last bar fitted on, not by name
+    assert names[0] == "0.1.0+cccccccccccc"  # the bundle's one id
     assert store.add(tmp_path / "export0") == names[0] and len(store.all()) == 3
-    assert (store.path(names[1]) / "model.bin").read_bytes() == b"b"
+    assert (store.path(names[1]) / "model.bin").read_bytes() == b"a"
     assert store.champion() is None and store.previous() is None
 
     store.promote(names[0], "2025-06-01T00:00", "first champion")
@@ -54,7 +55,8 @@ def test_versions_promote_refuse_rollback_and_prune(tmp_path):
 
 def test_a_bundle_without_fitted_until_is_refused(tmp_path):
     (tmp_path / "b").mkdir()
-    write_json(tmp_path / "b" / "bundle.json", {"expiry": None, "spec_sha256": "0" * 64})
+    write_json(tmp_path / "b" / "bundle.json", {"expiry": None, "spec_sha256": "0" * 64,
+                                                "code": {"gafcnn": "0.1.0"}})  # fmt: skip
     with pytest.raises(InputError, match="fitted_until"):
         version_of(tmp_path / "b")
     with pytest.raises(InputError, match="no stored version"):

@@ -173,7 +173,7 @@ def paper_main(argv: list[str] | None = None) -> None:
     from gafcnn.io import write_json
     from gafcnn.serving import paper
     from gafcnn.serving.symbols import bundle_for
-    from gafcnn.trading.engine import PositionEngine
+    from gafcnn.trading.trader import Trader
 
     ap = argparse.ArgumentParser(prog="gafcnn paper", description=paper.__doc__.split("\n")[0])
     ap.add_argument("--bundle", default=str(paths.MARKETS), help=BUNDLE_HELP)
@@ -189,7 +189,7 @@ def paper_main(argv: list[str] | None = None) -> None:
     columns = a.columns.split(",") if a.columns else None
     bundle = bundle_for(a.bundle, a.symbol)
     policy = bundle.policy(_paper_model(bundle, a.model))
-    start, trader = _minute(a.start), PositionEngine(policy)
+    start, trader = _minute(a.start), Trader(policy, bundle.version)
     header = "entry,exit,side,p_up,gross,net,void" if a.format == "csv" else None
     if a.follow:
         if a.bars != "-":
@@ -202,10 +202,11 @@ def paper_main(argv: list[str] | None = None) -> None:
                 print(f"error: {error}", file=sys.stderr, flush=True)
                 continue
             bars = stream.bars
-            warn_expired(bundle, int(minute_index(bars)[-1]))
-            p = paper.decision_probabilities(bundle, bars, policy, start, last_only=True)[0]
-            closed = trader.step(int(minute_index(bars)[-1]), None if np.isnan(p) else float(p),
-                                 float(bars["close"].iloc[-1]))  # fmt: skip
+            minute = int(minute_index(bars)[-1])
+            warn_expired(bundle, minute)
+            p = paper.decision_probabilities(bundle, bars, policy, start, last_only=True)[0] \
+                if trader.due(minute) else None  # fmt: skip
+            closed = trader.bar(minute, float(bars["close"].iloc[-1]), p)
             if closed is not None:
                 for line in _trade_lines(paper.log([closed], policy.horizon), a.format):
                     print(line, flush=True)
@@ -243,8 +244,8 @@ def serve_main(argv: list[str] | None = None) -> None:
     """``gafcnn serve``: the bundle behind HTTP (:mod:`gafcnn.serving.http`)."""
     import uvicorn
 
-    from gafcnn.live.versions import POINTER
-    from gafcnn.serving.http import MAX_AHEAD_S, MAX_BARS, MAX_BODY, RELOAD_S, create_app
+    from gafcnn.serving.http.app import create_app
+    from gafcnn.serving.http.options import MAX_AHEAD_S, MAX_BARS, MAX_BODY, RELOAD_S, Options
     from gafcnn.serving.symbols import Served
 
     ap = argparse.ArgumentParser(prog="gafcnn serve", description="Serve the bundle over HTTP.")
@@ -258,8 +259,14 @@ def serve_main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-bars", type=int, default=MAX_BARS, help="most bars in one POST /bars")
     ap.add_argument("--max-ahead", type=float, default=MAX_AHEAD_S,
                     help="seconds a timestamp may lie ahead of this machine's clock")  # fmt: skip
-    ap.add_argument("--reload-s", type=float, default=RELOAD_S,
-                    help="a versions store: seconds between reads of its pointers")  # fmt: skip
+    ap.add_argument(
+        "--reload-s",
+        type=float,
+        default=RELOAD_S,
+        help="seconds between reads of a versions store's pointers and the log",
+    )
+    ap.add_argument("--log", default=str(paths.PROMOTIONS),
+                    help="the promotions log: the guards' state is kept there")  # fmt: skip
     a = ap.parse_args(argv)
     if not a.reload_s > 0:
         raise InputError("--reload-s", f"{a.reload_s:g} is not allowed (seconds > 0)")
@@ -272,9 +279,10 @@ def serve_main(argv: list[str] | None = None) -> None:
     if a.host not in LOOPBACK and token is None:
         raise InputError("--host", f"{a.host} is reachable from other machines: give --token-file")
     served = Served.open(a.bundle, [s.strip() for s in a.symbols.split(",") if s.strip()])
-    watch = a.bundle if any(Path(a.bundle).glob(f"*/{POINTER}")) else None
-    app = create_app(served, token=token, max_body=a.max_body, max_bars=a.max_bars,
-                     max_ahead_s=a.max_ahead, watch=watch, reload_s=a.reload_s)  # fmt: skip
+    watch = served.store  # a store: its new champions are swapped in
+    app = create_app(served, Options(token=token, max_body=a.max_body, max_bars=a.max_bars,
+                                     max_ahead_s=a.max_ahead, watch=watch, log=Path(a.log),
+                                     reload_s=a.reload_s))  # fmt: skip
     gc.freeze()  # the loaded models stay out of the collector's scans while serving
     deployed = ", ".join(f"{s}: {b.deployed or 'nothing'}" for s, b in served.bundles.items())
     print(f"serving {a.bundle} (deployed: {deployed}) on http://{a.host}:{a.port}",
@@ -306,8 +314,8 @@ def retrain_main(argv: list[str] | None = None) -> None:
 
     from gafcnn.executor import from_params
     from gafcnn.live.retrain import Challenger, fit_challenger, settle
-    from gafcnn.live.versions import store
     from gafcnn.params import read_params
+    from gafcnn.serving.versions import store
 
     ap = argparse.ArgumentParser(prog="gafcnn retrain", description=retrain_main.__doc__)
     ap.add_argument("--symbol", help="one symbol (default: every symbol of params.yaml)")
@@ -333,7 +341,7 @@ def retrain_main(argv: list[str] | None = None) -> None:
 
 def rollback_main(argv: list[str] | None = None) -> None:
     """``gafcnn rollback``: the previous champion serves again (logged)."""
-    from gafcnn.live.versions import store
+    from gafcnn.serving.versions import store
 
     ap = argparse.ArgumentParser(prog="gafcnn rollback", description=rollback_main.__doc__)
     ap.add_argument("--symbol", required=True)
@@ -344,6 +352,28 @@ def rollback_main(argv: list[str] | None = None) -> None:
     versions = store(a.store, a.symbol, a.log)
     now = clock.iso_minute(int(clock.minutes_of_ms(clock.now_ms())))
     print(f"rollback {a.symbol}: {versions.rollback(now, a.reason)} serves again")
+
+
+def breaker_main(argv: list[str] | None = None) -> None:
+    """``gafcnn breaker reset``: an operator lifts a symbol's tripped breaker (logged; a
+    running `gafcnn serve` with the same log picks it up within ``--reload-s``)."""
+    from gafcnn.data.sources import symbol_key
+    from gafcnn.serving.desk import held
+    from gafcnn.serving.versions import Event, Log
+
+    ap = argparse.ArgumentParser(prog="gafcnn breaker", description=breaker_main.__doc__)
+    ap.add_argument("action", choices=("reset",))
+    ap.add_argument("--symbol", required=True)
+    ap.add_argument("--log", default=str(paths.PROMOTIONS), help="the promotions log")
+    ap.add_argument("--reason", default="reset by an operator", help="said in the log")
+    a = ap.parse_args(argv)
+    log = Log(a.log, symbol_key(a.symbol))
+    tripped = held(log.events(), None)[0]
+    if tripped is None:
+        raise InputError(a.log, f"{log.symbol}: no tripped breaker to reset")
+    now = clock.iso_minute(int(clock.minutes_of_ms(clock.now_ms())))
+    log.record(Event(now, "reset", None, None, a.reason, {"was": tripped}, log.symbol))
+    print(f"breaker {log.symbol}: reset ({tripped})")
 
 
 def replay_main(argv: list[str] | None = None) -> None:
@@ -370,7 +400,8 @@ def replay_main(argv: list[str] | None = None) -> None:
 
 
 COMMANDS = {"predict": predict_main, "paper": paper_main, "serve": serve_main,
-            "retrain": retrain_main, "rollback": rollback_main, "replay": replay_main}  # fmt: skip
+            "retrain": retrain_main, "rollback": rollback_main, "replay": replay_main,
+            "breaker": breaker_main}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -381,6 +412,7 @@ def main(argv: list[str] | None = None) -> None:
                  "       gafcnn serve --bundle DIR [--host H] [--port P]\n"
                  "       gafcnn retrain [--symbol S] [--bars FILE]\n"
                  "       gafcnn rollback --symbol S\n"
+                 "       gafcnn breaker reset --symbol S\n"
                  "       gafcnn replay --bars FILE [--symbol S] [--out DIR]")  # fmt: skip
         print(usage, file=sys.stderr)
         sys.exit(2)

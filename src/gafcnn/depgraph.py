@@ -59,8 +59,8 @@ def direct_imports(src: Path, module: str) -> set[str]:
 
 def imported_by_name(module: str) -> set[str]:
     """Modules ``module`` imports by name at run time: the serving hooks the registry
-    declares, which :func:`gafcnn.serving.served.hook` imports for the bundle."""
-    if module != "gafcnn.serving.served":
+    declares, which :func:`gafcnn.serving.bundle.hook` imports."""
+    if module != "gafcnn.serving.bundle":
         return set()
     from gafcnn.registry import serving_modules
 
@@ -92,6 +92,61 @@ def closure(src: Path, module: str) -> set[Path]:
         todo.extend(".".join(parts[:k]) for k in range(1, len(parts)))
         todo.extend(direct_imports(src, m) - seen)
     return {f for m in seen if (f := module_file(src, m)) is not None}
+
+
+def modules(src: Path) -> list[str]:
+    """Every ``gafcnn`` module under ``src`` (a package by its name)."""
+    files = sorted((src / PACKAGE).rglob("*.py"))
+    return [".".join(f.with_suffix("").relative_to(src).parts).removesuffix(".__init__")
+            for f in files]  # fmt: skip
+
+
+def cycles(src: Path, level: int | None = None) -> list[list[str]]:
+    """Groups of modules that import each other, directly or through others (each
+    sorted; none in a package whose layers point one way); with ``level``, of the
+    packages named by their first ``level`` parts (2: ``gafcnn.serving``)."""
+
+    def name(m: str) -> str:
+        return m if level is None else ".".join(m.split(".")[:level])
+
+    graph: dict[str, set[str]] = {}
+    for m in modules(src):
+        graph.setdefault(name(m), set()).update(name(d) for d in direct_imports(src, m))
+    return _strongly_connected({k: v - {k} for k, v in graph.items()})
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The components of more than one node (Tarjan's algorithm, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.get(root, ()))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        while work:
+            node, edges = work[-1]
+            nxt = next((w for w in edges if w not in index or w in stack), None)
+            if nxt is not None and nxt not in index:
+                index[nxt] = low[nxt] = len(index)
+                stack.append(nxt)
+                work.append((nxt, iter(sorted(graph.get(nxt, ())))))
+                continue
+            if nxt is not None:
+                low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = stack[stack.index(node) :]
+                del stack[stack.index(node) :]
+                if len(group) > 1:
+                    found.append(sorted(group))
+    return sorted(found)
 
 
 def _covers(dep: str, rel: str) -> bool:

@@ -26,6 +26,9 @@ CNN_PREDICTIONS = PREDICTIONS / "cnn"
 MODELS = Path("models")
 CNN_MODELS = MODELS / "cnn"
 BUNDLE = MODELS / "bundle"  # the deployment bundle (export stage)
+# A served symbol's pointer to the bundle that answers it, in every store: a market's
+# (export: its bundle) and the versions store's (a retrain's promotion: its champion).
+CHAMPION = Path("CHAMPION")
 TRADES = "data/trades.parquet"  # each model's test trades at its theta (evaluate stage)
 WALKFORWARD = Path("data/walkforward")  # pooled out-of-sample predictions, folds
 ENSEMBLE_MODEL = MODELS / "ensemble.json"  # the combiner's coefficients

@@ -20,8 +20,8 @@ from gafcnn import clock
 from gafcnn.data.labels import LabelSpec, direction_labels, forward_returns
 from gafcnn.data.samples import build_samples
 from gafcnn.data.split import SEGMENTS, Split, segment_shares
-from gafcnn.evaluation.metrics import accuracy, calls_up, effective_n, lag1_autocorr
 from gafcnn.models.baselines import fit_logistic, flatten, predict_up, spread_subset
+from gafcnn.models.metrics import accuracy, calls_up, effective_n, lag1_autocorr
 from gafcnn.params import AuditParams
 
 FLOAT16_SLACK = 1e-3  # storage rounding allowed beyond [-1, 1]

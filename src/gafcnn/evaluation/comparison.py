@@ -10,7 +10,6 @@ from gafcnn import clock, registry
 from gafcnn.data.bars import positions
 from gafcnn.data.labels import forward_returns
 from gafcnn.evaluation.bootstrap import Resamples, bootstrap, bootstrap_indices, per_resample
-from gafcnn.evaluation.metrics import calls_up, classification_report, hits
 from gafcnn.evaluation.policy import (
     choose_theta,
     coverage_curve,
@@ -21,6 +20,7 @@ from gafcnn.evaluation.policy import (
     trade_block,
 )
 from gafcnn.evaluation.selection_bias import assess
+from gafcnn.models.metrics import calls_up, classification_report, hits
 from gafcnn.params import Params
 from gafcnn.trading.backtest import Backtest, backtest
 

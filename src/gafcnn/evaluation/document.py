@@ -39,7 +39,7 @@ Block = Paragraph | Bullets | Table | Figure
 
 @dataclass(frozen=True)
 class Section:
-    title: str
+    title: str  # "" for none: the blocks follow what came before
     blocks: tuple[Block, ...]
     level: int = 2
 
@@ -70,7 +70,7 @@ def to_markdown(doc: Document, base: Path) -> str:
     """The document as Markdown; figure links relative to ``base`` (the report's folder)."""
     lines = [f"# {doc.title}", ""]
     for s in doc.sections:
-        lines += ["#" * s.level + f" {s.title}", ""]
+        lines += ["#" * s.level + f" {s.title}", ""] if s.title else []
         for block in s.blocks:
             lines += [*_markdown_block(block, base), ""]
     return "\n".join(lines) + "\n"
@@ -109,7 +109,7 @@ def to_html(doc: Document) -> str:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(doc.title)}</title>"
              f"<style>{STYLE}</style></head><body><h1>{e(doc.title)}</h1>"]  # fmt: skip
     for s in doc.sections:
-        parts.append(f"<h{s.level}>{e(s.title)}</h{s.level}>")
+        parts += [f"<h{s.level}>{e(s.title)}</h{s.level}>"] if s.title else []
         parts += [_html_block(b) for b in s.blocks]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -5,12 +5,22 @@ predictions in (read by :mod:`gafcnn.experiments.grid`), the report out."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gafcnn import registry
+from gafcnn.evaluation.document import (
+    Block,
+    Bullets,
+    Document,
+    Paragraph,
+    Section,
+    Table,
+    to_markdown,
+)
 from gafcnn.evaluation.noise import judge
 from gafcnn.params import Params
 
@@ -128,31 +138,20 @@ def _seed_accuracy(noise: dict | None, model: str) -> dict:
     return ((noise or {}).get(model) or {}).get("accuracy") or {}
 
 
-def report_markdown(report: dict, noise: dict | None = None) -> str:
-    """The grid report as markdown: one row per experiment, then the corrected figures.
-    With ``noise`` (the seed figures of ``make seeds``, by model) a row under the header
-    gives each model's seed standard deviation, and each config's accuracy says
-    whether its difference from the baseline's (the first row) exceeds twice it."""
-    columns = []
-    for r in report["experiments"]:
-        columns += [m for m in r["accuracy"] if m not in columns]
-    models = [m for m in columns if registry.is_model(m, registry.GRID)]
-    lines = [
-        "| experiment | changed | "
-        + " | ".join(models)
-        + " | best backtest (net/trade) | decision |",
-        "|" + "---|" * (len(models) + 4),
-    ]
-    base = report["experiments"][0] if report["experiments"] else None  # the baseline first
+def _experiment_rows(report: dict, models: list[str], noise: dict | None) -> list[tuple]:
+    """One row per experiment (and the seed sd's row under the header, with ``noise``):
+    each model's test accuracy [95% CI], marked against the baseline's (the first row)
+    by twice the seed sd."""
+    rows, base = [], report["experiments"][0] if report["experiments"] else None
     if noise is not None:
         sds = [_seed_accuracy(noise, m).get("sd") for m in models]
         n = max((_seed_accuracy(noise, m).get("n", 0) for m in models), default=0)
-        lines.append(f"| *seed sd* | the baseline config over {n} seeds | " + " | ".join(
-            "" if sd is None else f"*{sd:.4f}*" for sd in sds) + " | | |")  # fmt: skip
+        rows.append(("*seed sd*", f"the baseline config over {n} seeds",
+                     *("" if sd is None else f"*{sd:.4f}*" for sd in sds), "", ""))  # fmt: skip
     for r in report["experiments"]:
-        changed_text = ", ".join(f"{k}={v}" for k, v in r["changed"].items()) or "(baseline)"
+        changed = ", ".join(f"{k}={v}" for k, v in r["changed"].items()) or "(baseline)"
         if r["from_scratch"]:
-            changed_text += " (no local weights: from scratch)"
+            changed += " (no local weights: from scratch)"
         cells = []
         for m in models:
             a = r["accuracy"].get(m)
@@ -163,46 +162,70 @@ def report_markdown(report: dict, noise: dict | None = None) -> str:
                 cell += " **> 2 sd**" if verdict == "beyond noise" else " (< 2 sd)"
             cells.append(cell)
         bt = f"{r['best_backtest'][0]} {r['best_backtest'][1]:+.5f}"
-        lines.append(f"| {r['experiment']} | {changed_text} | " + " | ".join(cells)
-                     + f" | {bt} | {r['decision']} |")  # fmt: skip
-    if report.get("missing"):
-        left = ", ".join(f"{k} ({v})" for k, v in report["missing"].items())
-        lines += ["", f"Not in this report (no finished experiment): {left}."]
+        rows.append((r["experiment"], changed, *cells, bt, r["decision"]))
+    return rows
+
+
+def _training_table(report: dict) -> list[Block]:
+    """Per experiment and window: epochs run (best epoch), *cap* where the epoch limit
+    ended training before the patience did."""
     windows = sorted({w for r in report["experiments"] for w in r.get("training", {})}, key=int)
-    if windows:
-        lines += [
-            "",
-            "Training per window: epochs run (best epoch); *cap* where the epoch limit "
-            "ended training before the patience did.",
-            "",
-            "| experiment | epochs, patience | " + " | ".join(f"w{w}" for w in windows) + " |",
-            "|" + "---|" * (len(windows) + 2),
-        ]
-        for r in report["experiments"]:
-            cells = []
-            for w in windows:
-                t = r["training"].get(w)
-                cap = ", cap" if t and t["stopped"] == "cap" else ""
-                cells.append(f"{t['epochs_run']} ({t['best_epoch']}{cap})" if t else "")
-            lines.append(f"| {r['experiment']} | {r['epochs'][0]}, {r['epochs'][1]} | "
-                         + " | ".join(cells) + " |")  # fmt: skip
+    if not windows:
+        return []
+    rows = []
+    for r in report["experiments"]:
+        cells = []
+        for w in windows:
+            t = r["training"].get(w)
+            cap = ", cap" if t and t["stopped"] == "cap" else ""
+            cells.append(f"{t['epochs_run']} ({t['best_epoch']}{cap})" if t else "")
+        rows.append((r["experiment"], f"{r['epochs'][0]}, {r['epochs'][1]}", *cells))
+    note = ("Training per window: epochs run (best epoch); *cap* where the epoch limit "
+            "ended training before the patience did.")  # fmt: skip
+    header = ("experiment", "epochs, patience", *(f"w{w}" for w in windows))
+    return [Paragraph(note), Table(header, tuple(rows))]
+
+
+def _selection_blocks(report: dict) -> list[Block]:
+    """The corrected figures over every (experiment, model) pair."""
     s = report["selection"]
     rc, ds = s["reality_check"], s["deflated_sharpe"]
-    lines += [
-        "",
-        f"Selection bias over all {report['pairs']} distinct (experiment, model) pairs on "
-        f"the {report['test_samples']} test decisions every experiment shares "
-        f"({report.get('repeated_pairs', 0)} pairs that repeat another's predictions "
-        "exactly, e.g. xgb_indicators in every experiment, counted once):",
-        "",
-        f"- best: {rc['best']}, {rc['excess_accuracy']:+.3f} over the majority rate; "
+    lead = (f"Selection bias over all {report['pairs']} distinct (experiment, model) pairs on "
+            f"the {report['test_samples']} test decisions every experiment shares "
+            f"({report.get('repeated_pairs', 0)} pairs that repeat another's predictions "
+            "exactly, e.g. xgb_indicators in every experiment, counted once):")  # fmt: skip
+    return [Paragraph(lead), Bullets((
+        f"best: {rc['best']}, {rc['excess_accuracy']:+.3f} over the majority rate; "
         f"reality-check p-value {rc['p_value']:.3f}, SPA p-value {rc['p_value_spa']:.3f}",
-        f"- best backtest: {ds['best']}, Sharpe {ds['sharpe_per_trade']:+.3f} per trade over "
+        f"best backtest: {ds['best']}, Sharpe {ds['sharpe_per_trade']:+.3f} per trade over "
         f"{ds['trades']} trades; deflated Sharpe ratio {ds['dsr']:.3f} (expected maximum "
         f"of {report['pairs']} skill-less trials {ds['expected_max_sharpe']:.3f})",
-        f"- picked from {s['trials']} configurations (the baseline and every config of the "
+        f"picked from {s['trials']} configurations (the baseline and every config of the "
         f"grid, each experiment's `evaluate.trials`); {s['experiments_found']} of them finished",
-        f"- probability of backtest overfitting: {s['pbo']['pbo']:.2f} "
+        f"probability of backtest overfitting: {s['pbo']['pbo']:.2f} "
         f"({s['pbo']['partitions']} time slices)",
-    ]
-    return "\n".join(lines) + "\n"
+    ))]  # fmt: skip
+
+
+def report_document(report: dict, noise: dict | None = None) -> Document:
+    """The grid report: one row per experiment, then the corrected figures. With
+    ``noise`` (the seed figures of ``make seeds``, by model) a row under the header
+    gives each model's seed standard deviation, and each config's accuracy says
+    whether its difference from the baseline's (the first row) exceeds twice it."""
+    columns = []
+    for r in report["experiments"]:
+        columns += [m for m in r["accuracy"] if m not in columns]
+    models = [m for m in columns if registry.is_model(m, registry.GRID)]
+    header = ("experiment", "changed", *models, "best backtest (net/trade)", "decision")
+    blocks: list[Block] = [Table(header, tuple(_experiment_rows(report, models, noise)))]
+    if report.get("missing"):
+        left = ", ".join(f"{k} ({v})" for k, v in report["missing"].items())
+        blocks.append(Paragraph(f"Not in this report (no finished experiment): {left}."))
+    blocks += _training_table(report) + _selection_blocks(report)
+    title = "gafcnn grid: every configuration on the same test, selection bias corrected"
+    return Document(title, (Section("", tuple(blocks)),))
+
+
+def report_markdown(report: dict, noise: dict | None = None) -> str:
+    """:func:`report_document` as Markdown."""
+    return to_markdown(report_document(report, noise), Path("."))

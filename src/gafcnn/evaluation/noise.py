@@ -12,9 +12,12 @@ leaves the old run's bootstrap interval.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from gafcnn.evaluation.document import Document, Paragraph, Section, Table, to_markdown
 
 # figure -> (section of evaluate.json, key, key of its bootstrap interval there)
 FIGURES = {
@@ -67,31 +70,39 @@ def judge(before: float, after: float, sd: float | None, ci: list[float] | None)
     return None
 
 
-def seeds_markdown(summary: dict, title: str) -> str:
+def seeds_document(summary: dict, title: str) -> Document:
     """The seed report: one row per model, each figure's mean ± sd [min, max] over the
     seeds beside one run's bootstrap interval."""
-    lines = [f"# {title}", "",
-             f"{len(summary['seeds'])} runs of one config, only the seed changed "
+    intro = (f"{len(summary['seeds'])} runs of one config, only the seed changed "
              f"({', '.join(summary['seeds'])}). Each cell: mean ± standard deviation "
              "[min, max] over the seeds; *one run's 95% CI*: the bootstrap interval of "
              f"the first run. A change beyond {SDS:g} standard deviations is beyond "
-             "noise.", "",
-             "| model | test accuracy | one run's 95% CI | ROC AUC | net return per trade "
-             "(bps) | one run's 95% CI (bps) |", "|---|---|---|---|---|---|"]  # fmt: skip
-    for model, row in summary["models"].items():
-        cells = []
-        for name, scale, fmt in (("accuracy", 1, ".4f"), ("roc_auc", 1, ".4f"),
-                                 ("net_return", 1e4, ".2f")):  # fmt: skip
-            f = row.get(name)
-            if f is None:
-                cells += ["", ""] if name != "roc_auc" else [""]
-                continue
-            sd = "-" if f["sd"] is None else format(f["sd"] * scale, fmt)
-            cells.append(f"{f['mean'] * scale:{fmt}} ± {sd} [{f['min'] * scale:{fmt}}, "
-                         f"{f['max'] * scale:{fmt}}]")  # fmt: skip
-            if name != "roc_auc":
-                ci = f["one_run_ci"]
-                cells.append("" if ci is None else
-                             f"[{ci[0] * scale:{fmt}}, {ci[1] * scale:{fmt}}]")  # fmt: skip
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+             "noise.")  # fmt: skip
+    header = ("model", "test accuracy", "one run's 95% CI", "ROC AUC",
+              "net return per trade (bps)", "one run's 95% CI (bps)")  # fmt: skip
+    rows = tuple((model, *_seed_cells(row)) for model, row in summary["models"].items())
+    return Document(title, (Section("", (Paragraph(intro), Table(header, rows))),))
+
+
+def _seed_cells(row: dict) -> list[str]:
+    """One model's cells of the seed report."""
+    cells = []
+    for name, scale, fmt in (("accuracy", 1, ".4f"), ("roc_auc", 1, ".4f"),
+                             ("net_return", 1e4, ".2f")):  # fmt: skip
+        f = row.get(name)
+        if f is None:
+            cells += ["", ""] if name != "roc_auc" else [""]
+            continue
+        sd = "-" if f["sd"] is None else format(f["sd"] * scale, fmt)
+        cells.append(f"{f['mean'] * scale:{fmt}} ± {sd} [{f['min'] * scale:{fmt}}, "
+                     f"{f['max'] * scale:{fmt}}]")  # fmt: skip
+        if name != "roc_auc":
+            ci = f["one_run_ci"]
+            cells.append("" if ci is None else
+                         f"[{ci[0] * scale:{fmt}}, {ci[1] * scale:{fmt}}]")  # fmt: skip
+    return cells
+
+
+def seeds_markdown(summary: dict, title: str) -> str:
+    """:func:`seeds_document` as Markdown."""
+    return to_markdown(seeds_document(summary, title), Path("."))

@@ -32,12 +32,12 @@ import yaml
 from gafcnn import clock, paths, registry
 from gafcnn.data.bars import minute_index, positions
 from gafcnn.data.labels import forward_returns
-from gafcnn.evaluation.metrics import accuracy, majority_rate
 from gafcnn.evaluation.resampling import Fold, Splitter, fold_ranges, leaks
 from gafcnn.executor import Executor, from_params
 from gafcnn.images.imageset import GafSet
 from gafcnn.io import read_json, record_timings
 from gafcnn.models import predictions
+from gafcnn.models.metrics import accuracy, majority_rate
 from gafcnn.params import Params, market_params
 from gafcnn.trading.backtest import backtest
 

@@ -27,7 +27,7 @@ from statistics import NormalDist
 import numpy as np
 
 from gafcnn.evaluation.bootstrap import Resamples, per_resample
-from gafcnn.evaluation.metrics import hits
+from gafcnn.models.metrics import hits
 
 EULER_GAMMA = 0.5772156649015329
 _N = NormalDist()

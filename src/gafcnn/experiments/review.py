@@ -22,6 +22,15 @@ import sys
 from pathlib import Path
 
 from gafcnn import paths, registry
+from gafcnn.evaluation.document import (
+    Block,
+    Bullets,
+    Document,
+    Paragraph,
+    Section,
+    Table,
+    to_markdown,
+)
 from gafcnn.evaluation.noise import judge
 from gafcnn.experiments import studied_market
 from gafcnn.io import InputError, run_stage, write_bytes
@@ -78,8 +87,8 @@ def _noise_line(verdicts: dict[str, str], seeds: bool) -> str:
     basis = ("twice the seed standard deviation of `make seeds`" if seeds
              else "the base run's bootstrap interval (no seed figures for this data)")  # fmt: skip
     if not beyond:
-        return f"**Every change of test accuracy ({len(verdicts)}) is within noise** ({basis})."
-    return (f"**{len(beyond)} of {len(verdicts)} changes of test accuracy are beyond noise** "
+        return f"Every change of test accuracy ({len(verdicts)}) is within noise ({basis})."
+    return (f"{len(beyond)} of {len(verdicts)} changes of test accuracy are beyond noise "
             f"({basis}): {', '.join(beyond)}.")  # fmt: skip
 
 
@@ -108,37 +117,43 @@ def dataset(data: dict | None) -> str | None:
 
 def headline(
     base: dict[str, dict | None], head: dict[str, dict | None], noise: dict | None = None
-) -> list[str]:
-    """The lines a reviewer reads first: the decision, changed model rows (each within or
+) -> list[Block]:
+    """What a reviewer reads first: the decision, changed model rows (each within or
     beyond training noise, those beyond first) and gaps, and on synthetic data the gap
     to the oracle."""
-    out: list[str] = []
-    db, dh = base["decision"], head["decision"]
-    if db or dh:
-        before = db["decision"] if db else "-"
-        after = dh["decision"] if dh else "-"
-        if before != after:
-            out.append(f"- **decision: {before} → {after}**")
-        else:
-            out.append(f"- decision unchanged: {after}")
     eb, eh = (base["evaluate"] or {}).get("table", {}), (head["evaluate"] or {}).get("table", {})
     rows, verdicts = [], {}
     for model in sorted(set(eb) | set(eh)):
         a, b = _acc(eb.get(model)), _acc(eh.get(model))
         if a != b:
             verdicts[model] = _verdict(eb.get(model), eh.get(model), (noise or {}).get(model))
-            rows.append((not verdicts[model].startswith("beyond"), f"| {model} | {a} | {b} | "
-                         f"{verdicts[model]} |"))  # fmt: skip
-    if rows:
-        out += ["", _noise_line(verdicts, noise is not None), ""]
-        out += ["| model (test accuracy [95% CI], p vs majority) | base | workspace | change |"]
-        out += ["|---|---|---|---|", *(r for _, r in sorted(rows, key=lambda r: r[0])), ""]
+            rows.append((not verdicts[model].startswith("beyond"), (model, a, b, verdicts[model])))
+    bullets = _decision_lines(base["decision"], head["decision"]) + _gap_lines(base, head, eb, eh)
+    if not rows:
+        return [Bullets(tuple(bullets))] if bullets else []
+    header = ("model (test accuracy [95% CI], p vs majority)", "base", "workspace", "change")
+    table = Table(header, tuple(r for _, r in sorted(rows, key=lambda r: r[0])))
+    lead = [Bullets(tuple(bullets))] if bullets else []
+    return [*lead, Paragraph(_noise_line(verdicts, noise is not None), strong=True), table]
+
+
+def _decision_lines(db: dict | None, dh: dict | None) -> list[str]:
+    if not (db or dh):
+        return []
+    before, after = (db["decision"] if db else "-"), (dh["decision"] if dh else "-")
+    return [f"decision: {before} → {after}" if before != after else f"decision unchanged: {after}"]
+
+
+def _gap_lines(base: dict, head: dict, eb: dict, eh: dict) -> list[str]:
+    """The ensemble's gap to its best member and, on synthetic data, the oracle's gap
+    to the best model, where they changed."""
+    out = []
     ens = registry.ENSEMBLE_STAGE.name
     gb = (base[ens] or {}).get("gap_to_best_member")
     gh = (head[ens] or {}).get("gap_to_best_member")
     if gb != gh:
         fmt = lambda g: "-" if g is None else f"{g:+.4f}"  # noqa: E731
-        out.append(f"- ensemble gap to its best member: {fmt(gb)} → {fmt(gh)}")
+        out.append(f"ensemble gap to its best member: {fmt(gb)} → {fmt(gh)}")
 
     def oracle_gap(table: dict) -> tuple[float, str] | None:
         if registry.ORACLE not in table:
@@ -152,35 +167,50 @@ def headline(
     if ob is not None or oh is not None:
         fmt = lambda g: "-" if g is None else f"{g[0]:+.4f} ({g[1]})"  # noqa: E731
         change = f"{fmt(ob)} → {fmt(oh)}" if fmt(ob) != fmt(oh) else f"{fmt(oh)}, unchanged"
-        out.append(f"- synthetic data, oracle accuracy minus the best model's: {change}")
+        out.append(f"synthetic data, oracle accuracy minus the best model's: {change}")
     return out
+
+
+def _diff_table(diff: dict, columns: tuple[str, ...]) -> Table:
+    """``dvc params|metrics diff --json``'s answer as one table: file, name, then each of
+    ``columns`` (old, new, diff)."""
+
+    def cell(v: object) -> str:
+        return "-" if v is None else json.dumps(v) if isinstance(v, list | dict) else str(v)
+
+    rows = tuple((path, name, *(cell(v.get(c)) for c in columns))
+                 for path, items in sorted(diff.items())
+                 for name, v in sorted(items.items()))  # fmt: skip
+    return Table(("path", "name", *columns), rows)
 
 
 def review(base_rev: str, plots: bool = False) -> str:
     """The review Markdown comparing ``base_rev`` with the workspace."""
     params = json.loads(dvc("params", "diff", base_rev, "--json") or "{}")
     metrics = json.loads(dvc("metrics", "diff", base_rev, "--json") or "{}")
-    changed_params = any(params.values())
-    changed_metrics = any(metrics.values())
-    title = f"# gafcnn review: `{base_rev}` → workspace"
-    if not changed_params and not changed_metrics:
-        return f"{title}\n\nNo params or metrics changed between `{base_rev}` and the workspace.\n"
+    title = f"gafcnn review: `{base_rev}` → workspace"
+    if not any(params.values()) and not any(metrics.values()):
+        line = f"No params or metrics changed between `{base_rev}` and the workspace."
+        return to_markdown(Document(title, (Section("", (Paragraph(line),)),)), Path("."))
     names = ("decision", "evaluate", registry.ENSEMBLE_STAGE.name)  # metrics files
     base = {n: metrics_at(base_rev, n) for n in names}
     head = {n: metrics_at(None, n) for n in names}
-    md = [title, "", "## Params", ""]
-    md.append(dvc("params", "diff", base_rev, "--md").strip() if changed_params else "unchanged")
-    md += ["", "## Headline", ""]
     import yaml
 
     noise = load_noise(yaml.safe_load(Path(PARAMS_FILE).read_text()))
-    md += headline(base, head, noise) or ["no decision or evaluation metrics changed"]
-    md += ["", "## All changed metrics", ""]
-    md.append(dvc("metrics", "diff", base_rev, "--md").strip() if changed_metrics else "none")
+    changed_params = _diff_table(params, ("old", "new"))
+    sections = [
+        Section("Params", (changed_params,) if changed_params.rows else (Paragraph("unchanged"),)),
+        Section("Headline", tuple(headline(base, head, noise))
+                or (Paragraph("no decision or evaluation metrics changed"),)),
+        Section("All changed metrics", (_diff_table(metrics, ("old", "new", "diff")),)
+                if any(metrics.values()) else (Paragraph("none"),)),
+    ]  # fmt: skip
     if plots:
         dvc("plots", "diff", base_rev, "-o", str(paths.PLOTS_DIFF))
-        md += ["", "## Plots", "", f"`dvc plots diff {base_rev}`: {paths.PLOTS_DIFF}/index.html"]
-    return "\n".join(md) + "\n"
+        link = f"`dvc plots diff {base_rev}`: {paths.PLOTS_DIFF}/index.html"
+        sections.append(Section("Plots", (Paragraph(link),)))
+    return to_markdown(Document(title, tuple(sections)), Path("."))
 
 
 def drift(rev: str = "HEAD") -> str:
@@ -197,7 +227,7 @@ def drift(rev: str = "HEAD") -> str:
     eb, eh = (before or {}).get("table", {}), (after or {}).get("table", {})
     verdicts = {m: _verdict(eb.get(m), eh.get(m), (noise or {}).get(m))
                 for m in sorted(set(eb) | set(eh)) if eb.get(m) != eh.get(m)}  # fmt: skip
-    moved = _noise_line(verdicts, noise is not None).replace("**", "") if verdicts else (
+    moved = _noise_line(verdicts, noise is not None) if verdicts else (
         "no test accuracy changed.")  # fmt: skip
     edited = _run(["git", "status", "--porcelain", "--", PARAMS_FILE, "dvc.yaml", "src"]).strip()
     if edited:  # the rerun ran other params or code: the change, not the CPU, moved them

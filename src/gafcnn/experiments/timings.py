@@ -8,7 +8,7 @@ before the stages after it have run).
 from __future__ import annotations
 
 from gafcnn import paths
-from gafcnn.evaluation.report import write_timings_report
+from gafcnn.evaluation.timings import write_timings_report
 from gafcnn.io import read_json, run_stage
 from gafcnn.params import read_params
 

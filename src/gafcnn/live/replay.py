@@ -1,7 +1,7 @@
 """A long history replayed as it would have been lived, and the walk-forward it equals.
 
 :func:`replay` feeds the bars one at a time to a :class:`~gafcnn.serving.market.Market`
-(the service's own path: a Stream of closed bars and a :class:`~gafcnn.live.desk.Desk`
+(the service's own path: a Stream of closed bars and a :class:`~gafcnn.serving.desk.Desk`
 stepping the served trades), retrains on the schedule
 (:meth:`gafcnn.evaluation.resampling.Rolling.ends`),
 judges each challenger against the champion, and swaps a promoted one in between two
@@ -29,16 +29,17 @@ import pandas as pd
 from gafcnn import clock
 from gafcnn.data.bars import minute_index
 from gafcnn.io import write_json
-from gafcnn.live.desk import Desk
 from gafcnn.live.retrain import retrain, rolling
-from gafcnn.live.versions import Versions, store
 from gafcnn.params import Params
 from gafcnn.serving import paper
 from gafcnn.serving.bundle import Bundle
+from gafcnn.serving.desk import Desk
 from gafcnn.serving.market import Market
 from gafcnn.serving.signals import KEEP, Stream
+from gafcnn.serving.versions import Versions, store
 from gafcnn.trading.backtest import settled, trade_figures
-from gafcnn.trading.engine import PositionEngine, Trade
+from gafcnn.trading.engine import Trade
+from gafcnn.trading.trader import Trader
 
 TIMELINE, SUMMARY, LOG = "timeline.jsonl", "summary.json", "promotions.jsonl"
 
@@ -115,7 +116,7 @@ def _write(out: Path, versions: Versions, market: Market | None, bars: pd.DataFr
         "void_trades": sum(t.void for t in trades),
         **{k: (None if isinstance(v, float) and math.isnan(v) else v)
            for k, v in trade_figures(net, gross).items()},
-        "flat_total_net_return": 0.0,
+        "buy_and_hold_return": float(bars["close"].iloc[-1] / bars["close"].iloc[0] - 1),
     }  # fmt: skip
     write_json(out / SUMMARY, summary)
     return summary
@@ -129,20 +130,20 @@ def champions(log: list[dict]) -> list[tuple[str, str]]:
 def walk_forward(bars: pd.DataFrame, served: list[tuple[int, Bundle]]) -> list[Trade]:
     """The trades of the schedule ``served`` (epoch minute from which each bundle serves,
     in order) traded offline: P(up) of each stretch's deployed model from the whole
-    history at once, one position engine across the stretches."""
+    history at once, one trader across the stretches (a position open at a swap is
+    carried over, as the desk carries it)."""
     minutes = minute_index(bars)
-    engine: PositionEngine | None = None
     close = bars["close"].to_numpy(np.float64)
     bounds = [m for m, _ in served[1:]] + [int(minutes[-1]) + 1]
+    trader: Trader | None = None
     for (start, bundle), stop in zip(served, bounds, strict=True):
-        carried = None if engine is None else engine.position
-        closed = [] if engine is None else engine.closed
-        engine = PositionEngine(bundle.policy())
-        engine.position, engine.closed = carried, closed
+        if trader is None:
+            trader = Trader(bundle.policy(), bundle.version)
+        else:
+            trader.switch(bundle.policy(), bundle.version)
         p = np.full(len(bars), np.nan)
         if bundle.deployed is not None:
             p = paper.decision_probabilities(bundle, bars, bundle.deployed_policy, start)
         inside = (minutes >= start) & (minutes < stop)
-        for i in np.flatnonzero(inside):
-            engine.step(int(minutes[i]), None if np.isnan(p[i]) else float(p[i]), float(close[i]))
-    return [] if engine is None else engine.closed
+        trader.run(minutes[inside], close[inside], p[inside])
+    return [] if trader is None else trader.closed

@@ -38,11 +38,11 @@ from gafcnn.evaluation.resample_runner import (
 )
 from gafcnn.evaluation.resampling import Rolling
 from gafcnn.live.gate import Verdict, judge_challenger
-from gafcnn.live.versions import Versions
 from gafcnn.params import Params, RetrainParams
 from gafcnn.serving import paper
 from gafcnn.serving.bundle import Bundle
-from gafcnn.trading.engine import PositionEngine
+from gafcnn.serving.versions import Versions
+from gafcnn.trading.trader import Trader
 
 DAY = 1440  # minutes
 
@@ -104,9 +104,9 @@ def stretch_trades(bundle: Bundle, bars: pd.DataFrame, start: int, end: int) -> 
     minutes = minute_index(bars)
     part = bars[minutes < end].reset_index(drop=True)
     policy = bundle.deployed_policy
-    p = paper.decision_probabilities(bundle, part, policy, start)
-    done = paper.replay(PositionEngine(policy), part, p)
-    return np.array([t.net for t in done if not t.void], dtype=np.float64)
+    trader = Trader(policy, bundle.version)
+    paper.replay(trader, part, paper.decision_probabilities(bundle, part, policy, start))
+    return trader.nets()
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from gafcnn.evaluation.metrics import hits
 from gafcnn.images.imageset import AlignmentError
+from gafcnn.models.metrics import hits
 from gafcnn.models.predictions import logit
 from gafcnn.params import ENSEMBLE_METHODS as METHODS  # noqa: F401 - the combine methods
 from gafcnn.params import XgbParams

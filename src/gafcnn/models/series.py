@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from gafcnn.data.features import feature_scale, window_bar_features
-from gafcnn.evaluation.metrics import log_loss
+from gafcnn.models.metrics import log_loss
 
 CHUNK = 4096  # decisions whose per-bar series (and features) are held at once
 

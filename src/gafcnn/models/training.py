@@ -23,7 +23,6 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from gafcnn.evaluation.metrics import accuracy, log_loss
 from gafcnn.models.device import (
     autocast,
     gather,
@@ -32,6 +31,7 @@ from gafcnn.models.device import (
     to_device,
 )
 from gafcnn.models.inference import outputs, predict_shared
+from gafcnn.models.metrics import accuracy, log_loss
 from gafcnn.models.sources import Source, batches
 from gafcnn.params import TrainConfig
 

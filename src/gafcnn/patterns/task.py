@@ -25,12 +25,12 @@ from gafcnn import paths
 from gafcnn.data.bars import minute_index
 from gafcnn.data.split import bar_segments, holdout
 from gafcnn.data.synthetic import generate
-from gafcnn.evaluation.metrics import multiclass_report
 from gafcnn.images.encodings import Encoder, window_series
 from gafcnn.io import InputError
 from gafcnn.models.cnn import PATTERN_ARCH, PatternCNN
 from gafcnn.models.device import seed_everything
 from gafcnn.models.inference import predict_classes
+from gafcnn.models.metrics import multiclass_report
 from gafcnn.models.sources import ArraySource
 from gafcnn.models.training import Loop, fit
 from gafcnn.params import PatternConfig, SyntheticConfig

@@ -85,6 +85,17 @@ class Booster:
 
         return predict
 
+    def top_features(self, model: Any, spec: dict, folder: Path, k: int) -> list[str]:
+        """The ``k`` inputs the booster gains most from (mean gain per split), named."""
+        scores = load_booster(folder / f"{model.name}.ubj").get_score(importance_type="gain")
+        names = spec["inputs"]
+
+        def named(key: str) -> str:
+            return names[int(key[1:])] if key[:1] == "f" and key[1:].isdigit() else key
+
+        ranked = sorted(((-gain, named(key)) for key, gain in scores.items()))
+        return [name for _, name in ranked[:k]]
+
 
 XGB_INDICATORS = Booster(
     paths.XGB_INDICATORS_MODEL, lambda windows: list(INDICATORS), lambda x, s: x.indicators

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import json
 import shutil
 from pathlib import Path
@@ -34,12 +35,27 @@ import numpy as np
 import gafcnn
 from gafcnn import clock, paths, registry
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
-from gafcnn.serving.served import Inputs, hook
+from gafcnn.serving.served import Hook, Inputs
 from gafcnn.trading.engine import Policy
 
 BUNDLE_FILE = "bundle.json"
 FORMAT = 5  # 5: the live guards' references; 4: bundle.json digests itself (spec_sha256)
 SPEC_DIGEST = "spec_sha256"
+TOP_FEATURES = 5  # inputs named in each answer's top_features
+
+
+def version_id(spec: dict) -> str:
+    """The one name of what a bundle trades, wherever it is shown (its store folder,
+    ``/health``, every answer's ``model_version``, the promotions log, a replay's
+    timeline): the gafcnn version and 12 hex digits of its ``bundle.json`` digest
+    (models, code, deployed model, thetas, costs, expiry)."""
+    return f"{spec['code']['gafcnn']}+{spec[SPEC_DIGEST][:12]}"
+
+
+def hook(ref: str) -> Hook:
+    """The serving hook ``"module:object"`` names (:mod:`gafcnn.serving.served`)."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _sha256(path: Path) -> str:
@@ -94,7 +110,8 @@ def write_bundle(
     models; ``costs`` per side, ``policy`` each model's val-chosen theta, ``expiry`` the
     last bar the models were fitted on (``fitted_until``) and ``max_age_days``; ``decision``
     None marks a bundle built before the decision (the latency stage measures such
-    one's speed); ``guards`` the drift reference and breaker floor (:mod:`gafcnn.live.guards`)."""
+    one's speed); ``guards`` the drift reference and breaker floor
+    (:mod:`gafcnn.serving.guards`)."""
     target = Path(target)
     ens = read_json(paths.ENSEMBLE_MODEL)
     windows = [int(w) for w in ens["windows"]]
@@ -187,12 +204,23 @@ class Bundle:
         self.producers = {name: predict for m, predict in zip(registry.served(), self.models,
                                                               strict=True)
                           for name in m.names(self.windows)}  # fmt: skip
+        self.top_features = self._top_features(TOP_FEATURES)
+
+    def _top_features(self, k: int) -> list[str]:
+        """The deployed model's ``k`` most informative inputs by gain, where its hook
+        ranks them (the boosters); none for a model without per-input gain (a CNN, an
+        ensemble of CNNs) or when nothing is deployed."""
+        name = None if self.deployed is None else self.aliases.get(self.deployed, self.deployed)
+        for m in registry.served():
+            if name in m.names(self.windows):
+                rank = getattr(hook(m.serves), "top_features", None)
+                return [] if rank is None else rank(m, self.spec["models"][m.name], self.path, k)
+        return []
 
     @property
     def version(self) -> str:
-        """What this bundle trades, named: the gafcnn version and 12 hex digits of its
-        ``bundle.json`` digest (models, code, deployed model, thetas, costs, expiry)."""
-        return f"{self.spec['code']['gafcnn']}+{self.spec[SPEC_DIGEST][:12]}"
+        """What this bundle trades, named (:func:`version_id`)."""
+        return version_id(self.spec)
 
     @functools.cached_property
     def deployed_policy(self) -> Policy:

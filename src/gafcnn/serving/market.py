@@ -121,7 +121,7 @@ class Market:
     """One symbol's closed bars (a Stream) and the bar forming from snapshots."""
 
     def __init__(self, stream: Stream, desk: Any = None):
-        self.stream, self.desk = stream, desk  # desk: the live record (gafcnn.live.desk)
+        self.stream, self.desk = stream, desk  # desk: the live record (gafcnn.serving.desk)
         self.forming: Bar | None = None
 
     def _append(self, frame: pd.DataFrame, source: str) -> None:

@@ -1,7 +1,7 @@
 """Paper trading: a bundle's policy traded bar by bar, as a live bot would trade it.
 
-The position engine (:class:`gafcnn.trading.engine.PositionEngine`, the one the
-backtest runs) sees one bar at a time. At a decision time (a bar whose minute is a
+The one bar-by-bar trader (:class:`gafcnn.trading.trader.Trader`, on the position
+engine the backtest runs) sees one bar at a time. At a decision time (a bar whose minute is a
 multiple of ``gaf.stride``, as the pipeline's samples) with no position open it takes
 the side the bundle's :class:`~gafcnn.trading.engine.Policy` gives the served P(up),
 entering at that bar's close; the position closes at the close of the bar exactly
@@ -18,8 +18,9 @@ import pandas as pd
 
 from gafcnn import clock
 from gafcnn.data.bars import OHLCV, minute_index
-from gafcnn.trading.backtest import settled, trade_figures, trade_log
-from gafcnn.trading.engine import Policy, PositionEngine, Trade
+from gafcnn.trading.backtest import trade_log
+from gafcnn.trading.engine import Policy, Trade
+from gafcnn.trading.trader import Trader
 
 
 def decision_probabilities(
@@ -32,7 +33,7 @@ def decision_probabilities(
     minutes = minute_index(bars)
     positions = np.arange(len(minutes) - 1 if last_only else 0, len(minutes))
     m = minutes[positions]
-    decide = m % policy.stride == 0
+    decide = policy.decides(m)
     if start_minute is not None:
         decide &= m >= start_minute
     if bundle.expires_after is not None:
@@ -46,12 +47,9 @@ def decision_probabilities(
     return p[-1:] if last_only else p
 
 
-def replay(engine: PositionEngine, bars: pd.DataFrame, p_up: np.ndarray) -> list[Trade]:
-    """Feed every bar, in order, to ``engine``; the trades closed (void ones included)."""
-    minutes, close = minute_index(bars), bars["close"].to_numpy(np.float64)
-    for m, c, p in zip(minutes, close, p_up, strict=True):
-        engine.step(int(m), None if np.isnan(p) else float(p), float(c))
-    return engine.closed
+def replay(trader: Trader, bars: pd.DataFrame, p_up: np.ndarray) -> list[Trade]:
+    """Feed every bar, in order, to ``trader``; the trades closed (void ones included)."""
+    return trader.run(minute_index(bars), bars["close"].to_numpy(np.float64), p_up)
 
 
 def log(trades: list[Trade], horizon: int) -> pd.DataFrame:
@@ -60,22 +58,23 @@ def log(trades: list[Trade], horizon: int) -> pd.DataFrame:
     return frame.assign(void=np.array([t.void for t in trades], dtype=bool))
 
 
-def summary(engine: PositionEngine) -> dict:
-    """Closed trades' figures (:func:`gafcnn.trading.backtest.trade_figures`, as the
-    backtest's), void ones counted apart."""
-    done = [t for t in engine.closed if not t.void]
-    pol = engine.policy
+def summary(trader: Trader) -> dict:
+    """Closed trades' figures (:meth:`Trader.figures`, the backtest's
+    :func:`~gafcnn.trading.backtest.trade_figures`), void ones counted apart."""
+    done = [t for t in trader.closed if not t.void]
+    pol = trader.policy
+    figures = trader.figures()
     return {
         "model": pol.model,
         "theta": pol.theta,
         "cost_bps_per_side": pol.cost_bps,
         "horizon_minutes": pol.horizon,
-        "trades": len(done),
-        "void_trades": len(engine.closed) - len(done),
-        "open_at_end": engine.position is not None,
+        "trades": figures.pop("trades"),
+        "void_trades": figures.pop("void_trades"),
+        "open_at_end": trader.position is not None,
         "long": int(sum(t.side > 0 for t in done)),
         "short": int(sum(t.side < 0 for t in done)),
-        **trade_figures(*settled(engine.closed)),
+        **figures,
         "first_entry": clock.iso_minute(done[0].entry) if done else None,
         "last_entry": clock.iso_minute(done[-1].entry) if done else None,
     }

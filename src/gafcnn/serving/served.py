@@ -7,7 +7,9 @@ A model the bundle serves names a *serving hook* in its registry declaration
   pipeline's outputs into the bundle ``folder`` and return what serving needs
   besides them (JSON); ``history_bars`` there is how many bars a decision needs;
 * ``load(model, spec, folder) -> predict``: ``predict(inputs) -> {name: P(up)}``
-  from raw bars (:class:`Inputs`), by the model's registry name(s).
+  from raw bars (:class:`Inputs`), by the model's registry name(s);
+* optionally ``top_features(model, spec, folder, k) -> list[str]``: the model's ``k``
+  most informative inputs by gain (the boosters).
 
 The bundle runs the hooks in registry order, so a model may read the P(up) of any
 model declared before it (``inputs.p``). The code a hook imports is part of the
@@ -16,7 +18,6 @@ bundle's code digest and of the ``latency`` and ``export`` stages' DVC deps.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -73,14 +74,9 @@ Predict = Callable[[Inputs], dict[str, np.ndarray]]
 
 
 class Hook(Protocol):
-    """A serving hook (see the module docstring)."""
+    """A serving hook (see the module docstring); :func:`gafcnn.serving.bundle.hook`
+    imports it by name."""
 
     def ship(self, model: Any, windows: list[int], folder: Path) -> dict: ...
 
     def load(self, model: Any, spec: dict, folder: Path) -> Predict: ...
-
-
-def hook(ref: str) -> Hook:
-    """The serving hook ``"module:object"`` names."""
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)

@@ -1,26 +1,27 @@
 """Which bundle answers which symbol.
 
-Three layouts serve: one bundle (a market's ``models/bundle``), which answers the
-symbol it was fitted on and any other named beside it (``--symbols``); the markets
-folder (``markets``, the default), in which each ``<symbol>/models/bundle`` answers
-its own symbol by its own decision; or a store
-of retrained versions (``models/versions``, :mod:`gafcnn.live.versions`), in which
-each symbol's champion answers it. Symbols are
-compared by their key: upper case without separators, so ``btc/usdt``, ``BTC-USDT``
-and ``BTCUSDT`` are one symbol.
+Two things serve, told apart by one rule: a folder holding ``bundle.json`` is one
+bundle, which answers the symbol it was fitted on and any other named beside it
+(``--symbols``); any other folder is a store, ``<symbol>/CHAMPION`` per symbol, each
+pointer naming the bundle that answers that symbol (``{"version": ..., "path": ...}``,
+the path relative to the symbol's folder, the version's own folder without one). The
+markets folder (``markets``, the default: each market's `export` writes its pointer to
+its ``models/bundle``) and the versions store of retrains (``models/versions``,
+:mod:`gafcnn.serving.versions`: the champion) are both stores; a single symbol is a
+store with one champion. Symbols are compared by their key: upper case without
+separators, so ``btc/usdt``, ``BTC-USDT`` and ``BTCUSDT`` are one symbol.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from gafcnn import paths
 from gafcnn.data.sources import symbol_key
 from gafcnn.io import InputError, read_json
-from gafcnn.live.versions import POINTER
 from gafcnn.serving.bundle import BUNDLE_FILE, Bundle
+from gafcnn.serving.versions import POINTER
 
 
 def fitted_symbol(bundle: Bundle) -> str:
@@ -30,20 +31,15 @@ def fitted_symbol(bundle: Bundle) -> str:
     return (data.get("symbols") or [data["symbol"]])[0]
 
 
-def universe_bundles(root: Path) -> dict[str, Path]:
-    """Each market's bundle under the markets folder ``root``
-    (``<symbol>/models/bundle``) by its symbol, in symbol order."""
-    found = sorted(p.parent for p in root.glob(f"*/{paths.BUNDLE.as_posix()}/{BUNDLE_FILE}"))
-    return {p.relative_to(root).parts[0]: p for p in found}
-
-
 @dataclass(frozen=True)
 class Served:
-    """The bundle of every served symbol (by :func:`symbol_key`) and the symbol a
-    request without one is about (None: every request names its symbol)."""
+    """The bundle of every served symbol (by :func:`symbol_key`), the symbol a request
+    without one is about (None: every request names its symbol) and the store they
+    came from (None: one bundle), whose new champions a service swaps in."""
 
     bundles: dict[str, Bundle]
     default: str | None
+    store: Path | None = None
 
     @classmethod
     def one(cls, bundle: Bundle, also: list[str] = ()) -> Served:
@@ -53,42 +49,29 @@ class Served:
         return cls({k: bundle for k in keys}, default)
 
     @classmethod
-    def _chosen(cls, root: str | Path, found: dict[str, Path], only: list[str], empty: str,
-                what: str) -> Served:  # fmt: skip
-        """The bundles ``found`` by symbol key (those of ``only`` when given); ``empty``
-        says how to make one when none is found, ``what`` names a missing one."""
+    def champions(cls, root: str | Path, only: list[str] = ()) -> Served:
+        """Each symbol's champion in the store ``root`` (those of ``only``)."""
+        found = champion_paths(root)
         if not found:
-            raise InputError(root, empty)
+            raise InputError(root, f"no <symbol>/{POINTER} under it: `dvc repro` exports "
+                             "each market's; `gafcnn retrain` promotes one")  # fmt: skip
         keys = list(dict.fromkeys(map(symbol_key, only))) or list(found)
         missing = [k for k in keys if k not in found]
         if missing:
-            raise InputError(root, f"no {what} for {', '.join(missing)} "
+            raise InputError(root, f"no champion for {', '.join(missing)} "
                              f"(it has {', '.join(found)})")  # fmt: skip
-        return cls({k: Bundle(found[k]) for k in keys}, keys[0] if len(keys) == 1 else None)
-
-    @classmethod
-    def universe(cls, root: str | Path, only: list[str] = ()) -> Served:
-        """Each symbol's own bundle under ``root`` (those of ``only`` when given)."""
-        found = {symbol_key(s): p for s, p in universe_bundles(Path(root)).items()}
-        empty = f"no <symbol>/{paths.BUNDLE.as_posix()}/{BUNDLE_FILE} under it; `dvc repro`"
-        return cls._chosen(root, found, only, empty, "bundle")
-
-    @classmethod
-    def champions(cls, root: str | Path, only: list[str] = ()) -> Served:
-        """Each symbol's champion in the versions store ``root`` (those of ``only``)."""
-        empty = f"no <symbol>/{POINTER} under it: `gafcnn retrain` promotes a first champion"
-        return cls._chosen(root, champion_paths(root), only, empty, "champion")
+        bundles = {k: Bundle(found[k]) for k in keys}
+        return cls(bundles, keys[0] if len(keys) == 1 else None, Path(root))
 
     @classmethod
     def open(cls, path: str | Path, symbols: list[str] = ()) -> Served:
-        """A bundle folder (:meth:`one`), the markets folder (:meth:`universe`)
-        or a versions store (:meth:`champions`)."""
+        """A bundle folder (:meth:`one`), else a store (:meth:`champions`)."""
         path = Path(path)
-        if (path / BUNDLE_FILE).exists() or not path.is_dir():
+        if (path / BUNDLE_FILE).exists():
             return cls.one(Bundle(path), symbols)
-        if any(path.glob(f"*/{POINTER}")) or path.resolve() == paths.VERSIONS.resolve():
-            return cls.champions(path, symbols)
-        return cls.universe(path, symbols)
+        if not path.is_dir():
+            raise InputError(path, f"neither a bundle (no {BUNDLE_FILE}) nor a store (no folder)")
+        return cls.champions(path, symbols)
 
     def key(self, symbol: str | None, source: str) -> str:
         """The served symbol ``symbol`` names (the default without one), or InputError."""
@@ -114,19 +97,28 @@ class Served:
 
     @property
     def version(self) -> str:
-        """The bundle's version, or for several bundles ``universe+`` and 12 hex digits
-        of a digest over each symbol's version."""
+        """The bundle's version, or for several bundles each symbol's, ``SYMBOL=version``
+        joined by commas in symbol order (the one id, never another name for it)."""
         if self.single is not None:
             return self.single.version
-        text = ";".join(f"{k}={b.version}" for k, b in sorted(self.bundles.items()))
-        return f"universe+{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+        return ",".join(f"{k}={b.version}" for k, b in sorted(self.bundles.items()))
+
+
+def pointers(root: str | Path) -> dict[str, tuple[Path, str]]:
+    """Each symbol's champion in the store ``root``, by symbol key: the folder its
+    ``CHAMPION`` pointer names (its ``path``, else the version's own folder) and the
+    version it names."""
+    found = {}
+    for pointer in sorted(Path(root).glob(f"*/{POINTER}")):
+        named = read_json(pointer)
+        folder = pointer.parent / named.get("path", named["version"])
+        found[symbol_key(pointer.parent.name)] = (folder, named["version"])
+    return found
 
 
 def champion_paths(root: str | Path) -> dict[str, Path]:
-    """Each symbol's champion folder in the versions store ``root``, by symbol key
-    (what its ``CHAMPION`` pointer names)."""
-    pointers = sorted(Path(root).glob(f"*/{POINTER}"))
-    return {p.parent.name: p.parent / read_json(p)["version"] for p in pointers}
+    """Each symbol's champion folder in the store ``root``, by symbol key."""
+    return {key: folder for key, (folder, _) in pointers(root).items()}
 
 
 def bundle_for(path: str | Path, symbol: str | None) -> Bundle:
@@ -143,5 +135,5 @@ def bundle_for(path: str | Path, symbol: str | None) -> Bundle:
     key = served.key(symbol, "--symbol")
     if key != served.default:
         raise InputError(path, f"fitted on {served.default}, not {symbol}; the markets "
-                         f"folder ({paths.MARKETS}) has a bundle per symbol")  # fmt: skip
+                         f"folder ({paths.MARKETS}) serves each symbol by its own")  # fmt: skip
     return served.bundles[key]

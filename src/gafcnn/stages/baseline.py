@@ -8,7 +8,6 @@ import numpy as np
 
 from gafcnn import paths, registry
 from gafcnn.data.bars import bar_positions, load_bars
-from gafcnn.evaluation.metrics import classification_report
 from gafcnn.images.encodings import window_series
 from gafcnn.images.imageset import GafSet
 from gafcnn.io import run_stage, write_json
@@ -21,6 +20,7 @@ from gafcnn.models.baselines import (
     predict_up,
     spread_subset,
 )
+from gafcnn.models.metrics import classification_report
 from gafcnn.params import BaselineParams, read_params
 from gafcnn.stages.common import gaf_sets
 

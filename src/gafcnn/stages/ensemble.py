@@ -6,10 +6,10 @@ from __future__ import annotations
 import pandas as pd
 
 from gafcnn import clock, paths, registry
-from gafcnn.evaluation.metrics import classification_report
 from gafcnn.io import run_stage, write_json
 from gafcnn.models import combine, predictions
 from gafcnn.models.ensemble import Stacker, error_correlation, member_weights
+from gafcnn.models.metrics import classification_report
 from gafcnn.params import read_params
 from gafcnn.stages.common import gaf_sets
 from gafcnn.stages.members import joined_cnn_predictions

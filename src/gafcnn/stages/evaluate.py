@@ -18,13 +18,14 @@ import pandas as pd
 from gafcnn import clock, paths, registry
 from gafcnn.data.bars import load_bars
 from gafcnn.evaluation.judgement import Checks, Scored, judge, out_of_sample, scored
-from gafcnn.evaluation.metrics import calls_up
 from gafcnn.evaluation.policy import period
 from gafcnn.evaluation.power import power_table
-from gafcnn.evaluation.report import ReportInputs, write_report, write_timings_report
+from gafcnn.evaluation.report import ReportInputs, write_report
+from gafcnn.evaluation.timings import write_timings_report
 from gafcnn.images.imageset import AlignmentError
 from gafcnn.io import InputError, read_json, run_stage, write_csv, write_json, write_parquet
 from gafcnn.models import predictions
+from gafcnn.models.metrics import calls_up
 from gafcnn.params import Params, read_params
 from gafcnn.stages.common import gaf_sets
 from gafcnn.trading.backtest import MINUTES_PER_DAY, backtest_log

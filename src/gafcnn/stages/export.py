@@ -1,4 +1,6 @@
-"""`export` stage: the deployment bundle ``models/bundle/`` (see :mod:`gafcnn.serving.bundle`).
+"""`export` stage: the deployment bundle ``models/bundle/`` (see :mod:`gafcnn.serving.bundle`)
+and the market's ``CHAMPION`` pointer to it (the markets folder is a store:
+:mod:`gafcnn.serving.symbols`).
 
 It ships what `evaluate` scored - every CNN, the ensemble combiner with all its
 coefficients, xgb_indicators and the hybrid - with the decision, the deployed model's
@@ -14,11 +16,11 @@ import pandas as pd
 from gafcnn import clock, paths, registry
 from gafcnn.data.bars import OHLCV
 from gafcnn.data.split import Split
-from gafcnn.io import read_json, run_stage
-from gafcnn.live.guards import training_reference
+from gafcnn.io import read_json, run_stage, write_json
 from gafcnn.models import predictions
 from gafcnn.params import SERVED_SECTIONS, Params, read_params
-from gafcnn.serving.bundle import write_bundle
+from gafcnn.serving.bundle import BUNDLE_FILE, version_id, write_bundle
+from gafcnn.serving.guards import training_reference
 
 
 def expiry(params: Params, evaluate: dict) -> dict:
@@ -81,7 +83,10 @@ def main() -> None:
         params=snapshot,
         guards=guards(params, deployed, test),
     )
-    print(f"export: {target} - {decision['decision']} (serves {deployed or 'no model'})")
+    version = version_id(read_json(target / BUNDLE_FILE))
+    write_json(paths.CHAMPION, {"version": version, "path": paths.BUNDLE.as_posix()})
+    print(f"export: {target} {version} - {decision['decision']} "
+          f"(serves {deployed or 'no model'})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ from gafcnn import clock, paths, registry
 from gafcnn.data.bars import bar_positions, load_bars
 from gafcnn.data.features import INDICATORS, indicators
 from gafcnn.data.split import required_purge
-from gafcnn.evaluation.metrics import classification_report
 from gafcnn.io import run_stage, save_xgb, write_json
 from gafcnn.models import combine, predictions
 from gafcnn.models.ensemble import gain_importance, purged_folds, xgb_classifier
+from gafcnn.models.metrics import classification_report
 from gafcnn.params import read_params, runtime_setting
 from gafcnn.stages.common import gaf_sets
 from gafcnn.stages.members import joined_cnn_predictions

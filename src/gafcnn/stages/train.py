@@ -29,13 +29,13 @@ import time
 import numpy as np
 
 from gafcnn import clock, paths, registry
-from gafcnn.evaluation.metrics import classification_report
 from gafcnn.images.imageset import GafSet
 from gafcnn.io import InputError, record_timings, run_stage, write_bytes, write_json
 from gafcnn.models import predictions
 from gafcnn.models.cnn import PretrainedError, build_model, save_checkpoint
 from gafcnn.models.device import pick_device, rank_world, seed_everything
 from gafcnn.models.inference import predict, predict_with
+from gafcnn.models.metrics import classification_report
 from gafcnn.models.sources import sources_of
 from gafcnn.models.training import fit
 from gafcnn.params import Params, TrainConfig, read_params, runtime_setting

@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -40,7 +41,16 @@ def free_port() -> int:
 @contextlib.contextmanager
 def service(bundle: str | Path, symbols: list[str], *args: str) -> Iterator[tuple[str, int]]:
     """Run `gafcnn serve` on a free loopback port until the block ends; yields its
-    base URL and process id once ``/health`` answers."""
+    base URL and process id once ``/health`` answers. Its guards' log is a temporary
+    file of its own unless ``args`` name one (``--log``)."""
+    with tempfile.TemporaryDirectory(prefix="gafcnn-serve.") as tmp:
+        log = [] if "--log" in args else ["--log", str(Path(tmp) / "promotions.jsonl")]
+        with _serving(bundle, symbols, *args, *log) as served:
+            yield served
+
+
+@contextlib.contextmanager
+def _serving(bundle: str | Path, symbols: list[str], *args: str) -> Iterator[tuple[str, int]]:
     port = free_port()
     cmd = [sys.executable, "-m", "gafcnn.cli", "serve", "--bundle", str(bundle),
            "--port", str(port), "--symbols", ",".join(symbols), *args]  # fmt: skip

@@ -53,6 +53,11 @@ class Policy:
         """The side one P(up) asks for: +1, -1 or 0 (:func:`sides`)."""
         return int(sides(np.array([p_up]), self.theta)[0])
 
+    def decides(self, minutes: np.ndarray) -> np.ndarray:
+        """Which epoch minutes are decision times (multiples of ``stride``, as the
+        pipeline's samples): the one rule, for a batch of bars and for one bar."""
+        return np.asarray(minutes) % self.stride == 0
+
 
 @dataclass
 class Trade:
@@ -88,6 +93,20 @@ class PositionEngine:
             if side:
                 self.position = Trade(minute, side, float(p_up), float(close), move)
         return done
+
+    def due(self, minute: int) -> bool:
+        """Whether ``minute`` is a decision the policy takes: a decision time (a multiple
+        of ``stride``) with no position open after this step (none, or the one open due
+        now). The one decision-time rule: callers ask for a P(up) only then."""
+        pos = self.position
+        return bool(self.policy.decides(minute)) and (
+            pos is None or minute >= pos.entry + self.policy.horizon)  # fmt: skip
+
+    def switch(self, policy: Policy) -> Trade | None:
+        """Trade by ``policy`` from the next step on (a new champion); the position open,
+        if any, stays and settles under the new policy's horizon. Returns it."""
+        self.policy = policy
+        return self.position
 
     def run(self, minutes: np.ndarray, p_up: np.ndarray, moves: np.ndarray) -> list[Trade]:
         """Step every decision time with its known forward return, then settle the

@@ -22,7 +22,7 @@ from gafcnn.data.labels import forward_returns
 from gafcnn.evaluation.bootstrap import bootstrap_indices, per_resample
 from gafcnn.evaluation.judgement import Checks, out_of_sample, scored
 from gafcnn.evaluation.judgement import judge as judge_market
-from gafcnn.evaluation.metrics import calls_up
+from gafcnn.models.metrics import calls_up
 from gafcnn.params import Params
 
 

@@ -1,7 +1,8 @@
 """Bundle versions and the champion pointer.
 
 Each symbol has a store, ``models/versions/<SYMBOL>/`` (the symbol as the service
-keys it: ``BTCUSDT``): ``<version>/`` holds each exported bundle a retrain produced
+keys it: ``BTCUSDT``): ``<version>/`` (the bundle's one id,
+:func:`~gafcnn.serving.bundle.version_id`) holds each exported bundle a retrain produced
 (the newest ``retrain.keep`` of them, never the champion or the one before it), and
 ``CHAMPION`` is a small JSON file, replaced atomically, naming the version that
 serves. Every promotion, refusal and rollback is one line appended to the log
@@ -18,12 +19,15 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from gafcnn import clock
+from gafcnn import clock, paths
 from gafcnn.data.sources import symbol_key
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
+from gafcnn.serving.bundle import version_id
 
-POINTER = "CHAMPION"
-ACTIONS = ("promote", "refuse", "rollback")
+POINTER = paths.CHAMPION.name
+# A champion's changes (retrain, by hand) and the live guards' (the service): a breaker
+# tripped, reset by an operator; a drift flat on and off.
+ACTIONS = ("promote", "refuse", "rollback", "trip", "reset", "drift_on", "drift_off")
 
 
 @dataclass(frozen=True)
@@ -39,17 +43,55 @@ class Event:
     symbol: str | None = None
 
 
-def version_of(bundle: Path) -> str:
-    """A bundle's folder name in the store: the last bar it was fitted on, then 12 hex
-    digits of its spec digest, so names sort by time and differ by content."""
+def fitted_until(bundle: Path) -> str:
+    """The last bar a stored bundle was fitted on (ISO), which orders the store."""
     spec = read_json(Path(bundle) / "bundle.json")
     fitted = (spec.get("expiry") or {}).get("fitted_until")
     if fitted is None:
         raise InputError(Path(bundle) / "bundle.json", "no expiry.fitted_until: not a "
                          "bundle a retrain exported")  # fmt: skip
-    minute = clock.minutes_of_ms(clock.parse_ms(fitted, "bundle.json", "fitted_until"))
-    stamp = clock.iso_minute(int(minute)).replace("-", "").replace(":", "")[:13]
-    return f"{stamp}-{spec['spec_sha256'][:12]}"
+    return clock.iso_minute(int(clock.minutes_of_ms(
+        clock.parse_ms(fitted, "bundle.json", "fitted_until"))))  # fmt: skip
+
+
+def version_of(bundle: Path) -> str:
+    """A stored bundle's folder name: its version (:func:`~gafcnn.serving.bundle.version_id`,
+    the one id the service and the log show too); only a bundle with ``fitted_until``
+    (what a retrain exports) is stored."""
+    fitted_until(bundle)
+    return version_id(read_json(Path(bundle) / "bundle.json"))
+
+
+class Log:
+    """The promotions log at ``path``, as ``symbol``'s events (every event without one):
+    read in order, appended one line at a time, flushed and synced."""
+
+    def __init__(self, path: str | os.PathLike[str], symbol: str | None = None):
+        self.path, self.symbol = Path(path), symbol
+
+    def events(self) -> list[Event]:
+        """Every line of the log about the symbol, oldest first."""
+        if not self.path.exists():
+            return []
+        events = []
+        for n, line in enumerate(self.path.read_text().splitlines(), 1):
+            if not line:
+                continue
+            try:
+                events.append(Event(**json.loads(line)))
+            except (ValueError, TypeError) as exc:
+                raise InputError(self.path, f"line {n} is not an event: {exc}") from None
+        return [e for e in events if e.symbol == self.symbol]
+
+    def record(self, event: Event) -> None:
+        """Append one event to the log (one line, flushed and synced)."""
+        if event.action not in ACTIONS:
+            raise ValueError(f"action must be one of {ACTIONS}, got {event.action!r}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(asdict(event), sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 class Versions:
@@ -57,13 +99,15 @@ class Versions:
 
     def __init__(self, root: str | os.PathLike[str], log: str | os.PathLike[str],
                  symbol: str | None = None):  # fmt: skip
-        self.root, self.log, self.symbol = Path(root), Path(log), symbol
+        self.root, self.symbol = Path(root), symbol
+        self.log = Log(log, symbol)
 
     def all(self) -> list[str]:
-        """Every stored version, oldest first."""
+        """Every stored version, oldest first (by the last bar each was fitted on)."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "bundle.json").is_file())
+        stored = [p for p in self.root.iterdir() if (p / "bundle.json").is_file()]
+        return [p.name for p in sorted(stored, key=lambda p: (fitted_until(p), p.name))]
 
     def path(self, version: str) -> Path:
         p = self.root / version
@@ -86,22 +130,11 @@ class Versions:
         return read_json(pointer)["version"] if pointer.exists() else None
 
     def events(self) -> list[Event]:
-        """Every line of the log, oldest first."""
-        if not self.log.exists():
-            return []
-        lines = self.log.read_text().splitlines()
-        events = [Event(**json.loads(line)) for line in lines if line]
-        return [e for e in events if e.symbol == self.symbol]
+        """Every line of the log about this store's symbol, oldest first."""
+        return self.log.events()
 
     def record(self, event: Event) -> None:
-        """Append one event to the log (one line, flushed and synced)."""
-        if event.action not in ACTIONS:
-            raise ValueError(f"action must be one of {ACTIONS}, got {event.action!r}")
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "a") as fh:
-            fh.write(json.dumps(asdict(event), sort_keys=True) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        self.log.record(event)
 
     def promote(self, version: str, at: str, reason: str, figures: dict | None = None) -> None:
         """Make ``version`` the champion: the pointer first, then the log line."""

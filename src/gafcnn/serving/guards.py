@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gafcnn.trading.backtest import trade_figures
+
 FLOOR = 1e-4  # the smallest share a bin counts with
 BAR_INPUTS = ("log_return", "range", "log_volume")  # what every model reads, bar by bar
 
@@ -87,13 +89,16 @@ class Scorecard:
     floor: float  # the backtest's lower bound on net return per trade
     min_trades: int
     net: list[float] = field(default_factory=list)
+    gross: list[float] = field(default_factory=list)
     tripped: str | None = None  # the reason, once tripped
 
-    def add(self, net_return: float) -> None:
-        """One settled trade's net return; trips the breaker when the rule says so."""
-        if not math.isfinite(net_return):
-            raise ValueError(f"a settled trade's net return must be finite, got {net_return}")
+    def add(self, net_return: float, gross_return: float) -> None:
+        """One settled trade's returns; trips the breaker when the rule says so."""
+        if not (math.isfinite(net_return) and math.isfinite(gross_return)):
+            raise ValueError(f"a settled trade's returns must be finite, got {net_return}, "
+                             f"{gross_return}")  # fmt: skip
         self.net.append(float(net_return))
+        self.gross.append(float(gross_return))
         if self.tripped is None and len(self.net) >= self.min_trades:
             mean = self.mean_net
             if mean < self.floor:
@@ -103,17 +108,19 @@ class Scorecard:
 
     @property
     def mean_net(self) -> float:
-        return float(np.mean(self.net)) if self.net else math.nan
+        return trade_figures(np.asarray(self.net), np.asarray(self.gross))["mean_net_return"]
 
     def figures(self) -> dict:
-        """What /health and /metrics show: trades, win rate, mean net (bps), the floor."""
+        """What /health and /metrics show: trades, win rate, mean net (bps), the floor
+        (the backtest's :func:`~gafcnn.trading.backtest.trade_figures`)."""
         n = len(self.net)
-        return {"trades": n,
-                "win_rate": float(np.mean(np.asarray(self.net) > 0)) if n else None,
-                "mean_net_bps": self.mean_net * 1e4 if n else None,
+        f = trade_figures(np.asarray(self.net), np.asarray(self.gross))
+        return {"trades": n, "win_rate": f["win_rate"] if n else None,
+                "mean_net_bps": f["mean_net_return"] * 1e4 if n else None,
                 "floor_bps": self.floor * 1e4, "tripped": self.tripped}  # fmt: skip
 
     def reset(self) -> None:
         """A new champion: its live record starts empty and the breaker is closed."""
         self.net.clear()
+        self.gross.clear()
         self.tripped = None

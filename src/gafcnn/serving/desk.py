@@ -1,8 +1,8 @@
 """One symbol's live record under its champion: the trades its answers make, their
 scorecard and breaker, and the drift gate.
 
-The desk steps the policy's position engine (:class:`~gafcnn.trading.engine.PositionEngine`,
-the backtest's) on every closed bar, as `gafcnn paper` does: at a decision time (a
+The desk steps the one bar-by-bar trader (:class:`~gafcnn.trading.trader.Trader`, on
+the backtest's position engine) on every closed bar, as `gafcnn paper` does: at a decision time (a
 minute that is a multiple of ``gaf.stride``) with no position open it takes the side
 of the answer served at that bar; the position settles at the close ``horizon``
 minutes later and its net return goes to the scorecard. Two guards can turn an
@@ -14,6 +14,14 @@ served there, above ``drift.threshold``; it lifts when the window is back).
 :meth:`Desk.swap` puts a new champion in: the bars, a position still open (it settles
 under the new policy's horizon, outside the new scorecard) and the drift window stay;
 the scorecard and the breaker start afresh.
+
+With a promotions ``log`` (:class:`~gafcnn.serving.versions.Log`, the service's), every
+change of a guard is appended to it (``trip``, ``drift_on``, ``drift_off``) and a new
+desk starts as the log left its symbol: a breaker tripped on the champion it serves
+stays tripped until the log says an operator reset it (``gafcnn breaker reset``,
+picked up by :meth:`Desk.recheck`) or another champion serves; a drift flat holds
+until a full drift window is judged back within the threshold. So neither a client
+that resets its bars nor a restart of the service lifts a safety stop.
 """
 
 from __future__ import annotations
@@ -26,8 +34,28 @@ import numpy as np
 
 from gafcnn import clock
 from gafcnn.data.bars import OHLCV, minute_index
-from gafcnn.live.guards import Scorecard, drift
-from gafcnn.trading.engine import PositionEngine, Trade
+from gafcnn.serving.guards import Scorecard, drift
+from gafcnn.serving.versions import Event, Log
+from gafcnn.trading.engine import Trade
+from gafcnn.trading.trader import Trader
+
+LIFTS_BREAKER = ("promote", "rollback", "reset")  # a new champion, or an operator
+
+
+def held(events: list[Event], version: str | None) -> tuple[str | None, str | None]:
+    """What the log's ``events`` leave holding a symbol served by ``version`` flat: the
+    breaker's reason (tripped on ``version``, any with None, and not lifted since) and
+    drift's."""
+    tripped, drifting = None, None
+    for e in events:
+        if e.action in LIFTS_BREAKER:
+            tripped = None
+        elif e.action == "trip":
+            tripped = (e.champion, e.reason)
+        elif e.action in ("drift_on", "drift_off"):
+            drifting = e.reason if e.action == "drift_on" else None
+    on = tripped is not None and version in (None, tripped[0])
+    return (tripped[1] if on else None), drifting
 
 
 @dataclass(frozen=True)
@@ -44,10 +72,11 @@ class Desk:
     """One symbol's live record (see the module docstring); ``guards`` False turns the
     drift gate and the breaker off (a replay compared with walk-forward)."""
 
-    def __init__(self, bundle, guards: bool = True, keep_trades: bool = False):
-        self.guards, self.keep_trades = guards, keep_trades
-        self.engine: PositionEngine | None = None
-        self.bundle, self.carried, self.carried_by = None, None, ""
+    def __init__(self, bundle, guards: bool = True, keep_trades: bool = False,
+                 log: Log | None = None):  # fmt: skip
+        self.guards, self.keep_trades, self.log = guards, keep_trades, log
+        self.trader: Trader | None = None
+        self.bundle = None
         self.flags: list[Flag] = []
         self.trades: list[tuple[str, Trade]] = []  # with keep_trades: (version, trade) closed
         self.p_served: deque[float] = deque()
@@ -55,6 +84,8 @@ class Desk:
         self._drifting: str | None = None
         self._judged_ms: int | None = None
         self.swap(bundle)
+        if self.guards and log is not None:
+            self.card.tripped, self._drifting = held(log.events(), self.version)
 
     def swap(self, bundle) -> None:
         """Serve ``bundle`` from now on (see the module docstring)."""
@@ -64,13 +95,11 @@ class Desk:
         floor, min_trades = breaker.get("floor"), int(breaker.get("min_trades") or 0)
         on = self.guards and floor is not None and min_trades > 0
         self.card = Scorecard(floor if on else -math.inf, min_trades if on else 1)
-        carried = None if self.engine is None else self.engine.position
-        if carried is not None:  # opened by the champion before: recorded as its trade
-            self.carried_by = self.bundle.version if self.carried is None else self.carried_by
-        self.carried = carried
         self.bundle = bundle
-        self.engine = PositionEngine(bundle.policy())
-        self.engine.position = carried
+        if self.trader is None:
+            self.trader = Trader(bundle.policy(), bundle.version)
+        else:  # a position open stays: the champion before it opened it
+            self.trader.switch(bundle.policy(), bundle.version)
         window = int(self.drift_ref["bars"]) if self.drift_ref else 1
         stride = int(bundle.spec["params"]["gaf"]["stride"])
         self.p_served = deque(self.p_served, maxlen=max(1, window // stride))
@@ -79,6 +108,33 @@ class Desk:
     @property
     def version(self) -> str:
         return self.bundle.version
+
+    def forget_bars(self) -> None:
+        """The client reset its bars: what was judged on them goes; the scorecard, the
+        breaker, a drift flat and a position still open (it settles at its exit bar,
+        if that comes) stay."""
+        self.drift_now, self._judged_ms = {}, None
+
+    def recheck(self) -> bool:
+        """Lift a tripped breaker the log says an operator has reset (the reset is the
+        log's line); whether it did."""
+        if self.log is None or not self.card.tripped:
+            return False
+        if held(self.log.events(), self.version)[0] is not None:
+            return False
+        self.card.reset()
+        return True
+
+    def _flag(self, flag: Flag) -> None:
+        """Keep ``flag``, and append it to the log when there is one."""
+        self.flags.append(flag)
+        if self.log is None:
+            return
+        action = ("trip" if flag.on else "reset") if flag.guard == "breaker" else \
+            ("drift_on" if flag.on else "drift_off")  # fmt: skip
+        figures = self.card.figures() if flag.guard == "breaker" else dict(self.drift_now)
+        self.log.record(Event(clock.iso_minute(flag.minute), action, self.version, None,
+                              flag.reason, _finite(figures), self.log.symbol))  # fmt: skip
 
     def judge_drift(self, stream) -> dict[str, float]:
         """The PSI of each input over the last ``drift.bars`` bars held (empty until that
@@ -110,10 +166,12 @@ class Desk:
         reason = None
         if threshold > 0 and worst is not None and worst[0] > threshold:
             reason = f"drift: PSI of {worst[1]} {worst[0]:.3f} above {threshold:g}"
+        elif not figures and self.drift_ref:  # nothing judged yet (fresh bars): a flat holds
+            reason = self._drifting
         minute = int(clock.minutes_of_ms(stream.last_ms))
         if (reason is None) != (self._drifting is None):
-            self.flags.append(Flag(minute, "drift", reason is not None,
-                                   reason or "back within the threshold"))  # fmt: skip
+            self._flag(Flag(minute, "drift", reason is not None,
+                            reason or "back within the threshold"))  # fmt: skip
         self._drifting = reason
         return reason
 
@@ -128,39 +186,37 @@ class Desk:
         return {**row, "action": "flat", "reason": why}
 
     def on_bars(self, stream, added: int) -> None:
-        """Step the engine over the ``added`` bars just appended to ``stream``: each
-        settles what is due; at the last one, a decision time with no position left
-        open, the served answer may open one."""
+        """Trade the ``added`` bars just appended to ``stream``: each settles what is due;
+        at the last one, a decision, the served answer may open a position."""
         bars = stream.bars.iloc[-added:]
         minutes, close = minute_index(bars), bars["close"].to_numpy(np.float64)
         for m, c in zip(minutes[:-1].tolist(), close[:-1].tolist(), strict=True):
-            self._settled(self.engine.step(m, None, c))
+            self._settled(self.trader.bar(m, c))
         m, p = int(minutes[-1]), None
-        pos, policy = self.engine.position, self.engine.policy
-        if m % policy.stride == 0 and (pos is None or m >= pos.entry + policy.horizon):
+        if self.trader.due(m):
             row = stream.answer()
             if row["p_up"] is not None:
                 self.p_served.append(row["p_up"])
             row = self.overlay(row, stream)
             if row["action"] != "flat":
                 p = row["p_up"]
-        self._settled(self.engine.step(m, p, float(close[-1])))
+        self._settled(self.trader.bar(m, float(close[-1]), p))
 
     def _settled(self, trade: Trade | None) -> None:
+        """A closed trade into the record: kept (with the version that opened it) and,
+        when the champion serving opened it and it settled, scored."""
         if trade is None:
             return
-        carried = trade is self.carried
-        if carried:
-            self.carried = None
+        opened_by = self.trader.opened_by(trade)
         if self.keep_trades:
-            self.trades.append((self.carried_by if carried else self.version, trade))
-        if trade.void or carried:
+            self.trades.append((opened_by, trade))
+        if trade.void or opened_by != self.version:  # a champion before this one opened it
             return
         was = self.card.tripped
-        self.card.add(trade.net)
+        self.card.add(trade.net, trade.gross)
         if self.card.tripped and not was:
-            self.flags.append(Flag(trade.entry + self.engine.policy.horizon, "breaker", True,
-                                   self.card.tripped))  # fmt: skip
+            self._flag(Flag(trade.entry + self.trader.policy.horizon, "breaker", True,
+                            self.card.tripped))  # fmt: skip
 
     def figures(self) -> dict:
         """What /health shows: the champion, its live scorecard beside the backtest's
@@ -177,3 +233,9 @@ class Desk:
             "drift_psi": {k: (v if math.isfinite(v) else None) for k, v in self.drift_now.items()},
             "flat_by": self.card.tripped and "breaker" or (self._drifting and "drift"),
         }
+
+
+def _finite(figures: dict) -> dict:
+    """``figures`` for a JSON line: non-finite numbers as None."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in figures.items()}  # fmt: skip
