@@ -99,14 +99,14 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
-def _json_clean(obj: Any) -> Any:
-    """Turn numpy scalars/arrays and non-finite floats into plain JSON values."""
+def json_clean(obj: Any) -> Any:
+    """Turn numpy scalars/arrays and non-finite floats (as null) into plain JSON values."""
     if isinstance(obj, dict):
-        return {str(k): _json_clean(v) for k, v in obj.items()}
+        return {str(k): json_clean(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_json_clean(v) for v in obj]
+        return [json_clean(v) for v in obj]
     if hasattr(obj, "tolist"):
-        return _json_clean(obj.tolist())
+        return json_clean(obj.tolist())
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
@@ -114,7 +114,7 @@ def _json_clean(obj: Any) -> Any:
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically (numpy values converted)."""
-    write_bytes(path, (json.dumps(_json_clean(obj), indent=2) + "\n").encode())
+    write_bytes(path, (json.dumps(json_clean(obj), indent=2) + "\n").encode())
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -237,5 +237,5 @@ def record_timings(stage: str, values: dict[str, Any], path: str | None = None) 
             current = read_json(target) if target.exists() else {}
         except json.JSONDecodeError:
             current = {}
-        current[stage] = _json_clean(values)
+        current[stage] = json_clean(values)
         write_json(target, current)

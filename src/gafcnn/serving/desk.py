@@ -130,11 +130,11 @@ class Desk:
         self.flags.append(flag)
         if self.log is None:
             return
-        action = ("trip" if flag.on else "reset") if flag.guard == "breaker" else \
-            ("drift_on" if flag.on else "drift_off")  # fmt: skip
-        figures = self.card.figures() if flag.guard == "breaker" else dict(self.drift_now)
+        breaker = flag.guard == "breaker"  # the desk trips it; an operator resets it
+        action = "trip" if breaker else ("drift_on" if flag.on else "drift_off")
+        figures = self.card.figures() if breaker else dict(self.drift_now)
         self.log.record(Event(clock.iso_minute(flag.minute), action, self.version, None,
-                              flag.reason, _finite(figures), self.log.symbol))  # fmt: skip
+                              flag.reason, figures, self.log.symbol))  # fmt: skip
 
     def judge_drift(self, stream) -> dict[str, float]:
         """The PSI of each input over the last ``drift.bars`` bars held (empty until that
@@ -233,9 +233,3 @@ class Desk:
             "drift_psi": {k: (v if math.isfinite(v) else None) for k, v in self.drift_now.items()},
             "flat_by": self.card.tripped and "breaker" or (self._drifting and "drift"),
         }
-
-
-def _finite(figures: dict) -> dict:
-    """``figures`` for a JSON line: non-finite numbers as None."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in figures.items()}  # fmt: skip

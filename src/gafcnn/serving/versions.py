@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gafcnn import clock, paths
 from gafcnn.data.sources import symbol_key
-from gafcnn.io import InputError, atomic_dir, read_json, write_json
+from gafcnn.io import InputError, atomic_dir, json_clean, read_json, write_json
 from gafcnn.serving.bundle import version_id
 
 POINTER = paths.CHAMPION.name
@@ -43,9 +43,10 @@ class Event:
     symbol: str | None = None
 
 
-def fitted_until(bundle: Path) -> str:
-    """The last bar a stored bundle was fitted on (ISO), which orders the store."""
-    spec = read_json(Path(bundle) / "bundle.json")
+def fitted_until(bundle: Path, spec: dict | None = None) -> str:
+    """The last bar a stored bundle was fitted on (ISO), which orders the store (``spec``:
+    its ``bundle.json``, when already read)."""
+    spec = read_json(Path(bundle) / "bundle.json") if spec is None else spec
     fitted = (spec.get("expiry") or {}).get("fitted_until")
     if fitted is None:
         raise InputError(Path(bundle) / "bundle.json", "no expiry.fitted_until: not a "
@@ -58,8 +59,9 @@ def version_of(bundle: Path) -> str:
     """A stored bundle's folder name: its version (:func:`~gafcnn.serving.bundle.version_id`,
     the one id the service and the log show too); only a bundle with ``fitted_until``
     (what a retrain exports) is stored."""
-    fitted_until(bundle)
-    return version_id(read_json(Path(bundle) / "bundle.json"))
+    spec = read_json(Path(bundle) / "bundle.json")
+    fitted_until(bundle, spec)
+    return version_id(spec)
 
 
 class Log:
@@ -89,7 +91,7 @@ class Log:
             raise ValueError(f"action must be one of {ACTIONS}, got {event.action!r}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a") as fh:
-            fh.write(json.dumps(asdict(event), sort_keys=True) + "\n")
+            fh.write(json.dumps(json_clean(asdict(event)), sort_keys=True) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
 
