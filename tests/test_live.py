@@ -16,11 +16,14 @@ from pipeline import MARKET
 
 from gafcnn import clock
 from gafcnn.cli import breaker_main
+from gafcnn.data.bars import OHLCV, minute_index
 from gafcnn.evaluation.resampling import Rolling
 from gafcnn.io import InputError, read_json
+from gafcnn.live.retrain import drifted, stretch_trades
 from gafcnn.params import RetrainParams
 from gafcnn.serving.bundle import BUNDLE_FILE, Bundle, redeploy, seal
 from gafcnn.serving.desk import Desk
+from gafcnn.serving.guards import drift
 from gafcnn.serving.http.app import create_app
 from gafcnn.serving.http.options import Options
 from gafcnn.serving.market import Market
@@ -89,6 +92,27 @@ def test_drift_turns_a_five_times_as_volatile_stretch_flat_and_leaves_clean_bars
     assert 'gafcnn_guard_flat{guard="drift",symbol="BTCUSDT"} 1.0' in metrics
     assert 'gafcnn_guard_flat{guard="drift",symbol="ETHUSDT"} 0.0' in metrics
     assert 'gafcnn_drift_psi{input="range",symbol="BTCUSDT"}' in metrics
+
+
+def test_the_retrain_gate_refuses_a_challenger_on_the_drift_the_desk_would_flat(project, tmp_path):
+    """The gate's drift check is the desk's: the bar inputs over the last
+    ``drift.bars`` before the retrain, and the P(up) served there, against the bundle's
+    reference; a five times as volatile stretch is drift, the bars it trained on not."""
+    bundle = _with_guards(project / MARKET / "models" / "bundle", tmp_path / "b", min_trades=0)
+    n = int(bundle.spec["guards"]["drift"]["bars"])
+    clean = _bars(project).iloc[-2 * n :].reset_index(drop=True)
+    stormy = pd.concat([clean, _volatile(clean.iloc[-n:], 5.0)], ignore_index=True)
+    reasons = {}
+    for name, bars in (("clean", clean), ("stormy", stormy)):
+        end = int(minute_index(bars)[-1]) + 1
+        traded = stretch_trades(bundle, bars, end - n, end)
+        assert np.isfinite(traded.p_up[-n:]).sum() > n // 4  # it decided there
+        reasons[name] = drifted(bundle, bars, end, traded.p_up)
+    assert reasons["stormy"] is not None and reasons["stormy"].startswith("drift: PSI of ")
+    assert reasons["clean"] is None or "p_up" in reasons["clean"]  # no input drifted
+    figures = drift(bundle.spec["guards"]["drift"],
+                    {k: stormy[k].to_numpy()[-n:] for k in OHLCV}, np.array([np.nan]))  # fmt: skip
+    assert max(figures["log_return"], figures["range"]) > 1.0
 
 
 def _feed(market: Market, bars: pd.DataFrame) -> list[dict]:

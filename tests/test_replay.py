@@ -1,6 +1,8 @@
 """`gafcnn replay` equals the walk-forward of the same schedule: a synthetic market lived
 bar by bar through the service's path, retrained every half day, each challenger
-judged against the champion, trades the same as the offline walk-forward's."""
+judged against the champion, trades the same as the offline walk-forward's. And the
+gate has power: an edge no single half-day test can see is promoted once the pooled
+record sees it; with no edge nothing ever is."""
 
 from __future__ import annotations
 
@@ -99,10 +101,57 @@ def test_gafcnn_retrain_fits_judges_and_logs_from_the_data_source(tmp_path):
     events = [json.loads(line) for line in (tmp_path / "reports" / "promotions.jsonl").open()]
     assert len(events) == 1 and events[0]["symbol"] == "BTCUSDT"
     assert events[0]["action"] in ("promote", "refuse") and events[0]["reason"] in said
+    assert "(record: 1 tests, " in said and events[0]["figures"]["evidence"]["stretches"] == 1
     versions = tmp_path / "models" / "versions" / "BTCUSDT"
+    assert len(list((versions / "evidence").glob("*.parquet"))) == 1  # the record's stretch
     assert (versions / events[0]["challenger"] / "bundle.json").exists()
     assert (versions / "CHAMPION").exists() == (events[0]["action"] == "promote")
     back = run([sys.executable, "-m", "gafcnn.cli", "rollback", "--symbol", "BTC/USDT"], tmp_path,
                check=False)  # fmt: skip
     assert back.returncode == 1
     assert back.stderr.strip().endswith("no previous champion to roll back to")
+
+
+# The gate's known answer, at the scale of SMALL: half-day tests (about 340 decisions),
+# so one test detects an accuracy edge of about 10 points after the correction for
+# 17 models, and a planted signal of 0.4 gives the deployable models about 6. The
+# drift gate is off: on these half-day windows the served P(up) moves with the
+# volatility regime far beyond the threshold (its own test: test_live.py).
+RECORD = {**SMALL, "data.synthetic.n_bars": 5 * 1440, "serving.drift.threshold": 0.0}
+
+
+def _judged(signal: float, out, symbol: str = "BTCUSDT") -> list[dict]:
+    raw = overridden(yaml.safe_load((REPO / "params.yaml").read_text()),
+                     **{**RECORD, "data.synthetic.signal": signal})  # fmt: skip
+    params = Params.from_dict(raw)
+    replay(params, synthetic.generate(params.data.synthetic).bars, symbol, out)
+    return [json.loads(line) for line in (out / LOG).read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_an_edge_no_single_test_can_see_is_promoted_once_the_record_sees_it(tmp_path):
+    events = _judged(0.4, tmp_path / "edge")
+    first = events[0]["figures"]["evidence"]
+    assert first["stretches"] == 1 and events[0]["action"] == "refuse"
+    assert "deploys nothing on the record" in events[0]["reason"]
+    promoted = [e for e in events if e["action"] == "promote"]
+    assert promoted, [e["reason"] for e in events]  # within the 6 retrains
+    record = promoted[0]["figures"]["evidence"]
+    edge = record["accuracy"] - record["majority_rate"]
+    # the record's edge: real (its interval clears the majority rate), beyond what one
+    # half-day test detects, within what the pooled record does
+    assert record["stretches"] >= 2 and record["accuracy_ci"][0] > record["majority_rate"]
+    assert record["detectable_accuracy_edge"] < first["detectable_accuracy_edge"]
+    assert edge < first["detectable_accuracy_edge"]
+    assert promoted[0]["figures"]["deployed"] == record["deployed"] is not None
+    assert all(e["action"] == "refuse" for e in events[: events.index(promoted[0])])
+
+
+@pytest.mark.slow
+def test_with_no_edge_the_record_grows_and_nothing_is_ever_promoted(tmp_path):
+    events = _judged(0.0, tmp_path / "null", "BTC/USDT")  # a pair, as `--symbol` takes it
+    assert len(events) >= 5 and all(e["action"] == "refuse" for e in events)
+    assert all("deploys nothing on the record" in e["reason"] for e in events)
+    sizes = [e["figures"]["evidence"]["decisions"] for e in events]
+    power = [e["figures"]["evidence"]["detectable_accuracy_edge"] for e in events]
+    assert sizes == sorted(sizes) and power[-1] < power[0]  # the record gained power

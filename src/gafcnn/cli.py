@@ -335,8 +335,11 @@ def retrain_main(argv: list[str] | None = None) -> None:
             judged = settle(params, fit, task.bars, task.end,
                             store(a.store, task.symbol, a.log), Path(tmp))  # fmt: skip
         verb = "promoted" if judged.verdict.promote else "refused"
+        e = judged.verdict.figures["evidence"]
         print(f"retrain {task.symbol} to {clock.iso_minute(task.end)}: {judged.version} {verb}: "
-              f"{judged.verdict.reason}", flush=True)  # fmt: skip
+              f"{judged.verdict.reason} (record: {e['stretches']} tests, {e['test_days']:.1f} "
+              f"days, {e['decisions']} decisions; detects an accuracy edge of "
+              f"{e['detectable_accuracy_edge'] * 100:.1f} points)", flush=True)  # fmt: skip
 
 
 def rollback_main(argv: list[str] | None = None) -> None:

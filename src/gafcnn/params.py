@@ -887,18 +887,21 @@ class BreakerParams(Section):
 class RetrainParams(Section):
     """The rolling window a retrain fits (`gafcnn retrain`, `gafcnn replay`): train, val
     and test days ending at the newest complete bar, a retrain every ``every`` days,
-    and the newest ``keep`` versions kept."""
+    and the newest ``keep`` versions kept. Skill is judged on the record of every
+    retrain's test since the store began, or of those ending within the last
+    ``evidence_days`` (:mod:`gafcnn.live.evidence`)."""
 
     SECTION: ClassVar[str] = "retrain"
     RULES: ClassVar[dict[str, Rule]] = {
         "train_days": POSITIVE, "val_days": POSITIVE, "test_days": POSITIVE,
-        "every": POSITIVE, "keep": Range(2, integer=True),
+        "every": POSITIVE, "keep": Range(2, integer=True), "evidence_days": POSITIVE,
     }  # fmt: skip
     train_days: float = 14.0
     val_days: float = 3.0
     test_days: float = 3.0
     every: float = 7.0  # days between retrains
     keep: int = 5
+    evidence_days: float | None = None  # null: every stretch since the store began
 
     @property
     def span_days(self) -> float:

@@ -1,11 +1,14 @@
 """Champion against challenger: the promotion rule.
 
-A challenger is promoted only when the decision gate deploys it on its own test
-segment, and its net return per trade on the newest stretch that neither model has
-fitted (its test segment, which the older champion never saw either) is not below
-the champion's on the same stretch by more than the noise (twice the seed standard
-deviation of that figure, or the bootstrap half-width where no seed runs exist).
-A champion that trades nothing there earns 0 (flat), as does an expired one.
+Skill is not re-proved each week. A challenger is promoted only when the decision
+gate deploys a model on the configuration's pooled out-of-sample record (every
+retrain's test so far, :mod:`gafcnn.live.evidence`), the newest stretch's inputs have
+not drifted from what it was trained on (the serving drift gate's PSI and
+threshold), and its net return per trade on the newest stretch that neither model
+has fitted (its test segment, which the older champion never saw either) is not
+below the champion's on the same stretch by more than the noise (twice the block
+bootstrap standard error of the challenger's figure there). A champion that trades
+nothing there earns 0 (flat), as does an expired one.
 """
 
 from __future__ import annotations
@@ -22,18 +25,22 @@ class Verdict:
 
 
 def judge_challenger(
-    deploys: bool, challenger_net: float, champion_net: float | None, noise: float
-) -> Verdict:
-    """The verdict on a challenger: ``deploys`` (its own gate's decision on its test),
-    its and the champion's net return per trade on the same unseen stretch (None: no
-    champion), and ``noise`` in the same units (>= 0)."""
+    deploys: bool, challenger_net: float, champion_net: float | None, noise: float,
+    drifted: str | None = None,
+) -> Verdict:  # fmt: skip
+    """The verdict on a challenger: ``deploys`` (the decision gate's on the pooled
+    record), its and the champion's net return per trade on the same unseen stretch
+    (None: no champion), ``noise`` in the same units (>= 0), and ``drifted``, what
+    drifted on the newest stretch (None: nothing)."""
     if not noise >= 0:
         raise ValueError(f"noise must be a number >= 0, got {noise}")
     champion_bps = None if champion_net is None else _bps(champion_net)
     figures = {"challenger_net_bps": _bps(challenger_net), "noise_bps": _bps(noise),
                "champion_net_bps": champion_bps}  # fmt: skip
     if not deploys:
-        return Verdict(False, "the decision gate deploys nothing on its own test", figures)
+        return Verdict(False, "the decision gate deploys nothing on the record", figures)
+    if drifted is not None:
+        return Verdict(False, f"the newest stretch drifted from its training: {drifted}", figures)
     if champion_net is None:
         return Verdict(True, "no champion: the first version the gate deploys", figures)
     if not math.isfinite(challenger_net):

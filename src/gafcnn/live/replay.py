@@ -28,7 +28,9 @@ import pandas as pd
 
 from gafcnn import clock
 from gafcnn.data.bars import minute_index
+from gafcnn.evaluation.document import Document, Paragraph, Section, Table, to_markdown
 from gafcnn.io import write_json
+from gafcnn.live.evidence import HEADER, record_row
 from gafcnn.live.retrain import retrain, rolling
 from gafcnn.params import Params
 from gafcnn.serving import paper
@@ -41,7 +43,7 @@ from gafcnn.trading.backtest import settled, trade_figures
 from gafcnn.trading.engine import Trade
 from gafcnn.trading.trader import Trader
 
-TIMELINE, SUMMARY, LOG = "timeline.jsonl", "summary.json", "promotions.jsonl"
+TIMELINE, SUMMARY, LOG, REPORT = "timeline.jsonl", "summary.json", "promotions.jsonl", "report.md"
 
 
 def replay(params: Params, bars: pd.DataFrame, symbol: str, out: Path, guards: bool = True,
@@ -119,7 +121,21 @@ def _write(out: Path, versions: Versions, market: Market | None, bars: pd.DataFr
         "buy_and_hold_return": float(bars["close"].iloc[-1] / bars["close"].iloc[0] - 1),
     }  # fmt: skip
     write_json(out / SUMMARY, summary)
+    _report(out, versions, summary)
     return summary
+
+
+def _report(out: Path, versions: Versions, summary: dict) -> None:
+    """``report.md``: the summary and, per retrain, the record it was judged on (its
+    size and the smallest edge it detects) and the verdict."""
+    judged = [e for e in versions.events() if e.action in ("promote", "refuse")]
+    rows = tuple(record_row(e.at, e.action, e.figures, e.reason) for e in judged)
+    facts = ", ".join(f"{k} {v}" for k, v in summary.items() if not isinstance(v, float))
+    doc = Document(f"Replay of {versions.symbol}", (
+        Section("", (Paragraph(facts),)),
+        Section("Each retrain and the record it was judged on", (Table(HEADER, rows),)),
+    ))  # fmt: skip
+    (out / REPORT).write_text(to_markdown(doc, out))
 
 
 def champions(log: list[dict]) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ import hashlib
 import importlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,17 @@ def serving_code_digest() -> str:
     return h.hexdigest()
 
 
+def deployed_metrics(table: dict, backtest: dict, policy: dict,
+                     deployed: str | None) -> dict | None:  # fmt: skip
+    """The deployed model's test figures a bundle carries: its comparison row, its
+    always-in backtest and its policy at its theta (the val thetas tried left out);
+    None when nothing is deployed."""
+    if deployed is None:
+        return None
+    return {"table": table[deployed], "backtest": backtest[deployed],
+            "policy": {k: v for k, v in policy[deployed].items() if k != "val"}}  # fmt: skip
+
+
 def write_bundle(
     target: str | Path,
     *,
@@ -146,21 +158,33 @@ def write_bundle(
     return target
 
 
+def restate(src: str | Path, target: str | Path, change: Callable[[dict], dict]) -> Path:
+    """A copy of bundle ``src`` at ``target`` whose ``bundle.json`` is ``change(spec)``:
+    the same models under another decision (a retrain's judgement on its record, a
+    test's redeploy), sealed anew, so its version differs from ``src``'s. One error
+    when the deployed model is not served."""
+    shutil.copytree(src, target)
+    spec = change(read_json(Path(target) / BUNDLE_FILE))
+    deployed = spec["deployed"]
+    if deployed is not None and deployed not in (spec["policy"] or {}):
+        raise InputError(src, f"{deployed} is not served; served: {', '.join(spec['policy'])}")
+    seal(target, spec)
+    return Path(target)
+
+
 def redeploy(src: str | Path, target: str | Path, deployed: str | None, decision: str) -> Path:
     """A copy of bundle ``src`` at ``target`` with another decision, ``deployed``
     trading at theta 0 (long at P(up) >= 0.5, else short): to exercise serving a
-    model the pipeline did not deploy (tests, benchmarks); sealed anew, so its
-    version differs from ``src``'s."""
-    shutil.copytree(src, target)
-    spec = read_json(Path(target) / BUNDLE_FILE)
-    if deployed is not None and deployed not in (spec["policy"] or {}):
-        raise InputError(src, f"{deployed} is not served; served: {', '.join(spec['policy'])}")
-    spec["deployed"] = deployed
-    spec["decision"] = {**(spec["decision"] or {}), "decision": decision}
-    if deployed is not None:
-        spec["policy"][deployed] = 0.0
-    seal(target, spec)
-    return Path(target)
+    model the pipeline did not deploy (tests, benchmarks)."""
+
+    def change(spec: dict) -> dict:
+        policy = spec["policy"]
+        if deployed in (policy or {}):  # an unserved name stays out, for restate to refuse
+            policy = {**policy, deployed: 0.0}
+        return {**spec, "deployed": deployed, "policy": policy,
+                "decision": {**(spec["decision"] or {}), "decision": decision}}  # fmt: skip
+
+    return restate(src, target, change)
 
 
 class Bundle:

@@ -34,7 +34,7 @@ import numpy as np
 
 from gafcnn import clock
 from gafcnn.data.bars import OHLCV, minute_index
-from gafcnn.serving.guards import Scorecard, drift
+from gafcnn.serving.guards import Scorecard, drift, drift_reason
 from gafcnn.serving.versions import Event, Log
 from gafcnn.trading.engine import Trade
 from gafcnn.trading.trader import Trader
@@ -162,11 +162,8 @@ class Desk:
             return f"breaker: {self.card.tripped}"
         figures = self.judge_drift(stream)
         threshold = float(self.drift_ref["threshold"]) if self.drift_ref else 0.0
-        worst = max(((v, k) for k, v in figures.items() if math.isfinite(v)), default=None)
-        reason = None
-        if threshold > 0 and worst is not None and worst[0] > threshold:
-            reason = f"drift: PSI of {worst[1]} {worst[0]:.3f} above {threshold:g}"
-        elif not figures and self.drift_ref:  # nothing judged yet (fresh bars): a flat holds
+        reason = drift_reason(figures, threshold)
+        if not figures and self.drift_ref:  # nothing judged yet (fresh bars): a flat holds
             reason = self._drifting
         minute = int(clock.minutes_of_ms(stream.last_ms))
         if (reason is None) != (self._drifting is None):

@@ -41,6 +41,12 @@ def training_reference(bars: dict[str, np.ndarray], train: np.ndarray,
     return {"inputs": inputs, "p_up": None if p_up is None else reference(p_up)}
 
 
+def breaker_floor(test: dict | None) -> float | None:
+    """The breaker's floor: the lower bound of the deployed policy's net return per
+    trade on test (``test``: a bundle's test metrics; None when nothing is deployed)."""
+    return None if test is None else test["policy"]["mean_net_return_ci"][0]
+
+
 def drift(ref: dict, bars: dict[str, np.ndarray], p_up: np.ndarray) -> dict[str, float]:
     """The PSI of each bar input over ``bars`` (the live window) and of the P(up)
     served there, against ``ref`` (:func:`training_reference`)."""
@@ -49,6 +55,15 @@ def drift(ref: dict, bars: dict[str, np.ndarray], p_up: np.ndarray) -> dict[str,
     if ref.get("p_up") is not None:
         out["p_up"] = psi(ref["p_up"], p_up)
     return out
+
+
+def drift_reason(figures: dict[str, float], threshold: float) -> str | None:
+    """Why ``figures`` (:func:`drift`'s PSIs) count as drift: the worst finite one above
+    ``threshold`` (0: the gate is off), else None."""
+    worst = max(((v, k) for k, v in figures.items() if math.isfinite(v)), default=None)
+    if threshold > 0 and worst is not None and worst[0] > threshold:
+        return f"drift: PSI of {worst[1]} {worst[0]:.3f} above {threshold:g}"
+    return None
 
 
 def reference(values: np.ndarray, bins: int = 10) -> dict[str, list[float]]:

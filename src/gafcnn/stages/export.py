@@ -19,8 +19,8 @@ from gafcnn.data.split import Split
 from gafcnn.io import read_json, run_stage, write_json
 from gafcnn.models import predictions
 from gafcnn.params import SERVED_SECTIONS, Params, read_params
-from gafcnn.serving.bundle import BUNDLE_FILE, version_id, write_bundle
-from gafcnn.serving.guards import training_reference
+from gafcnn.serving.bundle import BUNDLE_FILE, deployed_metrics, version_id, write_bundle
+from gafcnn.serving.guards import breaker_floor, training_reference
 
 
 def expiry(params: Params, evaluate: dict) -> dict:
@@ -47,7 +47,6 @@ def guards(params: Params, deployed: str | None, test: dict | None) -> dict:
         val = predictions.read(paths.PREDICTIONS, segments=("val",))
         p_val = val.loc[val["model"] == name, "p_up"].to_numpy(np.float64)
     arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
-    floor = None if test is None else test["policy"]["mean_net_return_ci"][0]
     drift, breaker = params.serving.drift, params.serving.breaker
     return {
         "drift": {
@@ -55,7 +54,7 @@ def guards(params: Params, deployed: str | None, test: dict | None) -> dict:
             "threshold": drift.threshold,
             "bars": drift.bars,
         },  # fmt: skip
-        "breaker": {"floor": floor, "min_trades": breaker.min_trades},
+        "breaker": {"floor": breaker_floor(test), "min_trades": breaker.min_trades},
     }
 
 
@@ -64,13 +63,7 @@ def main() -> None:
     decision = read_json(paths.metrics("decision"))
     evaluate = read_json(paths.metrics("evaluate"))
     deployed = decision.get("deployed_model")
-    test = None
-    if deployed is not None:
-        test = {
-            "table": evaluate["table"][deployed],
-            "backtest": evaluate["backtest"][deployed],
-            "policy": {k: v for k, v in evaluate["policy"][deployed].items() if k != "val"},
-        }
+    test = deployed_metrics(evaluate["table"], evaluate["backtest"], evaluate["policy"], deployed)
     snapshot = {key: params.raw[key] for key in SERVED_SECTIONS}  # as written in params.yaml
     target = write_bundle(
         paths.BUNDLE,
