@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,3 +79,22 @@ def metrics(root: Path, name: str, market: Path | None = MARKET) -> dict:
     """A stage's metrics in ``market``'s folder (None: the project's own, universe.json)."""
     folder = root if market is None else root / market
     return json.loads((folder / "metrics" / f"{name}.json").read_text())
+
+
+def volatile(bars: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """``bars`` rebuilt after their last bar, each bar's log return and range ``factor``
+    times as large (volume as it was): the same market, ``factor`` x as volatile."""
+    close = bars["close"].to_numpy()
+    r = np.diff(np.log(close), prepend=np.log(bars["open"].iloc[0])) * factor
+    new_close = close[-1] * np.exp(np.cumsum(r))
+    new_open = np.r_[close[-1], new_close[:-1]]
+    top = np.log(bars["high"] / np.maximum(bars["open"], bars["close"])).to_numpy() * factor
+    bottom = np.log(np.minimum(bars["open"], bars["close"]) / bars["low"]).to_numpy() * factor
+    step = pd.Timedelta(minutes=len(bars))
+    return pd.DataFrame({
+        "timestamp": bars["timestamp"] + step,
+        "open": new_open, "close": new_close,
+        "high": np.maximum(new_open, new_close) * np.exp(top),
+        "low": np.minimum(new_open, new_close) * np.exp(-bottom),
+        "volume": bars["volume"].to_numpy(),
+    })  # fmt: skip

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from pipeline import MARKET
+from pipeline import MARKET, volatile
 
 from gafcnn import clock
 from gafcnn.cli import breaker_main
@@ -36,25 +36,6 @@ def _bars(project) -> pd.DataFrame:
     return pd.read_parquet(project / MARKET / "data" / "interim" / "bars.parquet")
 
 
-def _volatile(bars: pd.DataFrame, factor: float) -> pd.DataFrame:
-    """``bars`` rebuilt after their last bar, each bar's log return and range ``factor``
-    times as large (volume as it was): the same market, ``factor`` x as volatile."""
-    close = bars["close"].to_numpy()
-    r = np.diff(np.log(close), prepend=np.log(bars["open"].iloc[0])) * factor
-    new_close = close[-1] * np.exp(np.cumsum(r))
-    new_open = np.r_[close[-1], new_close[:-1]]
-    top = np.log(bars["high"] / np.maximum(bars["open"], bars["close"])).to_numpy() * factor
-    bottom = np.log(np.minimum(bars["open"], bars["close"]) / bars["low"]).to_numpy() * factor
-    step = pd.Timedelta(minutes=len(bars))
-    return pd.DataFrame({
-        "timestamp": bars["timestamp"] + step,
-        "open": new_open, "close": new_close,
-        "high": np.maximum(new_open, new_close) * np.exp(top),
-        "low": np.minimum(new_open, new_close) * np.exp(-bottom),
-        "volume": bars["volume"].to_numpy(),
-    })  # fmt: skip
-
-
 def _with_guards(src, target, **breaker) -> Bundle:
     """The project's bundle with the ensemble deployed (theta 0: always in) and the
     breaker's figures replaced by ``breaker``."""
@@ -71,7 +52,7 @@ def test_drift_turns_a_five_times_as_volatile_stretch_flat_and_leaves_clean_bars
     bundle = _with_guards(project / MARKET / "models" / "bundle", tmp_path / "b", min_trades=0)
     n = int(bundle.spec["guards"]["drift"]["bars"])
     clean = _bars(project).iloc[-n:].reset_index(drop=True)
-    wild = _volatile(clean, 5.0)
+    wild = volatile(clean, 5.0)
     app = create_app(bundle, Options(symbols=("ETHUSDT",)))
     with TestClient(app) as http:
         for symbol, frames in (("BTCUSDT", [clean, wild]), ("ETHUSDT", [clean])):
@@ -101,7 +82,7 @@ def test_the_retrain_gate_refuses_a_challenger_on_the_drift_the_desk_would_flat(
     bundle = _with_guards(project / MARKET / "models" / "bundle", tmp_path / "b", min_trades=0)
     n = int(bundle.spec["guards"]["drift"]["bars"])
     clean = _bars(project).iloc[-2 * n :].reset_index(drop=True)
-    stormy = pd.concat([clean, _volatile(clean.iloc[-n:], 5.0)], ignore_index=True)
+    stormy = pd.concat([clean, volatile(clean.iloc[-n:], 5.0)], ignore_index=True)
     reasons = {}
     for name, bars in (("clean", clean), ("stormy", stormy)):
         end = int(minute_index(bars)[-1]) + 1
@@ -209,7 +190,7 @@ def test_a_drift_flat_holds_across_a_bars_reset_and_a_restart_until_a_window_is_
     log = tmp_path / "promotions.jsonl"
     with TestClient(create_app(bundle, Options(log=log))) as http:
         _bars_and_answer(http, clean)
-        stormy = _bars_and_answer(http, _volatile(clean, 5.0))
+        stormy = _bars_and_answer(http, volatile(clean, 5.0))
         assert stormy["action"] == "flat" and stormy["reason"].startswith("drift: PSI of ")
         http.delete("/bars/BTCUSDT")
         assert _bars_and_answer(http, clean.iloc[:300])["reason"] == stormy["reason"]

@@ -130,7 +130,8 @@ def _report(out: Path, versions: Versions, summary: dict) -> None:
     size and the smallest edge it detects) and the verdict."""
     judged = [e for e in versions.events() if e.action in ("promote", "refuse")]
     rows = tuple(record_row(e.at, e.action, e.figures, e.reason) for e in judged)
-    facts = ", ".join(f"{k} {v}" for k, v in summary.items() if not isinstance(v, float))
+    facts = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                      for k, v in summary.items() if v is not None)  # fmt: skip
     doc = Document(f"Replay of {versions.symbol}", (
         Section("", (Paragraph(facts),)),
         Section("Each retrain and the record it was judged on", (Table(HEADER, rows),)),
