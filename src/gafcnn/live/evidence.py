@@ -2,7 +2,7 @@
 pooled as the walk-forward pools its folds and judged by the evaluation's own rule.
 
 A weekly refit tested on its own few days can see only a large edge (3 days of
-5-minute decisions: about 3 points of accuracy). What has skill is the
+5-minute decisions: about 5 points of accuracy at the family-wise level). What has skill is the
 configuration - data, features, models, policy - and its record grows with every
 stretch it is tested on out of sample. So each retrain leaves its challenger's val
 and test predictions (every scored model, the predictions layout) and its audit and
@@ -41,7 +41,7 @@ DAY = 1440  # minutes
 @dataclass
 class Record:
     """The pooled stretches: val and test decisions (each model's P(up)), the checks
-    they were fitted under, and each stretch's end (ISO) and test minutes."""
+    they were fitted under, each stretch's end (ISO) and the days of test they hold."""
 
     val: Scored
     test: Scored

@@ -38,7 +38,7 @@ from gafcnn.serving.bundle import Bundle
 from gafcnn.serving.desk import Desk
 from gafcnn.serving.market import Market
 from gafcnn.serving.signals import KEEP, Stream
-from gafcnn.serving.versions import Versions, store
+from gafcnn.serving.versions import Event, Versions, store
 from gafcnn.trading.backtest import settled, trade_figures
 from gafcnn.trading.engine import Trade
 from gafcnn.trading.trader import Trader
@@ -95,8 +95,9 @@ def _trade_row(version: str, t: Trade) -> dict:
 def _write(out: Path, versions: Versions, market: Market | None, bars: pd.DataFrame,
            retrains: int) -> dict:  # fmt: skip
     """The timeline and the summary, written into ``out``."""
+    events = versions.events()
     rows = [{"at": e.at, "kind": e.action, "champion": e.champion, "challenger": e.challenger,
-             "reason": e.reason, "figures": e.figures} for e in versions.events()]  # fmt: skip
+             "reason": e.reason, "figures": e.figures} for e in events]  # fmt: skip
     desk = None if market is None else market.desk
     trades = [] if desk is None else [t for _, t in desk.trades]
     if desk is not None:
@@ -121,18 +122,19 @@ def _write(out: Path, versions: Versions, market: Market | None, bars: pd.DataFr
         "buy_and_hold_return": float(bars["close"].iloc[-1] / bars["close"].iloc[0] - 1),
     }  # fmt: skip
     write_json(out / SUMMARY, summary)
-    _report(out, versions, summary)
+    _report(out, versions.symbol, events, summary)
     return summary
 
 
-def _report(out: Path, versions: Versions, summary: dict) -> None:
-    """``report.md``: the summary and, per retrain, the record it was judged on (its
-    size and the smallest edge it detects) and the verdict."""
-    judged = [e for e in versions.events() if e.action in ("promote", "refuse")]
+def _report(out: Path, symbol: str | None, events: list[Event], summary: dict) -> None:
+    """``report.md``: the summary and, per retrain (its promotion or refusal among the
+    store's ``events``), the record it was judged on (its size and the smallest edge
+    it detects) and the verdict."""
+    judged = [e for e in events if e.action in ("promote", "refuse")]
     rows = tuple(record_row(e.at, e.action, e.figures, e.reason) for e in judged)
     facts = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                       for k, v in summary.items() if v is not None)  # fmt: skip
-    doc = Document(f"Replay of {versions.symbol}", (
+    doc = Document(f"Replay of {symbol}", (
         Section("", (Paragraph(facts),)),
         Section("Each retrain and the record it was judged on", (Table(HEADER, rows),)),
     ))  # fmt: skip

@@ -129,14 +129,15 @@ def stretch_trades(bundle: Bundle, bars: pd.DataFrame, start: int, end: int) -> 
     settles before ``end`` on ``bars`` (priced by bars, as served); none when nothing
     is deployed."""
     minutes = minute_index(bars)
-    part = bars[minutes < end].reset_index(drop=True)
+    before = minutes < end
+    part = bars[before].reset_index(drop=True)
     if bundle.deployed is None:
-        return Traded(np.array([]), np.full(len(part), np.nan), minutes[minutes < end])
+        return Traded(np.array([]), np.full(len(part), np.nan), minutes[before])
     policy = bundle.deployed_policy
     trader = Trader(policy, bundle.version)
     p = paper.decision_probabilities(bundle, part, policy, start)
     paper.replay(trader, part, p)
-    return Traded(trader.nets(), p, minutes[minutes < end])
+    return Traded(trader.nets(), p, minutes[before])
 
 
 def noise(traded: Traded, block_samples: int, params: Params) -> float:
