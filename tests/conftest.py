@@ -122,6 +122,7 @@ def pipeline_project(tmp_path_factory):
             "patterns.synthetic.n_bars": 60000,
             "minirocket.kernels": 252,
             "minirocket.C": [0.0001, 0.001],
+            "sizing.har_spans": [60, 360, 1440],  # 5.6 days of bars: no week to read
         },  # fmt: skip
     )
     dvc(root, "repro")

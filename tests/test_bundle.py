@@ -134,12 +134,14 @@ def test_predict_last_n_from_a_file(project, deployed, tmp_path):
     proc = _predict("--bundle", str(deployed), "--bars", str(path), "--last", "5")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
-    assert lines[0] == "timestamp,p_up,action,reason" and len(lines) == 6
+    assert lines[0] == "timestamp,p_up,action,reason,predicted_vol,recommended_size"
+    assert len(lines) == 6
     expected = Bundle(deployed).predict(
         {k: tail[k].to_numpy(np.float64) for k in OHLCV}, minute_index(tail), np.arange(395, 400)
     )
     for line, p in zip(lines[1:], expected, strict=True):
-        stamp, p_up, action, _ = line.split(",")
+        stamp, p_up, action, _, vol, size = line.split(",")
+        assert vol == size == ""  # 400 bars: fewer than the forecaster reads
         assert abs(float(p_up) - p) < 1e-6
         assert action == ("long" if p >= 0.5 else "short")
     assert lines[-1].startswith(tail["timestamp"].iloc[-1].isoformat())
@@ -206,7 +208,7 @@ def test_predict_refuses_bad_bars_in_one_line(project, deployed, tmp_path):
     assert proc.stderr.strip() == "error: <stdin>:3: bar is not later than the one before it"
     lines = proc.stdout.splitlines()  # the header, the two good bars' answers, the rejection
     assert (
-        len(lines) == 4 and lines[3] == ",,flat,rejected: bar is not later than the one before it"
+        len(lines) == 4 and lines[3] == ",,flat,rejected: bar is not later than the one before it,,"
     )
 
 
@@ -316,8 +318,62 @@ def test_predict_is_flat_inside_the_deployed_models_band(project, deployed, tmp_
     spec["policy"]["ensemble"] = float(np.median(np.abs(p - 0.5)))  # about half inside the band
     _, rows = _predict_tail(deployed, spec, tail, tmp_path, 20)
     theta = spec["policy"]["ensemble"]
-    for (_, p_up, action, reason), prob in zip(rows, p, strict=True):
+    for (_, p_up, action, reason, _, _), prob in zip(rows, p, strict=True):
         want = "long" if prob >= 0.5 + theta else "short" if prob <= 0.5 - theta else "flat"
         assert action == want and (reason.startswith("below threshold") == (want == "flat"))
         assert abs(float(p_up) - prob) < 1e-6
     assert {"flat", "long"} <= {r[2] for r in rows} or {"flat", "short"} <= {r[2] for r in rows}
+
+
+def test_the_served_volatility_forecast_is_the_one_the_sizing_stage_scored(project):
+    """The bundle's forecaster, from raw bars, gives the `volatility` stage's test
+    forecasts of the model `sizing` chose, bit for bit; the size is the capped ratio;
+    a forecast from the bars up to t alone is the whole file's, from the last
+    ``history_bars`` too, and from half of them there is none."""
+    from gafcnn.volatility.sizing import recommended_size
+
+    bundle = Bundle(project / MARKET / "models" / "bundle")
+    chosen = json.loads((project / MARKET / "metrics" / "sizing.json").read_text())["served"]
+    assert bundle.sizer is not None and bundle.sizer.model == chosen["model"]
+    ref = pd.read_parquet(project / MARKET / "data" / "volatility.parquet")
+    ref = ref[(ref["model"] == chosen["model"]) & (ref["segment"] == "test")].sort_values("ts")
+    _, arrays, minutes = _bars(project)
+    pos = np.searchsorted(minutes, ref["ts"].to_numpy() // MINUTE_MS)
+    served = bundle.sizer.forecast(arrays, minutes, pos)
+    assert np.isfinite(served).all()
+    np.testing.assert_array_equal(served, ref["predicted"].to_numpy())
+    size = bundle.sizer.size(served)
+    spec = bundle.spec["volatility"]
+    np.testing.assert_array_equal(
+        size, recommended_size(served, spec["target_vol"], spec["max_leverage"])
+    )
+    for t in pos[np.linspace(0, len(pos) - 1, 5).astype(int)]:
+        upto = bundle.sizer.forecast({c: v[: t + 1] for c, v in arrays.items()},
+                                     minutes[: t + 1], np.array([t]))  # fmt: skip
+        assert abs(upto[0] - served[pos == t][0]) <= 1e-12 * served[pos == t][0]
+        h = spec["history_bars"]
+        recent = bundle.sizer.forecast({c: v[t - h + 1 : t + 1] for c, v in arrays.items()},
+                                       minutes[t - h + 1 : t + 1], np.array([h - 1]))  # fmt: skip
+        assert abs(recent[0] - upto[0]) <= 1e-9 * upto[0]  # history_bars are enough
+        half = bundle.sizer.forecast({c: v[t - h // 2 : t + 1] for c, v in arrays.items()},
+                                     minutes[t - h // 2 : t + 1], np.array([h // 2]))  # fmt: skip
+        assert np.isnan(half[0]) or spec["model"] == "vol_persistence"  # half of it: none
+
+
+def test_predict_sizes_whatever_the_direction_decides(project, tmp_path):
+    """`gafcnn predict` on a bundle that deploys nothing: every answer flat, and every
+    one with the history a recommended size (the capped ratio of its forecast)."""
+    bundle = redeploy(project / MARKET / "models" / "bundle", tmp_path / "b", None, "none")
+    spec = Bundle(bundle).spec["volatility"]
+    df, _, _ = _bars(project)
+    path = tmp_path / "XBTUSDC_1.csv"
+    path.write_text(kraken_rows(df.iloc[-(spec["history_bars"] + 10) :]))
+    proc = _predict("--bundle", str(bundle), "--bars", str(path), "--last", "5",
+                    "--format", "jsonl")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 5 and {r["action"] for r in rows} == {"flat"}
+    for r in rows:
+        assert r["recommended_size"] == pytest.approx(
+            min(spec["max_leverage"], spec["target_vol"] / r["predicted_vol"]), rel=1e-12
+        )

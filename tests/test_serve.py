@@ -17,6 +17,7 @@ from conftest import kraken_rows
 from pipeline import MARKET, env
 
 from gafcnn import clock
+from gafcnn.data.bars import OHLCV, minute_index
 from gafcnn.data.readers import read_bars
 from gafcnn.io import InputError
 from gafcnn.serving.bundle import Bundle, redeploy
@@ -401,3 +402,31 @@ def test_top_features_are_the_deployed_boosters_by_gain_and_none_without_one(hyb
         with TestClient(create_app(Bundle(folder))) as http:
             assert http.get("/health").json()["model_loaded"] is loaded
             assert http.post("/predict", json={}).json()["top_features"] == top
+
+
+def test_predict_answers_the_bundles_recommended_size_and_health_shows_it(pipeline_project,
+                                                                          hybrid):  # fmt: skip
+    """With the forecaster's history posted, /predict answers the size the bundle's
+    forecaster gives on the same bars (exactly), a number whatever the direction says,
+    and /health shows the forecast and its model; before that history, no size."""
+    bundle = Bundle(hybrid)
+    h = bundle.sizer.history
+    bars = pd.read_parquet(pipeline_project / MARKET / "data" / "interim" / "bars.parquet")
+    tail = bars.iloc[-(h + 5) :].reset_index(drop=True)
+    arrays = {k: tail[k].to_numpy(np.float64) for k in OHLCV}
+    want = bundle.sizer.forecast(arrays, minute_index(tail), np.array([len(tail) - 1]))[0]
+    rows = json_bars(tail)
+    with service(hybrid, ["ADAUSDT"]) as (base, _), httpx.Client(base_url=base) as http:
+        assert http.post("/bars", json={"symbol": "ADAUSDT", "bars": rows[:5]}).is_success
+        early = http.post("/predict", json={"symbol": "ADAUSDT"}).json()
+        assert early["recommended_size"] is None and early["predicted_vol"] is None
+        for a in range(5, len(rows), 1000):
+            body = {"symbol": "ADAUSDT", "bars": rows[a : a + 1000]}
+            assert http.post("/bars", json=body).is_success
+        answer = http.post("/predict", json={"symbol": "ADAUSDT"}).json()
+        health = http.get("/health").json()["sizing"]["ADAUSDT"]
+    assert answer["predicted_vol"] == want and np.isfinite(want)
+    assert answer["recommended_size"] == float(bundle.sizer.size(np.array([want]))[0])
+    assert 0 < answer["recommended_size"] <= bundle.sizer.max_leverage
+    assert health["model"] == bundle.sizer.model and health["predicted_vol"] == want
+    assert health["recommended_size"] == answer["recommended_size"]

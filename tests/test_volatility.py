@@ -84,3 +84,78 @@ def test_with_constant_volatility_nothing_is_forecast():
     s = _scores(**{"data.synthetic.vol_of_vol": 0.0, "data.synthetic.seasonality": 0.0})
     assert s["har"]["r2"] < 0.02  # the next hour's volatility is noise around one level
     assert s["persistence"]["r2"] < -0.5  # the last hour's, as a forecast, is only noise
+
+
+def test_a_sample_whose_target_span_meets_another_segments_is_not_fitted():
+    from gafcnn.volatility.target import clear_of_others
+
+    minutes = np.array([0, 2, 4, 100, 130, 162, 164, 300])
+    segment = np.array(["train"] * 3 + ["val"] * 2 + ["test"] * 3)
+    ok = clear_of_others(minutes, segment, 60)
+    # 4 and 100 are 96 apart, 100 and 162 62 (clear); 130 and 162 are 32 apart and 164
+    # 34 from 130; 300 is alone
+    assert ok.tolist() == [True, True, True, True, False, False, False, True]
+
+
+def test_turnover_costs_charge_each_change_of_size_and_each_break():
+    from gafcnn.volatility.backtest import turnover_costs
+
+    entry, exit_ = np.array([0, 60, 180]), np.array([60, 120, 240])  # a break after 120
+    c = turnover_costs(entry, exit_, np.array([1.0, 1.5, 2.0]), 0.001)
+    # open 1, then +0.5 (no close: the next starts there), then close 1.5 and open 2,
+    # and close 2 at the end
+    np.testing.assert_allclose(c, [0.001, 0.001 * (0.5 + 1.5), 0.001 * (2.0 + 2.0)])
+
+
+def test_adverse_excursion_is_the_worst_loss_before_the_exit():
+    from gafcnn.volatility.backtest import adverse_excursion
+
+    close = np.array([100.0, 101, 99, 102])
+    low, high = np.array([99.0, 95, 98, 101]), np.array([101.0, 103, 104, 103])
+    ae = adverse_excursion(close, low, high, np.array([0, 0]), np.array([3, 3]), np.array([1, -1]))
+    np.testing.assert_allclose(ae, [0.05, 0.04])  # low 95 long; high 104 short
+
+
+def test_sizing_by_the_true_volatility_lowers_drawdown_at_the_same_exposure():
+    """Returns whose volatility moves between calm and storm: holding the size inversely
+    to the known volatility lowers the drawdown and the liquidations beyond their
+    interval; with constant volatility the sizes are equal and nothing changes."""
+    from gafcnn.volatility.backtest import compare
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    sigma = np.where((np.arange(n) // 100) % 4 == 0, 0.03, 0.005)  # a storm in four
+    gross = sigma * rng.standard_normal(n) + 0.0002
+    excursion = np.abs(gross) + 5 * sigma
+    size = 0.01 / sigma
+    zero = np.zeros(n)
+    out = compare(gross, excursion, size, zero, zero, n * 60.0, 5.0, 300, 0)
+    d = out["difference"]
+    assert out["lowers_drawdown"] and d["max_drawdown"]["ci"][1] < 0
+    assert out["lowers_liquidations"] and out["unsized"]["liquidations"] > 0.01
+    assert out["sized"]["worst_1pct"] > out["unsized"]["worst_1pct"]
+    flat = compare(gross, excursion, np.full(n, 1.3), zero, zero, n * 60.0, 5.0, 300, 0)
+    assert all(abs(v["value"]) <= 1e-12 for v in flat["difference"].values())
+    assert not flat["lowers_drawdown"] and not flat["lowers_liquidations"]
+
+
+def test_har_is_served_unless_a_forecaster_beats_it_on_val_beyond_its_interval():
+    from gafcnn.volatility.judgement import choose, score_table
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    log_vol = np.cumsum(rng.normal(0, 0.05, n)) * 0.2 - 6
+    rv = np.exp(log_vol + rng.normal(0, 0.3, n))
+    good = np.exp(log_vol + 0.045)  # the true level, with the lognormal mean's shift
+    forecasts = {"persistence": np.r_[rv[0], rv[:-1]], "har": good * np.exp(rng.normal(0, 0.3, n)),
+                 "better": good}  # fmt: skip
+    table = score_table(rv, forecasts, "har", "persistence", 20, 300, 0)
+    rows = table["models"]
+    assert rows["better"]["vs_reference"]["qlike_diff_ci"][1] < 0
+    assert rows["better"]["vs_benchmark"]["r2_log_diff_ci"][0] > 0
+    assert "vs_reference" not in rows["har"] and "vs_benchmark" not in rows["persistence"]
+    assert choose(table, "har")[0] == "better"
+    twin = good * np.exp(rng.normal(0, 0.3, n))  # as good as HAR, its own errors
+    tied = score_table(rv, {**forecasts, "better": twin}, "har", "persistence", 20, 300, 0)
+    served, why = choose(tied, "har")
+    assert served == "har" and "no forecaster beats har" in why

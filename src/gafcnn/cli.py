@@ -54,8 +54,12 @@ def format_row(row: dict, fmt: str) -> str:
     if fmt == "jsonl":
         return json.dumps(row)
     p = "" if row["p_up"] is None else f"{row['p_up']:.6f}"
+    vol, size = (row.get(k) for k in ("predicted_vol", "recommended_size"))
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow([row["timestamp"], p, row["action"], row["reason"]])
+    csv.writer(buf, lineterminator="").writerow([
+        row["timestamp"], p, row["action"], row["reason"],
+        "" if vol is None else f"{vol:.6g}", "" if size is None else f"{size:.6g}",
+    ])  # fmt: skip
     return buf.getvalue()
 
 
@@ -118,8 +122,8 @@ def predict_main(argv: list[str] | None = None) -> None:
         for error in _follow(sys.stdin, columns, stream):
             if error is not None:  # one line out per line in; the bars so far stay
                 print(f"error: {error}", file=sys.stderr, flush=True)
-                row = dict(zip(FIELDS, (None, None, "flat", f"rejected: {error.message}"),
-                               strict=True))  # fmt: skip
+                row = dict(zip(FIELDS, (None, None, "flat", f"rejected: {error.message}",
+                                        None, None), strict=True))  # fmt: skip
                 print(format_row(row, a.format), file=out, flush=True)
                 continue
             print(format_row(stream.answer(), a.format), file=out, flush=True)
@@ -190,13 +194,13 @@ def paper_main(argv: list[str] | None = None) -> None:
     bundle = bundle_for(a.bundle, a.symbol)
     policy = bundle.policy(_paper_model(bundle, a.model))
     start, trader = _minute(a.start), Trader(policy, bundle.version)
-    header = "entry,exit,side,p_up,gross,net,void" if a.format == "csv" else None
+    header = "entry,exit,side,p_up,gross,net,void,recommended_size" if a.format == "csv" else None
     if a.follow:
         if a.bars != "-":
             raise InputError(a.bars, "--follow reads bars appended on stdin: use --bars -")
         if header:
             print(header, flush=True)
-        stream = Stream(bundle)
+        stream, sizes = Stream(bundle), {}  # the size at each decision, kept while open
         for error in _follow(sys.stdin, columns, stream):
             if error is not None:  # the bars so far stay; trading goes on
                 print(f"error: {error}", file=sys.stderr, flush=True)
@@ -204,20 +208,26 @@ def paper_main(argv: list[str] | None = None) -> None:
             bars = stream.bars
             minute = int(minute_index(bars)[-1])
             warn_expired(bundle, minute)
-            p = paper.decision_probabilities(bundle, bars, policy, start, last_only=True)[0] \
-                if trader.due(minute) else None  # fmt: skip
+            p = None
+            if trader.due(minute):
+                p = paper.decision_probabilities(bundle, bars, policy, start, last_only=True)[0]
+                sizes[minute] = stream.size()["recommended_size"]
             closed = trader.bar(minute, float(bars["close"].iloc[-1]), p)
             if closed is not None:
-                for line in _trade_lines(paper.log([closed], policy.horizon), a.format):
+                size = [sizes.get(closed.entry)]
+                for line in _trade_lines(paper.log([closed], policy.horizon, size), a.format):
                     print(line, flush=True)
+            held = trader.position  # keep only the open position's size
+            sizes = {} if held is None else {held.entry: sizes.get(held.entry)}
     else:
         bars = _read(a.bars, columns)  # bad bars stop it here, before any output
         p_up = paper.decision_probabilities(bundle, bars, policy, start)
         warn_expired(bundle, int(minute_index(bars)[-1]))  # the last bar is the latest
         if header:
             print(header)
-        for line in _trade_lines(paper.log(paper.replay(trader, bars, p_up), policy.horizon),
-                                 a.format):  # fmt: skip
+        trades = paper.replay(trader, bars, p_up)
+        sized = paper.entry_sizes(bundle, bars, trades)
+        for line in _trade_lines(paper.log(trades, policy.horizon, sized), a.format):
             print(line)
     result = paper.summary(trader)
     print("summary: " + ", ".join(f"{k} {v}" for k, v in result.items()), file=sys.stderr)
@@ -402,9 +412,34 @@ def replay_main(argv: list[str] | None = None) -> None:
     print(f"replay: {time.perf_counter() - t0:.0f} s; timeline in {a.out}", file=sys.stderr)
 
 
+def volatility_main(argv: list[str] | None = None) -> None:
+    """``gafcnn volatility``: the volatility forecasters and always long, unsized against
+    sized, on one bars file with params.yaml's split (:mod:`gafcnn.volatility.study`);
+    the report on stdout, its figures as JSON with ``--json``."""
+    from gafcnn.params import read_params, runtime_setting
+    from gafcnn.volatility.report import markdown
+    from gafcnn.volatility.study import study
+
+    ap = argparse.ArgumentParser(prog="gafcnn volatility", description=volatility_main.__doc__)
+    ap.add_argument("--bars", required=True, help="bars file or directory (one symbol)")
+    ap.add_argument("--json", help="also write the figures to this file")
+    a = ap.parse_args(argv)
+    params = read_params()
+    bars = _read(a.bars, None)
+    try:
+        figures = study(params, bars, runtime_setting(params, "threads"))
+    except ValueError as exc:
+        raise InputError(a.bars, str(exc)) from None
+    print(markdown(figures))
+    if a.json:
+        from gafcnn.io import write_json
+
+        write_json(a.json, figures)
+
+
 COMMANDS = {"predict": predict_main, "paper": paper_main, "serve": serve_main,
             "retrain": retrain_main, "rollback": rollback_main, "replay": replay_main,
-            "breaker": breaker_main}  # fmt: skip
+            "breaker": breaker_main, "volatility": volatility_main}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -416,7 +451,8 @@ def main(argv: list[str] | None = None) -> None:
                  "       gafcnn retrain [--symbol S] [--bars FILE]\n"
                  "       gafcnn rollback --symbol S\n"
                  "       gafcnn breaker reset --symbol S\n"
-                 "       gafcnn replay --bars FILE [--symbol S] [--out DIR]")  # fmt: skip
+                 "       gafcnn replay --bars FILE [--symbol S] [--out DIR]\n"
+                 "       gafcnn volatility --bars FILE [--json FILE]")  # fmt: skip
         print(usage, file=sys.stderr)
         sys.exit(2)
     command = COMMANDS[argv[0]]

@@ -856,6 +856,37 @@ class PatternConfig(Section):
     seed: int = 42  # its own, so that the CNNs' seed (`seed`) does not rerun this side task
 
 
+# ---- the size of the next move (recommended_size)
+@dataclass(frozen=True)
+class SizingParams(Section):
+    """The volatility forecast and the size it gives: the realized volatility of the
+    next ``horizon`` minutes is forecast at every decision time, and a position's size
+    is ``min(max_leverage, target_vol / forecast)`` (:mod:`gafcnn.volatility`). HAR-RV
+    reads the realized volatility over each of ``har_spans`` minutes (the last hour,
+    day and week), so its first forecast needs the longest span of bars."""
+
+    SECTION: ClassVar[str] = "sizing"
+    RULES: ClassVar[dict[str, Rule]] = {
+        "horizon": Range(2, 1440, integer=True),
+        "target_vol": POSITIVE,
+        "max_leverage": POSITIVE,
+        "har_spans": ListOf(Range(1, 43200, integer=True), min_len=1, distinct=True),
+    }
+    horizon: int = 60
+    target_vol: float = 0.005
+    max_leverage: float = 10.0
+    har_spans: list = field(default_factory=lambda: [60, 1440, 10080])
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if list(self.har_spans) != sorted(self.har_spans):
+            raise ValueError(f"har_spans must be in increasing order, got {self.har_spans}")
+
+    @property
+    def spans(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.har_spans)
+
+
 # ---- what the deployment bundle serves
 @dataclass(frozen=True)
 class DriftParams(Section):
@@ -964,6 +995,7 @@ SECTIONS: dict[str, type] = {
     "walkforward": WalkForwardSpec,
     "universe": UniverseParams,
     "evaluate": EvaluateParams,
+    "sizing": SizingParams,
     "patterns": PatternConfig,
     "serving": ServingParams,
     "retrain": RetrainParams,
@@ -974,7 +1006,7 @@ SECTIONS: dict[str, type] = {
 # What the deployment bundle records of params.yaml (with the seed): the sections that
 # shape the served models and their decision.
 SERVED_SECTIONS = ("seed", "data", "split", "label", "gaf", "xgb", "ensemble", "hybrid",
-                   "minirocket", "evaluate", "serving")  # fmt: skip
+                   "minirocket", "evaluate", "sizing", "serving")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -995,6 +1027,7 @@ class Params:
     walkforward: WalkForwardSpec
     universe: UniverseParams
     evaluate: EvaluateParams
+    sizing: SizingParams
     patterns: PatternConfig
     serving: ServingParams
     retrain: RetrainParams

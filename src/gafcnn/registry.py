@@ -64,10 +64,12 @@ PIPELINE = (SPLIT, GAF, BASELINE, TRAIN, MINIROCKET_STAGE, XGB_RAW_STAGE, XGB_IN
             ENSEMBLE_STAGE, HYBRID_STAGE)  # fmt: skip
 
 
+VOLATILITY_STAGE, SIZING_STAGE = Stage("volatility"), Stage("sizing")
 # After the models, a pooled fit runs the audit and the served models' latency (the
-# decision's inputs); a retrain then its evaluation and bundle.
+# decision's inputs); a retrain then its volatility forecasters, its evaluation, the
+# choice of forecaster and its bundle.
 CHECKS = (Stage("audit"), Stage("latency"))
-DEPLOY = (Stage("evaluate"), Stage("export"))
+DEPLOY = (VOLATILITY_STAGE, Stage("evaluate"), SIZING_STAGE, Stage("export"))
 
 
 def runs(module: str) -> tuple[Stage, ...]:
@@ -138,7 +140,23 @@ XGB_INDICATORS = Model("xgb_indicators", XGB_INDICATORS_STAGE, "technical indica
                serves="gafcnn.serving.boosters:XGB_INDICATORS")
 HYBRID = Model("hybrid", HYBRID_STAGE, "technical indicators and the CNNs' P(up)",
                serves="gafcnn.serving.boosters:HYBRID")
+
+# The volatility forecasters (the `volatility` stage fits them on the direction's samples;
+# `sizing` scores them and chooses the one the bundle serves). ``serves`` names the
+# class that fits, predicts and is served.
+VOL_PERSISTENCE = Model("vol_persistence", VOLATILITY_STAGE,
+                        "the realized volatility of the last sizing.horizon minutes",
+                        serves="gafcnn.volatility.forecasters:Persistence")
+VOL_HAR = Model("vol_har", VOLATILITY_STAGE,
+                "realized volatility over the last hour, day and week, hour of day, weekday",
+                serves="gafcnn.volatility.forecasters:Har")
+VOL_XGB = Model("vol_xgb_indicators", VOLATILITY_STAGE,
+                "technical indicators and HAR's inputs: XGBoost on log realized volatility",
+                serves="gafcnn.volatility.forecasters:XgbVol")
 # fmt: on
+VOLATILITY = (VOL_PERSISTENCE, VOL_HAR, VOL_XGB)
+VOL_BENCHMARK = VOL_PERSISTENCE  # the reality check's benchmark: the naive forecast
+VOL_REFERENCE = VOL_HAR  # each forecaster's paired rival; served unless one beats it on val
 
 # The baseline stage's models, in the order it writes them for each window.
 BASELINES = (MAJORITY_W, LOGREG_IMAGES, LOGREG_RETURNS)
@@ -190,6 +208,15 @@ def expand(models: Iterable[Model | str], windows: Iterable[int]) -> list[str]:
     for m in models:
         out += [m] if isinstance(m, str) else m.names(windows)
     return out
+
+
+def forecaster(name: str) -> Model:
+    """The volatility forecaster named ``name``; one error naming the declared ones."""
+    for m in VOLATILITY:
+        if m.name == name:
+            return m
+    raise KeyError(f"no volatility forecaster {name!r}; declared: "
+                   f"{', '.join(m.name for m in VOLATILITY)}")  # fmt: skip
 
 
 def model_of(name: str) -> Model | None:

@@ -4,7 +4,8 @@
 the registry declares a serving hook for (:func:`gafcnn.registry.served`), each
 shipped by its hook (:mod:`gafcnn.serving.served`): the CNNs as ONNX graphs with
 the architecture and encoding they were trained on, the ensemble methods' fitted
-coefficients, the xgb_indicators and hybrid XGBoost boosters with their inputs' order.
+coefficients, the xgb_indicators and hybrid XGBoost boosters with their inputs' order,
+and the volatility forecaster the `sizing` stage chose (``recommended_size``).
 Beside them: the names that repeat another model (the configured ``ensemble``),
 the label horizon, the fee, the decision with its reasons and the deployed model's
 test metrics, the params that made it, the code version, and a SHA-256 per file,
@@ -36,11 +37,12 @@ import numpy as np
 import gafcnn
 from gafcnn import clock, paths, registry
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
+from gafcnn.serving import sizing
 from gafcnn.serving.served import Hook, Inputs
 from gafcnn.trading.engine import Policy
 
 BUNDLE_FILE = "bundle.json"
-FORMAT = 5  # 5: the live guards' references; 4: bundle.json digests itself (spec_sha256)
+FORMAT = 6  # 6: the volatility forecaster; 5: the live guards' references; 4: spec_sha256
 SPEC_DIGEST = "spec_sha256"
 TOP_FEATURES = 5  # inputs named in each answer's top_features
 
@@ -117,18 +119,22 @@ def write_bundle(
     test_metrics: dict | None,
     params: dict,
     guards: dict | None = None,
+    volatility: dict | None = None,
 ) -> Path:
     """Write the bundle to ``target`` (a folder, replaced atomically) from the pipeline's
     models; ``costs`` per side, ``policy`` each model's val-chosen theta, ``expiry`` the
     last bar the models were fitted on (``fitted_until``) and ``max_age_days``; ``decision``
     None marks a bundle built before the decision (the latency stage measures such
     one's speed); ``guards`` the drift reference and breaker floor
-    (:mod:`gafcnn.serving.guards`)."""
+    (:mod:`gafcnn.serving.guards`); ``volatility`` the arguments of
+    :func:`gafcnn.serving.sizing.ship` (the chosen forecaster, its horizon, target,
+    cap and test scores), or None for no ``recommended_size``."""
     target = Path(target)
     ens = read_json(paths.ENSEMBLE_MODEL)
     windows = [int(w) for w in ens["windows"]]
     with atomic_dir(target) as tmp:
         models = {m.name: hook(m.serves).ship(m, windows, tmp) for m in registry.served()}
+        sizer = None if volatility is None else sizing.ship(tmp, **volatility)
         aliases = registry.served_aliases(windows, ens["method"])
         served = [*registry.expand(registry.served(), windows), *aliases]
         deployed = None if decision is None else decision.get("deployed_model")
@@ -151,6 +157,7 @@ def write_bundle(
             "history_bars": max(int(m.get("history_bars", 1)) for m in models.values()),
             "params": params,
             "guards": guards,
+            "volatility": sizer,
             "code": {"gafcnn": gafcnn.__version__, "serving_sha256": serving_code_digest()},
             "files": {f.name: _sha256(f) for f in sorted(tmp.iterdir())},
         }
@@ -229,6 +236,8 @@ class Bundle:
                                                               strict=True)
                           for name in m.names(self.windows)}  # fmt: skip
         self.top_features = self._top_features(TOP_FEATURES)
+        vol = self.spec["volatility"]
+        self.sizer = None if vol is None else sizing.Sizer(vol, self.path)
 
     def _top_features(self, k: int) -> list[str]:
         """The deployed model's ``k`` most informative inputs by gain, where its hook

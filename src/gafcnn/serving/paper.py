@@ -8,7 +8,9 @@ entering at that bar's close; the position closes at the close of the bar exactl
 ``label.horizon`` minutes later and pays the bundle's costs. If that bar never comes
 (a gap), the trade is void: logged without returns and left out of the summary; the
 backtest has no such trade, since that decision time has no label. P(up) comes from
-the bundle's serving hooks, the code `gafcnn predict` runs.
+the bundle's serving hooks, the code `gafcnn predict` runs; the log gives each trade
+the size the bundle recommended at its entry (the trades themselves are unsized, as
+the backtest's).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from gafcnn import clock
 from gafcnn.data.bars import OHLCV, minute_index
+from gafcnn.serving.signals import size_fields
 from gafcnn.trading.backtest import trade_log
 from gafcnn.trading.engine import Policy, Trade
 from gafcnn.trading.trader import Trader
@@ -52,10 +55,20 @@ def replay(trader: Trader, bars: pd.DataFrame, p_up: np.ndarray) -> list[Trade]:
     return trader.run(minute_index(bars), bars["close"].to_numpy(np.float64), p_up)
 
 
-def log(trades: list[Trade], horizon: int) -> pd.DataFrame:
-    """The trade log (:func:`gafcnn.trading.backtest.trade_log`'s columns) plus ``void``."""
+def log(trades: list[Trade], horizon: int, sizes: list[float | None] | None = None) -> pd.DataFrame:
+    """The trade log (:func:`gafcnn.trading.backtest.trade_log`'s columns) plus ``void``
+    and the ``recommended_size`` at each entry (``sizes``; None where there is none)."""
     frame = trade_log(trades, horizon)
-    return frame.assign(void=np.array([t.void for t in trades], dtype=bool))
+    sized = [None] * len(trades) if sizes is None else sizes
+    return frame.assign(void=np.array([t.void for t in trades], dtype=bool),
+                        recommended_size=np.array(sized, dtype=np.float64))  # fmt: skip
+
+
+def entry_sizes(bundle, bars: pd.DataFrame, trades: list[Trade]) -> list[float | None]:
+    """The bundle's recommended size at each trade's entry bar, from the bars up to it
+    (what `gafcnn predict` answered there)."""
+    pos = np.searchsorted(minute_index(bars), [t.entry for t in trades])
+    return [row["recommended_size"] for row in size_fields(bundle, bars, pos)]
 
 
 def summary(trader: Trader) -> dict:

@@ -8,7 +8,8 @@ deployed, when the model has expired, or when history is too short (fewer than t
 bundle's ``history_bars``, or a gap inside the longest window).
 
 :class:`Stream` holds one market's bars as they arrive, one or a few at a time: the
-last :data:`KEEP` bars, each later than the one before. Following stdin and serving
+last :data:`KEEP` bars (the direction models read those), or as many as the bundle's
+volatility forecaster reads (a week), each later than the one before. Following stdin and serving
 over HTTP both append to a Stream and answer from it, so the same bars give the same
 answers, bit for bit, whichever way they came.
 """
@@ -24,9 +25,9 @@ from gafcnn import clock
 from gafcnn.data.bars import OHLCV, minute_index
 from gafcnn.io import InputError
 
-FIELDS = ("timestamp", "p_up", "action", "reason")
+FIELDS = ("timestamp", "p_up", "action", "reason", "predicted_vol", "recommended_size")
 ACTIONS = {1: "long", -1: "short", 0: "flat"}  # the backtest's sides
-KEEP = 2000  # bars a stream keeps: indicators' EMAs forget older ones
+KEEP = 2000  # bars the direction models read: indicators' EMAs forget older ones
 NOT_LATER = "bar is not later than the one before it"
 
 
@@ -57,7 +58,11 @@ def _row(bundle, minute: int, ready: bool, p: float) -> tuple:
     return float(p), action, reason
 
 
-def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dict]:
+def _number(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def direction_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dict]:
     """One row per bar position: its timestamp (ISO, UTC), P(up), action and reason."""
     minutes = minute_index(bars)
     arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
@@ -69,8 +74,28 @@ def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dic
     for k, pos in enumerate(positions):
         stamp = clock.iso_minute(minutes[pos])
         row = _row(bundle, int(minutes[pos]), bool(complete[k]), p[k])
-        rows.append(dict(zip(FIELDS, (stamp, *row), strict=True)))
+        rows.append(dict(zip(FIELDS[:4], (stamp, *row), strict=True)))
     return rows
+
+
+def size_fields(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dict]:
+    """Per bar position, the bundle's volatility forecast over its horizon and the size
+    it gives (None without a forecaster, or where its inputs are incomplete: a gap in
+    the last horizon, or fewer bars than it reads), whatever the direction decides."""
+    vol = np.full(len(positions), np.nan)
+    if bundle.sizer is not None and len(positions):
+        arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
+        vol = bundle.sizer.forecast(arrays, minute_index(bars), positions)
+    size = vol if bundle.sizer is None else bundle.sizer.size(vol)
+    return [{"predicted_vol": _number(v), "recommended_size": _number(z)}
+            for v, z in zip(vol, size, strict=True)]  # fmt: skip
+
+
+def decision_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dict]:
+    """One row per bar position (:data:`FIELDS`): its timestamp (ISO, UTC), P(up),
+    action and reason, the predicted volatility and the recommended size."""
+    sizes = size_fields(bundle, bars, positions)
+    return [r | z for r, z in zip(direction_rows(bundle, bars, positions), sizes, strict=True)]
 
 
 class Stream:
@@ -79,9 +104,16 @@ class Stream:
 
     def __init__(self, bundle, keep: int = KEEP):
         self.bundle = bundle
-        self.keep = keep
+        self.keep = self.holding(bundle, keep)
         self.bars: pd.DataFrame | None = None
         self._answer: dict | None = None
+        self._size: dict | None = None
+
+    @staticmethod
+    def holding(bundle, keep: int) -> int:
+        """Bars to hold: ``keep``, or the bundle's volatility forecaster's history."""
+        sizer = getattr(bundle, "sizer", None)
+        return max(keep, 0 if sizer is None else sizer.history)
 
     @property
     def last_ms(self) -> int | None:
@@ -103,16 +135,28 @@ class Stream:
         frames = [bars] if self.bars is None else [self.bars, bars]
         self.bars = pd.concat(frames, ignore_index=True).iloc[-self.keep :]
         self.bars = self.bars.reset_index(drop=True)
-        self._answer = None
+        self._answer = self._size = None
 
     def swap(self, bundle) -> None:
         """Answer from ``bundle`` on, every bar held kept (a new champion, hot-reloaded)."""
-        self.bundle, self._answer = bundle, None
+        self.bundle, self._answer, self._size = bundle, None, None
+        self.keep = self.holding(bundle, self.keep)
 
     def answer(self) -> dict | None:
         """The decision at the last bar (a :data:`FIELDS` row), or None before the first."""
         if self.bars is None:
             return None
         if self._answer is None:
-            self._answer = decision_rows(self.bundle, self.bars, np.array([len(self.bars) - 1]))[0]
+            recent = self.bars.iloc[-KEEP:].reset_index(drop=True)
+            row = direction_rows(self.bundle, recent, np.array([len(recent) - 1]))[0]
+            self._answer = row | (self.size() or {})
         return self._answer
+
+    def size(self) -> dict | None:
+        """The volatility forecast and size at the last bar (:func:`size_fields`),
+        computed once per bar, or None before the first."""
+        if self.bars is None:
+            return None
+        if self._size is None:
+            self._size = size_fields(self.bundle, self.bars, np.array([len(self.bars) - 1]))[0]
+        return self._size

@@ -3,7 +3,8 @@ and the market's ``CHAMPION`` pointer to it (the markets folder is a store:
 :mod:`gafcnn.serving.symbols`).
 
 It ships what `evaluate` scored - every CNN, the ensemble combiner with all its
-coefficients, xgb_indicators and the hybrid - with the decision, the deployed model's
+coefficients, xgb_indicators and the hybrid - and the volatility forecaster `sizing`
+chose, with the decision, the deployed model's
 test metrics and backtest, and the params behind them. `gafcnn predict --bundle
 models/bundle` serves it; when the decision is "deploy nothing" it serves no model.
 """
@@ -58,6 +59,16 @@ def guards(params: Params, deployed: str | None, test: dict | None) -> dict:
     }
 
 
+def volatility(params: Params) -> dict:
+    """The forecaster the `sizing` stage chose, with its test scores and the size's
+    params (:func:`gafcnn.serving.sizing.ship`)."""
+    served = read_json(paths.metrics(registry.SIZING_STAGE.name))["served"]
+    sz = params.sizing
+    return {"name": served["model"], "horizon": sz.horizon, "spans": list(sz.spans),
+            "target_vol": sz.target_vol,
+            "max_leverage": sz.max_leverage, "test": served["test"]}  # fmt: skip
+
+
 def main() -> None:
     params = read_params()
     decision = read_json(paths.metrics("decision"))
@@ -75,11 +86,12 @@ def main() -> None:
         test_metrics=test,
         params=snapshot,
         guards=guards(params, deployed, test),
+        volatility=volatility(params),
     )
     version = version_id(read_json(target / BUNDLE_FILE))
     write_json(paths.CHAMPION, {"version": version, "path": paths.BUNDLE.as_posix()})
     print(f"export: {target} {version} - {decision['decision']} "
-          f"(serves {deployed or 'no model'})")  # fmt: skip
+          f"(serves {deployed or 'no model'}; sizes by {volatility(params)['name']})")  # fmt: skip
 
 
 if __name__ == "__main__":

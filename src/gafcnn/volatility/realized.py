@@ -1,6 +1,8 @@
 """Realized volatility by timestamp: the square root of the sum of squared one-minute
 log returns over a span of minutes, ahead of a decision (the target) or behind it
-(an input). A span with a missing minute has no value (NaN), never a shorter sum."""
+(an input). A span with a missing minute has no value (NaN), never a shorter sum; a
+long input span may instead be read from the minutes it has (``min_known``), scaled to
+the whole span."""
 
 from __future__ import annotations
 
@@ -22,18 +24,21 @@ def _grid(close: np.ndarray, minutes: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.where(known, r * r, 0.0), known
 
 
-def _window_sums(sq: np.ndarray, known: np.ndarray, first: np.ndarray,
-                 span: int) -> np.ndarray:  # fmt: skip
-    """Sum of ``sq`` over grid minutes ``first .. first + span - 1`` (NaN when any is
-    unknown or off the grid)."""
+def _window_sums(sq: np.ndarray, known: np.ndarray, first: np.ndarray, span: int,
+                 min_known: float = 1.0) -> np.ndarray:  # fmt: skip
+    """Sum of ``sq`` over grid minutes ``first .. first + span - 1``, scaled by
+    ``span / known minutes``; NaN off the grid or when fewer than ``min_known`` of the
+    span's minutes are known (1.0: every one)."""
     c_sq = np.r_[0.0, np.cumsum(sq)]
     c_n = np.r_[0, np.cumsum(known)]
     last = first + span
     ok = (first >= 0) & (last <= len(sq))
     out = np.full(len(first), np.nan)
     f, e = first[ok], last[ok]
-    full = (c_n[e] - c_n[f]) == span
-    out[np.flatnonzero(ok)[full]] = c_sq[e[full]] - c_sq[f[full]]
+    n = c_n[e] - c_n[f]
+    enough = n >= span if min_known >= 1.0 else n >= max(1.0, min_known * span)
+    total = c_sq[e[enough]] - c_sq[f[enough]]
+    out[np.flatnonzero(ok)[enough]] = total * (span / n[enough])
     return out
 
 
@@ -47,11 +52,14 @@ def forward(close: np.ndarray, minutes: np.ndarray, horizon: int) -> np.ndarray:
     return np.sqrt(_window_sums(sq, known, at + 1, horizon))
 
 
-def trailing(close: np.ndarray, minutes: np.ndarray, span: int) -> np.ndarray:
+def trailing(close: np.ndarray, minutes: np.ndarray, span: int,
+             min_known: float = 1.0) -> np.ndarray:  # fmt: skip
     """Per bar t: the realized volatility of the ``span`` one-minute returns up to it
-    (t-span -> t-span+1, ..., t-1 -> t), NaN where a minute is missing."""
+    (t-span -> t-span+1, ..., t-1 -> t); NaN where a minute is missing, or, with
+    ``min_known`` < 1, where fewer than that share are known (the known ones' sum is
+    then scaled to the span)."""
     if span < 1:
         raise ValueError(f"span must be >= 1 minute, got {span}")
     sq, known = _grid(close, minutes)
     at = np.asarray(minutes, dtype=np.int64) - int(minutes[0])
-    return np.sqrt(_window_sums(sq, known, at - span + 1, span))
+    return np.sqrt(_window_sums(sq, known, at - span + 1, span, min_known))

@@ -60,7 +60,8 @@ def bot_answer(row: dict | None, bundle: Bundle, latency_ms: float) -> dict[str,
     beside it: ``direction`` is the side of P(up) ("FLAT" when there is none),
     ``confidence`` = |P(up) - 0.5| x 2, ``should_trade`` whether the policy trades,
     ``top_features`` the deployed model's most informative inputs by gain (none for a
-    model without per-input gain)."""
+    model without per-input gain), ``recommended_size`` the size the bundle's volatility
+    forecast gives (``predicted_vol``), whether or not the direction trades."""
     row = row or {"timestamp": None, "p_up": None, "action": "flat", "reason": "no closed bar yet"}
     p = row["p_up"]
     return {
@@ -68,13 +69,14 @@ def bot_answer(row: dict | None, bundle: Bundle, latency_ms: float) -> dict[str,
         "confidence": 0.0 if p is None else abs(p - 0.5) * 2,
         "raw_probability": 0.5 if p is None else p,
         "should_trade": row["action"] != "flat",
-        "recommended_size": None,
+        "recommended_size": row.get("recommended_size"),
         "model_version": bundle.version,
         "latency_ms": latency_ms,
         "timestamp": row["timestamp"] or clock.iso_ms(clock.now_ms()),
         "action": row["action"],
         "reason": row["reason"],
         "p_up": p,
+        "predicted_vol": row.get("predicted_vol"),
         "top_features": bundle.top_features,
     }
 

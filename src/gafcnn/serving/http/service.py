@@ -147,8 +147,20 @@ class Service:
             "served": served,
             "symbols": {s: self.held(m) for s, m in list(self.markets.items())},
             "live": {s: m.desk.figures() for s, m in list(self.markets.items())},
+            "sizing": {s: sizing(self.served.bundles[s], m) for s, m in list(self.markets.items())},
             "reloads": self.reloads,
         }
+
+
+def sizing(bundle: Bundle, market: Market) -> dict[str, Any] | None:
+    """A symbol's volatility forecaster, its forecast at the last closed bar and the
+    size it gives (None when its bundle has no forecaster)."""
+    if bundle.sizer is None:
+        return None
+    now = market.stream.size() or {"predicted_vol": None, "recommended_size": None}
+    s = bundle.sizer
+    return {"model": s.model, "horizon_minutes": s.horizon, "target_vol": s.target_vol,
+            "max_leverage": s.max_leverage, **now}  # fmt: skip
 
 
 def describe(bundle: Bundle) -> dict[str, Any]:

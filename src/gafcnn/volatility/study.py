@@ -1,0 +1,45 @@
+"""The volatility forecast and sizing on one bars file, without the direction models:
+the pipeline's split and decision samples, its forecasters fitted and judged as the
+`volatility` and `sizing` stages do, and always long unsized against sized
+(`gafcnn volatility --bars FILE`). The direction policies' sizing needs their trades,
+so it is the pipeline's (`reports/sizing.md`)."""
+
+from __future__ import annotations
+
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from gafcnn import registry
+from gafcnn.data.bars import OHLCV, minute_index
+from gafcnn.data.samples import build_samples
+from gafcnn.data.split import SEGMENTS, make_split
+from gafcnn.params import Params
+from gafcnn.volatility import evaluation
+from gafcnn.volatility.target import Target, fit_forecasters
+
+
+def study(params: Params, bars: pd.DataFrame, threads: int = 1) -> dict:
+    """What the `sizing` stage reports, always long only, for ``bars`` (one symbol)."""
+    minutes = minute_index(bars)
+    arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
+    windows, horizon = list(params.gaf.windows), params.label.horizon
+    split = make_split(minutes, params.split, windows, horizon)
+    samples = build_samples(minutes, arrays["close"], windows, params.label, split,
+                            stride=params.gaf.stride)  # fmt: skip
+    sz = params.sizing
+    segment = np.asarray(SEGMENTS)[samples.segment]
+    target = Target(arrays, minutes, samples.position, segment, sz.horizon, sz.spans)
+    fit = target.fit(params.seed, params.xgb, threads)
+    with tempfile.TemporaryDirectory() as folder:
+        frame, _ = fit_forecasters(registry.VOLATILITY, target, fit, folder)
+    r = evaluation.rules(params)
+    judged = evaluation.judge(frame, [m.name for m in registry.VOLATILITY], r)
+    sizes = evaluation.test_sizes(frame, judged["served"]["model"], r)
+    prices = evaluation.Prices(arrays["close"], arrays["low"], arrays["high"], minutes)
+    cost = params.evaluate.costs.per_side_bps
+    long_ = evaluation.always_long(prices, sizes, cost, r)
+    return {"horizon_minutes": sz.horizon, "target_vol": sz.target_vol,
+            "max_leverage": sz.max_leverage, "cost_per_side_bps": cost,
+            "samples": target.counts(), **judged, "backtests": {"always_long": long_}}  # fmt: skip
