@@ -377,3 +377,27 @@ def test_predict_sizes_whatever_the_direction_decides(project, tmp_path):
         assert r["recommended_size"] == pytest.approx(
             min(spec["max_leverage"], spec["target_vol"] / r["predicted_vol"]), rel=1e-12
         )
+
+
+def test_every_forecaster_loaded_from_its_files_forecasts_what_the_stage_scored(project):
+    """Each declared forecaster (the CNN head included), loaded from the files the
+    `volatility` stage wrote as a bundle loads it, gives the stage's test forecasts bit
+    for bit from raw bars."""
+    from gafcnn import registry
+    from gafcnn.serving.boosters import load_booster
+    from gafcnn.serving.sizing import declared
+    from gafcnn.volatility.forecasters import Features
+
+    folder = project / MARKET / "models" / "volatility"
+    ref = pd.read_parquet(project / MARKET / "data" / "volatility.parquet")
+    _, arrays, minutes = _bars(project)
+    fitted = json.loads((project / MARKET / "metrics" / "volatility.json").read_text())
+    horizon, spans = fitted["horizon_minutes"], tuple(fitted["har_spans"])
+    for model in registry.VOLATILITY:
+        want = ref[(ref["model"] == model.name) & (ref["segment"] == "test")].sort_values("ts")
+        state = json.loads((folder / f"{model.name}.json").read_text())
+        forecaster = declared(model).load(state, folder, model.name, loader=load_booster)
+        pos = np.searchsorted(minutes, want["ts"].to_numpy() // MINUTE_MS)
+        got = forecaster.predict(Features(arrays, minutes, pos, horizon, spans))
+        np.testing.assert_array_equal(got, want["predicted"].to_numpy(), err_msg=model.name)
+        assert np.isfinite(got).mean() > 0.99, model.name

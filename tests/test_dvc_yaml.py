@@ -197,12 +197,14 @@ def test_make_deps_finds_nothing_to_change(tmp_path):
 
 def test_make_deps_adds_what_is_missing_and_drops_what_is_unused(tmp_path):
     text = (REPO / "dvc.yaml").read_text()
-    text = text.replace("      - ../../src/gafcnn/serving/cnn.py\n", "")  # export's, latency's
+    # the volatility, latency and export stages import serving/cnn.py
+    text = text.replace("      - ../../src/gafcnn/serving/cnn.py\n", "")
     text = text.replace("      - src/gafcnn/stages/ingest.py\n", "      - src/gafcnn/cli.py\n")
     (tmp_path / "dvc.yaml").write_text(text)
     (tmp_path / "src").symlink_to(SRC)
     changes = fix_deps(tmp_path)
     assert changes == {"ingest": ["+src/gafcnn/stages/ingest.py", "-src/gafcnn/cli.py"],
+                       "volatility": ["+../../src/gafcnn/serving/cnn.py"],
                        "latency": ["+../../src/gafcnn/serving/cnn.py"],
                        "export": ["+../../src/gafcnn/serving/cnn.py"]}  # fmt: skip
     fixed = yaml.safe_load((tmp_path / "dvc.yaml").read_text())["stages"]

@@ -31,3 +31,14 @@ def test_noise_must_be_a_non_negative_number():
     for bad in (-1e-4, math.nan):
         with pytest.raises(ValueError, match="noise"):
             judge_challenger(True, 0.0, 0.0, bad)
+
+
+def test_a_challenger_whose_volatility_forecast_is_worse_beyond_the_noise_is_refused():
+    worse = {"challenger_qlike": 0.30, "champion_qlike": 0.20, "noise": 0.05, "decisions": 900}
+    v = judge_challenger(True, 0.001, 0.0005, 0.0002, None, worse)
+    assert not v.promote and "volatility forecast is worse" in v.reason
+    assert v.figures["volatility"] == worse
+    within = {**worse, "challenger_qlike": 0.24}  # 0.04 above: inside the noise
+    assert judge_challenger(True, 0.001, 0.0005, 0.0002, None, within).promote
+    # no champion: nothing to compare the forecaster with
+    assert judge_challenger(True, 0.001, None, 0.0002, None, worse).promote

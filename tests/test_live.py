@@ -281,3 +281,36 @@ def test_retrain_windows_tile_the_days_before_each_retrain(days):
         assert bounds[0][1] == bounds[1][0] and bounds[1][1] == bounds[2][0]
         ((a, b),) = fold.decisions
         assert a == bounds[2][0] + 29 and b == min(bounds[2][1], len(minutes)) - 5
+
+
+def _serving_har(src, target, resid_var_shift: float = 0.0) -> Bundle:
+    """The project's bundle serving its fitted HAR-RV, the residual variance shifted by
+    ``resid_var_shift`` (a forecast exp(shift / 2) times as large)."""
+    redeploy(src, target, None, "deploy nothing")
+    spec = read_json(target / BUNDLE_FILE)
+    state = read_json(src.parents[1] / "models" / "volatility" / "vol_har.json")
+    state["resid_var"] += resid_var_shift
+    spec["volatility"] = {**spec["volatility"], "model": "vol_har", "state": state}
+    seal(target, spec)
+    return Bundle(target)
+
+
+def test_the_retrain_gate_compares_volatility_forecasters_on_a_stretch(project, tmp_path):
+    """On the newest stretch, a forecaster too high by a factor e^0.5 is worse than the
+    champion beyond the noise; the same forecaster is not."""
+    from gafcnn.live.retrain import vol_comparison
+    from gafcnn.params import read_params
+
+    src = project / MARKET / "models" / "bundle"
+    champion = _serving_har(src, tmp_path / "champion")
+    inflated = _serving_har(src, tmp_path / "inflated", resid_var_shift=1.0)
+    bars = _bars(project)
+    end = int(minute_index(bars)[-1]) + 1
+    start = end - 2 * 1440
+    params = read_params(project / "params.yaml")
+    same = vol_comparison(champion, champion, bars, start, end, params)
+    assert same is not None and same["decisions"] > 500
+    assert same["challenger_qlike"] == same["champion_qlike"] and same["noise"] == 0.0
+    worse = vol_comparison(inflated, champion, bars, start, end, params)
+    assert worse["challenger_qlike"] - worse["champion_qlike"] > worse["noise"] > 0
+    assert vol_comparison(champion, None, bars, start, end, params) is None

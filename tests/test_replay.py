@@ -28,7 +28,7 @@ SMALL = {  # about a minute per retrain on 2 cores
     "evaluate.costs.fee_bps": 0.0, "evaluate.bootstrap_reps": 400,
     "runtime.inference_singles": 10, "serving.drift.bars": 360,
     "retrain.train_days": 1.0, "retrain.val_days": 0.5, "retrain.test_days": 0.5,
-    "retrain.every": 0.5,
+    "retrain.every": 0.5, "sizing.har_spans": [60, 360],  # a day's train holds no week
 }  # fmt: skip
 
 

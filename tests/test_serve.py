@@ -26,6 +26,7 @@ from gafcnn.serving.http.options import Options
 from gafcnn.serving.market import Market, Snapshot
 from gafcnn.serving.signals import KEEP, Stream
 from gafcnn.testing.load import drive, json_bars, service
+from gafcnn.volatility.judgement import losses
 
 SYMBOLS = ["ETHUSDT", "SOLUSDT", "XRPUSDT"]
 JSON = {"content-type": "application/json"}
@@ -408,25 +409,41 @@ def test_predict_answers_the_bundles_recommended_size_and_health_shows_it(pipeli
                                                                           hybrid):  # fmt: skip
     """With the forecaster's history posted, /predict answers the size the bundle's
     forecaster gives on the same bars (exactly), a number whatever the direction says,
-    and /health shows the forecast and its model; before that history, no size."""
+    and /health shows the forecast and its model; before that history, no size. Bars
+    then posted one at a time: /health's live card scores each decision's forecast
+    against the realized volatility of the hour after it, as computed here."""
     bundle = Bundle(hybrid)
-    h = bundle.sizer.history
+    h, horizon = bundle.sizer.history, bundle.sizer.horizon
     bars = pd.read_parquet(pipeline_project / MARKET / "data" / "interim" / "bars.parquet")
-    tail = bars.iloc[-(h + 5) :].reset_index(drop=True)
+    tail = bars.iloc[-(h + 5 + 2 * horizon) :].reset_index(drop=True)
     arrays = {k: tail[k].to_numpy(np.float64) for k in OHLCV}
-    want = bundle.sizer.forecast(arrays, minute_index(tail), np.array([len(tail) - 1]))[0]
+    minutes = minute_index(tail)
     rows = json_bars(tail)
     with service(hybrid, ["ADAUSDT"]) as (base, _), httpx.Client(base_url=base) as http:
         assert http.post("/bars", json={"symbol": "ADAUSDT", "bars": rows[:5]}).is_success
         early = http.post("/predict", json={"symbol": "ADAUSDT"}).json()
         assert early["recommended_size"] is None and early["predicted_vol"] is None
-        for a in range(5, len(rows), 1000):
-            body = {"symbol": "ADAUSDT", "bars": rows[a : a + 1000]}
+        for a in range(5, h + 5, 1000):
+            body = {"symbol": "ADAUSDT", "bars": rows[a : min(a + 1000, h + 5)]}
             assert http.post("/bars", json=body).is_success
         answer = http.post("/predict", json={"symbol": "ADAUSDT"}).json()
         health = http.get("/health").json()["sizing"]["ADAUSDT"]
+        for row in rows[h + 5 :]:  # one bar at a time: a decision at each
+            assert http.post("/bars", json={"symbol": "ADAUSDT", "bars": [row]}).is_success
+        live = http.get("/health").json()["live"]["ADAUSDT"]["volatility"]
+    want = bundle.sizer.forecast(arrays, minutes, np.array([h + 4]))[0]
     assert answer["predicted_vol"] == want and np.isfinite(want)
     assert answer["recommended_size"] == float(bundle.sizer.size(np.array([want]))[0])
     assert 0 < answer["recommended_size"] <= bundle.sizer.max_leverage
     assert health["model"] == bundle.sizer.model and health["predicted_vol"] == want
     assert health["recommended_size"] == answer["recommended_size"]
+    stride = bundle.policy().stride
+    due = [p for p in range(h + 4, len(tail)) if minutes[p] % stride == 0
+           and p + horizon < len(tail)]  # fmt: skip  # from the history's last bar on
+    close = arrays["close"]
+    realized = np.array([np.sqrt(np.sum(np.diff(np.log(close[p : p + horizon + 1])) ** 2))
+                         for p in due])  # fmt: skip
+    forecast = bundle.sizer.forecast(arrays, minutes, np.array(due))
+    assert live["scored"] == len(due) > 20 and live["void"] == 0
+    assert live["qlike"] == pytest.approx(float(np.mean(losses(realized, forecast))), rel=1e-9)
+    assert live["backtest_qlike_ci"] == bundle.spec["volatility"]["test"]["qlike_ci"]

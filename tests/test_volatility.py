@@ -159,3 +159,23 @@ def test_har_is_served_unless_a_forecaster_beats_it_on_val_beyond_its_interval()
     tied = score_table(rv, {**forecasts, "better": twin}, "har", "persistence", 20, 300, 0)
     served, why = choose(tied, "har")
     assert served == "har" and "no forecaster beats har" in why
+
+
+def test_the_live_card_scores_each_forecast_once_its_hour_has_come_and_voids_a_gap():
+    from gafcnn.serving.sizing import VolCard
+    from gafcnn.volatility.judgement import losses
+
+    minutes = np.r_[np.arange(0, 100), np.arange(101, 200)]  # minute 100 is missing
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.001, len(minutes))))
+    card = VolCard(horizon=10, backtest_ci=[0.1, 0.3])
+    for m in (20, 40, 95, 150, 195):
+        card.forecast(m, 0.003)
+    card.forecast(60, None)  # no forecast there: nothing to score
+    card.settle(minutes[:60], close[:60])  # up to minute 59: only 20 and 40 are due
+    assert (card.scored, card.void, len(card.pending)) == (2, 0, 3)
+    card.settle(minutes, close)  # 95 spans the gap (void); 195's hour has not come
+    f = card.figures()
+    assert (f["scored"], f["void"], f["pending"]) == (3, 1, 1)
+    rv = [np.sqrt(np.sum(np.diff(np.log(close[a : a + 11])) ** 2)) for a in (20, 40, 149)]
+    assert f["qlike"] == pytest.approx(float(np.mean(losses(np.array(rv), np.full(3, 0.003)))))
+    assert f["backtest_qlike_ci"] == [0.1, 0.3]

@@ -20,6 +20,7 @@ from pipeline import overridden
 
 from gafcnn.data.synthetic import generate
 from gafcnn.params import Params
+from gafcnn.serving.sizing import forecasters
 from gafcnn.volatility.study import study
 
 pytestmark = pytest.mark.slow
@@ -29,7 +30,7 @@ def _study(**over: object) -> dict:
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     market = {"data.synthetic.n_bars": 200 * 1440, "evaluate.costs.fee_bps": 0.0, **over}
     params = Params.from_dict(overridden(raw, **market))
-    return study(params, generate(params.data.synthetic).bars, threads=2)
+    return study(params, generate(params.data.synthetic).bars, forecasters(pipeline=False), 2)
 
 
 def test_where_volatility_clusters_the_forecasters_beat_persistence_and_sizing_cuts_drawdown():

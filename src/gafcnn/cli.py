@@ -417,6 +417,7 @@ def volatility_main(argv: list[str] | None = None) -> None:
     sized, on one bars file with params.yaml's split (:mod:`gafcnn.volatility.study`);
     the report on stdout, its figures as JSON with ``--json``."""
     from gafcnn.params import read_params, runtime_setting
+    from gafcnn.serving.sizing import forecasters
     from gafcnn.volatility.report import markdown
     from gafcnn.volatility.study import study
 
@@ -427,7 +428,8 @@ def volatility_main(argv: list[str] | None = None) -> None:
     params = read_params()
     bars = _read(a.bars, None)
     try:
-        figures = study(params, bars, runtime_setting(params, "threads"))
+        figures = study(params, bars, forecasters(pipeline=False),
+                        runtime_setting(params, "threads"))  # fmt: skip
     except ValueError as exc:
         raise InputError(a.bars, str(exc)) from None
     print(markdown(figures))

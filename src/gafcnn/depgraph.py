@@ -59,12 +59,15 @@ def direct_imports(src: Path, module: str) -> set[str]:
 
 def imported_by_name(module: str) -> set[str]:
     """Modules ``module`` imports by name at run time: the serving hooks the registry
-    declares, which :func:`gafcnn.serving.bundle.hook` imports."""
-    if module != "gafcnn.serving.bundle":
-        return set()
-    from gafcnn.registry import serving_modules
+    declares, which :func:`gafcnn.serving.bundle.hook` imports, and the volatility
+    forecasters' classes, which :func:`gafcnn.serving.sizing.declared` imports."""
+    from gafcnn.registry import forecaster_modules, serving_modules
 
-    return set(serving_modules())
+    if module == "gafcnn.serving.bundle":
+        return set(serving_modules())
+    if module == "gafcnn.serving.sizing":
+        return set(forecaster_modules())
+    return set()
 
 
 def stage_code(src: Path, module: str) -> set[Path]:

@@ -153,8 +153,11 @@ VOL_HAR = Model("vol_har", VOLATILITY_STAGE,
 VOL_XGB = Model("vol_xgb_indicators", VOLATILITY_STAGE,
                 "technical indicators and HAR's inputs: XGBoost on log realized volatility",
                 serves="gafcnn.volatility.forecasters:XgbVol")
+VOL_CNN = Model("vol_cnn_head", VOLATILITY_STAGE,
+                "the first window's GAF images through the direction CNN's trunk: a ridge head",
+                serves="gafcnn.serving.cnn_head:CnnVolHead")
 # fmt: on
-VOLATILITY = (VOL_PERSISTENCE, VOL_HAR, VOL_XGB)
+VOLATILITY = (VOL_PERSISTENCE, VOL_HAR, VOL_XGB, VOL_CNN)
 VOL_BENCHMARK = VOL_PERSISTENCE  # the reality check's benchmark: the naive forecast
 VOL_REFERENCE = VOL_HAR  # each forecaster's paired rival; served unless one beats it on val
 
@@ -217,6 +220,11 @@ def forecaster(name: str) -> Model:
             return m
     raise KeyError(f"no volatility forecaster {name!r}; declared: "
                    f"{', '.join(m.name for m in VOLATILITY)}")  # fmt: skip
+
+
+def forecaster_modules() -> list[str]:
+    """The modules of the volatility forecasters' classes (imported by name)."""
+    return sorted({m.serves.partition(":")[0] for m in VOLATILITY})  # type: ignore[union-attr]
 
 
 def model_of(name: str) -> Model | None:

@@ -8,7 +8,9 @@ threshold), and its net return per trade on the newest stretch that neither mode
 has fitted (its test segment, which the older champion never saw either) is not
 below the champion's on the same stretch by more than the noise (twice the block
 bootstrap standard error of the challenger's figure there). A champion that trades
-nothing there earns 0 (flat), as does an expired one.
+nothing there earns 0 (flat), as does an expired one. Its volatility forecaster's
+QLIKE on that stretch may not be above the champion's by more than the noise (twice
+the block bootstrap standard error of their paired difference).
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ class Verdict:
 
 def judge_challenger(
     deploys: bool, challenger_net: float, champion_net: float | None, noise: float,
-    drifted: str | None = None,
+    drifted: str | None = None, vol: dict | None = None,
 ) -> Verdict:  # fmt: skip
     """The verdict on a challenger: ``deploys`` (the decision gate's on the pooled
     record), its and the champion's net return per trade on the same unseen stretch
-    (None: no champion), ``noise`` in the same units (>= 0), and ``drifted``, what
-    drifted on the newest stretch (None: nothing)."""
+    (None: no champion), ``noise`` in the same units (>= 0), ``drifted``, what
+    drifted on the newest stretch (None: nothing), and ``vol``, both volatility
+    forecasters' QLIKE on that stretch and the noise of their difference (None: no
+    comparison)."""
     if not noise >= 0:
         raise ValueError(f"noise must be a number >= 0, got {noise}")
     champion_bps = None if champion_net is None else _bps(champion_net)
@@ -43,6 +47,14 @@ def judge_challenger(
         return Verdict(False, f"the newest stretch drifted from its training: {drifted}", figures)
     if champion_net is None:
         return Verdict(True, "no champion: the first version the gate deploys", figures)
+    if vol is not None:
+        figures["volatility"] = vol
+        worse = vol["challenger_qlike"] - vol["champion_qlike"]
+        if worse > vol["noise"]:
+            return Verdict(False, f"its volatility forecast is worse than the champion's: "
+                           f"QLIKE {vol['challenger_qlike']:.4f} against "
+                           f"{vol['champion_qlike']:.4f}, beyond the noise "
+                           f"({vol['noise']:.4f})", figures)  # fmt: skip
     if not math.isfinite(challenger_net):
         return Verdict(False, "no trade of the challenger on the shared stretch", figures)
     margin = challenger_net - champion_net

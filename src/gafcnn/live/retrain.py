@@ -56,6 +56,8 @@ from gafcnn.serving.bundle import Bundle, deployed_metrics, restate
 from gafcnn.serving.guards import breaker_floor, drift, drift_reason, reference
 from gafcnn.serving.versions import Versions
 from gafcnn.trading.trader import Trader
+from gafcnn.volatility.judgement import losses
+from gafcnn.volatility.realized import forward
 
 DAY = 1440  # minutes
 
@@ -167,6 +169,46 @@ def drifted(bundle: Bundle, bars: pd.DataFrame, end: int, p_up: np.ndarray) -> s
     return drift_reason(drift(ref, arrays, served), float(ref["threshold"]))
 
 
+def stretch_forecasts(bundle: Bundle, bars: pd.DataFrame, start: int, end: int,
+                      stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """``bundle``'s volatility forecast at each decision minute (a multiple of
+    ``stride``) from ``start`` whose horizon ends before ``end``, and the realized
+    volatility there, from the bars before ``end`` (as served): minutes, forecast,
+    realized."""
+    h = bundle.sizer.horizon  # type: ignore[union-attr]
+    minutes = minute_index(bars)
+    part = bars[minutes < end].reset_index(drop=True)
+    m = minutes[minutes < end]
+    pos = np.flatnonzero((m >= start) & (m % stride == 0) & (m + h < end))
+    arrays = {k: part[k].to_numpy(np.float64) for k in OHLCV}
+    forecast = bundle.sizer.forecast(arrays, m, pos)  # type: ignore[union-attr]
+    realized = forward(arrays["close"], m, h)[pos]
+    return m[pos], forecast, realized
+
+
+def vol_comparison(challenger: Bundle, champion: Bundle | None, bars: pd.DataFrame,
+                   start: int, end: int, params: Params) -> dict | None:  # fmt: skip
+    """Both volatility forecasters' QLIKE on the shared stretch (the decisions where
+    both forecast and the target is known) and the noise of their difference: twice
+    its moving-block bootstrap standard error (blocks of a horizon of decisions);
+    None without two forecasters or enough decisions."""
+    if champion is None or challenger.sizer is None or champion.sizer is None:
+        return None
+    stride = challenger.policy().stride
+    _, mine, rv = stretch_forecasts(challenger, bars, start, end, stride)
+    _, theirs, _ = stretch_forecasts(champion, bars, start, end, stride)
+    ok = np.isfinite(mine) & np.isfinite(theirs) & np.isfinite(rv) & (rv > 0)
+    block = max(1, challenger.sizer.horizon // stride)
+    if ok.sum() < 2 * block:
+        return None
+    diff = losses(rv[ok], mine[ok]) - losses(rv[ok], theirs[ok])
+    idx = bootstrap_indices(len(diff), block, params.evaluate.bootstrap_reps, params.seed)
+    se = float(np.std(per_resample(idx, lambda r: diff[r].mean(axis=1)), ddof=1))
+    return {"challenger_qlike": float(losses(rv[ok], mine[ok]).mean()),
+            "champion_qlike": float(losses(rv[ok], theirs[ok]).mean()),
+            "noise": 2 * se, "decisions": int(ok.sum())}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Judged:
     """A retrain's outcome: the challenger's version and the verdict on it."""
@@ -184,15 +226,17 @@ def judge(store: Versions, version: str, bars: pd.DataFrame, end: int, params: P
     challenger = Bundle(store.path(version))
     start = end - round(params.retrain.test_days * DAY)
     mine = stretch_trades(challenger, bars, start, end)
-    champion_net = None
+    champion_net, champion = None, None
     if store.champion() is not None:
-        theirs = stretch_trades(Bundle(store.path(store.champion())), bars, start, end).nets
+        champion = Bundle(store.path(store.champion()))
+        theirs = stretch_trades(champion, bars, start, end).nets
         champion_net = float(theirs.mean()) if len(theirs) else 0.0
     drift_now = drifted(challenger, bars, end, mine.p_up) if challenger.deployed else None
     spread = noise(mine, record["blocks"]["block_samples"], params)
+    vol = vol_comparison(challenger, champion, bars, start, end, params)
     verdict = judge_challenger(challenger.deployed is not None,
                                float(mine.nets.mean()) if len(mine.nets) else math.nan,
-                               champion_net, spread, drift_now)  # fmt: skip
+                               champion_net, spread, drift_now, vol)  # fmt: skip
     decision = record["decision"]
     figures = {**verdict.figures, "challenger_trades": len(mine.nets),
                "deployed": challenger.deployed, "drift": drift_now,

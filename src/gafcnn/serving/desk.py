@@ -9,7 +9,10 @@ minutes later and its net return goes to the scorecard. Two guards can turn an
 answer flat, each with its reason: the breaker (live net per trade below the
 backtest's lower bound after ``min_trades``; it stays tripped until a new champion)
 and drift (the PSI of any input over the last ``drift.bars`` bars, or of the P(up)
-served there, above ``drift.threshold``; it lifts when the window is back).
+served there, above ``drift.threshold``; it lifts when the window is back). The
+volatility forecast served at each decision time is scored against the realized
+volatility that follows it (:class:`~gafcnn.serving.sizing.VolCard`), beside the
+backtest's interval; it stops nothing.
 
 :meth:`Desk.swap` puts a new champion in: the bars, a position still open (it settles
 under the new policy's horizon, outside the new scorecard) and the drift window stay;
@@ -35,6 +38,7 @@ import numpy as np
 from gafcnn import clock
 from gafcnn.data.bars import OHLCV, minute_index
 from gafcnn.serving.guards import Scorecard, drift, drift_reason
+from gafcnn.serving.sizing import VolCard
 from gafcnn.serving.versions import Event, Log
 from gafcnn.trading.engine import Trade
 from gafcnn.trading.trader import Trader
@@ -83,6 +87,7 @@ class Desk:
         self.drift_now: dict[str, float] = {}
         self._drifting: str | None = None
         self._judged_ms: int | None = None
+        self.volcard: VolCard | None = None
         self.swap(bundle)
         if self.guards and log is not None:
             self.card.tripped, self._drifting = held(log.events(), self.version)
@@ -104,6 +109,9 @@ class Desk:
         stride = int(bundle.spec["params"]["gaf"]["stride"])
         self.p_served = deque(self.p_served, maxlen=max(1, window // stride))
         self._judged_ms = None
+        vol = bundle.spec.get("volatility")
+        self.volcard = None if vol is None else VolCard(int(vol["horizon_minutes"]),
+                                                        vol["test"].get("qlike_ci"))  # fmt: skip
 
     @property
     def version(self) -> str:
@@ -190,6 +198,7 @@ class Desk:
         for m, c in zip(minutes[:-1].tolist(), close[:-1].tolist(), strict=True):
             self._settled(self.trader.bar(m, c))
         m, p = int(minutes[-1]), None
+        self._track_volatility(stream, m, added)
         if self.trader.due(m):
             row = stream.answer()
             if row["p_up"] is not None:
@@ -198,6 +207,17 @@ class Desk:
             if row["action"] != "flat":
                 p = row["p_up"]
         self._settled(self.trader.bar(m, float(close[-1]), p))
+
+    def _track_volatility(self, stream, minute: int, added: int) -> None:
+        """At a decision time, the forecast served there into the volatility card; then
+        every forecast whose horizon the bars now cover, scored."""
+        card = self.volcard
+        if card is None:
+            return
+        if minute % self.trader.policy.stride == 0:
+            card.forecast(minute, (stream.size() or {}).get("predicted_vol"))
+        tail = stream.bars.iloc[-(card.horizon + added + self.trader.policy.stride + 1) :]
+        card.settle(minute_index(tail), tail["close"].to_numpy(np.float64))
 
     def _settled(self, trade: Trade | None) -> None:
         """A closed trade into the record: kept (with the version that opened it) and,
@@ -229,4 +249,5 @@ class Desk:
             "backtest_net_bps_ci": None if ci is None else [c * 1e4 for c in ci],
             "drift_psi": {k: (v if math.isfinite(v) else None) for k, v in self.drift_now.items()},
             "flat_by": self.card.tripped and "breaker" or (self._drifting and "drift"),
+            "volatility": None if self.volcard is None else self.volcard.figures(),
         }

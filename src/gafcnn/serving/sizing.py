@@ -8,16 +8,35 @@ served forecast is the forecaster class's own ``predict`` on the bars, the code 
 
 from __future__ import annotations
 
+import importlib
+import math
 import shutil
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from gafcnn import paths, registry
 from gafcnn.io import read_json
 from gafcnn.serving.boosters import load_booster
-from gafcnn.volatility.forecasters import Features, declared, history_bars
+from gafcnn.volatility.forecasters import Features, history_bars
+from gafcnn.volatility.judgement import losses
 from gafcnn.volatility.sizing import recommended_size
+
+
+def declared(model: registry.Model) -> Any:
+    """The forecaster class a registry declaration names (``serves``, "module:Class")."""
+    module, _, name = str(model.serves).partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def forecasters(pipeline: bool = True) -> list[tuple[str, Any]]:
+    """Every declared forecaster's name and class; without ``pipeline``, those that
+    need none of the pipeline's other models (no CNN head)."""
+    found = [(m.name, declared(m)) for m in registry.VOLATILITY]
+    return [(n, c) for n, c in found if pipeline or not getattr(c, "needs_cnn", False)]
 
 
 def ship(folder: Path, name: str, horizon: int, spans: list[int], target_vol: float,
@@ -58,3 +77,48 @@ class Sizer:
     def size(self, predicted: np.ndarray) -> np.ndarray:
         """``min(max_leverage, target_vol / predicted)`` (NaN without a forecast)."""
         return recommended_size(predicted, self.target_vol, self.max_leverage)
+
+
+@dataclass
+class VolCard:
+    """The served volatility forecast, live: each decision's forecast against the
+    realized volatility of the ``horizon`` minutes after it, scored by QLIKE once those
+    bars have come (void across a gap), beside the backtest's interval (the served
+    forecaster's test QLIKE). A running sum: memory does not grow with the record."""
+
+    horizon: int
+    backtest_ci: list[float] | None
+    pending: deque = field(default_factory=deque)  # (minute, forecast), oldest first
+    scored: int = 0
+    void: int = 0
+    total: float = 0.0
+
+    def forecast(self, minute: int, predicted: float | None) -> None:
+        """The forecast served at ``minute`` (none, or not finite: nothing to score)."""
+        if predicted is not None and math.isfinite(predicted) and predicted > 0:
+            self.pending.append((int(minute), float(predicted)))
+
+    def settle(self, minutes: np.ndarray, close: np.ndarray) -> None:
+        """Score every pending forecast whose horizon the bars (``minutes``, ``close``:
+        the latest bars held) now cover."""
+        if len(minutes) == 0:
+            return
+        last = int(minutes[-1])
+        while self.pending and self.pending[0][0] + self.horizon <= last:
+            minute, predicted = self.pending.popleft()
+            a, b = np.searchsorted(minutes, [minute, minute + self.horizon])
+            whole = b - a == self.horizon and b < len(minutes) and minutes[a] == minute
+            if not whole or minutes[b] != minute + self.horizon:
+                self.void += 1
+                continue
+            rv = float(np.sqrt(np.sum(np.diff(np.log(close[a : b + 1])) ** 2)))
+            if rv > 0:
+                self.total += float(losses(np.array([rv]), np.array([predicted]))[0])
+                self.scored += 1
+
+    def figures(self) -> dict:
+        """What /health shows: forecasts scored (and void), their mean QLIKE, the
+        backtest's interval, and those still waiting for their horizon."""
+        return {"scored": self.scored, "void": self.void, "pending": len(self.pending),
+                "qlike": self.total / self.scored if self.scored else None,
+                "backtest_qlike_ci": self.backtest_ci}  # fmt: skip

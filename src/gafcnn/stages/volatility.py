@@ -1,7 +1,7 @@
 """`volatility` stage: the volatility forecasters (:data:`gafcnn.registry.VOLATILITY`)
 fitted on the direction's samples and split, each forecasting the realized volatility
 of the next ``sizing.horizon`` minutes at every decision time
-(:mod:`gafcnn.volatility.target`).
+(:mod:`gafcnn.volatility.target`); the CNN head reads the first window's trained CNN.
 
 Writes each forecaster's state to ``models/volatility/``, the realized and forecast
 volatility per decision time to ``data/volatility.parquet`` and each forecaster's val
@@ -15,6 +15,7 @@ from gafcnn import paths, registry
 from gafcnn.data.bars import OHLCV, bar_positions, load_bars
 from gafcnn.io import InputError, atomic_dir, run_stage, write_json, write_parquet
 from gafcnn.params import read_params, runtime_setting
+from gafcnn.serving.sizing import forecasters
 from gafcnn.stages.common import gaf_sets, samples_frame
 from gafcnn.volatility.target import Target, fit_forecasters
 
@@ -28,10 +29,11 @@ def main() -> None:
     sz = params.sizing
     target = Target({k: bars[k] for k in OHLCV}, minutes, pos, samples["segment"].to_numpy(),
                     sz.horizon, sz.spans)  # fmt: skip
-    fit = target.fit(params.seed, params.xgb, runtime_setting(params, "threads"))
+    fit = target.fit(params.seed, params.xgb, runtime_setting(params, "threads"),
+                     cnn_window=min(params.gaf.windows))  # fmt: skip
     with atomic_dir(paths.VOLATILITY_MODELS) as folder:
         try:
-            frame, scores = fit_forecasters(registry.VOLATILITY, target, fit, folder)
+            frame, scores = fit_forecasters(forecasters(), target, fit, folder)
         except ValueError as exc:
             raise InputError(paths.PARAMS, f"sizing: {exc}") from None
     write_parquet(frame, paths.VOLATILITY_PREDICTIONS)

@@ -13,7 +13,6 @@ variance / 2), so that a variance loss (QLIKE) is not biased by the log.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -75,7 +74,8 @@ def xgb_inputs(spans: tuple[int, ...]) -> list[str]:
 @dataclass(frozen=True)
 class Fit:
     """What fitting a forecaster sees: train's and val's features and targets, the
-    seed, XGBoost's params section and the threads it may use."""
+    seed, XGBoost's params section, the threads it may use and the window of the
+    pipeline's trained CNN a head may read (None outside the pipeline)."""
 
     train: Features
     train_rv: np.ndarray
@@ -84,6 +84,7 @@ class Fit:
     seed: int
     xgb: Any
     threads: int = 1
+    cnn_window: int | None = None
 
 
 def complete(f: Features) -> np.ndarray:
@@ -206,9 +207,3 @@ class XgbVol:
 def history_bars(forecaster: Any, horizon: int, spans: tuple[int, ...]) -> int:
     """Bars a forecast reads behind its decision: its longest span and the horizon's."""
     return max(max(spans) if forecaster.reads_spans else 0, horizon) + 1
-
-
-def declared(model: Any) -> Any:
-    """The forecaster class a registry declaration names (``serves``, "module:Class")."""
-    module, _, name = str(model.serves).partition(":")
-    return getattr(importlib.import_module(module), name)

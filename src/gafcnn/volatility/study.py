@@ -2,16 +2,16 @@
 the pipeline's split and decision samples, its forecasters fitted and judged as the
 `volatility` and `sizing` stages do, and always long unsized against sized
 (`gafcnn volatility --bars FILE`). The direction policies' sizing needs their trades,
-so it is the pipeline's (`reports/sizing.md`)."""
+and the CNN head a trained CNN, so both are the pipeline's (`reports/sizing.md`)."""
 
 from __future__ import annotations
 
 import tempfile
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gafcnn import registry
 from gafcnn.data.bars import OHLCV, minute_index
 from gafcnn.data.samples import build_samples
 from gafcnn.data.split import SEGMENTS, make_split
@@ -20,8 +20,10 @@ from gafcnn.volatility import evaluation
 from gafcnn.volatility.target import Target, fit_forecasters
 
 
-def study(params: Params, bars: pd.DataFrame, threads: int = 1) -> dict:
-    """What the `sizing` stage reports, always long only, for ``bars`` (one symbol)."""
+def study(params: Params, bars: pd.DataFrame, classes: list[tuple[str, Any]],
+          threads: int = 1) -> dict:  # fmt: skip
+    """What the `sizing` stage reports, always long only, for ``bars`` (one symbol), of
+    the forecasters ``classes`` (name, class: those that need no other model)."""
     minutes = minute_index(bars)
     arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
     windows, horizon = list(params.gaf.windows), params.label.horizon
@@ -33,9 +35,9 @@ def study(params: Params, bars: pd.DataFrame, threads: int = 1) -> dict:
     target = Target(arrays, minutes, samples.position, segment, sz.horizon, sz.spans)
     fit = target.fit(params.seed, params.xgb, threads)
     with tempfile.TemporaryDirectory() as folder:
-        frame, _ = fit_forecasters(registry.VOLATILITY, target, fit, folder)
+        frame, _ = fit_forecasters(classes, target, fit, folder)
     r = evaluation.rules(params)
-    judged = evaluation.judge(frame, [m.name for m in registry.VOLATILITY], r)
+    judged = evaluation.judge(frame, [name for name, _ in classes], r)
     sizes = evaluation.test_sizes(frame, judged["served"]["model"], r)
     prices = evaluation.Prices(arrays["close"], arrays["low"], arrays["high"], minutes)
     cost = params.evaluate.costs.per_side_bps

@@ -19,7 +19,7 @@ import pandas as pd
 from gafcnn import clock
 from gafcnn.data.split import SEGMENTS
 from gafcnn.io import write_json
-from gafcnn.volatility.forecasters import Features, Fit, declared
+from gafcnn.volatility.forecasters import Features, Fit
 from gafcnn.volatility.realized import forward
 from gafcnn.volatility.scores import qlike, r2_log
 
@@ -58,13 +58,13 @@ class Target:
     def features(self, mask: np.ndarray) -> Features:
         return Features(self.bars, self.minutes, self.pos[mask], self.horizon, self.spans)
 
-    def fit(self, seed: int, xgb: Any, threads: int) -> Fit:
+    def fit(self, seed: int, xgb: Any, threads: int, cnn_window: int | None = None) -> Fit:
         """What the forecasters are fitted on: train's and val's fitting samples."""
         train = (self.segment == "train") & self.fits
         val = (self.segment == "val") & self.fits
         return Fit(train=self.features(train), train_rv=self.rv[train],
                    val=self.features(val), val_rv=self.rv[val], seed=seed, xgb=xgb,
-                   threads=threads)  # fmt: skip
+                   threads=threads, cnn_window=cnn_window)  # fmt: skip
 
     def counts(self) -> dict:
         """Fitting samples per segment, and those left out for overlapping another's."""
@@ -74,30 +74,29 @@ class Target:
                 for s in ("train", "val")}  # fmt: skip
 
 
-def fit_forecasters(models: tuple, target: Target, fit: Fit,
+def fit_forecasters(classes: list[tuple[str, Any]], target: Target, fit: Fit,
                     folder: Path) -> tuple[pd.DataFrame, dict]:  # fmt: skip
-    """Fit each of ``models`` (registry declarations), save its state to ``folder``
+    """Fit each forecaster of ``classes`` (name, class), save its state to ``folder``
     (``<name>.json`` and its files) and forecast every sample: the predictions (``ts``,
     ``segment``, ``model``, ``realized``, ``predicted``) and each one's val and test
     QLIKE and R². A forecaster that cannot be fitted is one ValueError naming it."""
     frames, scores = [], {}
-    for model in models:
+    for name, cls in classes:
         try:
-            forecaster = declared(model)().fit(fit)
+            forecaster = cls().fit(fit)
         except ValueError as exc:
-            raise ValueError(f"{model.name}: {exc}; train has {len(fit.train_rv)} targets, "
+            raise ValueError(f"{name}: {exc}; train has {len(fit.train_rv)} targets, "
                              f"and the longest HAR span ({max(target.spans)} minutes) may "
                              "leave too few of them") from None  # fmt: skip
-        write_json(Path(folder) / f"{model.name}.json", forecaster.save(folder, model.name))
-        scores[model.name] = {}
+        write_json(Path(folder) / f"{name}.json", forecaster.save(folder, name))
+        scores[name] = {}
         for s in SEGMENTS:
             mask = target.segment == s
             pred, rv = forecaster.predict(target.features(mask)), target.rv[mask]
-            frames.append(pd.DataFrame({"ts": target.ts[mask], "segment": s,
-                                        "model": model.name, "realized": rv,
-                                        "predicted": pred}))  # fmt: skip
+            frames.append(pd.DataFrame({"ts": target.ts[mask], "segment": s, "model": name,
+                                        "realized": rv, "predicted": pred}))  # fmt: skip
             if s != "train":
                 share = float(np.mean(np.isfinite(pred)))
-                scores[model.name][s] = {"qlike": qlike(rv, pred), "r2_log": r2_log(rv, pred),
+                scores[name][s] = {"qlike": qlike(rv, pred), "r2_log": r2_log(rv, pred),
                                          "forecast_share": share}  # fmt: skip
     return pd.concat(frames, ignore_index=True), scores

@@ -41,6 +41,9 @@ class Metrics:
                            ["symbol", "input"], registry=r)  # fmt: skip
         self.flat = Gauge("gafcnn_guard_flat", "1 while a guard holds the symbol flat",
                           ["symbol", "guard"], registry=r)  # fmt: skip
+        self.vol_qlike = Gauge("gafcnn_live_vol_qlike",
+                               "Live QLIKE of the volatility forecasts scored so far",
+                               ["symbol"], registry=r)  # fmt: skip
         self._fields: set[str] = set()
 
     def ignore(self, fields: list[str]) -> None:
@@ -63,6 +66,8 @@ class Metrics:
             self.drift.labels(name, key).set(nan if value is None else value)
         for guard in ("drift", "breaker"):
             self.flat.labels(name, guard).set(float(figures["flat_by"] == guard))
+        vol = figures.get("volatility") or {}
+        self.vol_qlike.labels(name).set(nan if vol.get("qlike") is None else vol["qlike"])
 
     def observe(self, path: str, status: int, seconds: float) -> None:
         self.requests.labels(path, str(status)).inc()

@@ -1,0 +1,99 @@
+"""A volatility forecaster on the direction CNN's images: the first window's CNN, its
+classifier dropped (:func:`gafcnn.models.trunk.trunk`), gives each decision's pooled
+image features, and a ridge regression of log realized volatility on them is the head
+(its strength chosen on val). The trunk is exported to ONNX once, at fit, and both
+the `volatility` stage and the bundle run that graph, so served equals scored.
+
+GAF images rescale each window to [-1, 1]: they keep the path's shape and drop its
+scale, so this head can read volatility only from the shape (how rough the path is).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from gafcnn import paths
+from gafcnn.data.samples import window_complete
+from gafcnn.serving.cnn import SERVED_META, cnn_inputs, encoder_of
+from gafcnn.serving.onnx import CHUNK, INPUT, OnnxCnn
+from gafcnn.serving.served import Inputs
+from gafcnn.volatility.forecasters import Features, Fit
+
+RIDGE = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)  # penalties tried, chosen on val
+
+
+def ridge(x: np.ndarray, y: np.ndarray, penalty: float) -> tuple[np.ndarray, float]:
+    """Ridge coefficients and intercept of ``y`` on standardised ``x``."""
+    xm, ym = x - x.mean(axis=0), y - y.mean()
+    coef = np.linalg.solve(xm.T @ xm + penalty * np.eye(x.shape[1]), xm.T @ ym)
+    return coef, float(y.mean() - x.mean(axis=0) @ coef)
+
+
+class CnnVolHead:
+    """The first window's direction CNN trunk and a ridge head on log realized
+    volatility; NaN where the window is not whole."""
+
+    reads_spans: ClassVar[bool] = False
+    needs_cnn: ClassVar[bool] = True  # fitted on the pipeline's trained CNN
+
+    def __init__(self, graph: bytes | None = None, spec: dict | None = None):
+        self.graph, self.spec = graph, spec or {}
+        self.session = None if graph is None else OnnxCnn(graph).session
+
+    def _embed(self, f: Features) -> np.ndarray:
+        """The trunk's features of the decisions' images, standardised as on train."""
+        meta, w = self.spec["meta"], int(self.spec["window"])
+        x = cnn_inputs(Inputs(f.bars, f.minutes, f.positions), w, encoder_of(meta), meta)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = [self.session.run(None, {INPUT: x[i : i + CHUNK]})[0]  # type: ignore[union-attr]
+               for i in range(0, len(x), CHUNK)]  # fmt: skip
+        z = np.concatenate(out).astype(np.float64) if out else np.empty((0, 0))
+        return (z - np.asarray(self.spec["mean"])) / np.asarray(self.spec["scale"])
+
+    def fit(self, fit: Fit) -> CnnVolHead:
+        if fit.cnn_window is None:
+            raise ValueError("the CNN head needs the pipeline's trained CNN (models/cnn)")
+        from gafcnn.models.cnn import load_checkpoint
+        from gafcnn.models.trunk import trunk
+        from gafcnn.serving.onnx import to_onnx
+
+        w = int(fit.cnn_window)
+        model, meta = load_checkpoint(paths.cnn_model(w))
+        self.graph = to_onnx(trunk(model), meta["input_shape"])
+        self.session = OnnxCnn(self.graph).session
+        self.spec = {"window": w, "meta": {k: meta[k] for k in SERVED_META if k in meta},
+                     "mean": 0.0, "scale": 1.0}  # fmt: skip
+        raw = self._embed(fit.train)
+        self.spec["mean"] = raw.mean(axis=0).tolist()
+        self.spec["scale"] = np.where(raw.std(axis=0) > 0, raw.std(axis=0), 1.0).tolist()
+        x, xv = self._embed(fit.train), self._embed(fit.val)
+        y, yv = np.log(fit.train_rv), np.log(fit.val_rv)
+        fits = {p: ridge(x, y, p) for p in RIDGE}
+        mse = {p: float(np.mean((yv - xv @ c - b) ** 2)) for p, (c, b) in fits.items()}
+        best = min(mse, key=mse.get)  # type: ignore[arg-type]
+        coef, intercept = fits[best]
+        resid = yv - xv @ coef - intercept
+        self.spec |= {"penalty": best, "coef": coef.tolist(), "intercept": intercept,
+                      "resid_var": float(np.var(resid))}  # fmt: skip
+        return self
+
+    def predict(self, f: Features) -> np.ndarray:
+        w = int(self.spec["window"])
+        whole = window_complete(f.minutes, w)[f.positions] & (f.positions >= w - 1)
+        out = np.full(len(f.positions), np.nan)
+        if whole.any():
+            part = Features(f.bars, f.minutes, f.positions[whole], f.horizon, f.spans)
+            z = self._embed(part) @ np.asarray(self.spec["coef"]) + self.spec["intercept"]
+            out[whole] = np.exp(z + self.spec["resid_var"] / 2)
+        return out
+
+    def save(self, folder: Path, name: str) -> dict:
+        (Path(folder) / f"{name}.onnx").write_bytes(self.graph)  # type: ignore[arg-type]
+        return dict(self.spec)
+
+    @classmethod
+    def load(cls, spec: dict, folder: Path, name: str, loader: Any = None) -> CnnVolHead:
+        return cls((Path(folder) / f"{name}.onnx").read_bytes(), dict(spec))
