@@ -401,3 +401,12 @@ def test_every_forecaster_loaded_from_its_files_forecasts_what_the_stage_scored(
         got = forecaster.predict(Features(arrays, minutes, pos, horizon, spans))
         np.testing.assert_array_equal(got, want["predicted"].to_numpy(), err_msg=model.name)
         assert np.isfinite(got).mean() > 0.99, model.name
+
+
+def test_a_bundle_sizing_by_an_undeclared_forecaster_is_refused_in_one_line(project, tmp_path):
+    bundle = redeploy(project / MARKET / "models" / "bundle", tmp_path / "b", None, "none")
+    spec = json.loads((bundle / BUNDLE_FILE).read_text())
+    spec["volatility"]["model"] = "vol_garch"
+    seal(bundle, spec)
+    with pytest.raises(InputError, match="no volatility forecaster 'vol_garch'; declared: vol_"):
+        Bundle(bundle)

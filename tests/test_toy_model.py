@@ -15,6 +15,7 @@ import textwrap
 
 import numpy as np
 import pandas as pd
+import pytest
 from conftest import kraken_rows
 from pipeline import MARKET, env
 
@@ -172,6 +173,7 @@ def _add_toy_model(root):
     return _run(root, sys.executable, "-m", "gafcnn.depgraph", ".")
 
 
+@pytest.mark.slow  # 35 s: a copy of the pipeline rerun downstream of the new model
 def test_a_declared_model_is_scored_reported_in_the_grid_exported_and_served(project, tmp_path):
     root = tmp_path / "proj"
     shutil.copytree(project, root, symlinks=True)

@@ -41,7 +41,7 @@ import pandas as pd
 from gafcnn import clock, paths
 from gafcnn.data.bars import minute_index
 from gafcnn.io import InputError, run_stage
-from gafcnn.serving.signals import FIELDS, Stream, decision_rows, warn_expired
+from gafcnn.serving.signals import FIELDS, KEEP, Stream, decision_rows, warn_expired
 
 BUNDLE_HELP = (
     "the markets folder (each symbol's markets/<symbol>/models/bundle), a bundle "
@@ -210,7 +210,8 @@ def paper_main(argv: list[str] | None = None) -> None:
             warn_expired(bundle, minute)
             p = None
             if trader.due(minute):
-                p = paper.decision_probabilities(bundle, bars, policy, start, last_only=True)[0]
+                recent = bars.iloc[-KEEP:]  # what the stream's answers read
+                p = paper.decision_probabilities(bundle, recent, policy, start, last_only=True)[0]
                 sizes[minute] = stream.size()["recommended_size"]
             closed = trader.bar(minute, float(bars["close"].iloc[-1]), p)
             if closed is not None:

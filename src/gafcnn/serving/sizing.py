@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from gafcnn import paths, registry
-from gafcnn.io import read_json
+from gafcnn.io import InputError, read_json
 from gafcnn.serving.boosters import load_booster
 from gafcnn.volatility.forecasters import Features, history_bars
 from gafcnn.volatility.judgement import losses
@@ -65,7 +65,10 @@ class Sizer:
         self.spans = tuple(int(s) for s in spec["har_spans"])
         self.target_vol, self.max_leverage = float(spec["target_vol"]), float(spec["max_leverage"])
         self.history = int(spec["history_bars"])
-        cls = declared(registry.forecaster(self.model))
+        try:
+            cls = declared(registry.forecaster(self.model))
+        except KeyError as exc:
+            raise InputError(Path(folder) / "bundle.json", f"volatility: {exc.args[0]}") from None
         self.forecaster = cls.load(spec["state"], folder, self.model, loader=load_booster)
 
     def forecast(self, bars: dict[str, np.ndarray], minutes: np.ndarray,

@@ -5,10 +5,12 @@ the realized volatility predicted over the next ``horizon`` minutes.
 * :class:`Persistence`: the last ``horizon`` minutes' realized volatility;
 * :class:`Har`: HAR-RV (:mod:`gafcnn.volatility.har`);
 * :class:`XgbVol`: XGBoost regression of log realized volatility on the technical
-  indicators, HAR's three inputs, the hour of the day and the weekday.
+  indicators, HAR's inputs, the hour of the day and the weekday.
 
-The two fitted ones predict the lognormal mean, exp(log forecast + residual
-variance / 2), so that a variance loss (QLIKE) is not biased by the log.
+The fourth, a head on the direction CNN's trunk, reads the CNN's images and lives
+with them (:mod:`gafcnn.serving.cnn_head`). The fitted ones predict the lognormal
+mean, exp(log forecast + residual variance / 2), so that a variance loss (QLIKE) is
+not biased by the log.
 """
 
 from __future__ import annotations
