@@ -26,7 +26,7 @@ from gafcnn.serving.http.options import Options
 from gafcnn.serving.market import Market, Snapshot
 from gafcnn.serving.signals import KEEP, Stream
 from gafcnn.testing.load import drive, json_bars, service
-from gafcnn.volatility.judgement import losses
+from gafcnn.volatility.scores import losses
 
 SYMBOLS = ["ETHUSDT", "SOLUSDT", "XRPUSDT"]
 JSON = {"content-type": "application/json"}

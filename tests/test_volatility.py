@@ -163,7 +163,7 @@ def test_har_is_served_unless_a_forecaster_beats_it_on_val_beyond_its_interval()
 
 def test_the_live_card_scores_each_forecast_once_its_hour_has_come_and_voids_a_gap():
     from gafcnn.serving.sizing import VolCard
-    from gafcnn.volatility.judgement import losses
+    from gafcnn.volatility.scores import losses
 
     minutes = np.r_[np.arange(0, 100), np.arange(101, 200)]  # minute 100 is missing
     close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.001, len(minutes))))

@@ -56,8 +56,8 @@ from gafcnn.serving.bundle import Bundle, deployed_metrics, restate
 from gafcnn.serving.guards import breaker_floor, drift, drift_reason, reference
 from gafcnn.serving.versions import Versions
 from gafcnn.trading.trader import Trader
-from gafcnn.volatility.judgement import losses
 from gafcnn.volatility.realized import forward
+from gafcnn.volatility.scores import losses
 
 DAY = 1440  # minutes
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
 import json
 import shutil
 from collections.abc import Callable
@@ -38,7 +37,7 @@ import gafcnn
 from gafcnn import clock, paths, registry
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
 from gafcnn.serving import sizing
-from gafcnn.serving.served import Hook, Inputs
+from gafcnn.serving.served import Hook, Inputs, named
 from gafcnn.trading.engine import Policy
 
 BUNDLE_FILE = "bundle.json"
@@ -57,8 +56,7 @@ def version_id(spec: dict) -> str:
 
 def hook(ref: str) -> Hook:
     """The serving hook ``"module:object"`` names (:mod:`gafcnn.serving.served`)."""
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return named(ref)
 
 
 def _sha256(path: Path) -> str:

@@ -66,10 +66,11 @@ class CnnVolHead:
         self.session = OnnxCnn(self.graph).session
         self.spec = {"window": w, "meta": {k: meta[k] for k in SERVED_META if k in meta},
                      "mean": 0.0, "scale": 1.0}  # fmt: skip
-        raw = self._embed(fit.train)
-        self.spec["mean"] = raw.mean(axis=0).tolist()
-        self.spec["scale"] = np.where(raw.std(axis=0) > 0, raw.std(axis=0), 1.0).tolist()
-        x, xv = self._embed(fit.train), self._embed(fit.val)
+        raw = self._embed(fit.train)  # unstandardised: mean 0, scale 1 so far
+        mean, sd = raw.mean(axis=0), raw.std(axis=0)
+        scale = np.where(sd > 0, sd, 1.0)
+        self.spec |= {"mean": mean.tolist(), "scale": scale.tolist()}
+        x, xv = (raw - mean) / scale, self._embed(fit.val)
         y, yv = np.log(fit.train_rv), np.log(fit.val_rv)
         fits = {p: ridge(x, y, p) for p in RIDGE}
         mse = {p: float(np.mean((yv - xv @ c - b) ** 2)) for p, (c, b) in fits.items()}

@@ -18,6 +18,7 @@ bundle's code digest and of the ``latency`` and ``export`` stages' DVC deps.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -80,3 +81,10 @@ class Hook(Protocol):
     def ship(self, model: Any, windows: list[int], folder: Path) -> dict: ...
 
     def load(self, model: Any, spec: dict, folder: Path) -> Predict: ...
+
+
+def named(ref: str) -> Any:
+    """The object ``"module:object"`` names, imported by name (a serving hook, a
+    volatility forecaster's class)."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)

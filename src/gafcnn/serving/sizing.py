@@ -8,7 +8,6 @@ served forecast is the forecaster class's own ``predict`` on the bars, the code 
 
 from __future__ import annotations
 
-import importlib
 import math
 import shutil
 from collections import deque
@@ -21,15 +20,16 @@ import numpy as np
 from gafcnn import paths, registry
 from gafcnn.io import InputError, read_json
 from gafcnn.serving.boosters import load_booster
+from gafcnn.serving.served import named
 from gafcnn.volatility.forecasters import Features, history_bars
-from gafcnn.volatility.judgement import losses
+from gafcnn.volatility.realized import forward
+from gafcnn.volatility.scores import losses
 from gafcnn.volatility.sizing import recommended_size
 
 
 def declared(model: registry.Model) -> Any:
     """The forecaster class a registry declaration names (``serves``, "module:Class")."""
-    module, _, name = str(model.serves).partition(":")
-    return getattr(importlib.import_module(module), name)
+    return named(str(model.serves))
 
 
 def forecasters(pipeline: bool = True) -> list[tuple[str, Any]]:
@@ -109,15 +109,16 @@ class VolCard:
         last = int(minutes[-1])
         while self.pending and self.pending[0][0] + self.horizon <= last:
             minute, predicted = self.pending.popleft()
-            a, b = np.searchsorted(minutes, [minute, minute + self.horizon])
-            whole = b - a == self.horizon and b < len(minutes) and minutes[a] == minute
-            if not whole or minutes[b] != minute + self.horizon:
+            a = int(np.searchsorted(minutes, minute))
+            rv = math.nan
+            if a < len(minutes) and minutes[a] == minute:
+                span = slice(a, a + self.horizon + 1)
+                rv = float(forward(close[span], minutes[span], self.horizon)[0])
+            if not rv > 0:  # a gap (or no bar at the decision): nothing to score
                 self.void += 1
                 continue
-            rv = float(np.sqrt(np.sum(np.diff(np.log(close[a : b + 1])) ** 2)))
-            if rv > 0:
-                self.total += float(losses(np.array([rv]), np.array([predicted]))[0])
-                self.scored += 1
+            self.total += float(losses(np.array([rv]), np.array([predicted]))[0])
+            self.scored += 1
 
     def figures(self) -> dict:
         """What /health shows: forecasts scored (and void), their mean QLIKE, the

@@ -76,6 +76,7 @@ def main() -> None:
     deployed = decision.get("deployed_model")
     test = deployed_metrics(evaluate["table"], evaluate["backtest"], evaluate["policy"], deployed)
     snapshot = {key: params.raw[key] for key in SERVED_SECTIONS}  # as written in params.yaml
+    sizer = volatility(params)
     target = write_bundle(
         paths.BUNDLE,
         label_horizon=params.label.horizon,
@@ -86,12 +87,12 @@ def main() -> None:
         test_metrics=test,
         params=snapshot,
         guards=guards(params, deployed, test),
-        volatility=volatility(params),
+        volatility=sizer,
     )
     version = version_id(read_json(target / BUNDLE_FILE))
     write_json(paths.CHAMPION, {"version": version, "path": paths.BUNDLE.as_posix()})
     print(f"export: {target} {version} - {decision['decision']} "
-          f"(serves {deployed or 'no model'}; sizes by {volatility(params)['name']})")  # fmt: skip
+          f"(serves {deployed or 'no model'}; sizes by {sizer['name']})")  # fmt: skip
 
 
 if __name__ == "__main__":

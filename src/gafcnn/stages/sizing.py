@@ -42,25 +42,20 @@ def main() -> None:
     params = read_params()
     r = evaluation.rules(params)
     frame = pd.read_parquet(paths.VOLATILITY_PREDICTIONS)
-    judged = evaluation.judge(frame, [m.name for m in registry.VOLATILITY], r)
-    served = judged["served"]["model"]
-    sizes = evaluation.test_sizes(frame, served, r)
     cols, minutes = load_bars(("close", "low", "high"))
     prices = evaluation.Prices(cols["close"], cols["low"], cols["high"], minutes)
     cost = read_json(paths.metrics("evaluate"))["costs"]["per_side_bps"]
-    tests = {"always_long": evaluation.always_long(prices, sizes, cost, r)}
+    names = [m.name for m in registry.VOLATILITY]
+    metrics, sizes = evaluation.assess(frame, names, prices, cost, r)
+    tests = metrics["backtests"]
     trades = pd.read_parquet(paths.TRADES)
-    span = float(max(sizes) - min(sizes))
     for name in registry.expand(registry.POLICY, params.gaf.windows):
-        tests[name] = evaluation.policy(prices, trades_of(trades, name), sizes, span, r)
-    sz = params.sizing
-    metrics = {"horizon_minutes": sz.horizon, "target_vol": sz.target_vol,
-               "max_leverage": sz.max_leverage, "cost_per_side_bps": cost, **judged,
-               "backtests": tests}  # fmt: skip
+        tests[name] = evaluation.policy(prices, trades_of(trades, name), sizes, r)
     write_json(paths.metrics(registry.SIZING_STAGE.name), metrics)
     write_bytes(paths.SIZING_REPORT, report.markdown(metrics).encode())
-    t, dd = judged["served"]["test"], tests["always_long"]["difference"]["max_drawdown"]
-    print(f"sizing: serves {served} (test QLIKE {t['qlike']:.4f}, R² {t['r2_log']:.3f}); "
+    served = metrics["served"]
+    t, dd = served["test"], tests["always_long"]["difference"]["max_drawdown"]
+    print(f"sizing: serves {served['model']} (test QLIKE {t['qlike']:.4f}, R² {t['r2_log']:.3f}); "
           f"always long, sized minus unsized max drawdown {dd['value']:+.4f} "
           f"[{dd['ci'][0]:+.4f}, {dd['ci'][1]:+.4f}]")  # fmt: skip
 

@@ -64,21 +64,41 @@ def judge(frame: pd.DataFrame, names: list[str], rules: Rules) -> dict:
     served, why = judgement.choose(tables["val"], rules.reference)
     _, rv, fc = wide(frame, "test", names)
     check = judgement.family_check(rv, fc, rules.benchmark, rules.block, rules.reps, rules.seed)
-    size = recommended_size(fc[served], rules.target_vol, rules.max_leverage)
-    finite = size[np.isfinite(size)]
     return {"served": {"model": served, "reason": why, "test": tables["test"]["models"][served]},
-            "sizes": {"mean": float(finite.mean()), "median": float(np.median(finite)),
-                      "at_cap": float(np.mean(finite >= rules.max_leverage))},
             "val": tables["val"], "test": tables["test"], "reality_check": check}  # fmt: skip
 
 
-def test_sizes(frame: pd.DataFrame, served: str, rules: Rules) -> dict[int, float]:
-    """The served forecaster's size at each test decision minute (where it has one)."""
-    part = frame[(frame["segment"] == "test") & (frame["model"] == served)]
+def sizes_on_test(frame: pd.DataFrame, served: str, rules: Rules) -> dict[int, float]:
+    """The served forecaster's size at each test decision minute (where it has one), in
+    time order."""
+    part = frame[(frame["segment"] == "test") & (frame["model"] == served)].sort_values("ts")
     size = recommended_size(part["predicted"].to_numpy(np.float64), rules.target_vol,
                             rules.max_leverage)  # fmt: skip
     minutes = clock.minutes_of_ms(part["ts"].to_numpy(np.int64))
     return {int(m): float(s) for m, s in zip(minutes, size, strict=True) if np.isfinite(s)}
+
+
+def assess(frame: pd.DataFrame, names: list[str], prices: Prices, cost_bps: float,
+           rules: Rules) -> tuple[dict, dict[int, float]]:  # fmt: skip
+    """What the `sizing` stage and `gafcnn volatility` report of the forecasters'
+    predictions ``frame``: the judgement (:func:`judge`), the served forecaster's test
+    sizes summed up and always long unsized against sized; and those sizes by minute."""
+    judged = judge(frame, names, rules)
+    sizes = sizes_on_test(frame, judged["served"]["model"], rules)
+    s = np.array(list(sizes.values()))
+    summed = {"mean": float(s.mean()), "median": float(np.median(s)),
+              "at_cap": float(np.mean(s >= rules.max_leverage))}  # fmt: skip
+    figures = {"horizon_minutes": rules.horizon, "target_vol": rules.target_vol,
+               "max_leverage": rules.max_leverage, "cost_per_side_bps": cost_bps,
+               "served": judged.pop("served"), "sizes": summed, **judged,
+               "backtests": {"always_long": always_long(prices, sizes, cost_bps, rules)},
+               }  # fmt: skip
+    return figures, sizes
+
+
+def span(sizes: dict[int, float]) -> float:
+    """Minutes from the first test decision with a size to the last."""
+    return float(max(sizes) - min(sizes)) if sizes else 0.0
 
 
 @dataclass(frozen=True)
@@ -107,12 +127,11 @@ def always_long(prices: Prices, sizes: dict[int, float], cost_bps: float, rules:
     cost = cost_bps / 1e4
     flat = np.full(len(s), s.mean()) if len(s) else s
     return backtest.compare(gross, exc, s, backtest.turnover_costs(entry, exit_, s, cost),
-                            backtest.turnover_costs(entry, exit_, flat, cost),
-                            float(at[-1] - at[0]) if len(at) else 0.0, rules.max_leverage,
-                            rules.reps, rules.seed)  # fmt: skip
+                            backtest.turnover_costs(entry, exit_, flat, cost), span(sizes),
+                            rules.max_leverage, rules.reps, rules.seed)  # fmt: skip
 
 
-def policy(prices: Prices, trades: pd.DataFrame, sizes: dict[int, float], span: float,
+def policy(prices: Prices, trades: pd.DataFrame, sizes: dict[int, float],
            rules: Rules) -> dict:  # fmt: skip
     """A direction policy's test trades (``entry``/``exit`` minutes, ``side``, ``gross``
     and ``cost`` at size 1), unsized and sized by the size at each entry."""
@@ -124,5 +143,5 @@ def policy(prices: Prices, trades: pd.DataFrame, sizes: dict[int, float], span: 
     exc = backtest.adverse_excursion(prices.close, prices.low, prices.high, e, x,
                                      t["side"].to_numpy())  # fmt: skip
     c = t["cost"].to_numpy(np.float64)
-    return backtest.compare(t["gross"].to_numpy(np.float64), exc, s, s * c, s.mean() * c, span,
-                            rules.max_leverage, rules.reps, rules.seed)  # fmt: skip
+    return backtest.compare(t["gross"].to_numpy(np.float64), exc, s, s * c, s.mean() * c,
+                            span(sizes), rules.max_leverage, rules.reps, rules.seed)  # fmt: skip

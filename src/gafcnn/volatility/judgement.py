@@ -12,12 +12,7 @@ import numpy as np
 
 from gafcnn.evaluation.bootstrap import Resamples, bootstrap_indices, per_resample
 from gafcnn.evaluation.selection_bias import reality_check
-
-
-def losses(realized: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """Per row, QLIKE on variances: ``rv²/pv² - ln(rv²/pv²) - 1``."""
-    ratio = (np.asarray(realized, np.float64) / np.asarray(predicted, np.float64)) ** 2
-    return ratio - np.log(ratio) - 1
+from gafcnn.volatility.scores import losses, r2_log
 
 
 def common_rows(realized: np.ndarray, forecasts: dict[str, np.ndarray]) -> np.ndarray:
@@ -64,12 +59,11 @@ def score_table(realized: np.ndarray, forecasts: dict[str, np.ndarray], referenc
     boot = {name: {"qlike": _mean_resampled(loss[name], idx),
                    "r2": _r2_resampled(y, np.log(f[ok]), idx)}
             for name, f in forecasts.items()}  # fmt: skip
-    sst = float(np.sum((y - y.mean()) ** 2))
+    r2 = {name: r2_log(rv, f[ok]) for name, f in forecasts.items()}
     table: dict = {}
-    for name, f in forecasts.items():
-        r2 = 1 - float(np.sum((y - np.log(f[ok])) ** 2)) / sst
+    for name in forecasts:
         row = {"qlike": float(loss[name].mean()), "qlike_ci": _interval(boot[name]["qlike"]),
-               "r2_log": r2, "r2_log_ci": _interval(boot[name]["r2"])}  # fmt: skip
+               "r2_log": r2[name], "r2_log_ci": _interval(boot[name]["r2"])}  # fmt: skip
         for rival, key in ((reference, "vs_reference"), (benchmark, "vs_benchmark")):
             if rival == name:
                 continue
@@ -78,15 +72,10 @@ def score_table(realized: np.ndarray, forecasts: dict[str, np.ndarray], referenc
             row[key] = {"model": rival,
                         "qlike_diff": float(loss[name].mean() - loss[rival].mean()),
                         "qlike_diff_ci": _interval(d_q),
-                        "r2_log_diff": r2 - table_r2(y, np.log(forecasts[rival][ok]), sst),
+                        "r2_log_diff": r2[name] - r2[rival],
                         "r2_log_diff_ci": _interval(d_r)}  # fmt: skip
         table[name] = row
     return {"rows": n, "block": block, "reps": reps, "models": table}
-
-
-def table_r2(y: np.ndarray, f: np.ndarray, sst: float) -> float:
-    """R² of forecast logs ``f`` against log targets ``y`` (total sum of squares given)."""
-    return 1 - float(np.sum((y - f) ** 2)) / sst
 
 
 def beats(row: dict, key: str) -> bool:

@@ -15,12 +15,16 @@ def _pairs(realized: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.
     return rv[ok], pv[ok]
 
 
+def losses(realized: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Per row, QLIKE on variances: ``rv²/pv² - ln(rv²/pv²) - 1``."""
+    ratio = (np.asarray(realized, np.float64) / np.asarray(predicted, np.float64)) ** 2
+    return ratio - np.log(ratio) - 1
+
+
 def qlike(realized: np.ndarray, predicted: np.ndarray) -> float:
-    """Mean QLIKE of predicted against realized volatility, on variances:
-    ``rv²/pv² - ln(rv²/pv²) - 1`` (rows without both, positive, left out)."""
-    rv, pv = _pairs(realized, predicted)
-    ratio = (rv / pv) ** 2
-    return float(np.mean(ratio - np.log(ratio) - 1))
+    """Mean QLIKE of predicted against realized volatility (:func:`losses`; rows
+    without both, positive, left out)."""
+    return float(np.mean(losses(*_pairs(realized, predicted))))
 
 
 def r2_log(realized: np.ndarray, predicted: np.ndarray) -> float:

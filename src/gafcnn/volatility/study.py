@@ -36,12 +36,7 @@ def study(params: Params, bars: pd.DataFrame, classes: list[tuple[str, Any]],
     fit = target.fit(params.seed, params.xgb, threads)
     with tempfile.TemporaryDirectory() as folder:
         frame, _ = fit_forecasters(classes, target, fit, folder)
-    r = evaluation.rules(params)
-    judged = evaluation.judge(frame, [name for name, _ in classes], r)
-    sizes = evaluation.test_sizes(frame, judged["served"]["model"], r)
     prices = evaluation.Prices(arrays["close"], arrays["low"], arrays["high"], minutes)
-    cost = params.evaluate.costs.per_side_bps
-    long_ = evaluation.always_long(prices, sizes, cost, r)
-    return {"horizon_minutes": sz.horizon, "target_vol": sz.target_vol,
-            "max_leverage": sz.max_leverage, "cost_per_side_bps": cost,
-            "samples": target.counts(), **judged, "backtests": {"always_long": long_}}  # fmt: skip
+    cost, rules = params.evaluate.costs.per_side_bps, evaluation.rules(params)
+    figures, _ = evaluation.assess(frame, [name for name, _ in classes], prices, cost, rules)
+    return {**figures, "samples": target.counts()}
