@@ -44,13 +44,17 @@ class CnnVolHead:
         self.session = None if graph is None else OnnxCnn(graph).session
 
     def _embed(self, f: Features) -> np.ndarray:
-        """The trunk's features of the decisions' images, standardised as on train."""
+        """The trunk's features of the decisions' images, standardised as on train; the
+        images are encoded a chunk of decisions at a time (their features, one row per
+        decision, are what grows with the samples)."""
         meta, w = self.spec["meta"], int(self.spec["window"])
-        x = cnn_inputs(Inputs(f.bars, f.minutes, f.positions), w, encoder_of(meta), meta)
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        out = [self.session.run(None, {INPUT: x[i : i + CHUNK]})[0]  # type: ignore[union-attr]
-               for i in range(0, len(x), CHUNK)]  # fmt: skip
-        z = np.concatenate(out).astype(np.float64) if out else np.empty((0, 0))
+        enc, out = encoder_of(meta), []
+        for i in range(0, len(f.positions), CHUNK):
+            x = cnn_inputs(Inputs(f.bars, f.minutes, f.positions[i : i + CHUNK]), w, enc, meta)
+            x = np.ascontiguousarray(x, dtype=np.float32)
+            out.append(self.session.run(None, {INPUT: x})[0])  # type: ignore[union-attr]
+        width = len(self.spec.get("coef", []))  # the features, once fitted
+        z = np.concatenate(out).astype(np.float64) if out else np.empty((0, width))
         return (z - np.asarray(self.spec["mean"])) / np.asarray(self.spec["scale"])
 
     def fit(self, fit: Fit) -> CnnVolHead:
