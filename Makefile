@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Stage commands call `python`; put the venv first so DVC runs them with it.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install install-dev repro deps retrain test test-slow test-kernels lint format bench review remote-serve clean-venv walkforward cpcv seeds seeds-real grid worker collect
+.PHONY: install install-dev repro deps retrain test test-slow test-kernels lint format bench review remote-serve clean-venv walkforward cpcv seeds seeds-real grid worker collect edge
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,31 @@ test-kernels: install-dev
 
 bench: install
 	$(BIN)/python benchmarks/gaf_throughput.py
+
+# Where the edge might be (docs/edge.md): every study on the shared real data, each
+# report in $(EDGE_OUT)/<name>.md with its figures beside it as JSON (a few minutes).
+DATA ?= $(abspath ../shared/data)
+EDGE_OUT ?= reports/edge
+EDGE := $(BIN)/gafcnn edge
+edge: install
+	mkdir -p $(EDGE_OUT)
+	for pair in BTC_USDT ETH_USDT; do \
+		$(EDGE) horizons --bars $(DATA)/freqtrade-2025/binance/$$pair-1m.feather \
+			--json $(EDGE_OUT)/horizons-2025-$$pair.json > $(EDGE_OUT)/horizons-2025-$$pair.md || exit 1; done
+	for pair in BTC_USDT ETH_USDT BNB_USDT SOL_USDT XRP_USDT; do \
+		$(EDGE) horizons --bars $(DATA)/freqtrade-2021/binance/$$pair-1m.json.gz \
+			--json $(EDGE_OUT)/horizons-2021-$$pair.json > $(EDGE_OUT)/horizons-2021-$$pair.md || exit 1; done
+	for sym in FILUSDT NEARUSDT; do \
+		$(EDGE) horizons --bars "$(DATA)/binance-um-2023-q3/$$sym-1m-*.csv.gz" \
+			--json $(EDGE_OUT)/flow-$$sym.json > $(EDGE_OUT)/flow-$$sym.md || exit 1; done
+	for pair in ETH_USDT BNB_USDT SOL_USDT XRP_USDT; do \
+		$(EDGE) horizons --bars $(DATA)/freqtrade-2021/binance/$$pair-1m.json.gz \
+			--leader BTC/USDT=$(DATA)/freqtrade-2021/binance/BTC_USDT-1m.json.gz \
+			--json $(EDGE_OUT)/leader-2021-$$pair.json > $(EDGE_OUT)/leader-2021-$$pair.md || exit 1; done
+	$(EDGE) cross-section --bars $(DATA)/freqtrade-1h/binance --timeframe 1h --horizons 4,24,72 \
+		--refit yearly --json $(EDGE_OUT)/cross-section-1h.json > $(EDGE_OUT)/cross-section-1h.md
+	$(EDGE) cross-section --bars $(DATA)/freqtrade-2021/binance --timeframe 1m \
+		--horizons 5,60,240 --json $(EDGE_OUT)/cross-section-2021.json > $(EDGE_OUT)/cross-section-2021.md
 
 # Walk-forward as an experiment: every model refitted in each of FOLDS folds; the
 # decision rests on the pooled out-of-sample predictions (about 7 minutes for 4 folds

@@ -440,9 +440,116 @@ def volatility_main(argv: list[str] | None = None) -> None:
         write_json(a.json, figures)
 
 
+TIMEFRAMES = {"1m": 1, "3m": 3, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "2h": 120, "4h": 240,
+              "1d": 1440}  # fmt: skip
+
+
+def _edge_bars(paths_: list[str], timeframe: str) -> dict[str, pd.DataFrame]:
+    """Each symbol's bars: a file (its symbol the freqtrade pair or the file's stem) or
+    a freqtrade directory (every pair's file of ``timeframe``)."""
+    from gafcnn.data import freqtrade
+    from gafcnn.data.readers import read_bars
+
+    files: dict[str, Path] = {}
+    for p in map(Path, paths_):
+        if p.is_dir():
+            found = {k.rsplit("-", 1)[0]: v[0] for k, v in freqtrade.pairs_in(p).items()
+                     if k.endswith(f"-{timeframe}")}  # fmt: skip
+            if not found:
+                raise InputError(p, f"no freqtrade {timeframe} candle files here")
+            files |= found
+        else:
+            m = freqtrade.PAIR_FILE.match(p.name)
+            files[m.group("pair") if m else p.name.split(".")[0]] = p
+    interval = TIMEFRAMES[timeframe]
+    return {s: read_bars(str(f), interval=interval)[0] for s, f in sorted(files.items())}
+
+
+def edge_main(argv: list[str] | None = None) -> None:
+    """``gafcnn edge``: where the edge might be (:mod:`gafcnn.edge`). ``horizons``: one
+    symbol's direction at several horizons on one split, with order flow (when its bars
+    carry it) and leaders' bars as inputs; ``cross-section``: the ranking of three or
+    more symbols, rank IC and a long-short portfolio. The report on stdout, its figures
+    as JSON with ``--json``; params.yaml's split, xgb, costs and bootstrap."""
+    from gafcnn.edge import cross_section, horizons
+    from gafcnn.edge.report import cross_section_markdown, horizons_markdown
+    from gafcnn.params import read_params, runtime_setting
+
+    ap = argparse.ArgumentParser(prog="gafcnn edge", description=edge_main.__doc__)
+    sub = ap.add_subparsers(dest="study", required=True)
+    h = sub.add_parser("horizons", help="one symbol, several horizons (1-minute bars)")
+    h.add_argument("--bars", required=True, help="bars file or directory (one symbol)")
+    h.add_argument("--horizons", default="5,15,60,240", help="bars ahead, comma-separated")
+    h.add_argument(
+        "--flow",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="the order-flow model: when the bars carry it (auto), or not",
+    )
+    h.add_argument(
+        "--leader",
+        action="append",
+        default=[],
+        metavar="SYMBOL=FILE",
+        help="a leader's bars, read as of each decision's bar (repeatable)",
+    )
+    c = sub.add_parser("cross-section", help="three or more symbols ranked")
+    c.add_argument(
+        "--bars",
+        required=True,
+        nargs="+",
+        help="bars files (one per symbol) or a freqtrade exchange directory",
+    )
+    c.add_argument("--timeframe", choices=list(TIMEFRAMES), default="1m", help="the bars' interval")
+    c.add_argument("--horizons", default="1", help="bars ahead, comma-separated")
+    c.add_argument(
+        "--refit",
+        choices=("none", "yearly"),
+        default="none",
+        help="fit once on the split, or walk forward refitting each year",
+    )
+    for p in (h, c):
+        p.add_argument("--json", help="also write the figures to this file")
+    a = ap.parse_args(argv)
+    try:
+        hs = [int(v) for v in a.horizons.split(",")]
+    except ValueError:
+        what = f"{a.horizons!r} is not whole bars, comma-separated"
+        raise InputError("--horizons", what) from None
+    params = read_params()
+    threads = runtime_setting(params, "threads")
+    try:
+        if a.study == "horizons":
+            leaders = {}
+            for spec in a.leader:
+                name, sep, file = spec.partition("=")
+                if not sep or not name or not file:
+                    raise InputError("--leader", f"{spec!r} is not SYMBOL=FILE")
+                leaders[name] = _read(file, None)
+            bars = _read(a.bars, None)
+            flow = None if a.flow == "auto" else a.flow == "on"
+            market = horizons.Market.of(bars, leaders)
+            figures = horizons.study(params, market, hs, flow, threads)
+            text = horizons_markdown(figures)
+        else:
+            frames = _edge_bars(a.bars, a.timeframe)
+            panel = cross_section.Panel.of(frames, TIMEFRAMES[a.timeframe])
+            figures = cross_section.study(params, panel, hs, a.refit, threads)
+            text = cross_section_markdown(figures)
+    except ValueError as exc:
+        raise InputError(" ".join(a.bars) if isinstance(a.bars, list) else a.bars,
+                         str(exc)) from None  # fmt: skip
+    print(text)
+    if a.json:
+        from gafcnn.io import write_json
+
+        write_json(a.json, figures)
+
+
 COMMANDS = {"predict": predict_main, "paper": paper_main, "serve": serve_main,
             "retrain": retrain_main, "rollback": rollback_main, "replay": replay_main,
-            "breaker": breaker_main, "volatility": volatility_main}  # fmt: skip
+            "breaker": breaker_main, "volatility": volatility_main,
+            "edge": edge_main}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -455,7 +562,8 @@ def main(argv: list[str] | None = None) -> None:
                  "       gafcnn rollback --symbol S\n"
                  "       gafcnn breaker reset --symbol S\n"
                  "       gafcnn replay --bars FILE [--symbol S] [--out DIR]\n"
-                 "       gafcnn volatility --bars FILE [--json FILE]")  # fmt: skip
+                 "       gafcnn volatility --bars FILE [--json FILE]\n"
+                 "       gafcnn edge horizons|cross-section --bars ... [--json F]")  # fmt: skip
         print(usage, file=sys.stderr)
         sys.exit(2)
     command = COMMANDS[argv[0]]

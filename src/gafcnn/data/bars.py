@@ -2,7 +2,8 @@
 
 The frame has ``timestamp`` (UTC, ms resolution), ``open``, ``high``, ``low``,
 ``close``, ``volume`` (float64) and ``filled`` (bool, True only for bars created
-by ``data.fill_gaps``). Missing minutes stay missing unless filling was asked
+by ``data.fill_gaps``), and the order-flow columns :data:`FLOW` (float64) when every
+file read carries them. Missing minutes stay missing unless filling was asked
 for; :func:`gap_summary` counts them. Files are read by :mod:`gafcnn.data.readers`.
 """
 
@@ -18,6 +19,9 @@ from gafcnn.io import InputError
 
 OHLCV = ["open", "high", "low", "close", "volume"]
 COLUMNS = ["timestamp", *OHLCV, "filled"]
+# order flow, kept when every file read carries it: the number of trades in the bar
+# and the base volume bought by takers (market buys)
+FLOW = ["trades", "taker_buy_base"]
 
 
 def minute_index(bars: pd.DataFrame) -> np.ndarray:

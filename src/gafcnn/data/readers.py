@@ -11,8 +11,13 @@ Accepted inputs (per file, detected from the content):
   ``open_time``, ``time``, ``datetime`` or ``date``; ISO strings with or without
   offset, naive ones read as UTC, or epoch s/ms/us) and open/high/low/close/volume.
 * Any other headerless file, with its column names given (``data.columns``): one
-  timestamp name, the five OHLCV names, and any extra names (trades, quote volume,
-  VWAP), which are read past.
+  timestamp name, the five OHLCV names, and any extra names (quote volume, VWAP),
+  which are read past.
+
+Order flow is kept where a layout carries it (:data:`gafcnn.data.bars.FLOW`): the
+trade count (Binance ``count``, Kraken's seventh column, a ``trades`` column) and
+the taker-buy base volume (Binance ``taker_buy_volume``, a ``taker_buy_base``
+column); a column is kept only when every file read has it.
 
 Any of these may be gzipped (``.gz``, e.g. ``.csv.gz``). Freqtrade candle files
 (``<BASE>_<QUOTE>-<timeframe>.feather|parquet|json|json.gz``) are read by
@@ -40,7 +45,7 @@ import pandas as pd
 
 from gafcnn import clock
 from gafcnn.data import freqtrade
-from gafcnn.data.bars import OHLCV, minute_index
+from gafcnn.data.bars import FLOW, OHLCV, minute_index
 from gafcnn.data.sources import is_data_file
 from gafcnn.io import InputError
 
@@ -60,6 +65,8 @@ BINANCE_COLUMNS = [
 ]
 TIMESTAMP_NAMES = ("timestamp", "open_time", "time", "datetime", "date")
 KRAKEN_COLUMNS = ["time", *OHLCV, "trades"]
+FLOW_NAMES = {"trades": "trades", "count": "trades", "taker_buy_base": "taker_buy_base",
+              "taker_buy_volume": "taker_buy_base"}  # fmt: skip
 
 
 @dataclass
@@ -283,7 +290,7 @@ def parse_text(
             raise InputError(path, f"missing columns: {', '.join(missing)}")
         if len(ts_cols) > 1:
             raise InputError(path, f"several timestamp columns: {', '.join(ts_cols)}")
-        unknown = [c for c in table.columns if c not in (*ts_cols, *OHLCV)]
+        unknown = [c for c in table.columns if c not in (*ts_cols, *OHLCV, *FLOW)]
         if unknown:
             raise InputError(path, f"unknown columns: {', '.join(unknown)}")
         ts = _parse_timestamps(path, table[ts_cols[0]], first_line)
@@ -300,10 +307,31 @@ def parse_text(
 
     frame = _numeric(path, table, OHLCV, first_line)
     check_ohlcv(path, frame, first_line)
+    flow = {FLOW_NAMES[c]: c for c in table.columns if c in FLOW_NAMES}
+    if flow:
+        frame = pd.concat([frame, _flow(path, table, flow, frame["volume"], first_line)], axis=1)
     frame.insert(0, "timestamp_ms", ts)
     frame["line"] = np.arange(first_line, first_line + len(frame))
     frame.attrs["layout"] = layout
     return frame
+
+
+def _flow(path: Path, table: pd.DataFrame, names: dict[str, str], volume: pd.Series,
+          first_line: int) -> pd.DataFrame:  # fmt: skip
+    """The order-flow columns (canonical name -> the file's), validated: numeric, not
+    negative, and no more taker-buy volume than volume (to a relative 1e-9)."""
+    out = _numeric(path, table, list(names.values()), first_line)
+    out.columns = list(names)
+    for k in out.columns:
+        bad = out[k].to_numpy() < 0
+        if k == "taker_buy_base":
+            bad |= out[k].to_numpy() > volume.to_numpy() * (1 + 1e-9) + 1e-12
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            value = float(out[k].iat[i])
+            what = "negative" if value < 0 else f"above the bar's volume {volume.iat[i]:g}"
+            raise InputError(path, f"{names[k]} {value:g} is {what}", line=first_line + i)
+    return out[[k for k in FLOW if k in out.columns]]
 
 
 def check_ohlcv(path: str | os.PathLike[str], frame: Any, first_line: int | None = None) -> None:
@@ -332,12 +360,15 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def combine(frames: list[tuple[Path, pd.DataFrame]], report: ReadReport) -> pd.DataFrame:
+def combine(
+    frames: list[tuple[Path, pd.DataFrame]], report: ReadReport, interval: int = 1
+) -> pd.DataFrame:
     """Concatenate validated files in time order, drop exact duplicates, reject conflicts,
-    and check that the bars are 1-minute bars (gaps allowed, other spacing not)."""
+    and check that the bars are ``interval``-minute bars (gaps allowed, other spacing not)."""
     parts = []
+    flow = [c for c in FLOW if all(c in f.columns for _, f in frames)]
     for k, (_, f) in enumerate(frames):
-        parts.append(f.assign(file=k))
+        parts.append(f.drop(columns=[c for c in FLOW if c in f and c not in flow]).assign(file=k))
     df = pd.concat(parts, ignore_index=True)
     df = df.sort_values(["timestamp_ms", "file", "line"], kind="stable", ignore_index=True)
 
@@ -346,7 +377,7 @@ def combine(frames: list[tuple[Path, pd.DataFrame]], report: ReadReport) -> pd.D
 
     same_ts = np.r_[False, np.diff(df["timestamp_ms"].to_numpy()) == 0]
     if same_ts.any():
-        vals = df[OHLCV].to_numpy()
+        vals = df[OHLCV + flow].to_numpy()
         identical = np.r_[False, (vals[1:] == vals[:-1]).all(axis=1)]
         conflict = same_ts & ~identical
         if conflict.any():
@@ -359,43 +390,50 @@ def combine(frames: list[tuple[Path, pd.DataFrame]], report: ReadReport) -> pd.D
         df = df[~same_ts].reset_index(drop=True)
 
     ts = df["timestamp_ms"].to_numpy()
-    off_grid = ts % clock.MINUTE_MS != 0
+    off_grid = ts % (interval * clock.MINUTE_MS) != 0
     if off_grid.any():
         i = int(np.flatnonzero(off_grid)[0])
         p, line = where(i)
         stamp = clock.iso_ms(int(ts[i]))
         raise InputError(
             p,
-            f"timestamp {stamp} is not on a 1-minute boundary (bars must be 1-minute bars)",
+            f"timestamp {stamp} is not on a {interval}-minute boundary (bars must be "
+            f"{interval}-minute bars)",
             line=line,
         )
     if len(ts) > 1:
         # 1-minute bars with missing minutes (a thin market) have steps of 1, 2, 3, ...
         # minutes; coarser bars have every step a multiple of their interval
-        interval = int(np.gcd.reduce(clock.minutes_of_ms(np.diff(ts))))
-        if interval > 1:
+        step = int(np.gcd.reduce(clock.minutes_of_ms(np.diff(ts))))
+        if step > interval:
             p, _ = where(0)
             raise InputError(
                 p,
-                f"bars are {interval} minutes apart (every step a multiple of {interval}); "
-                "expected 1-minute bars (missing minutes are allowed, other intervals are not)",
+                f"bars are {step} minutes apart (every step a multiple of {step}); expected "
+                f"{interval}-minute bars (missing bars are allowed, other intervals are not)",
             )
     out = pd.DataFrame(
         {
             "timestamp": clock.datetimes(ts),
             **{k: df[k].to_numpy(dtype=np.float64) for k in OHLCV},
             "filled": np.zeros(len(df), dtype=bool),
+            **{k: df[k].to_numpy(dtype=np.float64) for k in flow},
         }
     )
     return out
 
 
 def read_bars(
-    path: str | list[Path], fill_gaps: bool = False, columns: list[str] | None = None
+    path: str | list[Path],
+    fill_gaps: bool = False,
+    columns: list[str] | None = None,
+    interval: int = 1,
 ) -> tuple[pd.DataFrame, ReadReport]:
     """Read every file behind ``path`` (file, directory or glob, or the list of files)
-    into one bar frame; ``columns`` names the columns of headerless files in a layout
-    not detected."""
+    into one frame of ``interval``-minute bars; ``columns`` names the columns of
+    headerless files in a layout not detected."""
+    if fill_gaps and interval != 1:
+        raise ValueError("filling missing bars is for 1-minute bars")
     report = ReadReport()
     frames = []
     for f in path if isinstance(path, list) else resolve_sources(path):
@@ -409,7 +447,7 @@ def read_bars(
                 "layout": frame.attrs["layout"],
             }
         )
-    bars = combine(frames, report)
+    bars = combine(frames, report, interval)
     if fill_gaps:
         bars, report.filled_minutes = fill_missing_minutes(bars)
     return bars, report
@@ -430,4 +468,7 @@ def fill_missing_minutes(bars: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         col = bars[k].to_numpy()[src]
         out[k] = np.where(present, col, 0.0 if k == "volume" else close)
     out["filled"] = ~present
+    for k in FLOW:
+        if k in bars:
+            out[k] = np.where(present, bars[k].to_numpy()[src], 0.0)
     return pd.DataFrame(out), int((~present).sum())

@@ -1,5 +1,5 @@
-"""Combining models: join predictions by decision timestamp, ensemble methods,
-XGBoost helpers and purged time-ordered folds for meta-learners.
+"""Combining models: join predictions by decision timestamp, ensemble methods and
+purged time-ordered folds for meta-learners.
 
 Predictions are always aligned by their decision timestamp (an inner join whose
 size is checked), never by position.
@@ -16,7 +16,6 @@ from gafcnn.images.imageset import AlignmentError
 from gafcnn.models.metrics import hits
 from gafcnn.models.predictions import logit
 from gafcnn.params import ENSEMBLE_METHODS as METHODS  # noqa: F401 - the combine methods
-from gafcnn.params import XgbParams
 
 
 def join_predictions(frames: dict[str, pd.DataFrame], expected: dict[str, int]) -> pd.DataFrame:
@@ -100,38 +99,3 @@ def purged_folds(timestamps: np.ndarray, k: int, purge: int) -> list[tuple[np.nd
         train = np.flatnonzero((ts < lo) | (ts > hi))
         folds.append((train, test))
     return folds
-
-
-def xgb_classifier(
-    cfg: XgbParams,
-    seed: int,
-    n_estimators: int | None = None,
-    early_stopping: bool = True,
-    n_jobs: int = 1,
-):
-    """An XGBoost classifier from a params section (``xgb`` or ``hybrid``); ``n_jobs`` is
-    a runtime setting (the ``hist`` method gives the same trees for any thread count)."""
-    from xgboost import XGBClassifier
-
-    return XGBClassifier(
-        n_estimators=n_estimators or cfg.n_estimators,
-        learning_rate=cfg.learning_rate,
-        max_depth=cfg.max_depth,
-        subsample=cfg.subsample,
-        colsample_bytree=cfg.colsample_bytree,
-        min_child_weight=cfg.min_child_weight,
-        reg_lambda=cfg.reg_lambda,
-        early_stopping_rounds=cfg.early_stopping_rounds if early_stopping else None,
-        eval_metric="logloss",
-        tree_method="hist",
-        n_jobs=int(n_jobs),
-        random_state=seed,
-    )
-
-
-def gain_importance(model, names: list[str]) -> dict[str, float]:
-    """Total gain per feature, normalised to sum to 1 (0 for unused features)."""
-    score = model.get_booster().get_score(importance_type="total_gain")
-    raw = np.array([score.get(f"f{i}", score.get(n, 0.0)) for i, n in enumerate(names)])
-    total = raw.sum()
-    return {n: float(v / total) if total > 0 else 0.0 for n, v in zip(names, raw, strict=True)}

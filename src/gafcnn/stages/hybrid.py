@@ -21,7 +21,8 @@ from gafcnn.data.features import INDICATORS, indicators
 from gafcnn.data.split import required_purge
 from gafcnn.io import run_stage, save_xgb, write_json
 from gafcnn.models import combine, predictions
-from gafcnn.models.ensemble import gain_importance, purged_folds, xgb_classifier
+from gafcnn.models.boosting import gain_importance, xgb_classifier
+from gafcnn.models.ensemble import purged_folds
 from gafcnn.models.metrics import classification_report
 from gafcnn.params import read_params, runtime_setting
 from gafcnn.stages.common import gaf_sets

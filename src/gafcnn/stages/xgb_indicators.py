@@ -11,7 +11,7 @@ from gafcnn.data.bars import bar_positions, load_bars
 from gafcnn.data.features import INDICATORS, indicators
 from gafcnn.io import run_stage, save_xgb, write_json
 from gafcnn.models import predictions
-from gafcnn.models.ensemble import gain_importance, xgb_classifier
+from gafcnn.models.boosting import gain_importance, xgb_classifier
 from gafcnn.models.metrics import classification_report
 from gafcnn.params import read_params, runtime_setting
 from gafcnn.stages.common import gaf_sets, samples_frame

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gafcnn.data.features import INDICATORS, indicators
+from gafcnn.models.boosting import xgb_regressor
 from gafcnn.volatility import har
 from gafcnn.volatility.realized import trailing
 
@@ -154,17 +155,7 @@ class XgbVol:
         self.inputs = inputs or []
 
     def fit(self, fit: Fit) -> XgbVol:
-        from xgboost import XGBRegressor
-
-        cfg = fit.xgb
-        model = XGBRegressor(
-            n_estimators=cfg.n_estimators, learning_rate=cfg.learning_rate,
-            max_depth=cfg.max_depth, subsample=cfg.subsample,
-            colsample_bytree=cfg.colsample_bytree, min_child_weight=cfg.min_child_weight,
-            reg_lambda=cfg.reg_lambda, early_stopping_rounds=cfg.early_stopping_rounds,
-            eval_metric="rmse", tree_method="hist", n_jobs=int(fit.threads),
-            random_state=fit.seed,
-        )  # fmt: skip
+        model = xgb_regressor(fit.xgb, fit.seed, fit.threads)
         tr, va = complete(fit.train), complete(fit.val)
         val = [(fit.val.boosted()[va], np.log(fit.val_rv[va]))]
         model.fit(fit.train.boosted()[tr], np.log(fit.train_rv[tr]), eval_set=val, verbose=False)
