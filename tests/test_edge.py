@@ -13,9 +13,10 @@ from conftest import binance_rows, kraken_rows, make_bars, write_layout
 from scipy.stats import spearmanr
 
 from gafcnn.cli import main
+from gafcnn.data.features import FLOW_FEATURES, flow_features
 from gafcnn.data.readers import read_bars
 from gafcnn.edge import cross_section, synthetic
-from gafcnn.edge.inputs import FLOW_FEATURES, flow_features, leader_features
+from gafcnn.edge.inputs import leader_features
 from gafcnn.io import InputError
 
 
@@ -139,9 +140,8 @@ def test_long_short_holds_the_top_tercile_long_the_bottom_short_and_pays_on_turn
 
 
 def test_rebalances_are_a_horizon_of_time_apart_across_gaps():
-    panel = cross_section.Panel(["a", "b", "c"], np.array([0, 60, 120, 300, 360, 420, 480]),
-                                np.ones((7, 3)), np.zeros((7, 3, 1)), 60)  # fmt: skip
-    assert list(cross_section.rebalances(panel, np.arange(7), 2)) == [0, 2, 3, 5]
+    minutes = np.array([0, 60, 120, 300, 360, 420, 480])
+    assert list(cross_section.spaced(minutes, 120)) == [0, 2, 3, 5]
 
 
 def test_a_cross_section_needs_three_symbols():

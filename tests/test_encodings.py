@@ -135,6 +135,8 @@ def test_bar_columns_are_all_window_series_reads(series):
 
     rng = np.random.default_rng(0)
     full = {k: 100 + rng.random(40) for k in ("open", "high", "low", "close", "volume")}
+    full |= {"trades": rng.integers(0, 50, 40).astype(float),
+             "taker_buy_base": full["volume"] * rng.random(40)}  # fmt: skip
     cols = bar_columns({series})
     only = {k: full[k] for k in cols}
     pos = np.array([20, 39])
@@ -142,4 +144,23 @@ def test_bar_columns_are_all_window_series_reads(series):
         window_series(only, pos, 10, {series})[series],
         window_series(full, pos, 10, {series})[series],
     )
-    assert "volume" not in cols or series == "volume"
+    assert "volume" not in cols or series in ("volume", "taker_imbalance")
+
+
+def test_order_flow_series_are_the_taker_imbalance_unscaled_and_log_trades():
+    v = np.array([2.0, 0.0, 4.0, 1.0])
+    bars = {"volume": v, "taker_buy_base": np.array([2.0, 0.0, 1.0, 0.5]),
+            "trades": np.array([3.0, 0.0, 7.0, 1.0])}  # fmt: skip
+    got = window_series(bars, np.array([3]), 4, {"taker_imbalance", "trades"})
+    np.testing.assert_allclose(got["taker_imbalance"][0], [1.0, 0.0, -0.5, 0.0])
+    np.testing.assert_allclose(got["trades"][0], np.log1p([3.0, 0.0, 7.0, 1.0]))
+    # in [-1, 1] already: encoded as it is, so mild and heavy buying differ (min-max
+    # scaling would make their images one)
+    enc = Encoder(["gasf:taker_imbalance"], 4)
+    mild = enc.encode({"taker_imbalance": np.array([[0.1, 0.2, 0.1, 0.2]])})
+    heavy = enc.encode({"taker_imbalance": np.array([[0.7, 0.8, 0.7, 0.8]])})
+    assert not np.allclose(mild, heavy)
+    scaled = Encoder(["gasf:volume"], 4)  # a min-max scaled series, for contrast
+    low = scaled.encode({"volume": np.array([[0.1, 0.2, 0.1, 0.2]])})
+    high = scaled.encode({"volume": np.array([[0.7, 0.8, 0.7, 0.8]])})
+    np.testing.assert_allclose(low, high, atol=1e-6)

@@ -12,13 +12,15 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
-from pipeline import MARKET
+import yaml
+from conftest import REPO
+from pipeline import MARKET, overridden
 
 from gafcnn import clock
 from gafcnn.data import synthetic
 from gafcnn.evaluation.timings import write_timings_report
 from gafcnn.io import InputError, stage_name, write_json
-from gafcnn.params import DataParams, SplitSpec, SyntheticConfig, UniverseParams
+from gafcnn.params import DataParams, Params, SplitSpec, SyntheticConfig, UniverseParams
 from gafcnn.universe.evaluation import Market, choose, pooled_accuracy, rank_ic
 from gafcnn.universe.layout import WARMUP, WEEK, Lanes, common_ranges, common_span
 
@@ -123,11 +125,15 @@ def test_rank_ic_finds_a_model_that_ranks_the_symbols_by_their_next_return():
         for s in symbols
     }
     blind = {s: judged_of(ts, np.zeros(len(ts), int), rng.random(len(ts))) for s in symbols}
-    good, none = rank_ic(seer, markets, horizon)["m"], rank_ic(blind, markets, horizon)["m"]
-    assert good["mean"] > 0.3 and good["t_stat"] > 10
-    assert abs(none["mean"]) < 0.05 and abs(none["t_stat"]) < 3.5
-    assert good["times"] == len(range(0, len(ts), horizon))
-    assert rank_ic(dict(list(seer.items())[:2]), markets, horizon) is None
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = Params.from_dict(overridden(raw, **{"evaluate.costs.fee_bps": 0.0}))
+    good, none = (rank_ic(j, markets, horizon, params, 2)["m"] for j in (seer, blind))
+    assert good["rank_ic"] > 0.3 and good["rank_ic_t"] > 10
+    assert abs(none["rank_ic"]) < 0.05 and abs(none["rank_ic_t"]) < 3.5
+    assert good["rebalances"] == len(range(0, len(ts), horizon))
+    # the long-short of the seer earns beyond its interval, the blind one does not
+    assert good["net_bps_ci"][0] > 0 and good["deploys"] and not none["deploys"]
+    assert rank_ic(dict(list(seer.items())[:2]), markets, horizon, params, 2) is None
 
 
 def test_a_symbol_trades_its_own_decision_and_the_pooled_one_is_only_reported():

@@ -45,9 +45,14 @@ def test_only_the_symbol_that_carries_a_signal_deploys(tmp_path):
     assert decision["BBB"]["model"] is None and decision["CCC"]["model"] is None
     assert out["trials"] == 3  # symbols x trainings: the family-wise correction counts them
     assert out["rank_ic"]["per_symbol"] is not None  # three symbols: the rank IC is reported
+    # the ranked label's own models are fitted and judged; the portfolio's decision
+    # counts every long-short tried: each scored model, and the two of the ranked label
+    ranked = out["rank_ic"]["ranked_label"]
+    assert set(ranked) == {"xgb_rank", "trend"} and ranked["xgb_rank"]["rebalances"] > 100
+    assert out["rank_ic"]["portfolio"]["trials"] == 12 + 2  # scored models + ranked label
 
 
 def test_a_universe_without_signal_deploys_nothing(tmp_path):
     out = run_universe(tmp_path, {"AAA": 0.0, "BBB": 0.0})
     assert all(d["model"] is None for d in out["decision"].values()), out["decision"]
-    assert out["rank_ic"]["per_symbol"] is None  # two symbols: no cross-section to rank
+    assert out["rank_ic"] == {"per_symbol": None}  # two symbols: no cross-section to rank

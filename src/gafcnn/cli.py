@@ -129,6 +129,7 @@ def predict_main(argv: list[str] | None = None) -> None:
             print(format_row(stream.answer(), a.format), file=out, flush=True)
         return
     bars = _read(a.bars, columns)  # bad bars stop it here, before any output
+    bundle.check_bars(bars, a.bars)
     if header:
         print(header, file=out)
     n = len(bars)
@@ -222,6 +223,7 @@ def paper_main(argv: list[str] | None = None) -> None:
             sizes = {} if held is None else {held.entry: sizes.get(held.entry)}
     else:
         bars = _read(a.bars, columns)  # bad bars stop it here, before any output
+        bundle.check_bars(bars, a.bars)
         p_up = paper.decision_probabilities(bundle, bars, policy, start)
         warn_expired(bundle, int(minute_index(bars)[-1]))  # the last bar is the latest
         if header:

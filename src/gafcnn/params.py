@@ -501,6 +501,7 @@ CHANNEL_SERIES = (
     "close", "logret", "volume",
     "upper", "lower", "body",  # candle parts, each min-max scaled on its own
     "close_rel", "upper_rel", "lower_rel", "body_rel",  # on one scale: the window's range
+    "taker_imbalance", "trades",  # order flow, from bars that carry it
 )  # fmt: skip
 STORAGE_DTYPES = ("float16", "float32")
 
@@ -693,6 +694,16 @@ class UniverseParams(Section):
     def trainings(self, symbols: int) -> list[str]:
         """How the models are fitted: per symbol always; pooled too for 2+ symbols."""
         return ["per_symbol"] + (["pooled"] if self.pooled and symbols > 1 else [])
+
+
+@dataclass(frozen=True)
+class FeaturesParams(Section):
+    """What the indicator models (xgb_indicators and the hybrid) read besides the
+    technical indicators: ``flow``, the bars' order flow
+    (:data:`gafcnn.data.features.FLOW_FEATURES`), which the bars must carry."""
+
+    SECTION: ClassVar[str] = "features"
+    flow: bool = False
 
 
 ENSEMBLE_METHODS = ("mean", "weighted", "stacking")
@@ -988,6 +999,7 @@ SECTIONS: dict[str, type] = {
     "gaf": GafParams,
     "audit": AuditParams,
     "baseline": BaselineParams,
+    "features": FeaturesParams,
     "xgb": XgbSection,
     "ensemble": EnsembleParams,
     "hybrid": HybridParams,
@@ -1005,8 +1017,8 @@ SECTIONS: dict[str, type] = {
 
 # What the deployment bundle records of params.yaml (with the seed): the sections that
 # shape the served models and their decision.
-SERVED_SECTIONS = ("seed", "data", "split", "label", "gaf", "xgb", "ensemble", "hybrid",
-                   "minirocket", "evaluate", "sizing", "serving")  # fmt: skip
+SERVED_SECTIONS = ("seed", "data", "split", "label", "gaf", "features", "xgb", "ensemble",
+                   "hybrid", "minirocket", "evaluate", "sizing", "serving")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -1020,6 +1032,7 @@ class Params:
     gaf: GafParams
     audit: AuditParams
     baseline: BaselineParams
+    features: FeaturesParams
     xgb: XgbSection
     ensemble: EnsembleParams
     hybrid: HybridParams

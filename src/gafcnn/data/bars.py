@@ -24,6 +24,20 @@ COLUMNS = ["timestamp", *OHLCV, "filled"]
 FLOW = ["trades", "taker_buy_base"]
 
 
+def taker_imbalance(volume: np.ndarray, taker_buy: np.ndarray) -> np.ndarray:
+    """``2 * taker_buy / volume - 1`` per bar (+1: every trade a market buy), 0 where
+    nothing traded."""
+    v = np.asarray(volume, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(v > 0, 2 * np.asarray(taker_buy, dtype=np.float64) / v - 1, 0.0)
+
+
+def bar_arrays(bars: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The OHLCV columns, and the order flow where the frame carries it, as float64
+    arrays: what the models read from bars."""
+    return {k: bars[k].to_numpy(np.float64) for k in (*OHLCV, *FLOW) if k in bars}
+
+
 def minute_index(bars: pd.DataFrame) -> np.ndarray:
     """Integer minutes since the epoch for each bar (the key arithmetic uses)."""
     return clock.minutes_of(bars["timestamp"])
@@ -66,15 +80,27 @@ def bar_positions(minutes: np.ndarray, stamps_ms: np.ndarray, source: str | Path
 
 
 def load_bars(
-    columns: tuple[str, ...] = tuple(OHLCV), path: str | Path = paths.BARS
+    columns: tuple[str, ...] | None = None, path: str | Path = paths.BARS
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The bars' ``columns`` as arrays (float64; ``filled`` bool) and their minutes since
-    the epoch, read from parquet a row group at a time into arrays allocated once, so
+    """The bars' ``columns`` (None: OHLCV and the order flow where the bars carry it,
+    what models read) as arrays (float64; ``filled`` bool) and their minutes since the
+    epoch, read from parquet a row group at a time into arrays allocated once, so
     reading holds one row group beyond the columns themselves (no DataFrame, no table)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     with pq.ParquetFile(path) as pf:
+        names = pf.schema_arrow.names
+        if columns is None:
+            columns = (*OHLCV, *(k for k in FLOW if k in names))
+        missing = [k for k in columns if k not in names]
+        if missing:
+            flow = (
+                " (order flow: the bars' source files carry none)"
+                if set(missing) & set(FLOW)
+                else ""
+            )
+            raise InputError(path, f"no column {', '.join(missing)}{flow}")
         n = pf.metadata.num_rows
         arrays = {k: np.empty(n, dtype=bool if k == "filled" else np.float64) for k in columns}
         minutes = np.empty(n, dtype=np.int64)

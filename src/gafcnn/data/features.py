@@ -1,4 +1,5 @@
-"""Per-bar features of raw windows (the 1-D CNN's input)."""
+"""Per-bar features of raw windows (the 1-D CNN's input), the technical indicators and
+the order flow the indicator models read (:func:`model_inputs`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gafcnn.images.encodings import window_series
+from gafcnn.data.bars import FLOW, taker_imbalance
 
 BAR_FEATURES = ("logret", "range", "log_volume")
 
@@ -17,7 +18,7 @@ def window_bar_features(
     """``(N, 3, window)``: each bar's log(close/open), log(high/low), and log1p(volume)
     z-scored within the window (volume levels drift; their shape is what matters)."""
     idx = np.asarray(positions)[:, None] + np.arange(1 - window, 1)[None, :]
-    logret = window_series(bars, positions, window, {"logret"})["logret"]
+    logret = np.log(bars["close"][idx] / bars["open"][idx])  # the images' logret series
     rng = np.log(bars["high"][idx] / bars["low"][idx])
     vol = np.log1p(bars["volume"][idx])
     sd = vol.std(axis=1, keepdims=True)
@@ -207,3 +208,63 @@ def indicators(
         put[:, col["tod_sin"]] = np.sin(phase)
         put[:, col["tod_cos"]] = np.cos(phase)
     return out
+
+
+# ---------------------------------------------------------------- order flow
+
+# From the bars' trade count and taker-buy volume (:data:`gafcnn.data.bars.FLOW`): the
+# taker imbalance ``2 * taker_buy / volume - 1`` (+1: every trade a market buy) over the
+# bar and the last 5 bars, its z-score over a day of bars, and trades per bar (log) with
+# its z-score.
+FLOW_FEATURES = ("taker_imbalance", "taker_imbalance_5", "taker_imbalance_z",
+                 "trades_log", "trades_z")  # fmt: skip
+Z_BARS = 1440  # a day of 1-minute bars: the z-scores' trailing window
+
+
+def _z(x: np.ndarray, positions: np.ndarray, n: int) -> np.ndarray:
+    mean, sd = rolling(x, n, "mean", positions), rolling(x, n, "std", positions)
+    return (x[positions] - mean) / np.where(sd > 0, sd, np.nan)
+
+
+def flow_features(bars: dict[str, np.ndarray], positions: np.ndarray,
+                  z_bars: int = Z_BARS) -> np.ndarray:  # fmt: skip
+    """``(len(positions), len(FLOW_FEATURES))``: the order flow at each bar position,
+    from that bar and earlier ones only (NaN without enough history or volume)."""
+    missing = [k for k in FLOW if k not in bars]
+    if missing:
+        raise ValueError(f"order-flow features need the bars' {', '.join(missing)}")
+    p = np.asarray(positions, dtype=np.int64)
+    v = np.asarray(bars["volume"], dtype=np.float64)
+    tb = np.asarray(bars["taker_buy_base"], dtype=np.float64)
+    imb = taker_imbalance(v, tb)
+    cv, ctb = np.r_[0.0, np.cumsum(v)], np.r_[0.0, np.cumsum(tb)]
+    lo = np.maximum(p - 4, 0)
+    v5, tb5 = cv[p + 1] - cv[lo], ctb[p + 1] - ctb[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        imb5 = np.where((v5 > 0) & (p >= 4), 2 * tb5 / v5 - 1, np.nan)
+    trades = np.log1p(np.asarray(bars["trades"], dtype=np.float64))
+    return np.column_stack([imb[p], imb5, _z(imb, p, z_bars), trades[p], _z(trades, p, z_bars)])
+
+
+def input_names(flow: bool) -> list[str]:
+    """The indicator models' inputs, in order: the indicators, then the order flow."""
+    return [*INDICATORS, *(FLOW_FEATURES if flow else ())]
+
+
+def model_inputs(bars: dict[str, np.ndarray], minutes: np.ndarray, positions: np.ndarray,
+                 flow: bool, dtype: np.dtype | type = np.float64) -> np.ndarray:  # fmt: skip
+    """What the indicator models (xgb_indicators, the hybrid's first columns) read at
+    bar ``positions``: :func:`indicators`, and with ``flow`` :func:`flow_features`."""
+    x = indicators(bars, minutes, positions, dtype)
+    if not flow:
+        return x
+    return np.column_stack([x, flow_features(bars, positions).astype(dtype)])
+
+
+def reads_flow(width: int, base: int) -> bool:
+    """Whether a model fitted on ``width`` inputs read the order flow, given the
+    ``base`` inputs it has without: one error for any other width."""
+    if width not in (base, base + len(FLOW_FEATURES)):
+        raise ValueError(f"fitted on {width} inputs; this code builds {base} (without order "
+                         f"flow) or {base + len(FLOW_FEATURES)} (with)")  # fmt: skip
+    return width > base

@@ -41,6 +41,7 @@ from gafcnn.params import Params
 MODELS = ("xgb_rank", "trend")
 MIN_SYMBOLS = 3
 MIN_PERIODS = 10  # test rebalances below which nothing is judged
+MINUTES_PER_YEAR = 525_960  # 365.25 days: the Sharpe ratio's annualisation
 
 
 @dataclass
@@ -58,21 +59,27 @@ class Panel:
     def of(cls, frames: dict[str, pd.DataFrame], interval: int = 1) -> Panel:
         """From each symbol's bar frame (``ingest``'s layout): cut to the times every
         symbol has a bar."""
-        if len(frames) < MIN_SYMBOLS:
-            raise ValueError(f"a cross-section needs {MIN_SYMBOLS}+ symbols, got {len(frames)}")
-        symbols = sorted(frames)
-        own = {s: minute_index(frames[s]) for s in symbols}
-        common = own[symbols[0]]
+        arrays = {s: {k: f[k].to_numpy(np.float64) for k in OHLCV} for s, f in frames.items()}
+        return cls.of_arrays(arrays, {s: minute_index(f) for s, f in frames.items()}, interval)
+
+    @classmethod
+    def of_arrays(cls, bars: dict[str, dict[str, np.ndarray]], minutes: dict[str, np.ndarray],
+                  interval: int = 1) -> Panel:  # fmt: skip
+        """From each symbol's OHLCV arrays and bar minutes, cut to the times every
+        symbol has a bar; each symbol's indicators computed on its own bars."""
+        if len(bars) < MIN_SYMBOLS:
+            raise ValueError(f"a cross-section needs {MIN_SYMBOLS}+ symbols, got {len(bars)}")
+        symbols = sorted(bars)
+        common = minutes[symbols[0]]
         for s in symbols[1:]:
-            common = np.intersect1d(common, own[s])
+            common = np.intersect1d(common, minutes[s])
         if len(common) < 2:
             raise ValueError(f"the symbols share {len(common)} bar times")
         close, feats = [], []
         for s in symbols:
-            arrays = {k: frames[s][k].to_numpy(np.float64) for k in OHLCV}
-            pos = np.searchsorted(own[s], common)
-            close.append(arrays["close"][pos])
-            feats.append(indicators(arrays, own[s], pos))
+            pos = np.searchsorted(minutes[s], common)
+            close.append(bars[s]["close"][pos])
+            feats.append(indicators(bars[s], minutes[s], pos))
         return cls(symbols, common, np.column_stack(close), ranked(np.stack(feats, axis=1)),
                    interval)  # fmt: skip
 
@@ -143,6 +150,26 @@ def folds(panel: Panel, params: Params, h: int, refit: str) -> list[Fold]:
     return out
 
 
+def ranges_fold(panel: Panel, ranges: dict[str, list[list[str]]], h: int) -> Fold:
+    """The fold of ``split.ranges`` (ISO-minute ``[start, stop)`` pairs per segment, a
+    universe's common ranges): a bar belongs to a segment when it and the bar ``h``
+    bars of time later both lie in one of its ranges (no label reads past its range)."""
+    later = panel.minutes + h * panel.interval
+
+    def inside(name: str) -> np.ndarray:
+        keep = np.zeros(len(panel.minutes), dtype=bool)
+        for a, b in ranges[name]:
+            lo, hi = (clock.parse_minute(v, "split", name) for v in (a, b))
+            keep |= (panel.minutes >= lo) & (later < hi)
+        return np.flatnonzero(keep)
+
+    fold = Fold("ranges", inside("train"), inside("val"), inside("test"))
+    for name in ("train", "val", "test"):
+        if not len(getattr(fold, name)):
+            raise ValueError(f"no common bars in {name} for a {h}-bar horizon")
+    return fold
+
+
 def scores(panel: Panel, params: Params, fold: Fold, h: int, fwd: np.ndarray,
            threads: int) -> dict[str, np.ndarray]:  # fmt: skip
     """Each model's (T_test, N) scores of the fold's test bars."""
@@ -164,17 +191,28 @@ def scores(panel: Panel, params: Params, fold: Fold, h: int, fwd: np.ndarray,
     return {"xgb_rank": pred, "trend": sign * past[fold.test]}
 
 
-def rebalances(panel: Panel, positions: np.ndarray, h: int) -> np.ndarray:
-    """Test positions ``h`` bars apart in time (the first, then each next bar at least
-    ``h`` bars of time later): outcomes that do not overlap."""
+def spaced(minutes: np.ndarray, step: int) -> np.ndarray:
+    """Indices of ``minutes`` (sorted) at least ``step`` minutes apart: the first, then
+    each next one ``step`` or more minutes after the last kept (outcomes that do not
+    overlap)."""
     keep, next_at = [], None
-    step = h * panel.interval
-    for p in positions:
-        m = panel.minutes[p]
+    for i, m in enumerate(np.asarray(minutes, dtype=np.int64)):
         if next_at is None or m >= next_at:
-            keep.append(p)
+            keep.append(i)
             next_at = m + step
     return np.asarray(keep, dtype=np.int64)
+
+
+def judge_scores(scores: dict[str, np.ndarray], fwd: np.ndarray, params: Params, trials: int,
+                 per_year: float) -> dict[str, dict]:  # fmt: skip
+    """Each model's (T, N) scores at the rebalances against the (T, N) returns that
+    follow: rows where a score or a return is missing are left out (per model)."""
+    cost, out = params.evaluate.costs.per_side_bps, {}
+    for m, sc in scores.items():
+        ok = np.isfinite(sc).all(axis=1) & np.isfinite(fwd).all(axis=1)
+        sc_, f = sc[ok], fwd[ok]
+        out[m] = judge(spearman_rows(sc_, f), long_short(sc_, f, cost), params, trials, per_year)
+    return out
 
 
 def long_short(score: np.ndarray, fwd: np.ndarray, cost_bps: float) -> dict[str, np.ndarray]:
@@ -240,7 +278,6 @@ def study(params: Params, panel: Panel, horizons: list[int], refit: str = "none"
     if not horizons or horizons[0] < 1:
         raise ValueError(f"horizons must be whole bars >= 1, got {horizons}")
     trials = len(MODELS) * len(horizons)
-    cost = params.evaluate.costs.per_side_bps
     out = {"symbols": panel.symbols, "bars": len(panel.minutes), "interval_minutes": panel.interval,
            "refit": refit, "trials": trials, "horizons": {}}  # fmt: skip
     for h in horizons:
@@ -248,24 +285,17 @@ def study(params: Params, panel: Panel, horizons: list[int], refit: str = "none"
         picked, by_model, by_fold = [], {m: [] for m in MODELS}, {}
         for fold in folds(panel, params, h, refit):
             s = scores(panel, params, fold, h, fwd, threads)
-            rb = rebalances(panel, fold.test, h)
-            rows = rb - fold.test[0]
-            ok = np.isfinite(fwd[rb]).all(axis=1)
+            k = spaced(panel.minutes[fold.test], h * panel.interval)
+            rb = fold.test[k]
+            picked.append(rb)
             for m in MODELS:
-                ok &= np.isfinite(s[m][rows]).all(axis=1)
-            picked.append(rb[ok])
-            for m in MODELS:
-                by_model[m].append(s[m][rows[ok]])
-            by_fold[fold.name] = {m: float(np.nanmean(spearman_rows(s[m][rows[ok]], fwd[rb[ok]])))
+                by_model[m].append(s[m][k])
+            by_fold[fold.name] = {m: float(np.nanmean(spearman_rows(by_model[m][-1], fwd[rb])))
                                   for m in MODELS}  # fmt: skip
         rb = np.concatenate(picked)
-        f = fwd[rb]
-        per_year = 525_960 / (h * panel.interval)
-        models = {}
-        for m in MODELS:
-            sc = np.concatenate(by_model[m])
-            models[m] = judge(spearman_rows(sc, f), long_short(sc, f, cost), params, trials,
-                              per_year)  # fmt: skip
+        per_year = MINUTES_PER_YEAR / (h * panel.interval)
+        models = judge_scores({m: np.concatenate(v) for m, v in by_model.items()}, fwd[rb],
+                              params, trials, per_year)  # fmt: skip
         out["horizons"][str(h)] = {
             "test_from": clock.iso_minute(int(panel.minutes[rb[0]])) if len(rb) else None,
             "models": models, "folds": by_fold,

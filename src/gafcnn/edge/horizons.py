@@ -22,10 +22,10 @@ import pandas as pd
 
 from gafcnn import clock
 from gafcnn.data.bars import FLOW, OHLCV, minute_index
-from gafcnn.data.features import indicators
+from gafcnn.data.features import flow_features, indicators
 from gafcnn.data.samples import build_samples
 from gafcnn.data.split import SEGMENTS, make_split
-from gafcnn.edge.inputs import flow_features, has_flow, leader_features
+from gafcnn.edge.inputs import has_flow, leader_features
 from gafcnn.evaluation.bootstrap import block_length, bootstrap_indices, per_resample
 from gafcnn.evaluation.comparison import compare
 from gafcnn.evaluation.decision import cost_gate

@@ -30,9 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gafcnn.data.bars import FLOW, OHLCV, taker_imbalance
 from gafcnn.params import channel_spec
 
-PRESCALED = ("close_rel", "upper_rel", "lower_rel", "body_rel")  # in [-1, 1]: no min-max
+RELATIVE = ("close_rel", "upper_rel", "lower_rel", "body_rel")  # over the window's range
+PRESCALED = (*RELATIVE, "taker_imbalance")  # in [-1, 1]: no min-max
 _TINY = 10 * np.finfo(np.float64).eps  # sklearn's threshold for a zero range
 
 
@@ -167,7 +169,9 @@ SERIES_COLUMNS: dict[str, frozenset[str]] = {
     "upper": frozenset({"high", "open", "close"}),
     "lower": frozenset({"low", "open", "close"}),
     "body": frozenset({"open", "close"}),
-    **{name: _CANDLE for name in ("close_rel", "upper_rel", "lower_rel", "body_rel")},
+    **{name: _CANDLE for name in RELATIVE},
+    "taker_imbalance": frozenset({"volume", "taker_buy_base"}),
+    "trades": frozenset({"trades"}),
 }
 
 
@@ -175,7 +179,7 @@ def bar_columns(series: set[str]) -> tuple[str, ...]:
     """The bar columns :func:`window_series` reads for ``series`` (so a stage loads
     only those)."""
     need = set().union(*(SERIES_COLUMNS[s] for s in series))
-    return tuple(c for c in ("open", "high", "low", "close", "volume") if c in need)
+    return tuple(c for c in (*OHLCV, *FLOW) if c in need)
 
 
 def window_series(
@@ -191,6 +195,9 @@ def window_series(
     ``lower_rel``, ``body_rel``: the same four on one scale, divided by the window's
     high-low range (the close after subtracting the window's low), so a shadow twice
     the body stays twice the body; they lie in [-1, 1] and are encoded unscaled.
+    ``taker_imbalance`` (in [-1, 1], encoded unscaled: a window of market buys is not
+    one of sells) and ``trades`` (log of trades per bar): the order flow, from bars
+    that carry it.
     """
     idx = np.asarray(positions)[:, None] + np.arange(1 - window, 1)[None, :]
     out = {}
@@ -207,13 +214,17 @@ def window_series(
         out["logret"] = np.log(take("close") / take("open"))
     if "volume" in needed:
         out["volume"] = take("volume")
+    if "taker_imbalance" in needed:
+        out["taker_imbalance"] = taker_imbalance(take("volume"), take("taker_buy_base"))
+    if "trades" in needed:
+        out["trades"] = np.log1p(take("trades"))
     if "upper" in needed:
         out["upper"] = take("high") - np.maximum(take("open"), take("close"))
     if "lower" in needed:
         out["lower"] = np.minimum(take("open"), take("close")) - take("low")
     if "body" in needed:
         out["body"] = take("close") - take("open")
-    if needed & set(PRESCALED):
+    if needed & set(RELATIVE):
         span = take("high").max(axis=1, keepdims=True) - take("low").min(axis=1, keepdims=True)
         span = np.where(span > 0, span, 1.0)
         if "close_rel" in needed:

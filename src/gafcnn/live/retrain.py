@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import clock, paths, registry
-from gafcnn.data.bars import OHLCV, minute_index
+from gafcnn.data.bars import OHLCV, bar_arrays, minute_index
 from gafcnn.data.ingest import summarise
 from gafcnn.data.sources import file_form
 from gafcnn.evaluation.bootstrap import bootstrap_indices, per_resample
@@ -180,7 +180,7 @@ def stretch_forecasts(bundle: Bundle, bars: pd.DataFrame, start: int, end: int,
     part = bars[minutes < end].reset_index(drop=True)
     m = minutes[minutes < end]
     pos = np.flatnonzero((m >= start) & (m % stride == 0) & (m + h < end))
-    arrays = {k: part[k].to_numpy(np.float64) for k in OHLCV}
+    arrays = bar_arrays(part)
     forecast = bundle.sizer.forecast(arrays, m, pos)  # type: ignore[union-attr]
     realized = forward(arrays["close"], m, h)[pos]
     return m[pos], forecast, realized

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from gafcnn import registry
-from gafcnn.data.features import INDICATORS
+from gafcnn.data.features import input_names
 from gafcnn.models.predictions import logit
 
 
@@ -55,11 +55,17 @@ def ensemble(
             "stacking": stacking(p, coef, intercept)}  # fmt: skip
 
 
-def hybrid_inputs(windows: list[int]) -> list[str]:
-    """The hybrid's feature names, in the order it reads them."""
-    return [*INDICATORS, *[f"p_{registry.CNN.at(w)}" for w in windows]]
+def hybrid_members(windows: list[int]) -> list[str]:
+    """The names of the hybrid's CNN inputs (each window's P(up)), in order."""
+    return [f"p_{registry.CNN.at(w)}" for w in windows]
+
+
+def hybrid_inputs(windows: list[int], flow: bool = False) -> list[str]:
+    """The hybrid's feature names, in the order it reads them: the indicator models'
+    inputs (:func:`gafcnn.data.features.input_names`), then the CNNs' P(up)."""
+    return [*input_names(flow), *hybrid_members(windows)]
 
 
 def hybrid_features(indicators: np.ndarray, cnn: np.ndarray) -> np.ndarray:
-    """The hybrid's features: the indicators, then each window's CNN P(up)."""
+    """The hybrid's features: the indicator models' inputs, then each window's CNN P(up)."""
     return np.column_stack([indicators, cnn])

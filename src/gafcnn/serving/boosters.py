@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from gafcnn import paths, registry
-from gafcnn.data.features import INDICATORS
+from gafcnn.data.bars import FLOW
+from gafcnn.data.features import FLOW_FEATURES, input_names, reads_flow
+from gafcnn.io import InputError
 from gafcnn.models import combine
 from gafcnn.serving.served import Inputs, Predict
 
@@ -53,14 +55,15 @@ def load_booster(path: Path) -> Any:
 
 
 class Booster:
-    """A booster fitted to ``file`` on the features ``inputs(windows)`` names, which
+    """A booster fitted to ``file`` on the features ``inputs(windows, flow)`` names
+    (``flow``: with the order flow, as ``features.flow`` fitted it), which
     ``features(inputs, spec)`` builds at serving time (``members``: the CNNs whose
     P(up) it reads)."""
 
     def __init__(
         self,
         file: Path,
-        inputs: Callable[[list[int]], list[str]],
+        inputs: Callable[[list[int], bool], list[str]],
         features: Callable[[Inputs, dict], np.ndarray],
         reads_cnns: bool = False,
     ):
@@ -68,11 +71,22 @@ class Booster:
         self.reads_cnns = reads_cnns
 
     def ship(self, model: Any, windows: list[int], folder: Path) -> dict:
+        """Its file and inputs, read from the booster as fitted: whether it read the
+        order flow is told by how many inputs it was fitted on."""
+        width = load_booster(self.file).num_features()
+        try:
+            flow = reads_flow(width, len(self.inputs(windows, False)))
+        except ValueError as exc:
+            raise InputError(self.file, str(exc)) from None
         shutil.copyfile(self.file, folder / f"{model.name}.ubj")
-        spec = {"history_bars": WARMUP_BARS, "inputs": self.inputs(windows)}
+        spec = {"history_bars": WARMUP_BARS, "inputs": self.inputs(windows, flow)}
         if self.reads_cnns:
             spec["members"] = [registry.CNN.at(w) for w in windows]
         return spec
+
+    def bar_columns(self, spec: dict) -> set[str]:
+        """The bar columns it reads beyond OHLCV: the order flow's, if it reads it."""
+        return set(FLOW) if reads(spec) else set()
 
     def load(self, model: Any, spec: dict, folder: Path) -> Predict:
         booster = load_booster(folder / f"{model.name}.ubj")
@@ -97,12 +111,19 @@ class Booster:
         return [name for _, name in ranked[:k]]
 
 
+def reads(spec: dict) -> bool:
+    """Whether a booster's shipped inputs include the order flow."""
+    return FLOW_FEATURES[0] in spec["inputs"]
+
+
 XGB_INDICATORS = Booster(
-    paths.XGB_INDICATORS_MODEL, lambda windows: list(INDICATORS), lambda x, s: x.indicators
+    paths.XGB_INDICATORS_MODEL,
+    lambda windows, flow: input_names(flow),
+    lambda x, s: x.model_inputs(reads(s)),
 )
 HYBRID = Booster(
     paths.HYBRID_MODEL,
     combine.hybrid_inputs,
-    lambda x, s: combine.hybrid_features(x.indicators, x.members(s["members"])),
+    lambda x, s: combine.hybrid_features(x.model_inputs(reads(s)), x.members(s["members"])),
     reads_cnns=True,
 )

@@ -35,6 +35,7 @@ import numpy as np
 
 import gafcnn
 from gafcnn import clock, paths, registry
+from gafcnn.data.bars import FLOW
 from gafcnn.io import InputError, atomic_dir, read_json, write_json
 from gafcnn.serving import sizing
 from gafcnn.serving.served import Hook, Inputs, named
@@ -236,6 +237,26 @@ class Bundle:
         self.top_features = self._top_features(TOP_FEATURES)
         vol = self.spec["volatility"]
         self.sizer = None if vol is None else sizing.Sizer(vol, self.path)
+        self.bar_columns = self._bar_columns()
+
+    def _bar_columns(self) -> tuple[str, ...]:
+        """The bar columns beyond OHLCV its models read (the order flow, when a booster
+        was fitted on it or a CNN's channels encode it): every bar served must carry
+        them."""
+        need: set[str] = set()
+        for m in registry.served():
+            columns = getattr(hook(m.serves), "bar_columns", None)
+            if columns is not None:
+                need |= columns(self.spec["models"][m.name])
+        return tuple(c for c in FLOW if c in need)
+
+    def check_bars(self, bars: Any, source: str, line: int | None = None) -> None:
+        """One error when ``bars`` lack a column its models read."""
+        missing = [c for c in self.bar_columns if c not in bars]
+        if missing:
+            raise InputError(source, f"this bundle's models read the order flow "
+                             f"({', '.join(self.bar_columns)}); the bars carry no "
+                             f"{', '.join(missing)}", line)  # fmt: skip
 
     def _top_features(self, k: int) -> list[str]:
         """The deployed model's ``k`` most informative inputs by gain, where its hook

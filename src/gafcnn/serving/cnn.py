@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 from gafcnn import paths
+from gafcnn.data.bars import OHLCV
 from gafcnn.data.features import window_bar_features
-from gafcnn.images.encodings import Encoder, window_series
+from gafcnn.images.encodings import Encoder, bar_columns, window_series
 from gafcnn.io import read_json
 from gafcnn.serving.onnx import OnnxCnn
 from gafcnn.serving.served import Inputs, Predict
@@ -48,6 +49,15 @@ class Cnns:
                     for name, (w, graph, enc, m) in served.items()}  # fmt: skip
 
         return predict
+
+    def bar_columns(self, spec: dict) -> set[str]:
+        """The bar columns its images read beyond OHLCV (order-flow channels)."""
+        out: set[str] = set()
+        for m in spec["windows"].values():
+            enc = encoder_of(m)
+            if enc is not None:
+                out |= set(bar_columns(enc.series_needed)) - set(OHLCV)
+        return out
 
 
 def encoder_of(meta: dict) -> Encoder | None:

@@ -50,13 +50,13 @@ def require_outputs(*files: str | Path) -> None:
 def _measure_here(bundle_dir: str, bars_path: str, singles: int, batch: int) -> dict:
     import pandas as pd
 
-    from gafcnn.data.bars import minute_index
+    from gafcnn.data.bars import bar_arrays, minute_index
 
     t0 = time.perf_counter()
     pred = Bundle(bundle_dir)
     load_s = time.perf_counter() - t0
     df = pd.read_parquet(bars_path)
-    arrays = {k: df[k].to_numpy(np.float64) for k in ("open", "high", "low", "close", "volume")}
+    arrays = bar_arrays(df)
     minutes = minute_index(df)
     n = len(minutes)
     rng = np.random.default_rng(0)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import clock
-from gafcnn.data.bars import OHLCV, minute_index
+from gafcnn.data.bars import bar_arrays, minute_index
 from gafcnn.serving.signals import size_fields
 from gafcnn.trading.backtest import trade_log
 from gafcnn.trading.engine import Policy, Trade
@@ -45,7 +45,7 @@ def decision_probabilities(
     positions = positions[bundle.ready(minutes, positions)]
     p = np.full(len(minutes), np.nan)
     if len(positions):
-        arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
+        arrays = bar_arrays(bars)
         p[positions] = bundle.predict_all(arrays, minutes, positions)[policy.model]
     return p[-1:] if last_only else p
 

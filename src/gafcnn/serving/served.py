@@ -9,7 +9,9 @@ A model the bundle serves names a *serving hook* in its registry declaration
 * ``load(model, spec, folder) -> predict``: ``predict(inputs) -> {name: P(up)}``
   from raw bars (:class:`Inputs`), by the model's registry name(s);
 * optionally ``top_features(model, spec, folder, k) -> list[str]``: the model's ``k``
-  most informative inputs by gain (the boosters).
+  most informative inputs by gain (the boosters);
+* optionally ``bar_columns(spec) -> set[str]``: the bar columns it reads beyond OHLCV
+  (the order flow), which every bar served must then carry.
 
 The bundle runs the hooks in registry order, so a model may read the P(up) of any
 model declared before it (``inputs.p``). The code a hook imports is part of the
@@ -27,7 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from gafcnn.data.features import indicators
+from gafcnn.data.features import flow_features, indicators
 
 
 class Computed(dict):
@@ -65,6 +67,16 @@ class Inputs:
     def indicators(self) -> np.ndarray:
         """The technical indicators at the decision positions (computed once)."""
         return indicators(self.bars, self.minutes, self.positions)
+
+    @cached_property
+    def flow(self) -> np.ndarray:
+        """The order-flow features at the decision positions (computed once)."""
+        return flow_features(self.bars, self.positions)
+
+    def model_inputs(self, flow: bool) -> np.ndarray:
+        """What the indicator models read (:func:`gafcnn.data.features.model_inputs`,
+        the same columns from the parts computed once)."""
+        return np.column_stack([self.indicators, self.flow]) if flow else self.indicators
 
     def members(self, names: list[str]) -> np.ndarray:
         """``(n, len(names))``: the P(up) of other models, in the order named."""

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import clock
-from gafcnn.data.bars import OHLCV, minute_index
+from gafcnn.data.bars import COLUMNS, bar_arrays, minute_index
 from gafcnn.io import InputError
 
 FIELDS = ("timestamp", "p_up", "action", "reason", "predicted_vol", "recommended_size")
@@ -65,7 +65,7 @@ def _number(x: float) -> float | None:
 def direction_rows(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dict]:
     """One row per bar position: its timestamp (ISO, UTC), P(up), action and reason."""
     minutes = minute_index(bars)
-    arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
+    arrays = bar_arrays(bars)
     complete = bundle.ready(minutes, positions)
     p = np.full(len(positions), np.nan)
     if bundle.deployed is not None and complete.any():
@@ -84,7 +84,7 @@ def size_fields(bundle, bars: pd.DataFrame, positions: np.ndarray) -> list[dict]
     the last horizon, or fewer bars than it reads), whatever the direction decides."""
     vol = np.full(len(positions), np.nan)
     if bundle.sizer is not None and len(positions):
-        arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
+        arrays = bar_arrays(bars)
         vol = bundle.sizer.forecast(arrays, minute_index(bars), positions)
     size = vol if bundle.sizer is None else bundle.sizer.size(vol)
     return [{"predicted_vol": _number(v), "recommended_size": _number(z)}
@@ -123,7 +123,10 @@ class Stream:
         return clock.ms_of_stamp(self.bars["timestamp"].iloc[-1])
 
     def check(self, bars: pd.DataFrame, source: str, line: int | None = None) -> None:
-        """Error unless ``bars`` (in time order) start later than the last bar held."""
+        """Error unless ``bars`` (in time order) start later than the last bar held and
+        carry every column the bundle's models read."""
+        if self.bundle is not None:
+            self.bundle.check_bars(bars, source, line)
         first = clock.ms_of_stamp(bars["timestamp"].iloc[0])
         if self.last_ms is not None and first <= self.last_ms:
             raise InputError(source, NOT_LATER, line)
@@ -132,15 +135,19 @@ class Stream:
         """Add ``bars`` (validated, in time order) after the last bar held; an error
         leaves the stream as it was."""
         self.check(bars, source, line)
+        bars = bars[[*COLUMNS, *getattr(self.bundle, "bar_columns", ())]]  # what is read
         frames = [bars] if self.bars is None else [self.bars, bars]
         self.bars = pd.concat(frames, ignore_index=True).iloc[-self.keep :]
         self.bars = self.bars.reset_index(drop=True)
         self._answer = self._size = None
 
     def swap(self, bundle) -> None:
-        """Answer from ``bundle`` on, every bar held kept (a new champion, hot-reloaded)."""
+        """Answer from ``bundle`` on, every bar held kept (a new champion, hot-reloaded)
+        unless they lack a column it reads: then it waits for bars that carry it."""
         self.bundle, self._answer, self._size = bundle, None, None
         self.keep = self.holding(bundle, self.keep)
+        if self.bars is not None and any(c not in self.bars for c in bundle.bar_columns):
+            self.bars = None
 
     def answer(self) -> dict | None:
         """The decision at the last bar (a :data:`FIELDS` row), or None before the first."""

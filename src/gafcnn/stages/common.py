@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import paths
-from gafcnn.data.bars import bar_positions
+from gafcnn.data.bars import FLOW, OHLCV, bar_positions, load_bars
 from gafcnn.data.split import SEGMENTS
 from gafcnn.images.imageset import GafSet
 from gafcnn.params import Params
@@ -38,3 +38,10 @@ def window_arg(doc: str | None) -> int:
 def split_positions(gs: GafSet, minutes: np.ndarray) -> dict[str, np.ndarray]:
     """The bar position of every decision time of each segment of an image set."""
     return {s: bar_positions(minutes, gs.timestamps(s), gs.dir) for s in SEGMENTS}
+
+
+def model_bars(params: Params) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The bars the indicator models read (:func:`gafcnn.data.features.model_inputs`):
+    OHLCV, and the order flow with ``features.flow`` (one error when the bars carry
+    none)."""
+    return load_bars(tuple(OHLCV) + (tuple(FLOW) if params.features.flow else ()))

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from gafcnn import clock, paths, registry
-from gafcnn.data.bars import bar_positions, load_bars
-from gafcnn.data.features import INDICATORS, indicators
+from gafcnn.data.bars import bar_positions
+from gafcnn.data.features import model_inputs
 from gafcnn.data.split import required_purge
 from gafcnn.io import run_stage, save_xgb, write_json
 from gafcnn.models import combine, predictions
@@ -25,7 +25,7 @@ from gafcnn.models.boosting import gain_importance, xgb_classifier
 from gafcnn.models.ensemble import purged_folds
 from gafcnn.models.metrics import classification_report
 from gafcnn.params import read_params, runtime_setting
-from gafcnn.stages.common import gaf_sets
+from gafcnn.stages.common import gaf_sets, model_bars
 from gafcnn.stages.members import joined_cnn_predictions
 
 
@@ -36,11 +36,13 @@ def main() -> None:
     sets = gaf_sets(params)
     windows = list(sets)
     joined = joined_cnn_predictions(sets, registry.CNN.name)
-    bars, minutes = load_bars()
+    bars, minutes = model_bars(params)
+    flow = params.features.flow
     ts = clock.ms_of(joined["timestamp"])
-    names = combine.hybrid_inputs(windows)
-    feats = indicators(bars, minutes, bar_positions(minutes, ts, paths.CNN_PREDICTIONS))
-    x = combine.hybrid_features(feats, joined[names[len(INDICATORS) :]].to_numpy())
+    names, members = combine.hybrid_inputs(windows, flow), combine.hybrid_members(windows)
+    pos = bar_positions(minutes, ts, paths.CNN_PREDICTIONS)
+    feats = model_inputs(bars, minutes, pos, flow)
+    x = combine.hybrid_features(feats, joined[members].to_numpy())
     y = joined["label"].to_numpy()
     val = (joined["segment"] == "val").to_numpy()
     test = (joined["segment"] == "test").to_numpy()
@@ -65,7 +67,7 @@ def main() -> None:
     final.fit(x_val, y_val, verbose=False)
     p_test = final.predict_proba(x[test])[:, 1]
     importance = gain_importance(final, names)
-    cnn_share = sum(v for k, v in importance.items() if k not in INDICATORS)
+    cnn_share = sum(v for k, v in importance.items() if k in members)
     metrics = {
         "test": classification_report(y[test], p_test),
         "rounds": rounds,

@@ -1,7 +1,9 @@
 """`universe` stage: every symbol under each training (its own models, as its own
 market's evaluate stage judged them; the pooled ones, judged here by the same judge),
-the models pooled over the symbols, the cross-sectional rank IC (three or more
-symbols), and one decision per symbol (:mod:`gafcnn.universe.evaluation`).
+the models pooled over the symbols, the cross-section (three or more symbols: each
+model's P(up) and a model of the ranked label as cross-sectional scores, rank IC and a
+long-short portfolio with its own decision), and one decision per symbol
+(:mod:`gafcnn.universe.evaluation`).
 
 Writes ``metrics/universe.json`` and ``reports/universe.md``.
 """
@@ -10,19 +12,22 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gafcnn import clock, paths
+from gafcnn import clock, paths, registry
 from gafcnn.data.bars import load_bars
+from gafcnn.edge.cross_section import MODELS as RANKED_MODELS
 from gafcnn.evaluation.bootstrap import block_length
 from gafcnn.io import read_json, run_stage, write_json
 from gafcnn.models import predictions
-from gafcnn.params import Params, read_params
+from gafcnn.params import Params, read_params, runtime_setting
 from gafcnn.universe.evaluation import (
     Market,
     as_evaluated,
     choose,
     judge,
     pooled_accuracy,
+    portfolio,
     rank_ic,
+    ranked_label,
     summary,
 )
 from gafcnn.universe.layout import market_split, read_spans, trials
@@ -70,6 +75,9 @@ def main() -> None:
     block = block_length(max(params.gaf.windows), horizon, params.gaf.stride)
     per_symbol: dict = {s: {} for s in params.data.symbols}
     pooled, ic = {}, {}
+    # the long-shorts tried: every scored model per training and the ranked label's
+    n_scored = len(registry.scored(list(params.gaf.windows), params.ensemble.method))
+    cs_trials = params.evaluate.trials * (len(trainings) * n_scored + len(RANKED_MODELS))
     for training in trainings:
         last = train_last_ms(split) if training == "pooled" else None  # common ranges
         judged = {
@@ -81,7 +89,14 @@ def main() -> None:
         for s, j in judged.items():
             per_symbol[s][training] = summary(j, horizon)
         pooled[training] = pooled_accuracy(judged, block, cfg.bootstrap_reps, params.seed)
-        ic[training] = rank_ic(judged, markets, horizon)
+        ic[training] = rank_ic(judged, markets, horizon, params, cs_trials)
+    if len(markets) >= 3:
+        threads = runtime_setting(params, "threads")
+        ic["ranked_label"] = ranked_label(markets, split["ranges"], horizon, params, cs_trials,
+                                          threads)  # fmt: skip
+        ic["portfolio"] = portfolio({k: v for k, v in ic.items() if v is not None}) | {
+            "trials": cs_trials
+        }
     decision = {s: choose(per_symbol[s]) for s in params.data.symbols}
     out = {
         "symbols": list(params.data.symbols),

@@ -12,7 +12,7 @@ the backtests are the `sizing` stage's).
 from __future__ import annotations
 
 from gafcnn import paths, registry
-from gafcnn.data.bars import OHLCV, bar_positions, load_bars
+from gafcnn.data.bars import bar_positions, load_bars
 from gafcnn.io import InputError, atomic_dir, run_stage, write_json, write_parquet
 from gafcnn.params import read_params, runtime_setting
 from gafcnn.serving.sizing import forecasters
@@ -27,8 +27,7 @@ def main() -> None:
     bars, minutes = load_bars()
     pos = bar_positions(minutes, samples["ts"].to_numpy(), paths.GAF_DIR)
     sz = params.sizing
-    target = Target({k: bars[k] for k in OHLCV}, minutes, pos, samples["segment"].to_numpy(),
-                    sz.horizon, sz.spans)  # fmt: skip
+    target = Target(bars, minutes, pos, samples["segment"].to_numpy(), sz.horizon, sz.spans)
     fit = target.fit(params.seed, params.xgb, runtime_setting(params, "threads"),
                      cnn_window=min(params.gaf.windows))  # fmt: skip
     with atomic_dir(paths.VOLATILITY_MODELS) as folder:

@@ -7,14 +7,14 @@ from __future__ import annotations
 import numpy as np
 
 from gafcnn import paths, registry
-from gafcnn.data.bars import bar_positions, load_bars
-from gafcnn.data.features import INDICATORS, indicators
+from gafcnn.data.bars import bar_positions
+from gafcnn.data.features import input_names, model_inputs
 from gafcnn.io import run_stage, save_xgb, write_json
 from gafcnn.models import predictions
 from gafcnn.models.boosting import gain_importance, xgb_classifier
 from gafcnn.models.metrics import classification_report
 from gafcnn.params import read_params, runtime_setting
-from gafcnn.stages.common import gaf_sets, samples_frame
+from gafcnn.stages.common import gaf_sets, model_bars, samples_frame
 
 
 def main() -> None:
@@ -22,10 +22,11 @@ def main() -> None:
     cfg, seed = params.xgb, params.seed
     sets = gaf_sets(params)
     samples = samples_frame(sets[min(sets)])
-    bars, minutes = load_bars()
+    bars, minutes = model_bars(params)
+    flow = params.features.flow
     # float32: what XGBoost reads the features as, at half the memory
     pos = bar_positions(minutes, samples["ts"].to_numpy(), paths.GAF_DIR)
-    feats = indicators(bars, minutes, pos, np.float32)
+    feats = model_inputs(bars, minutes, pos, flow, np.float32)
     part = {s: (samples["segment"] == s).to_numpy() for s in ("train", "val", "test")}
     y = samples["label"].to_numpy()
     model = xgb_classifier(cfg, seed, n_jobs=runtime_setting(params, "threads"))
@@ -43,7 +44,7 @@ def main() -> None:
         frames.append(predictions.frame(ts, s, y[part[s]], p, registry.XGB_INDICATORS.name))
     predictions.write(frames, paths.predictions_file(registry.XGB_INDICATORS.stage.name))
     save_xgb(model, paths.XGB_INDICATORS_MODEL)
-    importance = gain_importance(model, list(INDICATORS))
+    importance = gain_importance(model, input_names(flow))
     metrics = {
         "val": reports["val"],
         "test": reports["test"],

@@ -1,6 +1,8 @@
 """Judging a universe: every symbol under each training (per symbol, pooled) with the
 single split's own figures and decision rule, the models pooled over the symbols,
-the cross-sectional rank IC, and one decision per symbol.
+the cross-section (each model's P(up) ranked across the symbols, and a model of the
+ranked label: rank IC and a long-short portfolio with its own decision), and one
+decision per symbol.
 
 A symbol is judged by the one judge of a market
 (:func:`gafcnn.evaluation.judgement.judge`: block-bootstrap intervals, policies with
@@ -19,6 +21,7 @@ import pandas as pd
 from gafcnn import clock, registry
 from gafcnn.data.bars import positions
 from gafcnn.data.labels import forward_returns
+from gafcnn.edge import cross_section
 from gafcnn.evaluation.bootstrap import bootstrap_indices, per_resample
 from gafcnn.evaluation.judgement import Checks, out_of_sample, scored
 from gafcnn.evaluation.judgement import judge as judge_market
@@ -134,54 +137,66 @@ def pooled_accuracy(judged: dict[str, dict], block: int, reps: int, seed: int) -
     return out
 
 
-def rank_ic(judged: dict[str, dict], markets: dict[str, Market], horizon: int) -> dict | None:
-    """Per model, the cross-sectional rank correlation (Spearman) of P(up) with the
-    next ``horizon``-minute return at each decision time every symbol shares (qlib's
-    rank IC): its mean, and a t-statistic over times ``horizon`` minutes apart (so the
-    returns do not overlap). None with fewer than three symbols."""
+def rank_ic(judged: dict[str, dict], markets: dict[str, Market], horizon: int, params: Params,
+            trials: int) -> dict | None:  # fmt: skip
+    """Per model, its P(up) as a cross-sectional score at the decision times every
+    symbol shares, ``horizon`` minutes apart (returns that do not overlap): qlib's rank
+    IC with its t-statistic, and the long-short portfolio (top tercile long, bottom
+    short) net of costs with its interval and whether it deploys at ``trials``
+    (:func:`gafcnn.edge.cross_section.judge_scores`). None with fewer than three
+    symbols."""
     if len(judged) < 3:
         return None
     common = None
     for j in judged.values():
         common = j["ts"] if common is None else np.intersect1d(common, j["ts"])
-    minutes = clock.minutes_of_ms(common)
-    keep = np.r_[True, np.diff(minutes) > 0]
-    apart = [0]
-    for i in range(1, len(minutes)):
-        if keep[i] and minutes[i] - minutes[apart[-1]] >= horizon:
-            apart.append(i)
-    fwd = []
-    for s in judged:
-        m = markets[s]
-        r = forward_returns(m.bars["close"], m.minutes, horizon)
-        fwd.append(r[positions(m.minutes, common)])
-    ranks_r = pd.DataFrame(np.array(fwd)).rank(axis=0).to_numpy()
-    out = {}
-    for name in next(iter(judged.values()))["probs"]:
-        p = np.array(
+    at = common[cross_section.spaced(clock.minutes_of_ms(common), horizon)]
+    fwd = np.column_stack([
+        forward_returns(markets[s].bars["close"], markets[s].minutes, horizon)[
+            positions(markets[s].minutes, at)] for s in judged
+    ])  # fmt: skip
+    scores = {
+        name: np.column_stack(
             [
-                pd.Series(j["probs"][name], index=j["ts"]).reindex(common).to_numpy()
+                pd.Series(j["probs"][name], index=j["ts"]).reindex(at).to_numpy()
                 for j in judged.values()
             ]
-        )
-        ranks_p = pd.DataFrame(p).rank(axis=0).to_numpy()
-        ic = np.array(
-            [
-                np.corrcoef(ranks_p[:, t], ranks_r[:, t])[0, 1]
-                if np.std(ranks_p[:, t]) > 0 and np.std(ranks_r[:, t]) > 0
-                else np.nan
-                for t in range(len(common))
-            ]
-        )
-        sel = ic[apart]
-        sel = sel[np.isfinite(sel)]  # a constant P(up) ranks nothing
-        sd = float(sel.std(ddof=1)) if len(sel) > 1 else 0.0
-        out[name] = {
-            "mean": float(ic[np.isfinite(ic)].mean()) if np.isfinite(ic).any() else None,
-            "t_stat": float(sel.mean() / sd * np.sqrt(len(sel))) if sd > 0 else None,
-            "times": int(len(sel)),
-        }
-    return out
+        )  # fmt: skip
+        for name in next(iter(judged.values()))["probs"]
+    }
+    return cross_section.judge_scores(
+        scores, fwd, params, trials, cross_section.MINUTES_PER_YEAR / horizon
+    )
+
+
+def ranked_label(markets: dict[str, Market], ranges: dict, horizon: int, params: Params,
+                 trials: int, threads: int) -> dict:  # fmt: skip
+    """The models of the ranked label (each symbol's next-``horizon`` return ranked
+    across the universe, :mod:`gafcnn.edge.cross_section`) fitted on the universe's
+    common train and val ranges and judged on its test as :func:`rank_ic` judges."""
+    panel = cross_section.Panel.of_arrays({s: m.bars for s, m in markets.items()},
+                                          {s: m.minutes for s, m in markets.items()})  # fmt: skip
+    fold = cross_section.ranges_fold(panel, ranges, horizon)
+    fwd = panel.forward(horizon)
+    scores = cross_section.scores(panel, params, fold, horizon, fwd, threads)
+    k = cross_section.spaced(panel.minutes[fold.test], horizon)
+    per_year = cross_section.MINUTES_PER_YEAR / horizon
+    return cross_section.judge_scores({m: v[k] for m, v in scores.items()}, fwd[fold.test[k]],
+                                      params, trials, per_year)  # fmt: skip
+
+
+def portfolio(candidates: dict[str, dict[str, dict]]) -> dict:
+    """The universe's one long-short decision: of every candidate (by training, then
+    model; the oracle left out) that deploys, the one with the highest mean net return
+    per rebalance; else no portfolio."""
+    passing = [(r["net_bps"], training, m) for training, models in candidates.items()
+               for m, r in models.items() if m != registry.ORACLE and r["deploys"]]  # fmt: skip
+    if not passing:
+        why = "no long-short pays its costs beyond luck at the family-wise level"
+        return {"decision": "no portfolio", "training": None, "model": None, "why": why}
+    net, training, m = max(passing)
+    return {"decision": f"deploy the long-short of {m} ({training})", "training": training,
+            "model": m, "why": candidates[training][m]["why"]}  # fmt: skip
 
 
 def choose(per_training: dict[str, dict]) -> dict:

@@ -92,20 +92,33 @@ def write_universe_report(out: dict, path: Path) -> None:
         blocks: list = [Table(("model", "accuracy [95% CI]", "decisions"), rows)]
         ic = out["rank_ic"][training]
         if ic is not None:
-            blocks.append(
-                Table(
-                    ("model", "mean rank IC", "t-stat", "times"),
-                    tuple(
-                        (
-                            m,
-                            "" if r["mean"] is None else f"{r['mean']:+.4f}",
-                            "" if r["t_stat"] is None else f"{r['t_stat']:+.2f}",
-                            str(r["times"]),
-                        )
-                        for m, r in ic.items()
-                    ),
-                )
-            )
+            blocks.append(cross_section_table(ic))
         sections.append(Section(f"Pooled over the symbols, {training}", tuple(blocks)))
+    if "portfolio" in out["rank_ic"]:
+        p = out["rank_ic"]["portfolio"]
+        sections.append(Section("The cross-section: one long-short portfolio", (
+            Paragraph(f"Each symbol's next-horizon return ranked across the universe, "
+                      f"modelled directly (below); every long-short tried counts as a "
+                      f"trial ({p['trials']}). Decision: {p['decision']} ({p['why']})."),
+            cross_section_table(out["rank_ic"]["ranked_label"]),
+        )))  # fmt: skip
     doc = Document(f"Universe: {', '.join(out['symbols'])}", tuple(sections))
     write_bytes(path, to_markdown(doc, Path(path).parent).encode())
+
+
+def cross_section_table(models: dict[str, dict]) -> Table:
+    """Per model as a cross-sectional score: rank IC and its t-statistic over the
+    rebalances, and the long-short's net return per rebalance with its interval."""
+
+    def row(m: str, r: dict) -> tuple[str, ...]:
+        if "net_bps" not in r:
+            return (m, f"{r['rank_ic']:+.4f}", f"{r['rank_ic_t']:+.2f}", str(r["rebalances"]),
+                    r["why"], "", "")  # fmt: skip
+        ci = r["net_bps_ci"]
+        return (m, f"{r['rank_ic']:+.4f}", f"{r['rank_ic_t']:+.2f}", str(r["rebalances"]),
+                f"{r['net_bps']:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}]",
+                f"{r['p_value_family']:.3f}", "yes" if r["deploys"] else "no")  # fmt: skip
+
+    head = ("model", "rank IC", "t", "rebalances", "long-short net bps [95%]", "p (family)",
+            "deploys")  # fmt: skip
+    return Table(head, tuple(row(m, r) for m, r in models.items()))
