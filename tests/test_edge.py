@@ -137,6 +137,7 @@ def test_long_short_holds_the_top_tercile_long_the_bottom_short_and_pays_on_turn
     assert np.allclose(ls["gross"], [0.03, 0.03, -0.03])
     assert np.allclose(ls["turnover"], [2.0, 0.0, 4.0])
     assert np.allclose(ls["net"], ls["gross"] - ls["turnover"] * 10 / 1e4)
+    assert np.allclose(ls["rank_spread"], [0.8, 0.8, -0.8])  # ranks 0.5, 0.3 vs -0.3, -0.5
 
 
 def test_rebalances_are_a_horizon_of_time_apart_across_gaps():

@@ -217,7 +217,9 @@ def judge_scores(scores: dict[str, np.ndarray], fwd: np.ndarray, params: Params,
 
 def long_short(score: np.ndarray, fwd: np.ndarray, cost_bps: float) -> dict[str, np.ndarray]:
     """Per rebalance: the top tercile long and the bottom short, equal weights per side,
-    the gross return, the turnover (sum of weight changes) and the net after costs."""
+    the gross return, the turnover (sum of weight changes), the net after costs, and
+    the rank spread (the long side's mean rank of return minus the short side's, on
+    the [-0.5, 0.5] scale: what the ranking earns before the returns' sizes)."""
     t, n = score.shape
     k = max(1, n // 3)
     order = np.argsort(score, axis=1, kind="stable")
@@ -227,7 +229,9 @@ def long_short(score: np.ndarray, fwd: np.ndarray, cost_bps: float) -> dict[str,
     w[rows, order[:, :k]] = -1.0 / k
     gross = (w * fwd).sum(axis=1)
     turnover = np.abs(np.diff(np.vstack([np.zeros((1, n)), w]), axis=0)).sum(axis=1)
-    return {"gross": gross, "turnover": turnover, "net": gross - turnover * cost_bps / 1e4}
+    spread = (w * ranked(fwd)).sum(axis=1)
+    return {"gross": gross, "turnover": turnover, "net": gross - turnover * cost_bps / 1e4,
+            "rank_spread": spread}  # fmt: skip
 
 
 def judge(ic: np.ndarray, ls: dict[str, np.ndarray], params: Params, trials: int,
@@ -260,6 +264,7 @@ def judge(ic: np.ndarray, ls: dict[str, np.ndarray], params: Params, trials: int
         "net_bps": mean * 1e4,
         "net_bps_ci": [float(v) * 1e4 for v in np.percentile(means, [2.5, 97.5])],
         "gross_bps": float(ls["gross"].mean()) * 1e4,
+        "rank_spread": float(ls["rank_spread"].mean()),
         "turnover": turnover,
         "break_even_bps": float(ls["gross"].mean()) / turnover * 1e4 if turnover else None,
         "sharpe_annual": mean / sd_net * float(np.sqrt(per_year)) if sd_net > 0 else nan,

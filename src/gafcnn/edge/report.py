@@ -58,16 +58,17 @@ def cross_section_markdown(figures: dict) -> str:
              f"{figures['refit']}; {figures['trials']} trials (models x horizons)."]  # fmt: skip
     for h, r in figures["horizons"].items():
         lines += ["", f"## Horizon {h} bars (test from {r['test_from']})", "",
-                  "| model | rebalances | rank IC | t | gross bps | turnover | net bps [95%] "
-                  "| break-even bps | Sharpe (yr) | p (family) | detectable bps | deploys |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "| model | rebalances | rank IC | t | rank spread | gross bps | turnover "
+                  "| net bps [95%] | break-even bps | Sharpe (yr) | p (family) | detectable bps "
+                  "| deploys |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for m, x in r["models"].items():
             if "net_bps" not in x:
-                lines.append(f"| {m} | {x['rebalances']} | {x['why']} |||||||||")
+                lines.append(f"| {m} | {x['rebalances']} | {x['why']} ||||||||||")
                 continue
             lines.append(
                 f"| {m} | {x['rebalances']} | {x['rank_ic']:+.4f} | {x['rank_ic_t']:+.2f} | "
-                f"{x['gross_bps']:+.2f} | {x['turnover']:.2f} | "
+                f"{x['rank_spread']:+.3f} | {x['gross_bps']:+.2f} | {x['turnover']:.2f} | "
                 f"{x['net_bps']:+.2f} {_ci(x['net_bps_ci'], '+.2f')} | "
                 f"{_num(x['break_even_bps'], '.2f')} | {x['sharpe_annual']:+.2f} | "
                 f"{x['p_value_family']:.3f} | {x['detectable_net_bps']:.2f} | "

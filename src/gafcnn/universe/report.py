@@ -113,12 +113,12 @@ def cross_section_table(models: dict[str, dict]) -> Table:
     def row(m: str, r: dict) -> tuple[str, ...]:
         if "net_bps" not in r:
             return (m, f"{r['rank_ic']:+.4f}", f"{r['rank_ic_t']:+.2f}", str(r["rebalances"]),
-                    r["why"], "", "")  # fmt: skip
+                    "", r["why"], "", "")  # fmt: skip
         ci = r["net_bps_ci"]
         return (m, f"{r['rank_ic']:+.4f}", f"{r['rank_ic_t']:+.2f}", str(r["rebalances"]),
-                f"{r['net_bps']:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}]",
+                f"{r['rank_spread']:+.3f}", f"{r['net_bps']:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}]",
                 f"{r['p_value_family']:.3f}", "yes" if r["deploys"] else "no")  # fmt: skip
 
-    head = ("model", "rank IC", "t", "rebalances", "long-short net bps [95%]", "p (family)",
-            "deploys")  # fmt: skip
+    head = ("model", "rank IC", "t", "rebalances", "rank spread", "long-short net bps [95%]",
+            "p (family)", "deploys")  # fmt: skip
     return Table(head, tuple(row(m, r) for m, r in models.items()))
