@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from gafcnn import clock
+from gafcnn import clock, registry
 from gafcnn.data.bars import FLOW, OHLCV, minute_index
 from gafcnn.data.features import flow_features, indicators
 from gafcnn.data.samples import build_samples
@@ -35,7 +35,7 @@ from gafcnn.models.boosting import xgb_classifier
 from gafcnn.models.metrics import hits
 from gafcnn.params import Params
 
-BASE, FLOW_MODEL, LEADERS_MODEL = "xgb_indicators", "xgb_flow", "xgb_leaders"
+BASE, FLOW_MODEL, LEADERS_MODEL = registry.XGB_INDICATORS.name, "xgb_flow", "xgb_leaders"
 LOGISTIC = "logistic_indicators"  # the linear benchmark on the same indicators
 
 

@@ -29,7 +29,7 @@ def bars_frame(logret: np.ndarray, rng: np.random.Generator, sigma: float,
     open_ = np.r_[100.0, close[:-1]]
     wick = np.abs(rng.normal(0, sigma / 4, (2, n)))
     volume = np.exp(rng.normal(2.0, 0.5, n))
-    start = clock.minutes_of(pd.Series(pd.to_datetime([START])))[0]
+    start = clock.parse_minute(START, "gafcnn.edge.synthetic")
     frame = pd.DataFrame({
         "timestamp": clock.datetimes_of_minutes(start + np.arange(n)),
         "open": open_, "high": np.maximum(open_, close) * np.exp(wick[0]),
