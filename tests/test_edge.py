@@ -173,7 +173,10 @@ def test_gafcnn_edge_cross_section_on_files_and_bad_arguments(tmp_path, capsys):
     assert "4 symbols (S0, S1, S2, S3)" in out and "| xgb_rank |" in out
     with pytest.raises(SystemExit):
         main(["edge", "cross-section", "--bars", *files, "--horizons", "1,x"])
-    assert "--horizons: '1,x' is not whole bars" in capsys.readouterr().err
+    assert "--horizons: '1,x' is not whole bars >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["edge", "horizons", "--bars", files[0], "--horizons", "5,0"])
+    assert "--horizons: '5,0' is not whole bars >= 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["edge", "horizons", "--bars", files[0], "--leader", "BTC"])
     assert "--leader: 'BTC' is not SYMBOL=FILE" in capsys.readouterr().err

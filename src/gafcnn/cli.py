@@ -516,8 +516,9 @@ def edge_main(argv: list[str] | None = None) -> None:
     try:
         hs = [int(v) for v in a.horizons.split(",")]
     except ValueError:
-        what = f"{a.horizons!r} is not whole bars, comma-separated"
-        raise InputError("--horizons", what) from None
+        hs = []
+    if not hs or min(hs) < 1:
+        raise InputError("--horizons", f"{a.horizons!r} is not whole bars >= 1, comma-separated")
     params = read_params()
     threads = runtime_setting(params, "threads")
     try:
