@@ -171,6 +171,9 @@ def test_gafcnn_edge_cross_section_on_files_and_bad_arguments(tmp_path, capsys):
     main(["edge", "cross-section", "--bars", *files, "--horizons", "1"])
     out = capsys.readouterr().out
     assert "4 symbols (S0, S1, S2, S3)" in out and "| xgb_rank |" in out
+    named = [f"X{k}={f}" for k, f in enumerate(files)]  # SYMBOL=PATH names the symbol
+    main(["edge", "cross-section", "--bars", *named, "--horizons", "1"])
+    assert "4 symbols (X0, X1, X2, X3)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["edge", "cross-section", "--bars", *files, "--horizons", "1,x"])
     assert "--horizons: '1,x' is not whole bars >= 1" in capsys.readouterr().err

@@ -447,13 +447,19 @@ TIMEFRAMES = {"1m": 1, "3m": 3, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "2h": 1
 
 
 def _edge_bars(paths_: list[str], timeframe: str) -> dict[str, pd.DataFrame]:
-    """Each symbol's bars: a file (its symbol the freqtrade pair or the file's stem) or
-    a freqtrade directory (every pair's file of ``timeframe``)."""
+    """Each symbol's bars: ``SYMBOL=PATH`` (a file, a folder or a glob of its files), a
+    file (its symbol the freqtrade pair or the file's stem) or a freqtrade directory
+    (every pair's file of ``timeframe``)."""
     from gafcnn.data import freqtrade
     from gafcnn.data.readers import read_bars
 
-    files: dict[str, Path] = {}
-    for p in map(Path, paths_):
+    files: dict[str, Path | str] = {}
+    for item in paths_:
+        name, sep, path = item.partition("=")
+        if sep:
+            files[name] = path
+            continue
+        p = Path(item)
         if p.is_dir():
             found = {k.rsplit("-", 1)[0]: v[0] for k, v in freqtrade.pairs_in(p).items()
                      if k.endswith(f"-{timeframe}")}  # fmt: skip
@@ -500,7 +506,8 @@ def edge_main(argv: list[str] | None = None) -> None:
         "--bars",
         required=True,
         nargs="+",
-        help="bars files (one per symbol) or a freqtrade exchange directory",
+        help="each symbol's bars: SYMBOL=PATH (a file, folder or glob), a file (one per "
+        "symbol) or a freqtrade exchange directory",
     )
     c.add_argument("--timeframe", choices=list(TIMEFRAMES), default="1m", help="the bars' interval")
     c.add_argument("--horizons", default="1", help="bars ahead, comma-separated")
