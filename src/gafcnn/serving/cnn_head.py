@@ -25,11 +25,18 @@ from gafcnn.volatility.forecasters import Features, Fit
 RIDGE = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)  # penalties tried, chosen on val
 
 
-def ridge(x: np.ndarray, y: np.ndarray, penalty: float) -> tuple[np.ndarray, float]:
-    """Ridge coefficients and intercept of ``y`` on standardised ``x``."""
-    xm, ym = x - x.mean(axis=0), y - y.mean()
-    coef = np.linalg.solve(xm.T @ xm + penalty * np.eye(x.shape[1]), xm.T @ ym)
-    return coef, float(y.mean() - x.mean(axis=0) @ coef)
+def ridges(x: np.ndarray, y: np.ndarray, penalties: tuple[float, ...]) -> dict:
+    """Ridge coefficients and intercept of ``y`` on standardised ``x`` for each penalty
+    (penalty -> (coef, intercept)). ``x`` is centred in place: one copy of the
+    features at a time, whatever the number of penalties."""
+    xbar, ybar = x.mean(axis=0), y.mean()
+    x -= xbar
+    gram, xty = x.T @ x, x.T @ (y - ybar)
+    out = {}
+    for p in penalties:
+        coef = np.linalg.solve(gram + p * np.eye(x.shape[1]), xty)
+        out[p] = (coef, float(ybar - xbar @ coef))
+    return out
 
 
 class CnnVolHead:
@@ -48,14 +55,20 @@ class CnnVolHead:
         images are encoded a chunk of decisions at a time (their features, one row per
         decision, are what grows with the samples)."""
         meta, w = self.spec["meta"], int(self.spec["window"])
-        enc, out = encoder_of(meta), []
-        for i in range(0, len(f.positions), CHUNK):
+        enc, z = encoder_of(meta), None
+        n = len(f.positions)
+        for i in range(0, n, CHUNK):
             x = cnn_inputs(Inputs(f.bars, f.minutes, f.positions[i : i + CHUNK]), w, enc, meta)
             x = np.ascontiguousarray(x, dtype=np.float32)
-            out.append(self.session.run(None, {INPUT: x})[0])  # type: ignore[union-attr]
-        width = len(self.spec.get("coef", []))  # the features, once fitted
-        z = np.concatenate(out).astype(np.float64) if out else np.empty((0, width))
-        return (z - np.asarray(self.spec["mean"])) / np.asarray(self.spec["scale"])
+            part = self.session.run(None, {INPUT: x})[0]  # type: ignore[union-attr]
+            if z is None:  # one float64 array, filled a chunk at a time
+                z = np.empty((n, part.shape[1]))
+            z[i : i + len(part)] = part
+        if z is None:
+            z = np.empty((0, len(self.spec.get("coef", []))))  # the features, once fitted
+        z -= np.asarray(self.spec["mean"])
+        z /= np.asarray(self.spec["scale"])
+        return z
 
     def fit(self, fit: Fit) -> CnnVolHead:
         if fit.cnn_window is None:
@@ -70,13 +83,15 @@ class CnnVolHead:
         self.session = OnnxCnn(self.graph).session
         self.spec = {"window": w, "meta": {k: meta[k] for k in SERVED_META if k in meta},
                      "mean": 0.0, "scale": 1.0}  # fmt: skip
-        raw = self._embed(fit.train)  # unstandardised: mean 0, scale 1 so far
-        mean, sd = raw.mean(axis=0), raw.std(axis=0)
+        x = self._embed(fit.train)  # unstandardised: mean 0, scale 1 so far
+        mean, sd = x.mean(axis=0), x.std(axis=0)
         scale = np.where(sd > 0, sd, 1.0)
         self.spec |= {"mean": mean.tolist(), "scale": scale.tolist()}
-        x, xv = (raw - mean) / scale, self._embed(fit.val)
+        x -= mean  # standardised in place
+        x /= scale
+        xv = self._embed(fit.val)
         y, yv = np.log(fit.train_rv), np.log(fit.val_rv)
-        fits = {p: ridge(x, y, p) for p in RIDGE}
+        fits = ridges(x, y, RIDGE)
         mse = {p: float(np.mean((yv - xv @ c - b) ** 2)) for p, (c, b) in fits.items()}
         best = min(mse, key=mse.get)  # type: ignore[arg-type]
         coef, intercept = fits[best]
