@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from gafcnn import clock
-from gafcnn.data.bars import OHLCV, minute_index
+from gafcnn.data.bars import bar_arrays, minute_index
 from gafcnn.data.features import indicators
 from gafcnn.data.labels import forward_returns
 from gafcnn.evaluation.bootstrap import bootstrap_indices, per_resample
@@ -59,7 +59,7 @@ class Panel:
     def of(cls, frames: dict[str, pd.DataFrame], interval: int = 1) -> Panel:
         """From each symbol's bar frame (``ingest``'s layout): cut to the times every
         symbol has a bar."""
-        arrays = {s: {k: f[k].to_numpy(np.float64) for k in OHLCV} for s, f in frames.items()}
+        arrays = {s: bar_arrays(f) for s, f in frames.items()}
         return cls.of_arrays(arrays, {s: minute_index(f) for s, f in frames.items()}, interval)
 
     @classmethod

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import clock, registry
-from gafcnn.data.bars import FLOW, OHLCV, minute_index
+from gafcnn.data.bars import bar_arrays, minute_index
 from gafcnn.data.features import flow_features, indicators
 from gafcnn.data.samples import build_samples
 from gafcnn.data.split import SEGMENTS, make_split
@@ -51,12 +51,8 @@ class Market:
     @classmethod
     def of(cls, bars: pd.DataFrame, leaders: dict[str, pd.DataFrame] | None = None) -> Market:
         """From bar frames (``ingest``'s layout)."""
-
-        def arrays(b: pd.DataFrame) -> dict[str, np.ndarray]:
-            return {k: b[k].to_numpy(np.float64) for k in OHLCV + FLOW if k in b}
-
-        lead = {s: (arrays(b), minute_index(b)) for s, b in (leaders or {}).items()}
-        return cls(arrays(bars), minute_index(bars), lead)
+        lead = {s: (bar_arrays(b), minute_index(b)) for s, b in (leaders or {}).items()}
+        return cls(bar_arrays(bars), minute_index(bars), lead)
 
 
 def feature_sets(market: Market, positions: np.ndarray, flow: bool) -> dict[str, np.ndarray]:

@@ -20,13 +20,6 @@ def has_flow(bars: dict[str, np.ndarray]) -> bool:
     return all(k in bars for k in FLOW)
 
 
-def leader_names(leader: str, flow: bool) -> list[str]:
-    """Column names of one leader's features."""
-    tag = leader.replace("/", "")
-    names = [f"{tag}_ret_{lag}" for lag in LEADER_LAGS]
-    return names + ([f"{tag}_{k}" for k in FLOW_FEATURES] if flow else [])
-
-
 def leader_features(leader: dict[str, np.ndarray], leader_minutes: np.ndarray,
                     minutes: np.ndarray) -> np.ndarray:  # fmt: skip
     """The leader's lagged log returns (and order flow, when its bars carry it) at each
