@@ -5,19 +5,27 @@ ranks, rebalances and long-short, and `gafcnn edge` end to end on small markets.
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import binance_rows, kraken_rows, make_bars, write_layout
+from pipeline import MARKET, REPO, dvc, metrics, set_params
 from scipy.stats import spearmanr
 
+from gafcnn import paths, registry
 from gafcnn.cli import main
 from gafcnn.data.features import FLOW_FEATURES, flow_features
 from gafcnn.data.readers import read_bars
-from gafcnn.edge import cross_section, synthetic
+from gafcnn.data.split import make_split
+from gafcnn.edge import cross_section, horizons, synthetic
 from gafcnn.edge.inputs import leader_features
 from gafcnn.io import InputError
+from gafcnn.params import LabelSpec, read_params
+from gafcnn.universe import layout
 
 
 @pytest.mark.parametrize("layout", ["spot_ms", "futures", "zip"])
@@ -183,3 +191,60 @@ def test_gafcnn_edge_cross_section_on_files_and_bad_arguments(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["edge", "horizons", "--bars", files[0], "--leader", "BTC"])
     assert "--leader: 'BTC' is not SYMBOL=FILE" in capsys.readouterr().err
+
+
+def test_label_horizon_takes_a_list_whose_first_the_models_fit_and_whose_longest_purges():
+    label = LabelSpec.from_params({"horizon": [5, 240, 15]})
+    assert (label.horizon, label.horizons, label.longest) == (5, (5, 240, 15), 240)
+    assert replace(label, dead_zone="fixed").horizons == (5, 240, 15)
+    assert replace(label, horizon=15).horizons == (15,)  # one horizon of the study
+    assert LabelSpec.from_params({"horizon": 7}).horizons == (7,)
+    for bad in ([], [5, 5], [5, 0], [5.5]):
+        with pytest.raises(InputError, match="label.horizon: .* is not allowed"):
+            LabelSpec.from_params({"horizon": bad})
+    with pytest.raises(InputError, match="unknown key 'label.horizons'"):
+        LabelSpec.from_params({"horizons": [5]})
+    p = read_params(REPO / "params.yaml")
+    listed = replace(p, label=label)
+    assert layout.trials(listed) == 3 * layout.trials(p)  # each horizon is a trial
+
+
+def test_the_study_judges_on_a_given_split_and_counts_the_trials_it_is_told(tmp_path):
+    frame = synthetic.order_flow_market(6_000, 1.0, seed=4)
+    market = horizons.Market.of(frame)
+    params = read_params(REPO / "params.yaml")
+    split = make_split(market.minutes, params.split, list(params.gaf.windows), 15)
+    figures = horizons.study(params, market, [15, 5], split=split, trials=6)
+    assert figures["trials"] == 6 and figures["split"] == split.to_dict(market.minutes)
+    five = figures["horizons"]["5"]["models"]["xgb_indicators"]
+    assert five["p_vs_majority_family"] == pytest.approx(min(1.0, five["p_vs_majority"] * 3 * 6))
+    with pytest.raises(ValueError, match="trials 1 must count every horizon"):
+        horizons.study(params, market, [5, 15], split=split, trials=1)
+    with pytest.raises(ValueError, match="shorter than the longest window plus horizon"):
+        horizons.study(params, market, [5, 60], split=split)
+
+
+def test_the_horizons_stage_scores_the_pipelines_horizon_as_the_xgb_indicators_stage(project):
+    """One horizon (the default): the stage's XGBoost on the indicators is the pipeline's
+    own, fitted on the same samples and split (the same test accuracy)."""
+    figures = metrics(project, "horizons")
+    assert list(figures["horizons"]) == ["5"] and figures["trials"] == 1
+    row = figures["horizons"]["5"]["models"][registry.XGB_INDICATORS.name]
+    fitted = metrics(project, registry.XGB_INDICATORS_STAGE.name)["test"]
+    assert row["accuracy"] == pytest.approx(fitted["accuracy"], abs=1e-12)
+    assert row["majority_rate"] == pytest.approx(fitted["majority_rate"], abs=1e-12)
+    report = (project / MARKET / paths.HORIZONS_REPORT).read_text()
+    assert report.startswith("Horizons judged together: 5 bars") and "## Horizon 5 bars" in report
+
+
+@pytest.mark.slow
+def test_a_list_of_horizons_purges_the_split_for_the_longest_and_counts_each(project, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, symlinks=True)
+    set_params(copy, **{"label.horizon": [5, 20]})
+    dvc(copy, "repro", "horizons@BTCUSDT")
+    figures = metrics(copy, "horizons")
+    assert list(figures["horizons"]) == ["5", "20"] and figures["trials"] == 2
+    windows = read_params(copy / "params.yaml").gaf.windows
+    assert metrics(copy, "split")["purge_bars"] == max(windows) + 20
+    assert yaml.safe_load((copy / MARKET / "params.yaml").read_text())["evaluate"]["trials"] == 2

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+import yaml
+from pipeline import MARKET
 
 from gafcnn.images.encodings import Encoder, window_series
 from gafcnn.models.cnn import load_checkpoint
@@ -114,12 +119,45 @@ def test_range_relative_culr_series():
     np.testing.assert_allclose(out[0, 0], np.outer(s, x) - np.outer(x, s), atol=1e-6)
 
 
-def test_patterns_stage_balances_and_reports(tmp_path):
-    import json
+def check_patterns_outputs(root: Path, per_class: int, real_per_class: int,
+                           channels: list) -> dict:  # fmt: skip
+    """What a patterns stage run wrote in ``root``: every class balanced in training, the
+    held-out real windows scored, the confusion rows of the balanced draw, checkpoints
+    that load; its metrics."""
+    m = json.loads((root / "metrics" / "patterns.json").read_text())
+    n_test = sum(m["real_counts_test"])
+    assert min(m["real_counts_test"]) >= m["test_balanced_per_class"] > 0
+    for name in ("real_only", "mixed"):
+        r = m[name]
+        assert r["test"]["n"] == n_test
+        assert set(r["test"]["recall"]) == set(PATTERNS)
+        assert 0 <= r["test"]["mean_recall"] <= 1 and 0 <= r["test_balanced_accuracy"] <= 1
+        assert len(set(r["train_per_class"])) == 1  # balanced classes
+        rows = (root / f"plots/patterns/confusion_{name}.csv").read_text().splitlines()
+        n_bal = m["test_balanced_per_class"] * len(PATTERNS)  # the balanced draw's windows
+        assert rows[0] == "actual,predicted" and len(rows) == n_bal + 1
+        model, meta = load_checkpoint(root / f"models/patterns/{name}.pt")
+        assert meta["classes"] == list(PATTERNS) and meta["channels"] == channels
+        assert model(torch.zeros(2, *meta["input_shape"])).shape == (2, len(PATTERNS))
+    assert m["real_only"]["train_per_class"][0] == real_per_class
+    assert m["mixed"]["train_per_class"][0] == per_class
+    # the top-up is synthetic only where real windows run short
+    assert all(r <= per_class for r in m["mixed"]["train_real_per_class"])
+    assert m["candles"]["synthetic"]["open_at_prev_close_share"] < 0.05  # trade model on
+    return m
+
+
+def test_the_pipelines_patterns_stage_balances_and_reports(project):
+    """The patterns stage of the session's pipeline (200 per class, 100 real)."""
+    channels = yaml.safe_load((project / "params.yaml").read_text())["patterns"]["channels"]
+    check_patterns_outputs(project / MARKET, 200, 100, channels)
+
+
+@pytest.mark.slow  # the stage three times (16 s); the pipeline's run above stays in make test
+def test_patterns_stage_is_deterministic_and_refuses_too_few_bars(tmp_path):
     import subprocess
     import sys
 
-    import yaml
     from pipeline import REPO, env
 
     from gafcnn.data.synthetic import SyntheticConfig, generate
@@ -139,28 +177,7 @@ def test_patterns_stage_balances_and_reports(tmp_path):
 
     proc = run()
     assert proc.returncode == 0, proc.stderr
-    m = json.loads((tmp_path / "metrics" / "patterns.json").read_text())
-    n_test = sum(m["real_counts_test"])
-    assert min(m["real_counts_test"]) >= m["test_balanced_per_class"] > 0
-    for name in ("real_only", "mixed"):
-        r = m[name]
-        assert r["test"]["n"] == n_test
-        assert set(r["test"]["recall"]) == set(PATTERNS)
-        assert 0 <= r["test"]["mean_recall"] <= 1 and 0 <= r["test_balanced_accuracy"] <= 1
-        assert len(set(r["train_per_class"])) == 1  # balanced classes
-        rows = (tmp_path / f"plots/patterns/confusion_{name}.csv").read_text().splitlines()
-        n_bal = m["test_balanced_per_class"] * len(PATTERNS)  # the balanced draw's windows
-        assert rows[0] == "actual,predicted" and len(rows) == n_bal + 1
-        model, meta = load_checkpoint(tmp_path / f"models/patterns/{name}.pt")
-        assert (
-            meta["classes"] == list(PATTERNS) and meta["channels"] == params["patterns"]["channels"]
-        )
-        assert model(torch.zeros(2, *meta["input_shape"])).shape == (2, len(PATTERNS))
-    assert m["real_only"]["train_per_class"][0] == 40
-    assert m["mixed"]["train_per_class"][0] == 60
-    # the top-up is synthetic only where real windows run short
-    assert all(r <= 60 for r in m["mixed"]["train_real_per_class"])
-    assert m["candles"]["synthetic"]["open_at_prev_close_share"] < 0.05  # trade model on
+    check_patterns_outputs(tmp_path, 60, 40, params["patterns"]["channels"])
     first = (tmp_path / "metrics" / "patterns.json").read_text()
     assert run().returncode == 0
     assert (tmp_path / "metrics" / "patterns.json").read_text() == first  # deterministic

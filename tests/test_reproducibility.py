@@ -66,6 +66,7 @@ def test_forced_rerun_changes_no_byte(project):
     assert "up to date" in dvc(project, "status").stdout
 
 
+@pytest.mark.slow  # 15 s; the review's parts are tested in test_noise.py
 def test_review_lists_what_changed_and_only_that(tmp_path):
     root = scratch_project(tmp_path, **{"data.synthetic.n_bars": 6000})
     dvc(root, "repro", "split")

@@ -179,3 +179,23 @@ def test_the_live_card_scores_each_forecast_once_its_hour_has_come_and_voids_a_g
     rv = [np.sqrt(np.sum(np.diff(np.log(close[a : a + 11])) ** 2)) for a in (20, 40, 149)]
     assert f["qlike"] == pytest.approx(float(np.mean(losses(np.array(rv), np.full(3, 0.003)))))
     assert f["backtest_qlike_ci"] == [0.1, 0.3]
+
+
+def test_the_forecasters_fit_on_at_most_fit_samples_spread_over_the_segment():
+    from gafcnn.volatility.target import Target
+
+    rng = np.random.default_rng(0)
+    minutes = np.arange(6000, dtype=np.int64)
+    bars = {"close": 100 * np.exp(np.cumsum(rng.normal(0, 1e-3, len(minutes))))}
+    positions = np.arange(100, 6000, 2)
+    segment = np.where(positions < 4000, "train", np.where(positions < 5000, "val", "test"))
+    every = Target(bars, minutes, positions, segment, 60, (60,))
+    capped = Target(bars, minutes, positions, segment, 60, (60,), most=300)
+    full, part = every.fitted("train"), capped.fitted("train")
+    assert len(full) > 900 and len(part) == 300 and set(part) <= set(full)
+    assert part[0] == full[0] and part[-1] == full[-1]  # the whole segment's span
+    assert np.all(np.diff(part) >= len(full) // 300 - 1)  # evenly spaced, not the first 300
+    assert capped.counts()["train"]["fitted"] == 300 and capped.counts()["val"]["fitted"] == 300
+    fit = capped.fit(0, None, 1)
+    assert len(fit.train_rv) == len(fit.train.positions) == 300
+    np.testing.assert_array_equal(fit.train.positions, positions[part])

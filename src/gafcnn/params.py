@@ -482,15 +482,35 @@ DEAD_ZONES = ("none", "fixed", "quantile")
 class LabelSpec(Section):
     SECTION: ClassVar[str] = "label"
     RULES: ClassVar[dict[str, Rule]] = {
-        "horizon": COUNT,
+        "horizon": AnyOf((COUNT, ListOf(COUNT, min_len=1, distinct=True))),
         "dead_zone": Choice(DEAD_ZONES),
         "threshold": NON_NEGATIVE,
         "quantile": Range(0, 1, high_open=True),
     }
-    horizon: int = 5
+    horizon: int = 5  # bars ahead; params.yaml may list several (``horizons``)
     dead_zone: str = "none"
     threshold: float = 0.0
     quantile: float = 0.2
+    horizons: tuple = field(default=(), metadata={"derived": True})  # not a key
+
+    def __post_init__(self) -> None:
+        """A list of horizons keeps its first as ``horizon`` (what the pipeline's
+        models fit and the bundle serves) and all of them as ``horizons`` (what the
+        `horizons` stage judges on the same split, purged for the longest); another
+        ``horizon`` given to ``replace`` leaves it alone."""
+        super().__post_init__()
+        if isinstance(self.horizon, list):
+            listed = tuple(self.horizon)
+        else:
+            keep = self.horizons[:1] == (self.horizon,)
+            listed = self.horizons if keep else (self.horizon,)
+        object.__setattr__(self, "horizon", listed[0])
+        object.__setattr__(self, "horizons", listed)
+
+    @property
+    def longest(self) -> int:
+        """The longest horizon: the split's purge and the samples' margin cover it."""
+        return max(self.horizons)
 
 
 # ---- images
@@ -882,11 +902,13 @@ class SizingParams(Section):
         "target_vol": POSITIVE,
         "max_leverage": POSITIVE,
         "har_spans": ListOf(Range(1, 43200, integer=True), min_len=1, distinct=True),
+        "fit_samples": COUNT,
     }
     horizon: int = 60
     target_vol: float = 0.005
     max_leverage: float = 10.0
     har_spans: list = field(default_factory=lambda: [60, 1440, 10080])
+    fit_samples: int = 25_000  # train (and val) decisions the forecasters fit on, at most
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -1147,6 +1169,8 @@ def schema() -> dict[str, Any]:
     def tree(cls: type) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
+            if f.metadata.get("derived"):  # computed from other keys, not one itself
+                continue
             kind = _fields(cls)[f.name]
             nested = f.metadata.get("keys_of") or (kind if _is_section(kind) else None)
             out[f.name] = tree(nested) if nested else None
@@ -1220,7 +1244,8 @@ def _build(cls: type, mapping: Any, where: str) -> Any:
     label = where or "top level"
     if not isinstance(mapping, dict):
         raise InputError(PARAMS_FILE, f"{label} must be a mapping, got {mapping!r}")
-    kinds = _fields(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("derived")}
+    kinds = {name: kind for name, kind in _fields(cls).items() if name in fields}
     for key in mapping:
         if key not in kinds:
             tree = {k: None for k in kinds}
@@ -1233,7 +1258,7 @@ def _build(cls: type, mapping: Any, where: str) -> Any:
             values[name] = kind.from_params(value, f"{where}.{name}" if where else name)
             continue
         values[name] = convert(value, kind)
-        nested = dataclasses.fields(cls)[list(kinds).index(name)].metadata.get("keys_of")
+        nested = fields[name].metadata.get("keys_of")
         if nested is not None:  # a mapping of another section's keys: their rules hold
             for key, v in values[name].items():
                 check_value(nested, key, convert(v, _fields(nested)[key]), f"{where}.{name}")

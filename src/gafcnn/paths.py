@@ -40,6 +40,7 @@ PATTERNS_MODELS = MODELS / "patterns"
 VOLATILITY_MODELS = MODELS / "volatility"  # each forecaster's fitted state (volatility stage)
 VOLATILITY_PREDICTIONS = "data/volatility.parquet"  # realized and forecast, per decision time
 SIZING_REPORT = "reports/sizing.md"  # the forecasters' table and what sizing does (sizing stage)
+HORIZONS_REPORT = "reports/horizons.md"  # every horizon of label.horizon (horizons stage)
 WALKFORWARD_PREDICTIONS = WALKFORWARD / "predictions.parquet"
 WALKFORWARD_FOLDS = WALKFORWARD / "folds.json"
 CPCV_PATHS = WALKFORWARD / "paths.parquet"  # walkforward.scheme cpcv: every path's predictions

@@ -143,3 +143,11 @@ def shortfalls(
             + f" - {_one_of(remedies)}"
         )
     return out
+
+
+def evenly(n: int, most: int) -> np.ndarray:
+    """Indices of at most ``most`` of ``n`` ordered samples, evenly spaced (all of them
+    when there are no more): a bounded fitting sample that still spans the period."""
+    if n <= most:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, most).round().astype(np.int64))

@@ -24,7 +24,7 @@ from gafcnn import clock, registry
 from gafcnn.data.bars import bar_arrays, minute_index
 from gafcnn.data.features import flow_features, indicators
 from gafcnn.data.samples import build_samples
-from gafcnn.data.split import SEGMENTS, make_split
+from gafcnn.data.split import SEGMENTS, Split, make_split, required_purge
 from gafcnn.edge.inputs import has_flow, leader_features
 from gafcnn.evaluation.bootstrap import block_length, bootstrap_indices, per_resample
 from gafcnn.evaluation.comparison import compare
@@ -91,19 +91,30 @@ def fit_logistic_predict(params: Params, x: np.ndarray, y: np.ndarray,
 
 
 def study(params: Params, market: Market, horizons: list[int], flow: bool | None = None,
-          threads: int = 1) -> dict:  # fmt: skip
-    """Every horizon of ``horizons`` (bars ahead) judged on one split; ``flow`` (default:
-    whether the bars carry it) adds the order-flow model."""
+          threads: int = 1, split: Split | None = None,
+          trials: int | None = None) -> dict:  # fmt: skip
+    """Every horizon of ``horizons`` (bars ahead) judged on one split (``split``, else
+    the ``split`` section's, purged for the longest horizon); ``flow`` (default: whether
+    the bars carry it) adds the order-flow model. ``trials`` (default: the horizons)
+    counts the experiments each horizon's decision is one of."""
     horizons = sorted({int(h) for h in horizons})
     if not horizons or horizons[0] < 1:
         raise ValueError(f"horizons must be whole bars >= 1, got {horizons}")
+    trials = len(horizons) if trials is None else trials
+    if trials < len(horizons):
+        raise ValueError(f"trials {trials} must count every horizon ({len(horizons)})")
     flow = has_flow(market.arrays) if flow is None else flow
     windows = list(params.gaf.windows)
-    split = make_split(market.minutes, params.split, windows, horizons[-1])
-    out = {"horizons": {}, "trials": len(horizons), "split": split.to_dict(market.minutes)}
+    if split is None:
+        split = make_split(market.minutes, params.split, windows, horizons[-1])
+    if split.purge < required_purge(windows, horizons[-1]):
+        raise ValueError(
+            f"the split's purge ({split.purge} bars) is shorter than the longest "
+            f"window plus horizon ({required_purge(windows, horizons[-1])})"
+        )
+    out = {"horizons": {}, "trials": trials, "split": split.to_dict(market.minutes)}
     for h in horizons:
-        out["horizons"][str(h)] = one_horizon(params, market, split, h, flow, len(horizons),
-                                              threads)  # fmt: skip
+        out["horizons"][str(h)] = one_horizon(params, market, split, h, flow, trials, threads)
     out["deploys"] = {h: r["deploys"] for h, r in out["horizons"].items()}
     return out
 
@@ -149,6 +160,7 @@ def row(result: dict, gate: dict, model: str, family: int) -> dict:
     return {
         "accuracy": t["accuracy"], "accuracy_ci": t["accuracy_ci"],
         "majority_rate": t["majority_rate"], "roc_auc": t["roc_auc"],
+        "p_vs_majority": t["p_value_vs_majority"],
         "p_vs_majority_family": min(1.0, t["p_value_vs_majority"] * family),
         "detectable_accuracy_edge": detectable_edge(t["accuracy_se"]),
         "policy": {

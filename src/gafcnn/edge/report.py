@@ -17,8 +17,9 @@ def horizons_markdown(figures: dict) -> str:
     """Per horizon: each model's accuracy against the majority rate, its val-chosen
     policy's net per trade after costs, break-even cost and what the test could see;
     the paired differences to ``xgb_indicators``; what deploys."""
-    lines = [f"Horizons judged together: {', '.join(figures['horizons'])} bars; every "
-             f"horizon counts as a trial ({figures['trials']})."]  # fmt: skip
+    lines = [f"Horizons judged together: {', '.join(figures['horizons'])} bars, on one "
+             f"split; the family-wise corrections count {figures['trials']} trials, every "
+             "horizon among them."]  # fmt: skip
     for h, r in figures["horizons"].items():
         s = r["samples"]
         lines += ["", f"## Horizon {h} bars", "",

@@ -18,9 +18,9 @@ from scipy import stats
 
 from gafcnn import clock
 from gafcnn.data.labels import LabelSpec, direction_labels, forward_returns
-from gafcnn.data.samples import build_samples
+from gafcnn.data.samples import build_samples, evenly
 from gafcnn.data.split import SEGMENTS, Split, segment_shares
-from gafcnn.models.baselines import fit_logistic, flatten, predict_up, spread_subset
+from gafcnn.models.baselines import fit_logistic, flatten, predict_up
 from gafcnn.models.metrics import accuracy, calls_up, effective_n, lag1_autocorr
 from gafcnn.params import AuditParams
 
@@ -287,10 +287,10 @@ def check_filled_bars(inp: AuditInput, max_share: float) -> Check:
 
 
 def _quick_features(wd: WindowData, subset: int) -> tuple[np.ndarray, ...]:
-    idx = spread_subset(len(wd.labels["train"]), subset)
+    idx = evenly(len(wd.labels["train"]), subset)
     x_tr = flatten(wd.images["train"], idx)
-    x_va = flatten(wd.images["val"], spread_subset(len(wd.labels["val"]), subset))
-    y_va = wd.labels["val"][spread_subset(len(wd.labels["val"]), subset)]
+    x_va = flatten(wd.images["val"], evenly(len(wd.labels["val"]), subset))
+    y_va = wd.labels["val"][evenly(len(wd.labels["val"]), subset)]
     return x_tr, wd.labels["train"][idx], x_va, y_va
 
 

@@ -12,13 +12,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 
-def spread_subset(n: int, size: int) -> np.ndarray:
-    """``size`` indices spread evenly over ``range(n)`` (all of them when n <= size)."""
-    if size <= 0 or n <= size:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, size).round().astype(np.int64))
-
-
 def flatten(images: np.ndarray, index: np.ndarray | None = None, chunk: int = 4096) -> np.ndarray:
     """Rows of ``images`` (an ImageFile allowed) flattened to float32 features, read in chunks."""
     idx = np.arange(len(images)) if index is None else np.asarray(index)

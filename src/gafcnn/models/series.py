@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from gafcnn.data.features import feature_scale, window_bar_features
+from gafcnn.data.samples import evenly
 from gafcnn.models.metrics import log_loss
 
 CHUNK = 4096  # decisions whose per-bar series (and features) are held at once
@@ -241,14 +242,6 @@ class Rocket:
                 parameters=tuple(z[k] for k in parts), mean=z["mean"], sd=z["sd"],
                 coef=z["coef"], intercept=float(z["intercept"]), c=float(z["C"]),
             )  # fmt: skip
-
-
-def evenly(n: int, most: int) -> np.ndarray:
-    """Indices of at most ``most`` of ``n`` ordered samples, evenly spaced (all of them
-    when there are no more): a bounded fitting sample that still spans the period."""
-    if n <= most:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, most).round().astype(np.int64))
 
 
 def fit_rocket(

@@ -10,6 +10,7 @@ scale, so this head can read volatility only from the shape (how rough the path 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -50,25 +51,29 @@ class CnnVolHead:
         self.graph, self.spec = graph, spec or {}
         self.session = None if graph is None else OnnxCnn(graph).session
 
-    def _embed(self, f: Features) -> np.ndarray:
-        """The trunk's features of the decisions' images, standardised as on train; the
-        images are encoded a chunk of decisions at a time (their features, one row per
-        decision, are what grows with the samples)."""
+    def _chunks(self, f: Features) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, features) of the decisions' images a chunk at a time: the trunk's
+        features, standardised as on train, in float64."""
         meta, w = self.spec["meta"], int(self.spec["window"])
-        enc, z = encoder_of(meta), None
-        n = len(f.positions)
-        for i in range(0, n, CHUNK):
+        enc = encoder_of(meta)
+        mean, scale = np.asarray(self.spec["mean"]), np.asarray(self.spec["scale"])
+        for i in range(0, len(f.positions), CHUNK):
             x = cnn_inputs(Inputs(f.bars, f.minutes, f.positions[i : i + CHUNK]), w, enc, meta)
             x = np.ascontiguousarray(x, dtype=np.float32)
-            part = self.session.run(None, {INPUT: x})[0]  # type: ignore[union-attr]
-            if z is None:  # one float64 array, filled a chunk at a time
-                z = np.empty((n, part.shape[1]))
-            z[i : i + len(part)] = part
-        if z is None:
-            z = np.empty((0, len(self.spec.get("coef", []))))  # the features, once fitted
-        z -= np.asarray(self.spec["mean"])
-        z /= np.asarray(self.spec["scale"])
-        return z
+            z = self.session.run(None, {INPUT: x})[0].astype(np.float64)  # type: ignore[union-attr]
+            z -= mean
+            z /= scale
+            yield i, z
+
+    def _embed(self, f: Features) -> np.ndarray:
+        """Every decision's features in one array (what fitting reads; a forecast reads
+        them a chunk at a time)."""
+        out = None
+        for i, z in self._chunks(f):
+            if out is None:
+                out = np.empty((len(f.positions), z.shape[1]))
+            out[i : i + len(z)] = z
+        return np.empty((0, len(self.spec.get("coef", [])))) if out is None else out
 
     def fit(self, fit: Fit) -> CnnVolHead:
         if fit.cnn_window is None:
@@ -104,10 +109,12 @@ class CnnVolHead:
         w = int(self.spec["window"])
         whole = window_complete(f.minutes, w)[f.positions] & (f.positions >= w - 1)
         out = np.full(len(f.positions), np.nan)
-        if whole.any():
-            part = Features(f.bars, f.minutes, f.positions[whole], f.horizon, f.spans)
-            z = self._embed(part) @ np.asarray(self.spec["coef"]) + self.spec["intercept"]
-            out[whole] = np.exp(z + self.spec["resid_var"] / 2)
+        part = Features(f.bars, f.minutes, f.positions[whole], f.horizon, f.spans)
+        z = np.empty(len(part.positions))
+        coef = np.asarray(self.spec["coef"])
+        for i, x in self._chunks(part):  # never every decision's features at once
+            z[i : i + len(x)] = x @ coef + self.spec["intercept"]
+        out[whole] = np.exp(z + self.spec["resid_var"] / 2)
         return out
 
     def save(self, folder: Path, name: str) -> dict:

@@ -8,6 +8,7 @@ import numpy as np
 
 from gafcnn import paths, registry
 from gafcnn.data.bars import bar_positions, load_bars
+from gafcnn.data.samples import evenly
 from gafcnn.images.encodings import window_series
 from gafcnn.images.imageset import GafSet
 from gafcnn.io import run_stage, write_json
@@ -18,7 +19,6 @@ from gafcnn.models.baselines import (
     majority_probability,
     predict_images,
     predict_up,
-    spread_subset,
 )
 from gafcnn.models.metrics import classification_report
 from gafcnn.params import BaselineParams, read_params
@@ -40,7 +40,7 @@ def evaluate_window(
 ) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
     """All baselines for one window: ({kind: {split: report}}, {name: {split: P(up)}})."""
     y_tr = gs.labels("train")
-    idx = spread_subset(len(y_tr), cfg.subset)
+    idx = evenly(len(y_tr), cfg.subset)
     ys = {s: gs.labels(s) for s in EVAL_SPLITS}
     c = cfg.C
     img_model = fit_logistic(flatten(gs.images("train"), idx), y_tr[idx], c=c, seed=seed)

@@ -41,7 +41,9 @@ def trades_of(trades: pd.DataFrame, name: str) -> pd.DataFrame:
 def main() -> None:
     params = read_params()
     r = evaluation.rules(params)
-    frame = pd.read_parquet(paths.VOLATILITY_PREDICTIONS)
+    # val and test only (what is judged and sized): train's rows, most of them, stay unread
+    frame = pd.read_parquet(paths.VOLATILITY_PREDICTIONS,
+                            filters=[("segment", "in", ["val", "test"])])  # fmt: skip
     cols, minutes = load_bars(("close", "low", "high"))
     prices = evaluation.Prices(cols["close"], cols["low"], cols["high"], minutes)
     cost = read_json(paths.metrics("evaluate"))["costs"]["per_side_bps"]

@@ -61,7 +61,7 @@ def main() -> None:
     bars, minutes = load_bars(("close", "filled"))
     split_spec = params.split
     try:
-        split = make_split(minutes, split_spec, windows, spec.horizon)
+        split = make_split(minutes, split_spec, windows, spec.longest)
     except (TypeError, ValueError) as exc:
         raise InputError("params.yaml", f"split: {exc}") from None
     samples = build_samples(minutes, bars["close"], windows, spec, split, stride=stride)
@@ -72,7 +72,7 @@ def main() -> None:
     d = split.to_dict(minutes)
     write_json(paths.SPLIT, d)
     filled = segment_shares(bars["filled"], split)
-    m = split_metrics(d, windows, spec.horizon, coverage, filled)
+    m = split_metrics(d, windows, spec.longest, coverage, filled)
     write_json(paths.metrics("split"), m)
     counts = ", ".join(f"{k} {v['samples']:,}" for k, v in coverage.items())
     print(

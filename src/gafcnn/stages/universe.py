@@ -33,6 +33,8 @@ from gafcnn.universe.evaluation import (
 from gafcnn.universe.layout import market_split, read_spans, trials
 from gafcnn.universe.report import write_universe_report
 
+JUDGED = ("val", "test")  # the segments a training is judged on
+
 
 def market(symbol: str) -> Market:
     folder = paths.market(symbol)
@@ -41,11 +43,13 @@ def market(symbol: str) -> Market:
 
 
 def training_runs(params: Params, training: str) -> dict[str, tuple[pd.DataFrame, dict]]:
-    """Per symbol, its predictions under ``training`` and the run's metrics (audit and
-    latency; a symbol's own fit also its evaluate and decision)."""
+    """Per symbol, its val and test predictions under ``training`` (what is judged; train's
+    rows, most of them, stay unread) and the run's metrics (audit and latency; a symbol's
+    own fit also its evaluate and decision)."""
     out = {}
     if training == "pooled":
-        preds = pd.read_parquet(paths.POOLED / "predictions.parquet")
+        preds = pd.read_parquet(paths.POOLED / "predictions.parquet",
+                                filters=[("segment", "in", list(JUDGED))])  # fmt: skip
         checks = {k: read_json(paths.POOLED / f"{k}.json") for k in ("audit", "latency")}
         for s, rows in preds.groupby("symbol", sort=False):
             out[s] = (rows.drop(columns="symbol"), checks)
@@ -53,7 +57,7 @@ def training_runs(params: Params, training: str) -> dict[str, tuple[pd.DataFrame
     for s in params.data.symbols:
         folder = paths.market(s)
         out[s] = (
-            predictions.read(folder / paths.PREDICTIONS),
+            predictions.read(folder / paths.PREDICTIONS, segments=JUDGED),
             {k: read_json(folder / paths.metrics(k))
              for k in ("audit", "latency", "evaluate", "decision")},
         )  # fmt: skip

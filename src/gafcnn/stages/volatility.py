@@ -27,7 +27,8 @@ def main() -> None:
     bars, minutes = load_bars()
     pos = bar_positions(minutes, samples["ts"].to_numpy(), paths.GAF_DIR)
     sz = params.sizing
-    target = Target(bars, minutes, pos, samples["segment"].to_numpy(), sz.horizon, sz.spans)
+    target = Target(bars, minutes, pos, samples["segment"].to_numpy(), sz.horizon, sz.spans,
+                    sz.fit_samples)  # fmt: skip
     fit = target.fit(params.seed, params.xgb, runtime_setting(params, "threads"),
                      cnn_window=min(params.gaf.windows))  # fmt: skip
     with atomic_dir(paths.VOLATILITY_MODELS) as folder:

@@ -15,11 +15,12 @@ import time
 
 from gafcnn import paths, registry
 from gafcnn.data.bars import load_bars
+from gafcnn.data.samples import evenly
 from gafcnn.images.imageset import GafSet
 from gafcnn.io import record_timings, run_stage, save_xgb, write_json
 from gafcnn.models import predictions
 from gafcnn.models.metrics import classification_report
-from gafcnn.models.series import evenly, fit_raw_xgb, predict_raw_chunks
+from gafcnn.models.series import fit_raw_xgb, predict_raw_chunks
 from gafcnn.params import read_params, runtime_setting
 from gafcnn.stages.common import split_positions, window_arg
 

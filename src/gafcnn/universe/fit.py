@@ -40,7 +40,7 @@ def fit_pooled(params: Params, out: Path) -> None:
     read = {s: ingest(params, s) for s in symbols}
     spans = {s: span_of(bars) for s, (bars, _, _) in read.items()}
     split = market_split(params, spans)
-    margin = required_purge(params.gaf.windows, params.label.horizon)
+    margin = required_purge(params.gaf.windows, params.label.longest)
     lanes = Lanes.of(symbols, spans, margin)
     bars = pd.concat([lanes.moved(read[s][0], s) for s in symbols], ignore_index=True)
     oracle = pd.concat([lanes.moved(read[s][1], s) for s in symbols], ignore_index=True)

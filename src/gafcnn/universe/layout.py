@@ -78,9 +78,12 @@ def common_ranges(span: tuple[int, int], spec: SplitSpec, warmup: int = WARMUP) 
 
 def trials(params: Params) -> int:
     """Experiments a symbol's decision is one of: the run's ``evaluate.trials`` times
-    the symbols times the trainings (models and thresholds are counted inside)."""
+    the symbols times the trainings times the horizons ``label.horizon`` lists (the
+    served one is picked among them; models and thresholds are counted inside)."""
     n = len(params.data.symbols)
-    return params.evaluate.trials * n * len(params.universe.trainings(n))
+    return (
+        params.evaluate.trials * n * len(params.universe.trainings(n)) * len(params.label.horizons)
+    )
 
 
 def span_of(bars: pd.DataFrame) -> tuple[int, int]:

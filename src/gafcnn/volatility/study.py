@@ -26,13 +26,14 @@ def study(params: Params, bars: pd.DataFrame, classes: list[tuple[str, Any]],
     the forecasters ``classes`` (name, class: those that need no other model)."""
     minutes = minute_index(bars)
     arrays = {k: bars[k].to_numpy(np.float64) for k in OHLCV}
-    windows, horizon = list(params.gaf.windows), params.label.horizon
-    split = make_split(minutes, params.split, windows, horizon)
+    windows = list(params.gaf.windows)
+    split = make_split(minutes, params.split, windows, params.label.longest)
     samples = build_samples(minutes, arrays["close"], windows, params.label, split,
                             stride=params.gaf.stride)  # fmt: skip
     sz = params.sizing
     segment = np.asarray(SEGMENTS)[samples.segment]
-    target = Target(arrays, minutes, samples.position, segment, sz.horizon, sz.spans)
+    target = Target(arrays, minutes, samples.position, segment, sz.horizon, sz.spans,
+                    sz.fit_samples)  # fmt: skip
     fit = target.fit(params.seed, params.xgb, threads)
     with tempfile.TemporaryDirectory() as folder:
         frame, _ = fit_forecasters(classes, target, fit, folder)

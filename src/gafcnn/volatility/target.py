@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import clock
+from gafcnn.data.samples import evenly
 from gafcnn.data.split import SEGMENTS
 from gafcnn.io import write_json
 from gafcnn.volatility.forecasters import Features, Fit
@@ -44,32 +45,39 @@ def clear_of_others(minutes: np.ndarray, segment: np.ndarray, horizon: int) -> n
 class Target:
     """Decision samples (bar ``positions``, ``segment`` names, timestamps ``ts`` in ms)
     with the realized volatility ``rv`` of the next ``horizon`` minutes and the mask
-    ``fits`` of those that may be fitted on."""
+    ``fits`` of those that may be fitted on; at most ``most`` of them per segment are
+    (evenly spaced), so fitting's memory stays flat as bars grow."""
 
     def __init__(self, bars: dict[str, np.ndarray], minutes: np.ndarray, positions: np.ndarray,
-                 segment: np.ndarray, horizon: int, spans: tuple[int, ...]):  # fmt: skip
+                 segment: np.ndarray, horizon: int, spans: tuple[int, ...],
+                 most: int | None = None):  # fmt: skip
         self.bars, self.minutes, self.pos = bars, minutes, np.asarray(positions)
         self.segment, self.horizon, self.spans = np.asarray(segment), horizon, spans
         self.ts = clock.ms_of_minutes(minutes[self.pos])
         self.rv = forward(bars["close"], minutes, horizon)[self.pos]
         clear = clear_of_others(minutes[self.pos], self.segment, horizon)
         self.fits = np.isfinite(self.rv) & (self.rv > 0) & clear
+        self.most = most
 
     def features(self, mask: np.ndarray) -> Features:
         return Features(self.bars, self.minutes, self.pos[mask], self.horizon, self.spans)
 
+    def fitted(self, segment: str) -> np.ndarray:
+        """The samples of ``segment`` fitted on: its fitting samples, at most ``most``."""
+        idx = np.flatnonzero((self.segment == segment) & self.fits)
+        return idx if self.most is None else idx[evenly(len(idx), self.most)]
+
     def fit(self, seed: int, xgb: Any, threads: int, cnn_window: int | None = None) -> Fit:
-        """What the forecasters are fitted on: train's and val's fitting samples."""
-        train = (self.segment == "train") & self.fits
-        val = (self.segment == "val") & self.fits
+        """What the forecasters are fitted on: train's and val's fitted samples."""
+        train, val = self.fitted("train"), self.fitted("val")
         return Fit(train=self.features(train), train_rv=self.rv[train],
                    val=self.features(val), val_rv=self.rv[val], seed=seed, xgb=xgb,
                    threads=threads, cnn_window=cnn_window)  # fmt: skip
 
     def counts(self) -> dict:
-        """Fitting samples per segment, and those left out for overlapping another's."""
+        """Samples fitted on per segment, and those left out for overlapping another's."""
         known = np.isfinite(self.rv)
-        return {s: {"fitted": int((self.fits & (self.segment == s)).sum()),
+        return {s: {"fitted": len(self.fitted(s)),
                     "purged": int((known & ~self.fits & (self.segment == s)).sum())}
                 for s in ("train", "val")}  # fmt: skip
 
