@@ -75,8 +75,9 @@ class Resamples:
             np.remainder(idx, self.n, out=idx)
         return idx.reshape(b - a, -1)[:, : self.n]
 
-    def chunks(self) -> Iterator[np.ndarray]:
-        step = max(1, CHUNK_BYTES // (8 * max(self.n, 1)))
+    def chunks(self, max_bytes: int = CHUNK_BYTES) -> Iterator[np.ndarray]:
+        """The index rows, ``max_bytes`` of them at a time (at least one row)."""
+        step = max(1, max_bytes // (8 * max(self.n, 1)))
         for a in range(0, len(self.starts), step):
             yield self.rows(a, min(a + step, len(self.starts)))
 
@@ -90,11 +91,13 @@ def bootstrap_indices(n: int, block: int, reps: int, seed: int) -> Resamples:
     return Resamples(n, block, reps, seed)
 
 
-def per_resample(idx: np.ndarray | Resamples, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def per_resample(idx: np.ndarray | Resamples, fn: Callable[[np.ndarray], np.ndarray],
+                 max_bytes: int = CHUNK_BYTES) -> np.ndarray:  # fmt: skip
     """``fn`` (a ``(r, n)`` index matrix -> one value per row) over every resample,
-    a chunk of rows at a time for :class:`Resamples`."""
+    a chunk of rows (``max_bytes`` of indices) at a time for :class:`Resamples`: an
+    ``fn`` that makes several temporaries of its rows' size passes a smaller one."""
     if isinstance(idx, Resamples):
-        return np.concatenate([fn(rows) for rows in idx.chunks()])
+        return np.concatenate([fn(rows) for rows in idx.chunks(max_bytes)])
     return fn(np.asarray(idx))
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import pandas as pd
 
 from gafcnn import clock, paths, registry
-from gafcnn.data.bars import load_bars
 from gafcnn.edge.cross_section import MODELS as RANKED_MODELS
 from gafcnn.evaluation.bootstrap import block_length
 from gafcnn.io import read_json, run_stage, write_json
@@ -21,6 +20,7 @@ from gafcnn.models import predictions
 from gafcnn.params import Params, read_params, runtime_setting
 from gafcnn.universe.evaluation import (
     Market,
+    MarketFile,
     as_evaluated,
     choose,
     judge,
@@ -33,19 +33,18 @@ from gafcnn.universe.evaluation import (
 from gafcnn.universe.layout import market_split, read_spans, trials
 from gafcnn.universe.report import write_universe_report
 
-JUDGED = ("val", "test")  # the segments a training is judged on
+JUDGED = ("val", "test")  # the segments a pooled fit is judged on
 
 
 def market(symbol: str) -> Market:
     folder = paths.market(symbol)
-    bars, minutes = load_bars(path=folder / paths.BARS)
-    return Market(bars, minutes, pd.read_parquet(folder / paths.ORACLE))
+    return MarketFile(folder / paths.BARS, pd.read_parquet(folder / paths.ORACLE))
 
 
 def training_runs(params: Params, training: str) -> dict[str, tuple[pd.DataFrame, dict]]:
-    """Per symbol, its val and test predictions under ``training`` (what is judged; train's
-    rows, most of them, stay unread) and the run's metrics (audit and latency; a symbol's
-    own fit also its evaluate and decision)."""
+    """Per symbol, its predictions under ``training`` on the segments it is judged on
+    (train's rows, most of them, stay unread) and the run's metrics (audit and latency; a
+    symbol's own fit also its evaluate and decision, so its test alone is read)."""
     out = {}
     if training == "pooled":
         preds = pd.read_parquet(paths.POOLED / "predictions.parquet",
@@ -57,7 +56,7 @@ def training_runs(params: Params, training: str) -> dict[str, tuple[pd.DataFrame
     for s in params.data.symbols:
         folder = paths.market(s)
         out[s] = (
-            predictions.read(folder / paths.PREDICTIONS, segments=JUDGED),
+            predictions.read(folder / paths.PREDICTIONS, segments=("test",)),
             {k: read_json(folder / paths.metrics(k))
              for k in ("audit", "latency", "evaluate", "decision")},
         )  # fmt: skip

@@ -14,12 +14,14 @@ models x thresholds x symbols x trainings.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gafcnn import clock, registry
-from gafcnn.data.bars import positions
+from gafcnn.data.bars import load_bars, positions
 from gafcnn.data.labels import forward_returns
 from gafcnn.edge import cross_section
 from gafcnn.evaluation.bootstrap import bootstrap_indices, per_resample
@@ -36,6 +38,26 @@ class Market:
     bars: dict[str, np.ndarray]
     minutes: np.ndarray
     oracle: pd.DataFrame
+
+
+class MarketFile(Market):
+    """A :class:`Market` whose bars are read from ``path`` when first needed (one or two
+    symbols' judgement reads none of them: only a pooled fit and the cross-section do)."""
+
+    def __init__(self, path: Path, oracle: pd.DataFrame):
+        self.path, self.oracle = path, oracle
+
+    @cached_property
+    def _read(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        return load_bars(path=self.path)
+
+    @property  # type: ignore[override]
+    def bars(self) -> dict[str, np.ndarray]:
+        return self._read[0]
+
+    @property  # type: ignore[override]
+    def minutes(self) -> np.ndarray:
+        return self._read[1]
 
 
 def judge(params: Params, preds: pd.DataFrame, market: Market, checks: dict, trials: int,

@@ -22,6 +22,8 @@ from gafcnn.evaluation.bootstrap import bootstrap_indices, optimal_block, per_re
 
 MINUTES_PER_YEAR = 525_960
 FIGURES = ("net", "sharpe", "max_drawdown", "worst_1pct", "liquidations")
+# resampled indices per chunk of the figures: they make about ten temporaries that size
+FIGURES_CHUNK_BYTES = 4 * 2**20
 
 
 def always_long(minutes: np.ndarray, decisions: np.ndarray,
@@ -94,7 +96,8 @@ def compare(gross: np.ndarray, excursion: np.ndarray, size: np.ndarray, costs_si
     block = optimal_block(np.abs(unsized))
     idx = bootstrap_indices(n, block, reps, seed)
     diffs = per_resample(idx, lambda rows: _figures(sized[rows], liq_s[rows], per_year)
-                         - _figures(unsized[rows], liq_u[rows], per_year))  # fmt: skip
+                         - _figures(unsized[rows], liq_u[rows], per_year),
+                         FIGURES_CHUNK_BYTES)  # fmt: skip
     out: dict = {"periods": n, "mean_size": mean_size, "block": block,
                  "unsized": dict(zip(FIGURES, map(float, point_u), strict=True)),
                  "sized": dict(zip(FIGURES, map(float, point_s), strict=True)),
