@@ -150,6 +150,15 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 PARQUET_ROW_GROUP = 1 << 16  # rows per row group: a reader decodes one group at a time
 
 
+def release_arrow_memory() -> None:
+    """Hand back to the OS what pyarrow's allocator holds for reuse: the buffers of
+    frames read from parquet (their string columns live there) stay with it once freed,
+    so a stage that drops a large read then allocates would peak at both."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
 def write_parquet(df: Any, path: str | os.PathLike[str]) -> None:
     """Write a DataFrame to parquet atomically, without the pandas index, in row groups
     of ``PARQUET_ROW_GROUP`` rows (so reading a batch never decodes the whole file)."""

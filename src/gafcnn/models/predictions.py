@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gafcnn import clock
-from gafcnn.io import InputError, write_parquet
+from gafcnn.io import InputError, release_arrow_memory, write_parquet
 
 COLUMNS = ("timestamp", "segment", "model", "label", "p_up")
 
@@ -76,7 +76,10 @@ def read(path: str | os.PathLike[str], segments: tuple[str, ...] | None = None) 
         if twice is not None:
             row = rows.iloc[twice]
             raise InputError(p, f"model {row['model']} has timestamp {row['timestamp']} twice")
-    return pd.concat(parts, ignore_index=True)
+    out = pd.concat(parts, ignore_index=True)
+    del parts, checks
+    release_arrow_memory()  # the files' own copies, now dropped
+    return out
 
 
 def first_repeat(preds: pd.DataFrame) -> int | None:

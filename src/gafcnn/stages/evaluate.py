@@ -23,7 +23,15 @@ from gafcnn.evaluation.power import power_table
 from gafcnn.evaluation.report import ReportInputs, write_report
 from gafcnn.evaluation.timings import write_timings_report
 from gafcnn.images.imageset import AlignmentError
-from gafcnn.io import InputError, read_json, run_stage, write_csv, write_json, write_parquet
+from gafcnn.io import (
+    InputError,
+    read_json,
+    release_arrow_memory,
+    run_stage,
+    write_csv,
+    write_json,
+    write_parquet,
+)
 from gafcnn.models import predictions
 from gafcnn.models.metrics import calls_up
 from gafcnn.params import Params, read_params
@@ -98,6 +106,7 @@ def judged_market(params: Params, sets: dict) -> tuple[dict, Scored]:
     except KeyError as exc:
         raise InputError(paths.PREDICTIONS, f"{exc.args[0]}; run `dvc repro`") from None
     del preds  # every model's rows: the arrays above are all the rest needs
+    release_arrow_memory()
     train_last = max(s.timestamps("train").max() for s in sets.values())
     audit, latency = read_json(paths.metrics("audit")), read_json(paths.metrics("latency"))
     checks = Checks(audit, latency, out_of_sample(test, train_last))
@@ -108,7 +117,7 @@ def judged_market(params: Params, sets: dict) -> tuple[dict, Scored]:
         evaluation = {"method": "walk-forward", "folds": wf["folds"], "scheme": wf["scheme"]}
         # each fold's train and val samples were read back and checked against its test
         checks.out_of_sample = all(sum(f["leak_check"].values()) > 0 for f in wf["splits"])
-    bars, minutes = load_bars()
+    bars, minutes = load_bars(("close",))  # the comparison reads the closes alone
     cfg = params.evaluate
     judged = judge(params, test, val, bars, minutes, checks, cfg.trials, pooled, evaluation)
     judged["evaluation"], judged["audit"] = evaluation, audit

@@ -15,7 +15,7 @@ import pandas as pd
 from gafcnn import clock, paths, registry
 from gafcnn.edge.cross_section import MODELS as RANKED_MODELS
 from gafcnn.evaluation.bootstrap import block_length
-from gafcnn.io import read_json, run_stage, write_json
+from gafcnn.io import read_json, release_arrow_memory, run_stage, write_json
 from gafcnn.models import predictions
 from gafcnn.params import Params, read_params, runtime_setting
 from gafcnn.universe.evaluation import (
@@ -89,6 +89,7 @@ def main() -> None:
             else judge(params, preds, markets[s], checks, n_trials, last)
             for s, (preds, checks) in training_runs(params, training).items()
         }
+        release_arrow_memory()  # the predictions read for it, dropped
         for s, j in judged.items():
             per_symbol[s][training] = summary(j, horizon)
         pooled[training] = pooled_accuracy(judged, block, cfg.bootstrap_reps, params.seed)

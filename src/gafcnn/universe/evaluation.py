@@ -41,8 +41,8 @@ class Market:
 
 
 class MarketFile(Market):
-    """A :class:`Market` whose bars are read from ``path`` when first needed (one or two
-    symbols' judgement reads none of them: only a pooled fit and the cross-section do)."""
+    """A :class:`Market` whose bars are read from ``path`` when first needed (a symbol's
+    own fit is judged without them: only a pooled fit and the cross-section read them)."""
 
     def __init__(self, path: Path, oracle: pd.DataFrame):
         self.path, self.oracle = path, oracle
