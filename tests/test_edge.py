@@ -209,7 +209,7 @@ def test_label_horizon_takes_a_list_whose_first_the_models_fit_and_whose_longest
     assert layout.trials(listed) == 3 * layout.trials(p)  # each horizon is a trial
 
 
-def test_the_study_judges_on_a_given_split_and_counts_the_trials_it_is_told(tmp_path):
+def test_the_study_judges_on_a_given_split_and_counts_the_trials_it_is_told():
     frame = synthetic.order_flow_market(6_000, 1.0, seed=4)
     market = horizons.Market.of(frame)
     params = read_params(REPO / "params.yaml")
